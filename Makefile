@@ -1,0 +1,41 @@
+# fsecgm — the two commands for a fresh machine are `make run` and `make test`.
+# Everything else is for developers and operators (see README.md).
+
+GO      ?= go
+PKGS    ?= ./...
+BENCH   := .bench
+PGRUN   := $(GO) run ./cmd/pgrun --
+
+.PHONY: run test fmt-check vet bench bench-ingest bench-sync bench-clinic loadtest faults fuzz help
+
+help: ## list the targets
+	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-14s %s\n", $$1, $$2}'
+
+run: ## start the product (offline demo until the service exists)
+	$(GO) run ./cmd/fsecgm metrics --input testdata/iglu_example_5_subject.csv --table
+
+test: fmt-check vet ## gofmt check, go vet and the whole test suite against a private PostgreSQL
+	$(PGRUN) $(GO) test -race -count=1 -timeout 30m $(PKGS)
+
+fmt-check:
+	@out=$$(gofmt -l $$(git ls-files '*.go' 2>/dev/null || find . -name '*.go')); \
+	if [ -n "$$out" ]; then echo "gofmt needed on:"; echo "$$out"; exit 1; fi
+
+vet:
+	$(GO) vet $(PKGS)
+
+bench: ## engine benchmarks; prints metrics_vs_sum_ratio (goal <= 20)
+	@mkdir -p $(BENCH)
+	$(GO) test -run '^$$' -bench 'Metrics|Sum' -benchmem -count 5 ./agp | tee $(BENCH)/agp.txt
+	@awk 'function upd(k,v){ if(!(k in min) || v<min[k]) min[k]=v } \
+	  /^Benchmark/ { name=$$1; sub(/-[0-9]+$$/,"",name); upd(name,$$3) } \
+	  END { printf "metrics_vs_sum_ratio: %.2f\n", min["BenchmarkMetrics14d1min"]/min["BenchmarkSum14d1min"]; \
+	        printf "metrics_vs_sum_ratio_90d15min: %.2f\n", min["BenchmarkMetrics90d15min"]/min["BenchmarkSum90d15min"] }' $(BENCH)/agp.txt
+
+fuzz: ## run every fuzz target for FUZZTIME (default 15s) each; crashers land in testdata/fuzz
+	@set -e; for pkg in $$($(GO) list $(PKGS)); do \
+	  for f in $$($(GO) test -list '^Fuzz' $$pkg | grep '^Fuzz' || true); do \
+	    echo "== $$pkg $$f"; \
+	    $(GO) test -run '^$$' -fuzz "^$$f$$" -fuzztime $${FUZZTIME:-15s} $$pkg; \
+	  done; \
+	done

@@ -1,0 +1,409 @@
+package agp
+
+import (
+	"errors"
+	"fmt"
+	"math"
+	"time"
+
+	"gonum.org/v1/gonum/stat"
+
+	"fsecgm/cgm"
+)
+
+// Options says for whom, where and over which period to compute.
+type Options struct {
+	// Patient is copied into the report's "patient" field.
+	Patient string
+	// Location is the patient's time zone (required): calendar days and
+	// times of day are read in it.
+	Location *time.Location
+	// Zone is the zone's label in the report; Location.String() when empty.
+	Zone string
+	// Period is the reporting period [Start, End); nil means automatic,
+	// from the first to the last historic reading.
+	Period *Period
+	// AGP asks for the AGP percentile profile.
+	AGP bool
+	// Daily asks for the daily profiles.
+	Daily bool
+}
+
+// Period is a reporting period [Start, End).
+type Period struct {
+	Start, End time.Time
+}
+
+// LocalDays returns the period [from 00:00, to+1 00:00) of local calendar
+// days from and to (inclusive) in loc. Days are calendar days, so a period
+// that contains a DST change is 23 or 25 hours shorter or longer than n·24 h.
+func LocalDays(from, to time.Time, loc *time.Location) Period {
+	y, m, d := from.Date()
+	start := time.Date(y, m, d, 0, 0, 0, 0, loc)
+	y, m, d = to.Date()
+	end := time.Date(y, m, d+1, 0, 0, 0, 0, loc)
+	return Period{Start: start, End: end}
+}
+
+// Consensus thresholds in each unit (reference metrics.md; standards.md §1.1).
+type thresholds struct {
+	veryLow    float64 // very low: g < veryLow
+	low        float64 // low: veryLow ≤ g < low; also the hypo level 1 threshold
+	targetHigh float64 // target: low ≤ g ≤ targetHigh; hyper level 1: g > targetHigh
+	high       float64 // high: targetHigh < g ≤ high; hyper level 2: g > high
+	tightHigh  float64 // tight: low ≤ g ≤ tightHigh
+}
+
+var (
+	mgdlThresholds = thresholds{veryLow: 54, low: 70, targetHigh: 180, high: 250, tightHigh: 140}
+	// The consensus mmol/L cut-offs: < 3.0, 3.0–3.8, 3.9–10.0, 10.1–13.9,
+	// > 13.9; tight 3.9–7.8 (Battelino 2019, Table 1; Danne 2017).
+	mmolThresholds = thresholds{veryLow: 3.0, low: 3.9, targetHigh: 10.0, high: 13.9, tightHigh: 7.8}
+)
+
+// Consensus sufficiency: 14 days with at least 70 % of the expected readings
+// (Battelino 2019; ADA Standards of Care Table 6.2, items 1–2).
+const (
+	SufficientDays          = 14.0
+	SufficientActivePercent = 70.0
+)
+
+// interGapMinutes is iglu's inter_gap: no interpolation across a gap longer
+// than this (a gap of exactly 45 minutes is interpolated).
+const interGapMinutes = 45
+
+// Compute computes every glucometric of the readings in s for the options o.
+// s must be sorted and deduplicated ([cgm.NewSeries]). An empty series gives
+// a report with zero counts and null figures, not an error.
+func Compute(s cgm.Series, o Options) (Report, error) {
+	if o.Location == nil {
+		return Report{}, errors.New("agp: no time zone given")
+	}
+	if o.Period != nil && !o.Period.End.After(o.Period.Start) {
+		return Report{}, fmt.Errorf("agp: reporting period ends (%s) before it starts (%s)",
+			o.Period.End.Format(time.RFC3339), o.Period.Start.Format(time.RFC3339))
+	}
+	in := s
+	if o.Period != nil {
+		in = s.Between(o.Period.Start, o.Period.End)
+	}
+	c := newCalc(in, o)
+	return c.report(), nil
+}
+
+// calc holds the working arrays of one computation.
+type calc struct {
+	o     Options
+	unit  cgm.Unit
+	th    thresholds
+	times []float64 // historic reading instants, Unix seconds
+	vals  []float64 // historic values in unit
+	scans int
+	clk   clock
+
+	dt0Raw float64 // round(median interval), iglu's unadjusted dt0
+	dt0    int     // grid step in minutes (0: no grid)
+	grid   grid
+}
+
+func newCalc(in cgm.Series, o Options) *calc {
+	c := &calc{o: o, clk: clock{loc: o.Location}}
+	// Classify in the reported unit. A series that mixes units (a patient
+	// who changed account settings) is classified in mg/dL.
+	c.unit, c.th = cgm.MmolL, mmolThresholds
+	for i := range in {
+		if in[i].Kind == cgm.Historic && in[i].Unit != cgm.MmolL {
+			c.unit, c.th = cgm.MgDL, mgdlThresholds
+			break
+		}
+	}
+	buf := make([]float64, 2*len(in))
+	c.times, c.vals = buf[:0:len(in)], buf[len(in):len(in)]
+	for i := range in {
+		r := &in[i]
+		switch r.Kind {
+		case cgm.Historic:
+			c.times = append(c.times, float64(r.Time.Unix())+float64(r.Time.Nanosecond())/1e9)
+			v := r.Value
+			if r.Unit != c.unit {
+				v = cgm.ToMgDL(v, r.Unit)
+			}
+			c.vals = append(c.vals, v)
+		case cgm.Scan:
+			c.scans++
+		}
+	}
+	c.interval()
+	return c
+}
+
+func (c *calc) report() Report {
+	o := c.o
+	n := len(c.vals)
+	r := Report{
+		Patient:         o.Patient,
+		TimeZone:        o.Zone,
+		Unit:            c.unit.String(),
+		Readings:        n,
+		Scans:           c.scans,
+		IntervalMinutes: float64(c.dt0),
+		Engine:          Version,
+	}
+	if r.TimeZone == "" {
+		r.TimeZone = o.Location.String()
+	}
+	r.Period = c.period()
+	c.statistics(&r)
+	if c.dt0 > 0 {
+		c.grid = c.buildGrid()
+		r.Events = c.events()
+		if o.AGP {
+			r.AGP = c.agp()
+		}
+	} else {
+		r.Events = noEvents()
+	}
+	r.DaysWorn = c.daysWorn()
+	r.ActivePercent = c.activePercent()
+	r.Sufficient = r.Period.Days >= SufficientDays && r.ActivePercent >= SufficientActivePercent
+	if o.Daily {
+		r.Daily = c.daily(r.Period)
+	}
+	return r
+}
+
+// period describes the reporting period.
+func (c *calc) period() PeriodInfo {
+	loc := c.o.Location
+	if p := c.o.Period; p != nil {
+		return PeriodInfo{Start: p.Start.In(loc), End: p.End.In(loc), Days: calendarDays(p.Start, p.End, loc)}
+	}
+	pi := PeriodInfo{Automatic: true}
+	if n := len(c.times); n > 0 {
+		pi.Start = unixTime(c.times[0]).In(loc)
+		pi.End = unixTime(c.times[n-1]).In(loc)
+		// iglu active_percent: ndays = difftime(max, min, "days") rounded
+		// to one decimal.
+		pi.Days = roundDigits1((c.times[n-1] - c.times[0]) / 86400)
+	}
+	return pi
+}
+
+// calendarDays returns the number of local calendar days of [start, end)
+// when both are local midnights, else the length in days.
+func calendarDays(start, end time.Time, loc *time.Location) float64 {
+	s, e := start.In(loc), end.In(loc)
+	if isMidnight(s) && isMidnight(e) {
+		ds := time.Date(s.Year(), s.Month(), s.Day(), 0, 0, 0, 0, time.UTC)
+		de := time.Date(e.Year(), e.Month(), e.Day(), 0, 0, 0, 0, time.UTC)
+		return math.Round(de.Sub(ds).Hours() / 24)
+	}
+	return end.Sub(start).Hours() / 24
+}
+
+func isMidnight(t time.Time) bool {
+	return t.Hour() == 0 && t.Minute() == 0 && t.Second() == 0 && t.Nanosecond() == 0
+}
+
+func unixTime(sec float64) time.Time {
+	whole := math.Floor(sec)
+	return time.Unix(int64(whole), int64(math.Round((sec-whole)*1e9)))
+}
+
+// statistics fills the figures computed on the raw readings.
+func (c *calc) statistics(r *Report) {
+	n := len(c.vals)
+	if n == 0 {
+		return
+	}
+	mean, sd := stat.MeanStdDev(c.vals, nil)
+	if n == 1 {
+		mean = c.vals[0]
+	}
+	mgMean := cgm.ToMgDL(mean, c.unit)
+	mmMean := cgm.ToMmolL(mean, c.unit)
+	r.MeanGlucose = &Glucose{MgDL: mgMean, MmolL: mmMean}
+	// GMI (Bergenstal et al. 2018; https://www.jaeb.org/gmi/).
+	r.GMI = &GMI{Percent: 3.31 + 0.02392*mgMean, MmolMol: 12.71 + 4.70587*mmMean}
+	if n > 1 {
+		sdMg := cgm.ToMgDL(sd, c.unit)
+		cv := sd / mean * 100
+		r.SDMgDL, r.CVPercent = &sdMg, &cv
+	}
+	r.TimeInRanges = c.ranges(c.vals)
+}
+
+// ranges returns the % of values in each consensus band.
+func (c *calc) ranges(vals []float64) *Ranges {
+	if len(vals) == 0 {
+		return nil
+	}
+	th := c.th
+	var vl, lo, tg, hi, vh, tight int
+	for _, v := range vals {
+		switch {
+		case v < th.veryLow:
+			vl++
+		case v < th.low:
+			lo++
+		case v <= th.targetHigh:
+			tg++
+			if v <= th.tightHigh {
+				tight++
+			}
+		case v <= th.high:
+			hi++
+		default:
+			vh++
+		}
+	}
+	pct := func(k int) float64 { return float64(k) / float64(len(vals)) * 100 }
+	return &Ranges{VeryLow: pct(vl), Low: pct(lo), Target: pct(tg), High: pct(hi), VeryHigh: pct(vh), Tight: pct(tight)}
+}
+
+// interval derives iglu's dt0 from the median interval between readings:
+// rounded half to even; when 1440 is not a multiple, 20 above 20 minutes,
+// else the nearest multiple of 5 (CGMS2DayByDay). No grid when the interval
+// exceeds the 45-minute interpolation gap (iglu stops there too).
+func (c *calc) interval() {
+	n := len(c.times)
+	if n < 2 {
+		return
+	}
+	d := make([]float64, n-1)
+	for i := range d {
+		d[i] = (c.times[i+1] - c.times[i]) / 60
+	}
+	c.dt0Raw = roundHalfEven(median(d))
+	dt0 := int(c.dt0Raw)
+	if dt0 < 1 {
+		dt0 = 1 // sub-minute data: one-minute grid
+	}
+	if dt0 > interGapMinutes {
+		return
+	}
+	if 1440%dt0 != 0 {
+		if dt0 > 20 {
+			dt0 = 20
+		} else if rem := dt0 % 5; rem > 2 {
+			dt0 += 5 - rem
+		} else {
+			dt0 -= rem
+		}
+	}
+	c.dt0 = dt0
+}
+
+// daysWorn counts the local calendar days with at least one historic reading.
+func (c *calc) daysWorn() int {
+	days := 0
+	next := math.Inf(-1) // first instant of the local day after the current one
+	for _, t := range c.times {
+		if t >= next {
+			sec := int64(math.Floor(t))
+			days++
+			next = float64(c.clk.nextMidnight(sec))
+		}
+	}
+	return days
+}
+
+// activePercent is the % time CGM active (reference metrics.md, "Data
+// captured").
+func (c *calc) activePercent() float64 {
+	n := len(c.times)
+	if p := c.o.Period; p != nil {
+		if n == 0 {
+			return 0
+		}
+		dt := float64(c.dt0)
+		if dt == 0 {
+			dt = 15 // fewer than two readings: FreeStyle Libre's 15-minute history
+		}
+		minutes := p.End.Sub(p.Start).Minutes()
+		expected := minutes / dt
+		start := float64(p.Start.Unix()) + float64(p.Start.Nanosecond())/1e9
+		slots, last := 0, int64(-1)
+		for _, t := range c.times {
+			if s := int64(math.Floor((t - start) / (dt * 60))); s != last {
+				slots++
+				last = s
+			}
+		}
+		return math.Min(float64(slots)/expected*100, 100)
+	}
+	switch n {
+	case 0:
+		return 0
+	case 1:
+		return 100
+	}
+	// iglu 4.3.0 active_percent(range_type = "automatic"), with its
+	// unadjusted dt0 and R's half-to-even rounding, evaluated in its order.
+	dt0 := c.dt0Raw
+	if dt0 < 1 {
+		dt0 = 1
+	}
+	span := (c.times[n-1] - c.times[0]) / 60
+	theoretical := roundHalfEven(roundHalfEven(span)/dt0) + 1
+	gapMinutes, gaps := 0.0, 0
+	for i := 1; i < n; i++ {
+		d := (c.times[i] - c.times[i-1]) / 60
+		if roundHalfEven(d) > dt0 {
+			gapMinutes += d
+			gaps++
+		}
+	}
+	missing := roundHalfEven((gapMinutes - float64(gaps)*dt0) / dt0)
+	return (theoretical - missing) / theoretical * 100
+}
+
+// clock converts instants to the local wall clock of a zone, caching the
+// offset between zone transitions (a call to time.Time.In per reading
+// would dominate the engine's cost).
+type clock struct {
+	loc        *time.Location
+	start, end int64
+	off        int64
+	ok         bool
+}
+
+// offset returns the zone's UTC offset in seconds at Unix second sec.
+func (k *clock) offset(sec int64) int64 {
+	if k.ok && sec >= k.start && sec < k.end {
+		return k.off
+	}
+	t := time.Unix(sec, 0).In(k.loc)
+	_, off := t.Zone()
+	s, e := t.ZoneBounds()
+	k.start, k.end = math.MinInt64, math.MaxInt64
+	if !s.IsZero() {
+		k.start = s.Unix()
+	}
+	if !e.IsZero() {
+		k.end = e.Unix()
+	}
+	k.off, k.ok = int64(off), true
+	return k.off
+}
+
+// minuteOfDay returns the local minute of the day (0–1439) of sec.
+func (k *clock) minuteOfDay(sec int64) int {
+	local := sec + k.offset(sec)
+	return int((local - floorDiv(local, 86400)*86400) / 60)
+}
+
+// nextMidnight returns the first instant of the local calendar day after the
+// one that contains sec.
+func (k *clock) nextMidnight(sec int64) int64 {
+	t := time.Unix(sec, 0).In(k.loc)
+	return time.Date(t.Year(), t.Month(), t.Day()+1, 0, 0, 0, 0, k.loc).Unix()
+}
+
+func floorDiv(a, b int64) int64 {
+	q := a / b
+	if (a%b != 0) && ((a < 0) != (b < 0)) {
+		q--
+	}
+	return q
+}

@@ -1,0 +1,161 @@
+package agp
+
+import (
+	"math"
+	"slices"
+)
+
+// quantile7 returns the p-quantile of sorted (ascending, no NaN, non-empty)
+// with Hyndman and Fan's type 7, the default of R and numpy, computed as R's
+// quantile.default does: index = 1 + (n−1)·p, lo = floor(index),
+// q = (1−h)·x[lo] + h·x[hi] with h = index − lo.
+func quantile7(sorted []float64, p float64) float64 {
+	n := len(sorted)
+	index := 1 + float64(n-1)*p
+	lo := math.Floor(index)
+	hi := math.Ceil(index)
+	qs := sorted[int(lo)-1]
+	xhi := sorted[int(hi)-1]
+	if index > lo && xhi != qs {
+		h := index - lo
+		qs = (1-h)*qs + h*xhi
+	}
+	return qs
+}
+
+// median returns the median of xs (R's median: the mean of the two middle
+// values for an even count), reordering xs. It selects instead of sorting.
+func median(xs []float64) float64 {
+	n := len(xs)
+	half := n / 2
+	hi := selectKth(xs, half)
+	if n%2 == 1 {
+		return hi
+	}
+	// The lower middle value is the largest of the elements left of half.
+	lo := slices.Max(xs[:half])
+	return (lo + hi) / 2
+}
+
+// selectKth reorders xs so that xs[k] is the value it would hold if xs were
+// sorted, every element before it is ≤ and every element after it is ≥, and
+// returns xs[k]. It is a three-way quickselect: CGM intervals are mostly equal,
+// which a three-way partition handles in linear time.
+func selectKth(xs []float64, k int) float64 {
+	lo, hi := 0, len(xs)-1
+	for lo < hi {
+		// median of three as pivot
+		mid := lo + (hi-lo)/2
+		a, b, c := xs[lo], xs[mid], xs[hi]
+		pivot := b
+		if (a <= b) == (b <= c) {
+			pivot = b
+		} else if (b <= a) == (a <= c) {
+			pivot = a
+		} else {
+			pivot = c
+		}
+		// Dutch national flag partition of xs[lo..hi].
+		lt, i, gt := lo, lo, hi
+		for i <= gt {
+			switch v := xs[i]; {
+			case v < pivot:
+				xs[lt], xs[i] = xs[i], xs[lt]
+				lt++
+				i++
+			case v > pivot:
+				xs[i], xs[gt] = xs[gt], xs[i]
+				gt--
+			default:
+				i++
+			}
+		}
+		switch {
+		case k < lt:
+			hi = lt - 1
+		case k > gt:
+			lo = gt + 1
+		default:
+			return pivot
+		}
+	}
+	return xs[k]
+}
+
+// roundHalfEven rounds to the nearest integer, ties to even, as R's round(x)
+// does (IEC 60559).
+func roundHalfEven(x float64) float64 { return math.RoundToEven(x) }
+
+// roundDigits1 rounds x to one decimal as R (≥ 4.0.0) does with round(x, 1):
+// of the two candidates with one decimal around x, the closer one; on a tie,
+// the one with an even last digit.
+func roundDigits1(x float64) float64 {
+	const p = 10
+	f := math.Floor(x * p)
+	lo, hi := f/p, (f+1)/p
+	if math.Ceil(x*p) == f { // x·10 is an integer
+		return f / p
+	}
+	dlo, dhi := x-lo, hi-x
+	switch {
+	case dlo < dhi:
+		return lo
+	case dhi < dlo:
+		return hi
+	case math.Mod(f, 2) == 0:
+		return lo
+	default:
+		return hi
+	}
+}
+
+// quantiles7 sets out[i] to the type-7 quantile probs[i] of xs (non-empty,
+// no NaN), reordering xs. probs must be ascending. It selects only the order
+// statistics it needs (at most two per probability) instead of sorting, which
+// keeps the AGP profile linear in the number of grid values.
+func quantiles7(xs []float64, probs []float64, out []float64) {
+	n := len(xs)
+	var ks [16]int
+	nk := 0
+	for _, p := range probs {
+		index := 1 + float64(n-1)*p
+		lo, hi := int(math.Floor(index))-1, int(math.Ceil(index))-1
+		if nk == 0 || ks[nk-1] != lo {
+			ks[nk] = lo
+			nk++
+		}
+		if hi != lo {
+			ks[nk] = hi
+			nk++
+		}
+	}
+	multiSelect(xs, ks[:nk], 0)
+	for i, p := range probs {
+		index := 1 + float64(n-1)*p
+		lo, hi := math.Floor(index), math.Ceil(index)
+		qs, xhi := xs[int(lo)-1], xs[int(hi)-1]
+		if index > lo && xhi != qs {
+			h := index - lo
+			qs = (1-h)*qs + h*xhi
+		}
+		out[i] = qs
+	}
+}
+
+// multiSelect places at each position in ks (ascending, relative to the
+// whole slice: base is xs[0]'s position) the value it would hold if xs were
+// sorted.
+func multiSelect(xs []float64, ks []int, base int) {
+	if len(ks) == 0 || len(xs) < 2 {
+		return
+	}
+	if len(xs) <= 16 {
+		slices.Sort(xs)
+		return
+	}
+	mid := len(ks) / 2
+	k := ks[mid] - base
+	selectKth(xs, k)
+	multiSelect(xs[:k], ks[:mid], base)
+	multiSelect(xs[k+1:], ks[mid+1:], base+k+1)
+}

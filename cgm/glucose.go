@@ -1,0 +1,80 @@
+package cgm
+
+import (
+	"fmt"
+	"strings"
+)
+
+// MgDLPerMmolL converts glucose between mmol/L and mg/dL: the molar mass of
+// glucose, 180.1559 g/mol, divided by 10 (Tidepool's MGDL_PER_MMOLL; see
+// reference standards.md §1.4). It is used to present a figure in the other
+// unit, never to classify a value.
+const MgDLPerMmolL = 18.01559
+
+// Unit is the unit a glucose value is expressed in.
+type Unit uint8
+
+// The glucose units in use by CGM devices.
+const (
+	MgDL  Unit = 1 // milligrams per decilitre
+	MmolL Unit = 2 // millimoles per litre
+)
+
+// String returns the unit as written in reports and in UCUM: "mg/dL" or "mmol/L".
+func (u Unit) String() string {
+	switch u {
+	case MgDL:
+		return "mg/dL"
+	case MmolL:
+		return "mmol/L"
+	}
+	return fmt.Sprintf("Unit(%d)", uint8(u))
+}
+
+// ParseUnit parses "mg/dL" or "mmol/L" (case-insensitive, also "mg/dl",
+// "mmol/l", "mgdl", "mmol").
+func ParseUnit(s string) (Unit, error) {
+	switch strings.ToLower(strings.TrimSpace(s)) {
+	case "mg/dl", "mgdl", "mg":
+		return MgDL, nil
+	case "mmol/l", "mmoll", "mmol":
+		return MmolL, nil
+	}
+	return 0, fmt.Errorf("cgm: unknown glucose unit %q (want mg/dL or mmol/L)", s)
+}
+
+// Sensor reporting limits. FreeStyle Libre reports values below 40 mg/dL as
+// LO and above 500 mg/dL as HI (2.2 and 27.8 mmol/L): Tidepool's LibreView
+// driver, GLUCOSE_LO/GLUCOSE_HI (reference standards.md §5.3, §7). fsecgm
+// stores such readings at the limit and flags them, so that time below and
+// above range is not underestimated (standards.md §10, trap 22).
+const (
+	LowLimitMgDL   = 40.0
+	HighLimitMgDL  = 500.0
+	LowLimitMmolL  = 2.2
+	HighLimitMmolL = 27.8
+)
+
+// Limits returns the reporting range [low, high] of the sensors in unit u.
+func Limits(u Unit) (low, high float64) {
+	if u == MmolL {
+		return LowLimitMmolL, HighLimitMmolL
+	}
+	return LowLimitMgDL, HighLimitMgDL
+}
+
+// ToMgDL converts a value in unit u to mg/dL.
+func ToMgDL(v float64, u Unit) float64 {
+	if u == MmolL {
+		return v * MgDLPerMmolL
+	}
+	return v
+}
+
+// ToMmolL converts a value in unit u to mmol/L.
+func ToMmolL(v float64, u Unit) float64 {
+	if u == MgDL {
+		return v / MgDLPerMmolL
+	}
+	return v
+}

@@ -1,0 +1,98 @@
+package cgm
+
+import (
+	"fmt"
+	"math"
+	"time"
+)
+
+// FieldError says which field of an input is wrong and why. Parsers wrap it
+// with the place (file and line, or JSON pointer) where the field was read.
+type FieldError struct {
+	// Field names the field: a column name, a JSON member or a JSON pointer.
+	Field string
+	// Value is the offending value as received (may be empty).
+	Value string
+	// Reason says what was expected.
+	Reason string
+}
+
+// Error implements error.
+func (e *FieldError) Error() string {
+	if e.Value == "" {
+		return fmt.Sprintf("%s: %s", e.Field, e.Reason)
+	}
+	return fmt.Sprintf("%s: %q: %s", e.Field, e.Value, e.Reason)
+}
+
+// Earliest and latest instants accepted for a reading. CGM sensors did not
+// exist before 1999; a reading dated more than a day ahead of the clock that
+// validates it is a device clock or time zone error.
+var (
+	EarliestReading = time.Date(1999, 1, 1, 0, 0, 0, 0, time.UTC)
+)
+
+// ImplausibleFactor bounds raw values: a value above this many times the
+// sensor's high limit (1000 mg/dL, 55.6 mmol/L) is not an out-of-range
+// reading but a unit or transmission error, and is rejected instead of being
+// clamped to HI (a mmol/L value read as mg/dL, or the reverse, is the classic
+// case: reference librelinkup.md §4, item 11).
+const ImplausibleFactor = 2
+
+// Normalize checks a raw glucose value reported by a device in unit u and
+// applies the LO/HI limits with [Clamp]. It rejects values that are not
+// finite, not positive, or implausible for the unit.
+func Normalize(v float64, u Unit) (float64, Flag, error) {
+	if u != MgDL && u != MmolL {
+		return 0, 0, &FieldError{Field: "unit", Reason: "must be mg/dL or mmol/L"}
+	}
+	if math.IsNaN(v) || math.IsInf(v, 0) {
+		return 0, 0, &FieldError{Field: "value", Value: fmt.Sprint(v), Reason: "must be a finite number"}
+	}
+	if v <= 0 {
+		return 0, 0, &FieldError{Field: "value", Value: fmt.Sprint(v), Reason: "glucose must be greater than zero"}
+	}
+	_, hi := Limits(u)
+	if v > hi*ImplausibleFactor {
+		return 0, 0, &FieldError{Field: "value", Value: fmt.Sprint(v),
+			Reason: fmt.Sprintf("implausible glucose for %s (more than %g): wrong unit?", u, hi*ImplausibleFactor)}
+	}
+	c, f := Clamp(v, u)
+	return c, f, nil
+}
+
+// Validate checks a reading as it is to be stored: a UTC instant not before
+// [EarliestReading] and not after now plus a day, a known unit and kind, a
+// value inside the sensor's reporting limits consistent with its LO/HI flag,
+// a trend between 0 and 5. The error is a *FieldError.
+func (r Reading) Validate(now time.Time) error {
+	switch {
+	case r.Time.IsZero():
+		return &FieldError{Field: "time", Reason: "is missing"}
+	case r.Time.Before(EarliestReading):
+		return &FieldError{Field: "time", Value: r.Time.Format(time.RFC3339), Reason: "is before 1999, before any CGM sensor"}
+	case !now.IsZero() && r.Time.After(now.Add(24*time.Hour)):
+		return &FieldError{Field: "time", Value: r.Time.Format(time.RFC3339), Reason: "is more than a day in the future (device clock or time zone error?)"}
+	}
+	if r.Unit != MgDL && r.Unit != MmolL {
+		return &FieldError{Field: "unit", Value: r.Unit.String(), Reason: "must be mg/dL or mmol/L"}
+	}
+	if r.Kind < Historic || r.Kind > Strip {
+		return &FieldError{Field: "kind", Value: r.Kind.String(), Reason: "must be historic, scan, current or strip"}
+	}
+	lo, hi := Limits(r.Unit)
+	if math.IsNaN(r.Value) || r.Value < lo || r.Value > hi {
+		return &FieldError{Field: "value", Value: fmt.Sprint(r.Value),
+			Reason: fmt.Sprintf("must be between %g and %g %s (LO/HI readings are stored at the limit)", lo, hi, r.Unit)}
+	}
+	if r.Flags&FlagLow != 0 && r.Value != lo || r.Flags&FlagHigh != 0 && r.Value != hi {
+		return &FieldError{Field: "flags", Reason: "a LO/HI reading must hold the limit value"}
+	}
+	if r.Trend > TrendRisingFast {
+		return &FieldError{Field: "trend", Value: fmt.Sprint(r.Trend), Reason: "must be 0 (unknown) to 5"}
+	}
+	if len(r.Device) > 64 {
+		return &FieldError{Field: "device", Value: r.Device[:64] + "…", Reason: "serial longer than 64 characters"}
+	}
+	return nil
+}
