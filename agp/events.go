@@ -28,27 +28,50 @@ type level struct {
 // span is an episode: grid indices [s, e].
 type span struct{ s, e int }
 
-// find appends the episodes of level l among the point flags fl[a:b].
-func (l level) find(fl []uint8, a, b int, out []span) []span {
+// run is a maximal run of grid points with the same flags; flags 0xFF marks
+// missing points, which separate segments.
+type run struct {
+	flags uint8
+	start int
+	n     int
+}
+
+const missing uint8 = 0xFF
+
+// find appends the episodes of level l found in runs.
+func (l level) find(runs []run, out []span) []span {
 	in, start := false, 0
-	for i := a; i < b; {
-		f := fl[i]&l.flag != 0
+	// A level run is a maximal sequence of runs with the same level flag
+	// inside one segment.
+	for i := 0; i < len(runs); {
+		if runs[i].flags == missing {
+			if in {
+				out = append(out, span{start, runs[i].start - 1})
+				in = false
+			}
+			i++
+			continue
+		}
+		f := runs[i].flags&l.flag != 0
+		a, n := runs[i].start, runs[i].n
 		j := i + 1
-		for j < b && (fl[j]&l.flag != 0) == f {
+		for j < len(runs) && runs[j].flags != missing && (runs[j].flags&l.flag != 0) == f {
+			n += runs[j].n
 			j++
 		}
 		if f {
-			if !in && float64(j-i) >= l.minStart {
-				in, start = true, i
+			if !in && float64(n) >= l.minStart {
+				in, start = true, a
 			}
-		} else if in && j-i >= l.minEnd {
-			out = append(out, span{start, i - 1})
+		} else if in && n >= l.minEnd {
+			out = append(out, span{start, a - 1})
 			in = false
 		}
 		i = j
 	}
 	if in {
-		out = append(out, span{start, b - 1})
+		last := runs[len(runs)-1]
+		out = append(out, span{start, last.start + last.n - 1})
 	}
 	return out
 }
@@ -57,7 +80,9 @@ func (l level) find(fl []uint8, a, b int, out []span) []span {
 // Durations count grid points: 15 minutes is ceil(15/dt0) points. Extended
 // hypoglycaemia needs more than 120 minutes (120/dt0 + 1 points) below
 // 70 mg/dL (iglu's ext_hypo); extended hyperglycaemia needs ceil(120/dt0)
-// points above 250 mg/dL, with the same end rule (metrics.md).
+// points above 250 mg/dL, with the same end rule (metrics.md). The grid is
+// run-length encoded once by flags, so each kind of episode costs a pass
+// over the runs, not over the points.
 func (c *calc) events() Events {
 	g := &c.grid
 	dt := float64(g.dt0)
@@ -71,28 +96,33 @@ func (c *calc) events() Events {
 		{flag: flagHyper2, minStart: math.Ceil(120 / dt), minEnd: int(n)},
 	}
 	th := c.th
-	fl := make([]uint8, len(g.vals))
+	var runs []run
 	for i, v := range g.vals {
 		var f uint8
-		if v < th.low {
+		switch {
+		case v != v:
+			f = missing
+		case v < th.low:
 			f = flagHypo1
 			if v < th.veryLow {
 				f |= flagHypo2
 			}
-		} else if v > th.targetHigh {
+		case v > th.targetHigh:
 			f = flagHyper1
 			if v > th.high {
 				f |= flagHyper2
 			}
 		}
-		fl[i] = f
+		if k := len(runs) - 1; k >= 0 && runs[k].flags == f {
+			runs[k].n++
+		} else {
+			runs = append(runs, run{flags: f, start: i, n: 1})
+		}
 	}
 	var spans [6][]span
-	g.segments(func(a, b int) {
-		for i, l := range levels {
-			spans[i] = l.find(fl, a, b, spans[i])
-		}
-	})
+	for i, l := range levels {
+		spans[i] = l.find(runs, nil)
+	}
 	return Events{
 		HypoLevel1:           c.summarise(spans[0]),
 		HypoLevel2:           c.summarise(spans[1]),

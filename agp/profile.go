@@ -13,49 +13,54 @@ import (
 var agpProbs = [5]float64{0.05, 0.25, 0.50, 0.75, 0.95}
 
 // agp computes the AGP profile: for each time-of-day slot of the local wall
-// clock, the type-7 percentiles of the grid values falling in it. Slots are
-// 5 minutes wide, or one grid step when the step is longer; a slot is
-// labelled by its end minute (5, 10, …, 1440), as iglu labels the columns of
-// its day-by-day grid, so the point at local midnight belongs to slot 1440.
-// Values are unsmoothed.
+// clock, the type-7 percentiles of the grid values falling in it, one per
+// day. Slots are 5 minutes wide, or one grid step when the step is longer; a
+// slot is labelled by its end minute (5, 10, …, 1440), as iglu labels the
+// columns of its day-by-day grid, so the point at local midnight belongs to
+// slot 1440. With a grid finer than 5 minutes (one-minute Libre 3 data), the
+// slot takes the grid point at its labelled minute, so that each day counts
+// once in each slot, as in iglu's AGP on a 5-minute grid. Values are
+// unsmoothed.
 func (c *calc) agp() []Slot {
 	g := &c.grid
 	w := max(g.dt0, 5)
 	nslots := 1440 / w
-	// The local minute advances by dt0 per point; it is read from the zone
-	// again only when a zone transition (a DST change) is passed. Two
-	// passes (count, then place) sort the values by slot.
+	// Each point's slot (-1: not in the profile). The local minute advances
+	// by dt0 per point and is read from the zone again only when a zone
+	// transition (a DST change) is passed.
+	slot := make([]int16, len(g.vals))
 	counts := make([]int, nslots+1)
-	eachSlot := func(f func(slot int, v float64)) {
-		m, until := 0, int64(math.MinInt64)
-		for i, v := range g.vals {
-			sec := g.sec(i)
-			if sec >= until {
-				m = c.clk.minuteOfDay(sec)
-				until = c.clk.end
-			} else if m += g.dt0; m >= 1440 {
-				m -= 1440
-			}
-			if v != v {
-				continue
-			}
-			s := (m + w - 1) / w
-			if s == 0 {
-				s = nslots
-			}
-			f(s, v)
+	m, until := 0, int64(math.MinInt64)
+	for i, v := range g.vals {
+		if sec := g.sec(i); sec >= until {
+			m = c.clk.minuteOfDay(sec)
+			until = c.clk.end
+		} else if m += g.dt0; m >= 1440 {
+			m -= 1440
 		}
+		slot[i] = -1
+		if v != v || (g.dt0 < w && m%w != 0) {
+			continue
+		}
+		s := (m + w - 1) / w
+		if s == 0 {
+			s = nslots
+		}
+		slot[i] = int16(s - 1)
+		counts[s]++
 	}
-	eachSlot(func(s int, _ float64) { counts[s]++ })
+	// Counting sort of the values by slot.
 	for s := 1; s <= nslots; s++ {
 		counts[s] += counts[s-1]
 	}
-	flat := make([]float64, g.valid)
+	flat := make([]float64, counts[nslots])
 	pos := slices.Clone(counts[:nslots])
-	eachSlot(func(s int, v float64) {
-		flat[pos[s-1]] = v
-		pos[s-1]++
-	})
+	for i, s := range slot {
+		if s >= 0 {
+			flat[pos[s]] = g.vals[i]
+			pos[s]++
+		}
+	}
 	out := make([]Slot, nslots)
 	qs := make([]float64, 5*nslots)
 	for s := range nslots {
@@ -64,8 +69,11 @@ func (c *calc) agp() []Slot {
 		if len(vs) == 0 {
 			continue
 		}
+		slices.Sort(vs)
 		q := qs[5*s : 5*s+5]
-		quantiles7(vs, agpProbs[:], q)
+		for k, p := range agpProbs {
+			q[k] = quantile7(vs, p)
+		}
 		out[s].P5, out[s].P25, out[s].P50, out[s].P75, out[s].P95 = &q[0], &q[1], &q[2], &q[3], &q[4]
 	}
 	return out

@@ -1,0 +1,507 @@
+package cgmstore
+
+import (
+	"cmp"
+	"context"
+	"errors"
+	"fmt"
+	"math"
+	"slices"
+	"time"
+
+	"fsecgm/cgm"
+
+	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgtype"
+)
+
+// Batch is a set of readings of one patient from one source.
+type Batch struct {
+	// Patient is the patient's internal key (Patient.ID).
+	Patient int64
+	// Source is where the readings come from.
+	Source Source
+	// Readings are the readings, in any order. Several readings with the
+	// same instant and kind: the last one given wins.
+	Readings []cgm.Reading
+	// Devices optionally describe the devices the readings come from
+	// (Serial, Model, ActivatedAt; the other fields are ignored).
+	// Readings name their device in Reading.Device.
+	Devices []Device
+}
+
+// Rejection is a reading of a batch that failed validation.
+type Rejection struct {
+	// Index is the reading's position in Batch.Readings.
+	Index int
+	// Err says what is wrong: a *cgm.FieldError.
+	Err error
+}
+
+// Error describes the rejection: "reading 12: value: ...".
+func (r Rejection) Error() string { return fmt.Sprintf("reading %d: %v", r.Index, r.Err) }
+
+// Result counts what Ingest did with each reading of a batch:
+// Inserted + Duplicate + Revised + Rejected = len(Batch.Readings).
+type Result struct {
+	// Inserted readings are new.
+	Inserted int
+	// Duplicate readings were already stored with the same value, unit and
+	// LO/HI flag (whatever their source and trend), and were left alone;
+	// this count also holds readings superseded by a later reading of the
+	// same instant and kind in the same batch.
+	Duplicate int
+	// Revised readings were stored with another value, unit or flag: they
+	// now hold the new one, and the old one is in the revisions.
+	Revised int
+	// Rejected readings failed validation and were not written.
+	Rejected int
+	// Rejections lists the rejected readings, in batch order.
+	Rejections []Rejection
+	// Newest is the latest instant among the valid readings; zero when none.
+	Newest time.Time
+}
+
+// kindStat summarises the readings of one kind written by a batch.
+type kindStat struct {
+	n           int64
+	first, last time.Time
+}
+
+// prepared is a validated batch, ready to write.
+type prepared struct {
+	patient int32
+	src     Source
+	rs      []cgm.Reading
+	// keep lists the indices in rs of the readings to write, in write
+	// order (instant, then kind); nil means all of rs, in order.
+	keep       []int32
+	n          int
+	kinds      [cgm.Strip + 1]kindStat
+	minT, maxT time.Time
+	months     []int // distinct UTC months (year*12 + month-1), ascending
+	devices    []deviceRow
+	res        Result // Rejected, Rejections, in-batch Duplicate, Newest
+}
+
+// reading returns the i-th reading to write.
+func (p *prepared) reading(i int) cgm.Reading {
+	if p.keep != nil {
+		return p.rs[p.keep[i]]
+	}
+	return p.rs[i]
+}
+
+type deviceRow struct {
+	serial, model string
+	activated     time.Time
+	first, last   time.Time
+}
+
+// prepare validates a batch without touching the database.
+func (s *Store) prepare(b Batch) (*prepared, error) {
+	if !b.Source.Valid() {
+		return nil, fmt.Errorf("cgmstore: ingest: %w: source %v", ErrInvalid, b.Source)
+	}
+	if b.Patient <= 0 || b.Patient > math.MaxInt32 {
+		return nil, fmt.Errorf("cgmstore: ingest: patient %d: %w", b.Patient, ErrNotFound)
+	}
+	p := &prepared{patient: int32(b.Patient), src: b.Source, rs: b.Readings}
+	now := s.now()
+
+	// One pass: validate, and see whether the valid readings are already
+	// in strictly increasing (instant, kind) order, the usual case, which
+	// needs neither sorting nor an index list.
+	ordered := true
+	var prevUS int64
+	var prevKind cgm.Kind
+	first := true
+	for i, r := range b.Readings {
+		if err := r.Validate(now); err != nil {
+			p.res.Rejections = append(p.res.Rejections, Rejection{Index: i, Err: err})
+			continue
+		}
+		us := r.Time.UnixMicro()
+		if !first && (us < prevUS || us == prevUS && r.Kind <= prevKind) {
+			ordered = false
+		}
+		prevUS, prevKind, first = us, r.Kind, false
+	}
+	p.res.Rejected = len(p.res.Rejections)
+	valid := len(b.Readings) - p.res.Rejected
+
+	if ordered && p.res.Rejected == 0 {
+		p.n = len(b.Readings)
+	} else {
+		p.keep = make([]int32, 0, valid)
+		rej := p.res.Rejections
+		for i := range b.Readings {
+			if len(rej) > 0 && rej[0].Index == i {
+				rej = rej[1:]
+				continue
+			}
+			p.keep = append(p.keep, int32(i))
+		}
+		if !ordered {
+			// Sort by (instant, kind, position) and keep the last of each
+			// (instant, kind).
+			slices.SortFunc(p.keep, func(x, y int32) int {
+				ra, rb := b.Readings[x], b.Readings[y]
+				if c := cmp.Compare(ra.Time.UnixMicro(), rb.Time.UnixMicro()); c != 0 {
+					return c
+				}
+				if c := cmp.Compare(ra.Kind, rb.Kind); c != 0 {
+					return c
+				}
+				return cmp.Compare(x, y)
+			})
+			out := p.keep[:0]
+			for i, idx := range p.keep {
+				if i+1 < len(p.keep) {
+					ra, rb := b.Readings[idx], b.Readings[p.keep[i+1]]
+					if ra.Time.UnixMicro() == rb.Time.UnixMicro() && ra.Kind == rb.Kind {
+						p.res.Duplicate++
+						continue
+					}
+				}
+				out = append(out, idx)
+			}
+			p.keep = out
+		}
+		p.n = len(p.keep)
+	}
+
+	// Statistics of what is written: per-kind coverage, time range,
+	// months, and the devices' windows.
+	seen := map[string]int{}
+	for _, d := range b.Devices {
+		if d.Serial == "" || len(d.Serial) > 64 {
+			return nil, fmt.Errorf("cgmstore: ingest: %w: device serial %q must have 1 to 64 characters", ErrInvalid, d.Serial)
+		}
+		if len(d.Model) > 200 {
+			return nil, fmt.Errorf("cgmstore: ingest: %w: device model longer than 200 characters", ErrInvalid)
+		}
+		row := deviceRow{serial: d.Serial, model: d.Model, activated: d.ActivatedAt.UTC()}
+		if i, ok := seen[d.Serial]; ok {
+			if row.model == "" {
+				row.model = p.devices[i].model
+			}
+			if row.activated.IsZero() {
+				row.activated = p.devices[i].activated
+			}
+			p.devices[i] = row
+			continue
+		}
+		seen[d.Serial] = len(p.devices)
+		p.devices = append(p.devices, row)
+	}
+	var monthFrom, monthTo time.Time // the month of the last reading seen
+	lastDevice := -1
+	for i := range p.n {
+		r := p.reading(i)
+		t := r.Time.UTC().Truncate(time.Microsecond) // as stored
+		if i == 0 || t.Before(p.minT) {
+			p.minT = t
+		}
+		if i == 0 || t.After(p.maxT) {
+			p.maxT = t
+		}
+		k := &p.kinds[r.Kind]
+		if k.n == 0 || t.Before(k.first) {
+			k.first = t
+		}
+		if k.n == 0 || t.After(k.last) {
+			k.last = t
+		}
+		k.n++
+		if t.Before(monthFrom) || !t.Before(monthTo) {
+			m := monthOf(t)
+			if _, found := slices.BinarySearch(p.months, m); !found {
+				p.months = append(p.months, m)
+				slices.Sort(p.months)
+			}
+			monthFrom, monthTo = monthStart(m), monthStart(m+1)
+		}
+		if r.Device == "" {
+			continue
+		}
+		if lastDevice < 0 || p.devices[lastDevice].serial != r.Device {
+			j, ok := seen[r.Device]
+			if !ok {
+				j = len(p.devices)
+				seen[r.Device] = j
+				p.devices = append(p.devices, deviceRow{serial: r.Device})
+			}
+			lastDevice = j
+		}
+		d := &p.devices[lastDevice]
+		if d.first.IsZero() || t.Before(d.first) {
+			d.first = t
+		}
+		if d.last.IsZero() || t.After(d.last) {
+			d.last = t
+		}
+	}
+	p.res.Newest = p.maxT
+	return p, nil
+}
+
+// Ingest validates the readings of b and writes the valid ones in one
+// transaction: all of them or, on error, none. See [Result] for the counts.
+// A batch for a patient that does not exist is ErrNotFound; an unknown
+// source or a bad device is ErrInvalid. Batches of one patient are
+// serialised; batches of different patients run in parallel.
+//
+// On native partitions, the monthly partitions the batch needs are created
+// first, in a transaction of their own, so that old data does not land in
+// the default partition.
+func (s *Store) Ingest(ctx context.Context, b Batch) (Result, error) {
+	p, err := s.prepare(b)
+	if err != nil {
+		return Result{}, err
+	}
+	s.ensureMonths(ctx, p.months)
+	var res Result
+	err = pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error {
+		var err error
+		res, err = s.write(ctx, tx, p)
+		return err
+	})
+	if err != nil {
+		return Result{}, fmt.Errorf("cgmstore: ingest for patient %d: %w", b.Patient, translate(err))
+	}
+	return res, nil
+}
+
+// IngestTx is Ingest within the caller's transaction tx, so that other
+// writes commit or roll back with the readings. It writes inside a
+// savepoint: on error nothing of the batch remains and tx stays usable.
+// Partitions are still created on the store's pool, outside tx.
+func (s *Store) IngestTx(ctx context.Context, tx pgx.Tx, b Batch) (Result, error) {
+	p, err := s.prepare(b)
+	if err != nil {
+		return Result{}, err
+	}
+	s.ensureMonths(ctx, p.months)
+	var res Result
+	err = pgx.BeginFunc(ctx, tx, func(tx pgx.Tx) error {
+		var err error
+		res, err = s.write(ctx, tx, p)
+		return err
+	})
+	if err != nil {
+		return Result{}, fmt.Errorf("cgmstore: ingest for patient %d: %w", b.Patient, translate(err))
+	}
+	return res, nil
+}
+
+const (
+	// lockClassIngest, patient: serialises the batches of a patient.
+	lockPatientSQL = `SELECT pg_advisory_xact_lock(1179861832, $1)`
+	// The row lock keeps the patient from being deleted under the batch
+	// (readings have no foreign key).
+	checkPatientSQL  = `SELECT EXISTS (SELECT 1 FROM patients WHERE id = $1 FOR KEY SHARE)`
+	upsertDevicesSQL = `
+		INSERT INTO devices AS d (patient_id, serial, model, source, activated_at, first_seen, last_seen)
+		SELECT $1, x.serial, x.model, $2, x.activated_at, x.first_seen, x.last_seen
+		FROM unnest($3::text[], $4::text[], $5::timestamptz[], $6::timestamptz[], $7::timestamptz[])
+			AS x(serial, model, activated_at, first_seen, last_seen)
+		ON CONFLICT (patient_id, serial) DO UPDATE SET
+			model = CASE WHEN excluded.model <> '' THEN excluded.model ELSE d.model END,
+			activated_at = coalesce(excluded.activated_at, d.activated_at),
+			first_seen = least(d.first_seen, excluded.first_seen),
+			last_seen = greatest(d.last_seen, excluded.last_seen)
+		WHERE (d.model, d.activated_at, d.first_seen, d.last_seen) IS DISTINCT FROM
+			(CASE WHEN excluded.model <> '' THEN excluded.model ELSE d.model END,
+			 coalesce(excluded.activated_at, d.activated_at),
+			 least(d.first_seen, excluded.first_seen),
+			 greatest(d.last_seen, excluded.last_seen))`
+	// claimSQL tells whether the patient already has readings of these
+	// kinds in the batch's time range. When not, the batch will be copied
+	// straight into readings (nothing can conflict: batches of a patient
+	// are serialised, and Ingest is the only writer), so the statement also
+	// adds the batch to the coverage; otherwise mergeSQL does.
+	claimSQL = `
+		WITH existing AS (
+			SELECT EXISTS (SELECT 1 FROM readings
+				WHERE patient_id = $1 AND (meta & 7) = ANY($2::int4[]) AND measured_at BETWEEN $3 AND $4) AS found
+		),
+		cov AS (
+			INSERT INTO reading_coverage AS c (patient_id, kind, first_at, last_at, readings)
+			SELECT $1, k.kind, k.first_at, k.last_at, k.n
+			FROM unnest($2::int4[], $5::timestamptz[], $6::timestamptz[], $7::int8[]) AS k(kind, first_at, last_at, n)
+			WHERE NOT (SELECT found FROM existing)
+			ON CONFLICT (patient_id, kind) DO UPDATE SET
+				first_at = least(c.first_at, excluded.first_at),
+				last_at = greatest(c.last_at, excluded.last_at),
+				readings = c.readings + excluded.readings
+		)
+		SELECT found FROM existing`
+	stagingSQL = `CREATE TEMP TABLE IF NOT EXISTS readings_staging (
+		measured_at timestamptz NOT NULL,
+		value       smallint    NOT NULL,
+		meta        smallint    NOT NULL
+	) ON COMMIT DELETE ROWS`
+	// mergeSQL writes the staged readings: new ones are inserted, changed
+	// ones updated with their old value kept in reading_revisions, equal
+	// ones left alone (not even locked). It returns the counts.
+	mergeSQL = `
+		WITH s AS MATERIALIZED (
+			SELECT s.measured_at, s.value, s.meta, r.value AS old_value, r.meta AS old_meta
+			FROM readings_staging s
+			LEFT JOIN readings r ON r.patient_id = $1 AND (r.meta & 7) = (s.meta & 7)
+				AND r.measured_at = s.measured_at AND r.measured_at BETWEEN $2 AND $3
+		),
+		changed AS (
+			SELECT * FROM s
+			WHERE old_meta IS NOT NULL AND (value <> old_value OR (meta & 448) <> (old_meta & 448))
+		),
+		ins AS (
+			INSERT INTO readings (measured_at, patient_id, value, meta)
+			SELECT measured_at, $1, value, meta FROM s WHERE old_meta IS NULL
+			RETURNING measured_at, meta & 7 AS kind
+		),
+		upd AS (
+			UPDATE readings r SET value = c.value, meta = c.meta
+			FROM changed c
+			WHERE r.patient_id = $1 AND (r.meta & 7) = (c.meta & 7) AND r.measured_at = c.measured_at
+				AND r.measured_at BETWEEN $2 AND $3
+			RETURNING 1
+		),
+		rev AS (
+			INSERT INTO reading_revisions (patient_id, measured_at, kind, old_value, old_meta, new_value, new_meta, source)
+			SELECT $1, measured_at, meta & 7, old_value, old_meta, value, meta, $4 FROM changed
+			RETURNING 1
+		),
+		cov AS (
+			INSERT INTO reading_coverage AS c (patient_id, kind, first_at, last_at, readings)
+			SELECT $1, kind, min(measured_at), max(measured_at), count(*) FROM ins GROUP BY kind
+			ON CONFLICT (patient_id, kind) DO UPDATE SET
+				first_at = least(c.first_at, excluded.first_at),
+				last_at = greatest(c.last_at, excluded.last_at),
+				readings = c.readings + excluded.readings
+		),
+		del AS (DELETE FROM readings_staging)
+		SELECT (SELECT count(*) FROM ins), (SELECT count(*) FROM upd), (SELECT count(*) FROM rev)`
+)
+
+// write writes a prepared batch in tx.
+func (s *Store) write(ctx context.Context, tx pgx.Tx, p *prepared) (Result, error) {
+	res := p.res
+	batch := &pgx.Batch{}
+	batch.Queue(lockPatientSQL, p.patient)
+	batch.Queue(checkPatientSQL, p.patient)
+	if len(p.devices) > 0 {
+		serials := make([]string, len(p.devices))
+		models := make([]string, len(p.devices))
+		act := make([]pgtype.Timestamptz, len(p.devices))
+		first := make([]pgtype.Timestamptz, len(p.devices))
+		last := make([]pgtype.Timestamptz, len(p.devices))
+		for i, d := range p.devices {
+			serials[i], models[i] = d.serial, d.model
+			act[i] = tstz(d.activated)
+			first[i] = tstz(d.first)
+			last[i] = tstz(d.last)
+		}
+		batch.Queue(upsertDevicesSQL, p.patient, int16(p.src), serials, models, act, first, last)
+	}
+	var kinds []int32
+	var firsts, lasts []time.Time
+	var counts []int64
+	for k := cgm.Historic; k <= cgm.Strip; k++ {
+		if st := p.kinds[k]; st.n > 0 {
+			kinds, firsts, lasts, counts = append(kinds, int32(k)), append(firsts, st.first), append(lasts, st.last), append(counts, st.n)
+		}
+	}
+	if p.n > 0 {
+		batch.Queue(claimSQL, p.patient, kinds, p.minT, p.maxT, firsts, lasts, counts)
+	}
+	br := tx.SendBatch(ctx, batch)
+	var exists, existing bool
+	_, err := br.Exec()
+	if err == nil {
+		err = br.QueryRow().Scan(&exists)
+	}
+	if err == nil && !exists {
+		err = fmt.Errorf("patient %d: %w", p.patient, ErrNotFound)
+	}
+	if err == nil && len(p.devices) > 0 {
+		_, err = br.Exec()
+	}
+	if err == nil && p.n > 0 {
+		err = br.QueryRow().Scan(&existing)
+	}
+	if cerr := br.Close(); err == nil {
+		err = cerr
+	}
+	if err != nil || p.n == 0 {
+		return res, err
+	}
+
+	if !existing {
+		n, err := tx.CopyFrom(ctx, pgx.Identifier{"readings"}, []string{"measured_at", "patient_id", "value", "meta"},
+			&copySource{p: p, i: -1, withPatient: true})
+		if err != nil {
+			return res, fmt.Errorf("copy readings: %w", err)
+		}
+		if int(n) != p.n {
+			return res, fmt.Errorf("copy readings: wrote %d rows of %d", n, p.n)
+		}
+		res.Inserted = p.n
+		return res, nil
+	}
+
+	if _, err := tx.Exec(ctx, stagingSQL); err != nil {
+		return res, fmt.Errorf("staging table: %w", err)
+	}
+	n, err := tx.CopyFrom(ctx, pgx.Identifier{"readings_staging"}, []string{"measured_at", "value", "meta"},
+		&copySource{p: p, i: -1})
+	if err != nil {
+		return res, fmt.Errorf("copy to staging: %w", err)
+	}
+	if int(n) != p.n {
+		return res, fmt.Errorf("copy to staging: wrote %d rows of %d", n, p.n)
+	}
+	var inserted, updated, revisions int64
+	if err := tx.QueryRow(ctx, mergeSQL, p.patient, p.minT, p.maxT, int16(p.src)).Scan(&inserted, &updated, &revisions); err != nil {
+		return res, fmt.Errorf("merge: %w", err)
+	}
+	if updated != revisions {
+		return res, errors.New("merge: revised readings and kept revisions differ") // rolls back
+	}
+	res.Inserted = int(inserted)
+	res.Revised = int(updated)
+	res.Duplicate += p.n - int(inserted) - int(updated)
+	return res, nil
+}
+
+func tstz(t time.Time) pgtype.Timestamptz {
+	return pgtype.Timestamptz{Time: t, Valid: !t.IsZero()}
+}
+
+// copySource streams the readings of a prepared batch to COPY, encoding
+// each row as it goes.
+type copySource struct {
+	p           *prepared
+	i           int
+	withPatient bool
+	vals        [4]any
+}
+
+func (c *copySource) Next() bool {
+	c.i++
+	return c.i < c.p.n
+}
+
+func (c *copySource) Values() ([]any, error) {
+	r := c.p.reading(c.i)
+	value, meta := encode(r, c.p.src)
+	if c.withPatient {
+		c.vals[0], c.vals[1], c.vals[2], c.vals[3] = r.Time, c.p.patient, value, meta
+		return c.vals[:4], nil
+	}
+	c.vals[0], c.vals[1], c.vals[2] = r.Time, value, meta
+	return c.vals[:3], nil
+}
+
+func (c *copySource) Err() error { return nil }

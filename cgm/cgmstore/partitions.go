@@ -1,0 +1,79 @@
+package cgmstore
+
+import (
+	"context"
+	"fmt"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+)
+
+// EnsurePartitions creates the monthly partitions (UTC months) of readings
+// covering [from, to] that do not exist yet, moving into them any rows the
+// default partition holds for their months, and returns their names. On
+// TimescaleDB it does nothing. Run it daily for the months ahead, e.g.
+// EnsurePartitions(ctx, now, now.AddDate(0, 3, 0)); Ingest also calls it
+// for the months of each batch.
+func (s *Store) EnsurePartitions(ctx context.Context, from, to time.Time) ([]string, error) {
+	var names []string
+	err := pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error {
+		// Attaching a partition briefly locks the default partition: give up
+		// rather than queue behind a long query (the batch then goes to the
+		// default partition, and a later call moves it).
+		if _, err := tx.Exec(ctx, "SET LOCAL lock_timeout = '10s'"); err != nil {
+			return err
+		}
+		rows, _ := tx.Query(ctx, "SELECT readings_ensure_partitions($1, $2)", from, to)
+		var err error
+		names, err = pgx.CollectRows(rows, pgx.RowTo[string])
+		return err
+	})
+	if err != nil {
+		return nil, fmt.Errorf("cgmstore: create partitions from %s to %s: %w",
+			from.UTC().Format("2006-01"), to.UTC().Format("2006-01"), translate(err))
+	}
+	s.mu.Lock()
+	for m := monthOf(from); m <= monthOf(to); m++ {
+		s.months[m] = true
+	}
+	s.mu.Unlock()
+	return names, nil
+}
+
+// monthOf returns the UTC month of t as year*12 + month-1.
+func monthOf(t time.Time) int {
+	t = t.UTC()
+	return t.Year()*12 + int(t.Month()) - 1
+}
+
+// monthStart returns the first instant of month m (year*12 + month-1).
+func monthStart(m int) time.Time {
+	return time.Date(m/12, time.Month(m%12+1), 1, 0, 0, 0, 0, time.UTC)
+}
+
+// ensureMonths makes sure the partitions of the given months (ascending)
+// exist, asking the database only about months not known to this store.
+// Failure is not fatal: readings then go to the default partition.
+func (s *Store) ensureMonths(ctx context.Context, months []int) {
+	s.mu.Lock()
+	var missing []int
+	for _, m := range months {
+		if !s.months[m] {
+			missing = append(missing, m)
+		}
+	}
+	s.mu.Unlock()
+	for i := 0; i < len(missing); {
+		j := i + 1
+		for j < len(missing) && missing[j] == missing[j-1]+1 {
+			j++
+		}
+		names, err := s.EnsurePartitions(ctx, monthStart(missing[i]), monthStart(missing[j-1]))
+		if err != nil {
+			s.logger.WarnContext(ctx, "cgmstore: partitions not created ahead of a batch; its readings go to the default partition until they are", "err", err)
+		} else if len(names) > 0 {
+			s.logger.InfoContext(ctx, "cgmstore: created readings partitions", "partitions", names)
+		}
+		i = j
+	}
+}

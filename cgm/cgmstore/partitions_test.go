@@ -1,0 +1,109 @@
+package cgmstore
+
+import (
+	"context"
+	"fmt"
+	"slices"
+	"testing"
+	"time"
+
+	"fsecgm/cgm"
+	"fsecgm/migrations"
+
+	"github.com/google/go-cmp/cmp"
+	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgxpool"
+)
+
+// partitionsOf returns the partitions of readings, sorted.
+func partitionsOf(t *testing.T, pool *pgxpool.Pool) []string {
+	t.Helper()
+	rows, _ := pool.Query(context.Background(),
+		"SELECT c.relname::text FROM pg_inherits i JOIN pg_class c ON c.oid = i.inhrelid WHERE i.inhparent = 'readings'::regclass ORDER BY 1")
+	names, err := pgx.CollectRows(rows, pgx.RowTo[string])
+	if err != nil {
+		t.Fatal(err)
+	}
+	return names
+}
+
+// rowsByPartition counts the readings in each partition.
+func rowsByPartition(t *testing.T, pool *pgxpool.Pool) map[string]int {
+	t.Helper()
+	rows, _ := pool.Query(context.Background(), "SELECT tableoid::regclass::text, count(*) FROM readings GROUP BY 1")
+	out := map[string]int{}
+	var name string
+	var n int
+	if _, err := pgx.ForEachRow(rows, []any{&name, &n}, func() error { out[name] = n; return nil }); err != nil {
+		t.Fatal(err)
+	}
+	return out
+}
+
+func TestPartitionsAhead(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	s, pool := newStore(t)
+	if st, err := migrations.Storage(ctx, pool); err != nil || st != migrations.StorageNative {
+		t.Skipf("readings are stored as %q: no partitions to create", st)
+	}
+
+	// The months ahead that the daily job asks for: created once, then
+	// left alone.
+	now := time.Now().UTC()
+	from, to := now.AddDate(0, 5, 0), now.AddDate(0, 7, 0)
+	var want []string
+	for m := monthOf(from); m <= monthOf(to); m++ {
+		want = append(want, fmt.Sprintf("readings_%04d_%02d", m/12, m%12+1))
+	}
+	created, err := s.EnsurePartitions(ctx, from, to)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if diff := cmp.Diff(want, created); diff != "" {
+		t.Errorf("EnsurePartitions created (-want +got):\n%s", diff)
+	}
+	all := partitionsOf(t, pool)
+	for _, name := range want {
+		if !slices.Contains(all, name) {
+			t.Errorf("partition %s missing after EnsurePartitions; have %v", name, all)
+		}
+	}
+	again, err := s.EnsurePartitions(ctx, from, to)
+	if err != nil || len(again) != 0 {
+		t.Errorf("EnsurePartitions again = %v, %v; want nothing created", again, err)
+	}
+
+	// A backfill of an old month gets its partition before it is written:
+	// nothing lands in the default partition.
+	pid := newPatient(t, s, 40)
+	old := time.Date(2003, 5, 30, 0, 0, 0, 0, time.UTC)
+	rs := historic(old, 15*time.Minute, 4*96, "OLD") // May 30 to June 2, 2003
+	if _, err := s.Ingest(ctx, Batch{Patient: pid, Source: SourceLibreView, Readings: rs}); err != nil {
+		t.Fatal(err)
+	}
+	if diff := cmp.Diff(map[string]int{"readings_2003_05": 2 * 96, "readings_2003_06": 2 * 96}, rowsByPartition(t, pool)); diff != "" {
+		t.Errorf("rows per partition after a backfill (-want +got):\n%s", diff)
+	}
+
+	// Rows that reached the default partition (a month with no partition,
+	// written by another path) move into their partition when it is made.
+	if _, err := pool.Exec(ctx, "INSERT INTO readings (measured_at, patient_id, value, meta) VALUES ('2004-02-10 10:00:00+00', $1, 1000, 9)", pid); err != nil {
+		t.Fatal(err)
+	}
+	if got := rowsByPartition(t, pool)["readings_default"]; got != 1 {
+		t.Fatalf("default partition holds %d rows, want 1", got)
+	}
+	created, err = s.EnsurePartitions(ctx, time.Date(2004, 2, 1, 0, 0, 0, 0, time.UTC), time.Date(2004, 2, 1, 0, 0, 0, 0, time.UTC))
+	if err != nil || !slices.Equal(created, []string{"readings_2004_02"}) {
+		t.Fatalf("EnsurePartitions(2004-02) = %v, %v", created, err)
+	}
+	byPart := rowsByPartition(t, pool)
+	if byPart["readings_default"] != 0 || byPart["readings_2004_02"] != 1 {
+		t.Errorf("after creating its partition: %v, want the row moved out of readings_default", byPart)
+	}
+	got, err := s.Readings(ctx, pid, time.Date(2004, 2, 10, 0, 0, 0, 0, time.UTC), time.Date(2004, 2, 11, 0, 0, 0, 0, time.UTC))
+	if err != nil || len(got) != 1 || got[0].Value != 100 || got[0].Kind != cgm.Historic {
+		t.Errorf("the moved reading reads back as %+v, %v", got, err)
+	}
+}

@@ -1,0 +1,49 @@
+// Package auth identifies the callers of the HTTP API from bearer JWTs
+// issued by the region's OpenID Connect provider, and provides a
+// development issuer for "make run" and tests.
+//
+// # Verification
+//
+// A Verifier is configured with the provider's issuer, the expected audience
+// and its JWKS URL. Verify accepts only compact JWS tokens signed with RS256
+// or ES256 by a key of that JWKS whose type fits the alg (so "none", HS256
+// keyed with the public key and any other algorithm are refused), with the
+// exact iss, an aud holding the audience, an exp (required) and nbf
+// respected within a leeway (default 30 s). The key set is fetched with
+// github.com/MicahParks/jwkset, cached, refreshed every hour and, when a
+// token names an unknown kid (key rotation), refetched at most once per
+// minute. Errors wrap one of ErrMissing, ErrMalformed, ErrExpired,
+// ErrNotYetValid, ErrBadSignature, ErrWrongIssuer, ErrWrongAudience,
+// ErrAlgorithm, ErrClaims or ErrKeySetUnavailable, and never contain the
+// token or values read from a token whose signature was not verified.
+//
+// # Identity claims
+//
+// The Principal is read from claims named by ClaimNames (see
+// DefaultClaimNames for the defaults and their sources). In short:
+//
+//	role               "role": citizen | practitioner | service
+//	fiscal code        "https://attributes.eid.gov.it/fiscal_number" (SPID/CIE OIDC,
+//	                   value "TINIT-<CF>"), else "fiscal_number", else "fiscalNumber";
+//	                   required and validated for citizens and practitioners
+//	practitioner role  "practitioner_role": mmg | pls | diabetologist | other
+//	organization       "organization_id" (optional, e.g. a diabetology centre)
+//	client id          "client_id", else "azp"; required for services
+//	scopes             "scope" (space-separated) and "scp" (array), services only
+//	name               "name", else given_name + family_name (optional)
+//
+// Principal.HasScope implements SMART App Launch scope matching for service
+// clients (see its documentation).
+//
+// # Development issuer
+//
+// DevIssuer signs ES256 tokens with issuer DevIssuerID and audience
+// DevAudience using a key kept in a file (DefaultDevKeyFile), shared by
+// "fsecgm dev-token" and "fsecgm serve --dev". Its tokens are accepted only
+// by a Verifier built from DevIssuer.VerifierConfig, which runs the same
+// verification with a static key set; a Verifier for the real provider
+// refuses them.
+//
+// Logging: a Principal logs (slog.LogValuer) as its role and a keyed hash of
+// its subject, never its fiscal code; nothing in this package logs tokens.
+package auth

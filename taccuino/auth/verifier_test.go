@@ -1,0 +1,429 @@
+package auth_test
+
+import (
+	"context"
+	"encoding/base64"
+	"errors"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"fsecgm/cgm/codicefiscale"
+	"fsecgm/taccuino/auth"
+	"fsecgm/taccuino/auth/authtest"
+
+	"github.com/google/go-cmp/cmp"
+	"github.com/google/go-cmp/cmp/cmpopts"
+)
+
+const (
+	citizenCF = "RSSMRA80A01H501U"
+	doctorCF  = "VRDLCU68H12D612K"
+)
+
+var (
+	citizen = auth.PrincipalSpec{Role: auth.RoleCitizen, Subject: "sub-citizen", FiscalCode: citizenCF, Name: "Mario Rossi"}
+	doctor  = auth.PrincipalSpec{Role: auth.RolePractitioner, Subject: "sub-doctor", FiscalCode: doctorCF,
+		PractitionerRole: auth.PractitionerDiabetologist, Organization: "centro-diabetologico-firenze"}
+	service = auth.PrincipalSpec{Role: auth.RoleService, ClientID: "mmg-record", Scopes: []string{"system/Observation.rs", "system/Patient.r"}}
+)
+
+// allKinds are the errors every Verify error must wrap one of.
+var allKinds = []error{auth.ErrMissing, auth.ErrMalformed, auth.ErrExpired, auth.ErrNotYetValid,
+	auth.ErrBadSignature, auth.ErrWrongIssuer, auth.ErrWrongAudience, auth.ErrAlgorithm,
+	auth.ErrClaims, auth.ErrKeySetUnavailable}
+
+// newVerifier returns a Verifier for p whose background refresh stops with
+// the test.
+func newVerifier(t *testing.T, cfg auth.Config) *auth.Verifier {
+	t.Helper()
+	v, err := auth.NewVerifier(t.Context(), cfg)
+	if err != nil {
+		t.Fatalf("NewVerifier: %v", err)
+	}
+	return v
+}
+
+// checkNoLeak fails if msg contains the token or any of its parts.
+func checkNoLeak(t *testing.T, msg, tok string) {
+	t.Helper()
+	if tok == "" {
+		return
+	}
+	if strings.Contains(msg, tok) {
+		t.Errorf("error message contains the token: %s", msg)
+	}
+	for _, part := range strings.Split(tok, ".") {
+		if len(part) >= 8 && strings.Contains(msg, part) {
+			t.Errorf("error message contains a token segment: %s", msg)
+		}
+	}
+}
+
+func wantPrincipal(spec auth.PrincipalSpec, issuer string) *auth.Principal {
+	p := &auth.Principal{
+		Issuer:           issuer,
+		Subject:          spec.Subject,
+		Role:             spec.Role,
+		FiscalCode:       spec.FiscalCode,
+		PractitionerRole: spec.PractitionerRole,
+		Organization:     spec.Organization,
+		ClientID:         spec.ClientID,
+		Scopes:           spec.Scopes,
+		Name:             spec.Name,
+	}
+	if spec.Role == auth.RoleService && p.Subject == "" {
+		p.Subject = spec.ClientID
+	}
+	return p
+}
+
+var principalCmp = []cmp.Option{
+	cmpopts.IgnoreUnexported(auth.Principal{}),
+	cmpopts.IgnoreFields(auth.Principal{}, "TokenID", "Expiry"),
+	cmpopts.EquateEmpty(),
+}
+
+func TestVerifyAccepts(t *testing.T) {
+	p := authtest.New(t)
+	v := newVerifier(t, p.Config())
+	lower := citizen
+	lower.FiscalCode = " rssmra80a01h501u "
+
+	tests := []struct {
+		name string
+		spec auth.PrincipalSpec
+		opts []authtest.Option
+		want *auth.Principal
+	}{
+		{"citizen RS256", citizen, nil, wantPrincipal(citizen, p.Issuer())},
+		{"citizen ES256", citizen, []authtest.Option{authtest.WithAlg("ES256")}, wantPrincipal(citizen, p.Issuer())},
+		{"practitioner ES256", doctor, []authtest.Option{authtest.WithAlg("ES256")}, wantPrincipal(doctor, p.Issuer())},
+		{"service", service, nil, wantPrincipal(service, p.Issuer())},
+		{"fiscal code lower case is normalized", lower, nil, wantPrincipal(citizen, p.Issuer())},
+		{"fiscal code without TINIT- prefix under fiscal_number", citizen, []authtest.Option{
+			authtest.WithClaim("https://attributes.eid.gov.it/fiscal_number", nil),
+			authtest.WithClaim("fiscal_number", citizenCF),
+		}, wantPrincipal(citizen, p.Issuer())},
+		{"fiscalNumber claim", citizen, []authtest.Option{
+			authtest.WithClaim("https://attributes.eid.gov.it/fiscal_number", nil),
+			authtest.WithClaim("fiscalNumber", "TINIT-"+citizenCF),
+		}, wantPrincipal(citizen, p.Issuer())},
+		{"audience array", citizen, []authtest.Option{authtest.WithAudience([]string{"other", authtest.Audience})}, wantPrincipal(citizen, p.Issuer())},
+		{"expired within the leeway", citizen, []authtest.Option{authtest.ExpiredFor(10 * time.Second)}, wantPrincipal(citizen, p.Issuer())},
+		{"nbf within the leeway", citizen, []authtest.Option{authtest.NotBefore(10 * time.Second)}, wantPrincipal(citizen, p.Issuer())},
+		{"role in an array with other roles", citizen, []authtest.Option{authtest.WithClaim("role", []string{"offline_access", "citizen"})}, wantPrincipal(citizen, p.Issuer())},
+		{"name from given_name and family_name", citizen, []authtest.Option{
+			authtest.WithClaim("name", nil), authtest.WithClaim("given_name", "Mario"), authtest.WithClaim("family_name", "Rossi"),
+		}, wantPrincipal(citizen, p.Issuer())},
+		{"service scopes from scp array and azp", service, []authtest.Option{
+			authtest.WithClaim("scope", nil), authtest.WithClaim("client_id", nil),
+			authtest.WithClaim("azp", "mmg-record"),
+			authtest.WithClaim("scp", []string{"system/Observation.rs", "system/Patient.r"}),
+		}, wantPrincipal(service, p.Issuer())},
+		{"service ignores a fiscal code claim", service, []authtest.Option{authtest.WithClaim("fiscal_number", citizenCF)}, wantPrincipal(service, p.Issuer())},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			tok := p.Token(t, tt.spec, tt.opts...)
+			got, err := v.Verify(t.Context(), tok)
+			if err != nil {
+				t.Fatalf("Verify: %v", err)
+			}
+			if diff := cmp.Diff(tt.want, got, principalCmp...); diff != "" {
+				t.Errorf("Verify principal (-want +got):\n%s", diff)
+			}
+			if got.TokenID == "" {
+				t.Errorf("Verify: TokenID is empty, want the jti")
+			}
+			if d := time.Until(got.Expiry); d < 50*time.Minute && !strings.Contains(tt.name, "expired") && !strings.Contains(tt.name, "nbf") {
+				t.Errorf("Verify: Expiry %v, want about an hour from now", got.Expiry)
+			}
+		})
+	}
+}
+
+func TestVerifyRejects(t *testing.T) {
+	p := authtest.New(t)
+	v := newVerifier(t, p.Config())
+
+	type rejection struct {
+		name string
+		spec auth.PrincipalSpec
+		opts []authtest.Option
+		want error
+	}
+	var tests []rejection
+	for _, r := range p.Rejections() {
+		tests = append(tests, rejection{r.Name, citizen, r.Opts, r.Want})
+		tests = append(tests, rejection{r.Name + " (service)", service, r.Opts, r.Want})
+	}
+	tests = append(tests,
+		rejection{"expired and wrong issuer reports the issuer", citizen, []authtest.Option{authtest.ExpiredFor(time.Hour), authtest.WithIssuer("https://other")}, auth.ErrWrongIssuer},
+		rejection{"citizen without fiscal code", citizen, []authtest.Option{authtest.WithClaim("https://attributes.eid.gov.it/fiscal_number", nil)}, auth.ErrClaims},
+		rejection{"citizen with invalid fiscal code", citizen, []authtest.Option{authtest.WithClaim("https://attributes.eid.gov.it/fiscal_number", "TINIT-RSSMRA80A01H501X")}, auth.ErrClaims},
+		rejection{"citizen with foreign TIN", citizen, []authtest.Option{authtest.WithClaim("https://attributes.eid.gov.it/fiscal_number", "TINFR-1234567890123")}, auth.ErrClaims},
+		rejection{"fiscal code not a string", citizen, []authtest.Option{authtest.WithClaim("https://attributes.eid.gov.it/fiscal_number", 42)}, auth.ErrClaims},
+		rejection{"practitioner without fiscal code", doctor, []authtest.Option{authtest.WithClaim("https://attributes.eid.gov.it/fiscal_number", nil)}, auth.ErrClaims},
+		rejection{"practitioner without practitioner role", doctor, []authtest.Option{authtest.WithClaim("practitioner_role", nil)}, auth.ErrClaims},
+		rejection{"practitioner with unknown practitioner role", doctor, []authtest.Option{authtest.WithClaim("practitioner_role", "surgeon")}, auth.ErrClaims},
+		rejection{"no role", citizen, []authtest.Option{authtest.WithClaim("role", nil)}, auth.ErrClaims},
+		rejection{"unknown role", citizen, []authtest.Option{authtest.WithClaim("role", "admin")}, auth.ErrClaims},
+		rejection{"two roles", citizen, []authtest.Option{authtest.WithClaim("role", []string{"citizen", "service"})}, auth.ErrClaims},
+		rejection{"no sub", citizen, []authtest.Option{authtest.WithClaim("sub", nil)}, auth.ErrClaims},
+		rejection{"service without client id", service, []authtest.Option{authtest.WithClaim("client_id", nil)}, auth.ErrClaims},
+		rejection{"scope of wrong type", service, []authtest.Option{authtest.WithClaim("scope", 7)}, auth.ErrClaims},
+		rejection{"exp of wrong type", citizen, []authtest.Option{authtest.WithClaim("exp", "tomorrow")}, auth.ErrClaims},
+		rejection{"no kid", citizen, []authtest.Option{authtest.WithHeader("kid", nil)}, auth.ErrMalformed},
+		rejection{"crit header", citizen, []authtest.Option{authtest.WithHeader("crit", []string{"exp"})}, auth.ErrMalformed},
+		rejection{"no alg", citizen, []authtest.Option{authtest.WithHeader("alg", nil)}, auth.ErrAlgorithm},
+	)
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			tok := p.Token(t, tt.spec, tt.opts...)
+			got, err := v.Verify(t.Context(), tok)
+			if !errors.Is(err, tt.want) {
+				t.Fatalf("Verify = %v, %v; want error %v", got, err, tt.want)
+			}
+			if got != nil {
+				t.Errorf("Verify returned a principal with error %v", err)
+			}
+			t.Logf("Verify: %v", err)
+			checkNoLeak(t, err.Error(), tok)
+			for _, k := range allKinds {
+				if k != tt.want && errors.Is(err, k) {
+					t.Errorf("Verify error %v also wraps %v", err, k)
+				}
+			}
+			if auth.StatusCode(err) != 401 {
+				t.Errorf("StatusCode(%v) = %d, want 401", err, auth.StatusCode(err))
+			}
+		})
+	}
+	t.Run("invalid fiscal code wraps codicefiscale.ErrInvalid", func(t *testing.T) {
+		tok := p.Token(t, citizen, authtest.WithClaim("https://attributes.eid.gov.it/fiscal_number", "RSSMRA80A01H501X"))
+		_, err := v.Verify(t.Context(), tok)
+		if !errors.Is(err, codicefiscale.ErrInvalid) {
+			t.Errorf("Verify = %v, want it to wrap codicefiscale.ErrInvalid", err)
+		}
+	})
+}
+
+func TestVerifyMalformed(t *testing.T) {
+	p := authtest.New(t)
+	v := newVerifier(t, p.Config())
+	good := p.Token(t, citizen)
+	parts := strings.Split(good, ".")
+	enc := base64.RawURLEncoding.EncodeToString
+	tests := []struct {
+		name string
+		raw  string
+		want error
+	}{
+		{"empty", "", auth.ErrMissing},
+		{"one part", "abc", auth.ErrMalformed},
+		{"two parts", parts[0] + "." + parts[1], auth.ErrMalformed},
+		{"four parts", good + ".x", auth.ErrMalformed},
+		{"JWE shape", "a.b.c.d.e", auth.ErrMalformed},
+		{"header not base64", "!!." + parts[1] + "." + parts[2], auth.ErrMalformed},
+		{"header padded base64", parts[0] + "==." + parts[1] + "." + parts[2], auth.ErrMalformed},
+		{"header not JSON", enc([]byte("not json")) + "." + parts[1] + "." + parts[2], auth.ErrMalformed},
+		{"header JSON array", enc([]byte(`["alg"]`)) + "." + parts[1] + "." + parts[2], auth.ErrMalformed},
+		{"header null", enc([]byte(`null`)) + "." + parts[1] + "." + parts[2], auth.ErrMalformed},
+		{"payload not JSON", parts[0] + "." + enc([]byte("{")) + "." + parts[2], auth.ErrMalformed},
+		{"signature not base64", parts[0] + "." + parts[1] + ".***", auth.ErrMalformed},
+		{"empty signature", parts[0] + "." + parts[1] + ".", auth.ErrBadSignature},
+		{"truncated signature", parts[0] + "." + parts[1] + "." + parts[2][:20], auth.ErrBadSignature},
+		{"too long", strings.Repeat("a", auth.MaxTokenBytes+1), auth.ErrMalformed},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			_, err := v.Verify(t.Context(), tt.raw)
+			if !errors.Is(err, tt.want) {
+				t.Fatalf("Verify = %v, want %v", err, tt.want)
+			}
+			checkNoLeak(t, err.Error(), tt.raw)
+		})
+	}
+}
+
+func TestKeyRotation(t *testing.T) {
+	p := authtest.New(t)
+	v := newVerifier(t, p.Config())
+	if _, err := v.Verify(t.Context(), p.Token(t, citizen)); err != nil {
+		t.Fatalf("Verify before rotation: %v", err)
+	}
+	fetched := p.JWKSRequests()
+	if fetched != 1 {
+		t.Fatalf("JWKS fetched %d times after construction, want 1", fetched)
+	}
+
+	oldKID := p.KeyID("ES256")
+	newKID := p.Rotate(t, "ES256")
+	if _, err := v.Verify(t.Context(), p.Token(t, doctor, authtest.WithAlg("ES256"))); err != nil {
+		t.Fatalf("Verify with rotated key %s: %v", newKID, err)
+	}
+	if got := p.JWKSRequests(); got != fetched+1 {
+		t.Errorf("JWKS fetched %d times after the unknown kid, want %d", got, fetched+1)
+	}
+	// The old key is still published: its tokens still verify.
+	if _, err := v.Verify(t.Context(), p.Token(t, doctor, authtest.SignedBy(oldKID))); err != nil {
+		t.Errorf("Verify token of the previous key %s: %v", oldKID, err)
+	}
+
+	// A second unknown kid within UnknownKIDInterval is refused without a fetch.
+	p.Rotate(t, "ES256")
+	_, err := v.Verify(t.Context(), p.Token(t, doctor, authtest.WithAlg("ES256")))
+	if !errors.Is(err, auth.ErrBadSignature) {
+		t.Errorf("Verify with a second new kid right away = %v, want ErrBadSignature (rate limited)", err)
+	}
+	if got := p.JWKSRequests(); got != fetched+1 {
+		t.Errorf("JWKS fetched %d times, want %d (refetch on unknown kid is rate limited)", got, fetched+1)
+	}
+	// Unknown kids flooding in cause no fetch either.
+	for range 5 {
+		v.Verify(t.Context(), p.Token(t, citizen, authtest.WithKID("attacker-kid")))
+	}
+	if got := p.JWKSRequests(); got != fetched+1 {
+		t.Errorf("JWKS fetched %d times after a flood of unknown kids, want %d", got, fetched+1)
+	}
+}
+
+func TestJWKSDown(t *testing.T) {
+	t.Run("down at start", func(t *testing.T) {
+		p := authtest.New(t)
+		p.Close()
+		v := newVerifier(t, p.Config()) // starts anyway
+		tok := p.Token(t, citizen)
+		_, err := v.Verify(t.Context(), tok)
+		if !errors.Is(err, auth.ErrKeySetUnavailable) {
+			t.Fatalf("Verify = %v, want ErrKeySetUnavailable", err)
+		}
+		if !strings.Contains(err.Error(), p.JWKSURL()) {
+			t.Errorf("error %q does not name the JWKS URL %s", err, p.JWKSURL())
+		}
+		if auth.StatusCode(err) != 503 {
+			t.Errorf("StatusCode = %d, want 503", auth.StatusCode(err))
+		}
+		checkNoLeak(t, err.Error(), tok)
+	})
+	t.Run("down after start", func(t *testing.T) {
+		p := authtest.New(t)
+		cfg := p.Config()
+		cfg.UnknownKIDInterval = time.Millisecond
+		v := newVerifier(t, cfg)
+		p.SetDown(true)
+		// Cached keys keep working.
+		if _, err := v.Verify(t.Context(), p.Token(t, citizen)); err != nil {
+			t.Fatalf("Verify with cached key while JWKS is down: %v", err)
+		}
+		p.Rotate(t, "RS256")
+		_, err := v.Verify(t.Context(), p.Token(t, citizen))
+		if !errors.Is(err, auth.ErrKeySetUnavailable) || !strings.Contains(err.Error(), "503") {
+			t.Fatalf("Verify with new kid while JWKS answers 503 = %v, want ErrKeySetUnavailable naming the status", err)
+		}
+		p.SetDown(false)
+		if _, err := v.Verify(t.Context(), p.Token(t, citizen)); err != nil {
+			t.Fatalf("Verify after the JWKS is back: %v", err)
+		}
+		// A successful fetch clears the failure: unknown kids are bad signatures again.
+		if _, err := v.Verify(t.Context(), p.Token(t, citizen, authtest.WithKID("nope"))); !errors.Is(err, auth.ErrBadSignature) {
+			t.Errorf("Verify unknown kid after recovery = %v, want ErrBadSignature", err)
+		}
+	})
+}
+
+func TestNewVerifierConfig(t *testing.T) {
+	tests := []struct {
+		name string
+		cfg  auth.Config
+	}{
+		{"no issuer", auth.Config{Audience: "a", JWKSURL: "https://x/jwks"}},
+		{"no audience", auth.Config{Issuer: "https://x", JWKSURL: "https://x/jwks"}},
+		{"no keys", auth.Config{Issuer: "https://x", Audience: "a"}},
+		{"both keys", auth.Config{Issuer: "https://x", Audience: "a", JWKSURL: "https://x/jwks", KeySet: []byte(`{"keys":[]}`)}},
+		{"plain http", auth.Config{Issuer: "https://x", Audience: "a", JWKSURL: "http://idp.example/jwks"}},
+		{"empty static set", auth.Config{Issuer: "https://x", Audience: "a", KeySet: []byte(`{"keys":[]}`)}},
+		{"bad static set", auth.Config{Issuer: "https://x", Audience: "a", KeySet: []byte(`{`)}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			if _, err := auth.NewVerifier(t.Context(), tt.cfg); err == nil {
+				t.Errorf("NewVerifier(%s) succeeded, want an error", tt.name)
+			}
+		})
+	}
+}
+
+func TestCustomClaimNamesAndLeeway(t *testing.T) {
+	p := authtest.New(t)
+	cfg := p.Config()
+	cfg.Claims = auth.ClaimNames{FiscalCode: []string{"cf"}, Role: "fsecgm_role"}
+	cfg.Leeway = -1 // none
+	v := newVerifier(t, cfg)
+	tok := p.Token(t, citizen,
+		authtest.WithClaim("role", nil), authtest.WithClaim("fsecgm_role", "citizen"),
+		authtest.WithClaim("https://attributes.eid.gov.it/fiscal_number", nil), authtest.WithClaim("cf", citizenCF))
+	got, err := v.Verify(t.Context(), tok)
+	if err != nil {
+		t.Fatalf("Verify with custom claim names: %v", err)
+	}
+	if got.FiscalCode != citizenCF || got.Role != auth.RoleCitizen {
+		t.Errorf("Verify with custom claim names = %v (role %s), want citizen with the cf claim", got, got.Role)
+	}
+	if _, err := v.Verify(t.Context(), p.Token(t, citizen, authtest.ExpiredFor(5*time.Second))); !errors.Is(err, auth.ErrExpired) {
+		t.Errorf("Verify expired 5 s ago without leeway = %v, want ErrExpired", err)
+	}
+}
+
+func TestTokenType(t *testing.T) {
+	p := authtest.New(t)
+	cfg := p.Config()
+	cfg.TokenType = "at+jwt"
+	v := newVerifier(t, cfg)
+	for _, typ := range []string{"at+jwt", "AT+JWT", "application/at+jwt"} {
+		if _, err := v.Verify(t.Context(), p.Token(t, citizen, authtest.WithHeader("typ", typ))); err != nil {
+			t.Errorf("Verify with typ %q: %v", typ, err)
+		}
+	}
+	for _, typ := range []any{"JWT", nil} {
+		if _, err := v.Verify(t.Context(), p.Token(t, citizen, authtest.WithHeader("typ", typ))); !errors.Is(err, auth.ErrClaims) {
+			t.Errorf("Verify with typ %v = %v, want ErrClaims", typ, err)
+		}
+	}
+}
+
+func TestDiscoverJWKSURL(t *testing.T) {
+	p := authtest.New(t)
+	got, err := auth.DiscoverJWKSURL(t.Context(), p.Client(), p.Issuer())
+	if err != nil {
+		t.Fatalf("DiscoverJWKSURL: %v", err)
+	}
+	if got != p.JWKSURL() {
+		t.Errorf("DiscoverJWKSURL = %q, want %q", got, p.JWKSURL())
+	}
+	if _, err := auth.DiscoverJWKSURL(t.Context(), p.Client(), p.Issuer()+"/other"); err == nil {
+		t.Errorf("DiscoverJWKSURL of a wrong issuer succeeded")
+	}
+}
+
+func TestVerifyConcurrent(t *testing.T) {
+	p := authtest.New(t)
+	v := newVerifier(t, p.Config())
+	toks := []string{p.Token(t, citizen), p.Token(t, doctor, authtest.WithAlg("ES256")), p.Token(t, service)}
+	ctx, cancel := context.WithCancel(t.Context())
+	defer cancel()
+	var wg sync.WaitGroup
+	for i := range 8 {
+		wg.Go(func() {
+			for j := range 20 {
+				if _, err := v.Verify(ctx, toks[(i+j)%len(toks)]); err != nil {
+					t.Errorf("concurrent Verify: %v", err)
+					return
+				}
+			}
+		})
+	}
+	wg.Wait()
+}

@@ -1,0 +1,353 @@
+package consent
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"math"
+	"strings"
+	"time"
+	"unicode"
+
+	"fsecgm/taccuino/auth"
+
+	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgconn"
+	"github.com/jackc/pgx/v5/pgxpool"
+)
+
+// Options configure a Store. The zero value is usable.
+type Options struct {
+	// Logger receives what the store handles itself (an access-log entry
+	// that could not be written after a failed access). Nil discards it.
+	Logger *slog.Logger
+	// Now is the clock of decisions and log entries; time.Now when nil.
+	Now func() time.Time
+}
+
+// Store keeps consents, delegations, guardianships, care relationships and
+// the access log in PostgreSQL, and applies the rules (Decide) to every
+// access. It is safe for concurrent use.
+type Store struct {
+	pool   *pgxpool.Pool
+	logger *slog.Logger
+	now    func() time.Time
+}
+
+// New returns a store on pool, whose database must be migrated (package
+// migrations).
+func New(pool *pgxpool.Pool, opts Options) *Store {
+	s := &Store{pool: pool, logger: opts.Logger, now: opts.Now}
+	if s.logger == nil {
+		s.logger = slog.New(slog.DiscardHandler)
+	}
+	if s.now == nil {
+		s.now = time.Now
+	}
+	return s
+}
+
+// clock returns now in UTC at PostgreSQL's resolution, so that what is
+// returned equals what is stored.
+func (s *Store) clock() time.Time { return s.now().UTC().Truncate(time.Microsecond) }
+
+// Access is the gate of every handler that touches a patient's record. In
+// one transaction it gathers the facts about actor a and patient patientID,
+// decides (Decide), writes the access-log entry (not for the patient acting
+// on their own record), runs fn inside the same transaction, and commits:
+// the read and its log entry commit together. fn may be nil (a pure check).
+//
+// Serve the data fn gathered only when Access returns nil. Errors:
+//   - the patient does not exist: ErrNotFound, nothing logged;
+//   - the rules refuse: the denial is logged and committed, fn is never
+//     called, and the error is a *DeniedError (errors.Is ErrDenied);
+//   - fn fails: the transaction is rolled back (no "allowed" entry), an
+//     "error" entry is written in a transaction of its own, and fn's error
+//     is returned as it is.
+//
+// detail says what exactly is accessed ("glucometrics
+// 2026-05-01..2026-05-14"); it is shown to the patient, so it must not
+// hold glucose values.
+func (s *Store) Access(ctx context.Context, a Actor, patientID int64, act Action, detail string,
+	fn func(ctx context.Context, tx pgx.Tx) error) error {
+	var inner func(context.Context, pgx.Tx, Decision, Facts) error
+	if fn != nil {
+		inner = func(ctx context.Context, tx pgx.Tx, _ Decision, _ Facts) error { return fn(ctx, tx) }
+	}
+	_, err := s.access(ctx, a, patientID, act, detail, inner)
+	return err
+}
+
+// access is Access for the package's own operations, whose fn also gets
+// the decision (to record on what basis the actor acted) and the facts.
+func (s *Store) access(ctx context.Context, a Actor, patientID int64, act Action, detail string,
+	fn func(context.Context, pgx.Tx, Decision, Facts) error) (Decision, error) {
+	now := s.clock()
+	tx, err := s.pool.Begin(ctx)
+	if err != nil {
+		return Decision{}, fmt.Errorf("consent: %s: begin: %w", act, translate(err))
+	}
+	defer func() { _ = tx.Rollback(context.WithoutCancel(ctx)) }()
+
+	f, err := loadFacts(ctx, tx, a, patientID, act)
+	if err != nil {
+		return Decision{}, fmt.Errorf("consent: %s: patient %d: %w", act, patientID, err)
+	}
+	d := Decide(f, a, act, now)
+	e := entry{patientID: patientID, at: now, actor: a, basis: d.Basis, action: act, detail: detail, reason: d.Reason}
+	if !d.Allowed {
+		e.outcome = OutcomeDenied
+		if err := writeEntry(ctx, tx, e); err != nil {
+			return d, err
+		}
+		if err := tx.Commit(ctx); err != nil {
+			return d, fmt.Errorf("consent: %s: commit denial: %w", act, translate(err))
+		}
+		return d, &DeniedError{Action: act, Reason: d.Reason}
+	}
+	logged := d.Basis != BasisSelf
+	if logged {
+		e.outcome = OutcomeAllowed
+		if err := writeEntry(ctx, tx, e); err != nil {
+			return d, err
+		}
+	}
+	if fn != nil {
+		if err := fn(ctx, tx, d, f); err != nil {
+			_ = tx.Rollback(context.WithoutCancel(ctx))
+			if logged {
+				s.recordError(ctx, e, err)
+			}
+			return d, err
+		}
+	}
+	if err := tx.Commit(ctx); err != nil {
+		if logged {
+			s.recordError(ctx, e, err)
+		}
+		return d, fmt.Errorf("consent: %s: commit: %w", act, translate(err))
+	}
+	return d, nil
+}
+
+// recordError writes the "error" entry of a failed access in a transaction
+// of its own, even when ctx is done (a cancelled request is a failure to
+// record too).
+func (s *Store) recordError(ctx context.Context, e entry, cause error) {
+	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 10*time.Second)
+	defer cancel()
+	e.outcome, e.reason = OutcomeError, reasonOf(cause)
+	if err := writeEntry(ctx, s.pool, e); err != nil {
+		s.logger.Error("consent: could not record a failed access in the access log",
+			slog.Any("actor", e.actor), slog.String("action", string(e.action)),
+			slog.Int64("patient_id", e.patientID), slog.Any("err", err))
+	}
+}
+
+// reasonOf classifies the error of a failed access.
+func reasonOf(err error) Reason {
+	switch {
+	case errors.Is(err, ErrInvalid):
+		return ReasonInvalidRequest
+	case errors.Is(err, ErrNotFound):
+		return ReasonNotFound
+	}
+	return ReasonError
+}
+
+// LogDenied records in patientID's access log a refused attempt by a caller
+// that could not be authenticated (no, forged, expired or wrong-audience
+// token) to do act. detail says what was attempted and why it failed, in a
+// few safe words ("GET glucometrics: expired token"; never the token); the
+// entry's reason is ReasonUnauthenticated. Use it whenever the target
+// patient is known, so that every denial is logged. An unknown patient is
+// ErrNotFound.
+func (s *Store) LogDenied(ctx context.Context, patientID int64, act Action, detail, requestID string) error {
+	if patientID <= 0 || patientID > math.MaxInt32 {
+		return fmt.Errorf("consent: log denial: patient %d: %w", patientID, ErrNotFound)
+	}
+	e := entry{patientID: patientID, at: s.clock(), actor: Actor{RequestID: requestID}, action: act,
+		detail: detail, outcome: OutcomeDenied, reason: ReasonUnauthenticated}
+	if err := writeEntry(ctx, s.pool, e); err != nil {
+		return fmt.Errorf("consent: log denial: patient %d: %w", patientID, err)
+	}
+	return nil
+}
+
+// querier is what both a pool and a transaction offer.
+type querier interface {
+	Exec(ctx context.Context, sql string, args ...any) (pgconn.CommandTag, error)
+	Query(ctx context.Context, sql string, args ...any) (pgx.Rows, error)
+	QueryRow(ctx context.Context, sql string, args ...any) pgx.Row
+}
+
+// entry is an access-log row to write.
+type entry struct {
+	patientID int64
+	at        time.Time
+	actor     Actor
+	basis     Basis
+	action    Action
+	detail    string
+	outcome   Outcome
+	reason    Reason
+}
+
+// actorID returns what identifies a in the access log: the fiscal code of
+// a person, the client id of a service.
+func actorID(a Actor) string {
+	switch a.Role {
+	case auth.RoleCitizen, auth.RolePractitioner:
+		return a.FiscalCode
+	case auth.RoleService:
+		return a.ClientID
+	}
+	return ""
+}
+
+func writeEntry(ctx context.Context, q querier, e entry) error {
+	const ins = `INSERT INTO access_log (patient_id, at, actor_role, actor_id, actor_name, practitioner_role,
+		on_behalf_of, basis, action, detail, outcome, reason, request_id)
+		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13)`
+	role := e.actor.Role
+	switch role {
+	case auth.RoleCitizen, auth.RolePractitioner, auth.RoleService:
+	default:
+		role = ""
+	}
+	_, err := q.Exec(ctx, ins, e.patientID, e.at, string(role), clip(actorID(e.actor), 256), clip(e.actor.Name, 256),
+		clip(string(e.actor.PractitionerRole), 32), clip(e.actor.Organization, 256), string(e.basis),
+		clip(string(e.action), 64), clip(e.detail, 512), string(e.outcome), string(e.reason),
+		clip(e.actor.RequestID, 128))
+	if err != nil {
+		return fmt.Errorf("consent: access log: %w", translate(err))
+	}
+	return nil
+}
+
+// clip makes s storable in a text column of at most n characters: invalid
+// UTF-8 becomes U+FFFD, control characters (NUL included, which PostgreSQL
+// refuses) become spaces, and the text is cut after n characters. Odd text
+// in a detail or name is not worth failing an access for.
+func clip(s string, n int) string {
+	var b strings.Builder
+	i := 0
+	for _, r := range strings.ToValidUTF8(s, "\uFFFD") {
+		if i == n {
+			break
+		}
+		if unicode.IsControl(r) {
+			r = ' '
+		}
+		b.WriteRune(r)
+		i++
+	}
+	return b.String()
+}
+
+// loadFacts gathers what the rules need about actor a and patient id, in
+// tx. A practitioner's or service's read locks the consent row FOR SHARE, so
+// that a revocation waits for the reads decided before it.
+func loadFacts(ctx context.Context, tx pgx.Tx, a Actor, id int64, act Action) (Facts, error) {
+	var f Facts
+	if id <= 0 || id > math.MaxInt32 {
+		return f, ErrNotFound
+	}
+	var tz string
+	var birth *time.Time
+	err := tx.QueryRow(ctx, `SELECT fiscal_code, time_zone, birth_date FROM patients WHERE id = $1`, id).
+		Scan(&f.PatientFiscalCode, &tz, &birth)
+	if err != nil {
+		return f, translate(err)
+	}
+	if f.PatientLocation, err = time.LoadLocation(tz); err != nil {
+		return f, fmt.Errorf("time zone: %w", err)
+	}
+	f.PatientBirthDate = timeOf(birth)
+
+	q := `SELECT granted FROM third_party_consents WHERE patient_id = $1`
+	if (a.Role == auth.RolePractitioner || a.Role == auth.RoleService) && act == ActReadData {
+		q += ` FOR SHARE`
+	}
+	if err := tx.QueryRow(ctx, q, id).Scan(&f.ThirdPartyConsent); err != nil && !errors.Is(err, pgx.ErrNoRows) {
+		return f, translate(err)
+	}
+
+	switch a.Role {
+	case auth.RoleCitizen:
+		if a.FiscalCode == "" || a.FiscalCode == f.PatientFiscalCode {
+			return f, nil
+		}
+		rows, _ := tx.Query(ctx, `SELECT `+guardianshipColumns+` FROM guardianships
+			WHERE guardian_fiscal_code = $1 AND patient_fiscal_code = $2`, a.FiscalCode, f.PatientFiscalCode)
+		if f.Guardianships, err = pgx.CollectRows(rows, scanGuardianship); err != nil {
+			return f, translate(err)
+		}
+		rows, _ = tx.Query(ctx, `SELECT `+delegationColumns+` FROM delegations
+			WHERE patient_id = $1 AND delegate_fiscal_code = $2`, id, a.FiscalCode)
+		if f.Delegations, err = pgx.CollectRows(rows, scanDelegation); err != nil {
+			return f, translate(err)
+		}
+	case auth.RolePractitioner:
+		kind, party, ok := careKey(a)
+		if !ok {
+			return f, nil
+		}
+		rows, _ := tx.Query(ctx, `SELECT `+careColumns+` FROM care_relationships
+			WHERE patient_fiscal_code = $1 AND kind = $2 AND party = $3`, f.PatientFiscalCode, string(kind), party)
+		if f.CareRelationships, err = pgx.CollectRows(rows, scanCare); err != nil {
+			return f, translate(err)
+		}
+	}
+	return f, nil
+}
+
+// lockPatient serialises the writes of one patient's consent and
+// delegations (FOR NO KEY UPDATE does not block ingestion, which takes FOR
+// KEY SHARE).
+func lockPatient(ctx context.Context, tx pgx.Tx, id int64) error {
+	var one int
+	err := tx.QueryRow(ctx, `SELECT 1 FROM patients WHERE id = $1 FOR NO KEY UPDATE`, id).Scan(&one)
+	return translate(err)
+}
+
+// timeOf returns *t in UTC, or the zero time for nil.
+func timeOf(t *time.Time) time.Time {
+	if t == nil {
+		return time.Time{}
+	}
+	return t.UTC()
+}
+
+// nullTime returns nil for the zero time, else t in UTC at microsecond
+// resolution.
+func nullTime(t time.Time) any {
+	if t.IsZero() {
+		return nil
+	}
+	return t.UTC().Truncate(time.Microsecond)
+}
+
+// translate turns a pgx error into the package's errors. PostgreSQL errors
+// keep their message (which names constraints, not values) but not their
+// type; other errors (network, context) are returned as they are.
+func translate(err error) error {
+	if err == nil {
+		return nil
+	}
+	if errors.Is(err, pgx.ErrNoRows) {
+		return ErrNotFound
+	}
+	var pgErr *pgconn.PgError
+	if !errors.As(err, &pgErr) {
+		return err
+	}
+	switch {
+	case pgErr.Code == "23503": // foreign_key_violation
+		return fmt.Errorf("%w: %s", ErrNotFound, pgErr.Message)
+	case pgErr.Code == "23502", pgErr.Code == "23514", pgErr.Code[:2] == "22": // not null, check, data exception
+		return fmt.Errorf("%w: %s", ErrInvalid, pgErr.Message)
+	}
+	return fmt.Errorf("postgres: %s (SQLSTATE %s)", pgErr.Message, pgErr.Code)
+}
