@@ -31,9 +31,9 @@ type span struct{ s, e int }
 // run is a maximal run of grid points with the same flags; flags 0xFF marks
 // missing points, which separate segments.
 type run struct {
+	start int32
+	n     int32
 	flags uint8
-	start int
-	n     int
 }
 
 const missing uint8 = 0xFF
@@ -46,17 +46,17 @@ func (l level) find(runs []run, out []span) []span {
 	for i := 0; i < len(runs); {
 		if runs[i].flags == missing {
 			if in {
-				out = append(out, span{start, runs[i].start - 1})
+				out = append(out, span{start, int(runs[i].start) - 1})
 				in = false
 			}
 			i++
 			continue
 		}
 		f := runs[i].flags&l.flag != 0
-		a, n := runs[i].start, runs[i].n
+		a, n := int(runs[i].start), int(runs[i].n)
 		j := i + 1
 		for j < len(runs) && runs[j].flags != missing && (runs[j].flags&l.flag != 0) == f {
-			n += runs[j].n
+			n += int(runs[j].n)
 			j++
 		}
 		if f {
@@ -71,7 +71,7 @@ func (l level) find(runs []run, out []span) []span {
 	}
 	if in {
 		last := runs[len(runs)-1]
-		out = append(out, span{start, last.start + last.n - 1})
+		out = append(out, span{start, int(last.start+last.n) - 1})
 	}
 	return out
 }
@@ -96,7 +96,8 @@ func (c *calc) events() Events {
 		{flag: flagHyper2, minStart: math.Ceil(120 / dt), minEnd: int(n)},
 	}
 	th := c.th
-	var runs []run
+	runs := c.w.runs[:0]
+	cur := run{flags: 0xFE} // no point has these flags
 	for i, v := range g.vals {
 		var f uint8
 		switch {
@@ -113,12 +114,19 @@ func (c *calc) events() Events {
 				f |= flagHyper2
 			}
 		}
-		if k := len(runs) - 1; k >= 0 && runs[k].flags == f {
-			runs[k].n++
-		} else {
-			runs = append(runs, run{flags: f, start: i, n: 1})
+		if f == cur.flags {
+			cur.n++
+			continue
 		}
+		if cur.n > 0 {
+			runs = append(runs, cur)
+		}
+		cur = run{start: int32(i), n: 1, flags: f}
 	}
+	if cur.n > 0 {
+		runs = append(runs, cur)
+	}
+	c.w.runs = runs
 	var spans [6][]span
 	for i, l := range levels {
 		spans[i] = l.find(runs, nil)

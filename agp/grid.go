@@ -43,7 +43,8 @@ func (c *calc) buildGrid() grid {
 	if kEnd < kStart {
 		return g
 	}
-	g.vals = make([]float64, kEnd-kStart+1)
+	c.w.grid = grow(c.w.grid, kEnd-kStart+1)
+	g.vals = c.w.grid
 	const gap = interGapMinutes * 60
 	nan := math.NaN()
 	j := 0 // times[j] ≤ x ≤ times[j+1]

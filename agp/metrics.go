@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"math"
+	"sync"
 	"time"
 
 	"gonum.org/v1/gonum/stat"
@@ -87,18 +88,45 @@ func Compute(s cgm.Series, o Options) (Report, error) {
 	if o.Period != nil {
 		in = s.Between(o.Period.Start, o.Period.End)
 	}
-	c := newCalc(in, o)
+	w := workPool.Get().(*work)
+	defer workPool.Put(w)
+	c := newCalc(in, o, w)
 	return c.report(), nil
+}
+
+// work holds the large working arrays of a computation. They are reused
+// through workPool: the engine runs for every patient of a region, and
+// allocating (and then collecting) half a megabyte per call would cost more
+// than the arithmetic. Nothing in a Report points into them.
+type work struct {
+	arena []float64 // times, vals and scratch
+	grid  []float64
+	slot  []int16
+	runs  []run
+}
+
+var workPool = sync.Pool{New: func() any { return new(work) }}
+
+// grow returns s resized to n, reallocating only when its capacity is short.
+// The contents are not cleared: every user overwrites what it reads.
+func grow[T any](s []T, n int) []T {
+	if cap(s) < n {
+		return make([]T, n, n+n/4)
+	}
+	return s[:n]
 }
 
 // calc holds the working arrays of one computation.
 type calc struct {
+	w     *work
 	o     Options
 	unit  cgm.Unit
 	th    thresholds
+	arena []float64 // backing array of times, vals and spare
+	spare []float64 // scratch area: the intervals, later the AGP values
 	times []float64 // historic reading instants, Unix seconds
 	vals  []float64 // historic values in unit
-	scans int
+	scans int       // scan readings
 	clk   clock
 
 	dt0Raw float64 // round(median interval), iglu's unadjusted dt0
@@ -106,8 +134,8 @@ type calc struct {
 	grid   grid
 }
 
-func newCalc(in cgm.Series, o Options) *calc {
-	c := &calc{o: o, clk: clock{loc: o.Location}}
+func newCalc(in cgm.Series, o Options, w *work) *calc {
+	c := &calc{o: o, w: w, clk: clock{loc: o.Location}}
 	// Classify in the reported unit. A series that mixes units (a patient
 	// who changed account settings) is classified in mg/dL.
 	c.unit, c.th = cgm.MmolL, mmolThresholds
@@ -117,22 +145,29 @@ func newCalc(in cgm.Series, o Options) *calc {
 			break
 		}
 	}
-	buf := make([]float64, 2*len(in))
-	c.times, c.vals = buf[:0:len(in)], buf[len(in):len(in)]
+	// The working arrays: reading instants and values, and a scratch area
+	// (the intervals, later the AGP values).
+	c.w.arena = grow(c.w.arena, 3*len(in))
+	c.arena = c.w.arena
+	n := 0
 	for i := range in {
 		r := &in[i]
 		switch r.Kind {
 		case cgm.Historic:
-			c.times = append(c.times, float64(r.Time.Unix())+float64(r.Time.Nanosecond())/1e9)
 			v := r.Value
 			if r.Unit != c.unit {
 				v = cgm.ToMgDL(v, r.Unit)
 			}
-			c.vals = append(c.vals, v)
+			c.arena[n] = float64(r.Time.Unix()) + float64(r.Time.Nanosecond())/1e9
+			c.arena[len(in)+n] = v
+			n++
 		case cgm.Scan:
 			c.scans++
 		}
 	}
+	c.times = c.arena[:n:n]
+	c.vals = c.arena[len(in) : len(in)+n : len(in)+n]
+	c.spare = c.arena[2*len(in):]
 	c.interval()
 	return c
 }
@@ -270,7 +305,7 @@ func (c *calc) interval() {
 	if n < 2 {
 		return
 	}
-	d := make([]float64, n-1)
+	d := c.spare[:n-1]
 	for i := range d {
 		d[i] = (c.times[i+1] - c.times[i]) / 60
 	}
@@ -346,10 +381,15 @@ func (c *calc) activePercent() float64 {
 	}
 	span := (c.times[n-1] - c.times[0]) / 60
 	theoretical := roundHalfEven(roundHalfEven(span)/dt0) + 1
+	// round(d) > dt0 with R's half-to-even rounding and an integer dt0:
+	// d > dt0 + 0.5, or d == dt0 + 0.5 when dt0 is odd (the tie rounds up
+	// to the even dt0 + 1).
+	half := dt0 + 0.5
+	oddDt0 := math.Mod(dt0, 2) == 1
 	gapMinutes, gaps := 0.0, 0
 	for i := 1; i < n; i++ {
 		d := (c.times[i] - c.times[i-1]) / 60
-		if roundHalfEven(d) > dt0 {
+		if d > half || d == half && oddDt0 {
 			gapMinutes += d
 			gaps++
 		}
@@ -406,4 +446,13 @@ func floorDiv(a, b int64) int64 {
 		q--
 	}
 	return q
+}
+
+// scratch returns n float64s of the spare area (free once the intervals are
+// known), or a new slice when the area is too small.
+func (c *calc) scratch(n int) []float64 {
+	if n <= len(c.spare) {
+		return c.spare[:n]
+	}
+	return make([]float64, n)
 }

@@ -244,7 +244,7 @@ func TestGaps(t *testing.T) {
 		for i := 0; i < 12; i++ {
 			rs = append(rs, cgm.Reading{Time: after.Add(time.Duration(i) * 5 * time.Minute), Value: 100, Unit: cgm.MgDL, Kind: cgm.Historic})
 		}
-		c := newCalc(cgm.NewSeries(rs), Options{Location: utc})
+		c := newCalc(cgm.NewSeries(rs), Options{Location: utc}, new(work))
 		g := c.buildGrid()
 		span := after.Add(55 * time.Minute).Sub(start)
 		allPoints := int(span/(5*time.Minute)) + 1 // every grid point from first to last reading
@@ -271,7 +271,7 @@ func TestInterpolation(t *testing.T) {
 		{Time: time.Date(2026, 5, 4, 8, 2, 0, 0, utc), Value: 100, Unit: cgm.MgDL, Kind: cgm.Historic},
 		{Time: time.Date(2026, 5, 4, 8, 12, 0, 0, utc), Value: 200, Unit: cgm.MgDL, Kind: cgm.Historic},
 	}
-	c := newCalc(cgm.NewSeries(rs), Options{Location: utc})
+	c := newCalc(cgm.NewSeries(rs), Options{Location: utc}, new(work))
 	c.dt0 = 5
 	g := c.buildGrid()
 	if len(g.vals) != 2 || g.vals[0] != 130 || g.vals[1] != 180 {

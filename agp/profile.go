@@ -25,10 +25,24 @@ func (c *calc) agp() []Slot {
 	g := &c.grid
 	w := max(g.dt0, 5)
 	nslots := 1440 / w
+	// slotOf maps a local minute of the day to its slot (-1: a minute
+	// whose grid point the profile does not take).
+	var slotOf [1440]int16
+	for m := range slotOf {
+		s := (m + w - 1) / w
+		if s == 0 {
+			s = nslots
+		}
+		slotOf[m] = int16(s - 1)
+		if g.dt0 < w && m%w != 0 {
+			slotOf[m] = -1
+		}
+	}
 	// Each point's slot (-1: not in the profile). The local minute advances
 	// by dt0 per point and is read from the zone again only when a zone
 	// transition (a DST change) is passed.
-	slot := make([]int16, len(g.vals))
+	c.w.slot = grow(c.w.slot, len(g.vals))
+	slot := c.w.slot
 	counts := make([]int, nslots+1)
 	m, until := 0, int64(math.MinInt64)
 	for i, v := range g.vals {
@@ -38,22 +52,19 @@ func (c *calc) agp() []Slot {
 		} else if m += g.dt0; m >= 1440 {
 			m -= 1440
 		}
-		slot[i] = -1
-		if v != v || (g.dt0 < w && m%w != 0) {
-			continue
+		s := slotOf[m]
+		if v != v {
+			s = -1
 		}
-		s := (m + w - 1) / w
-		if s == 0 {
-			s = nslots
-		}
-		slot[i] = int16(s - 1)
-		counts[s]++
+		slot[i] = s
+		counts[s+1]++ // counts[0] gathers the points left out
 	}
+	counts[0] = 0
 	// Counting sort of the values by slot.
 	for s := 1; s <= nslots; s++ {
 		counts[s] += counts[s-1]
 	}
-	flat := make([]float64, counts[nslots])
+	flat := c.scratch(counts[nslots])
 	pos := slices.Clone(counts[:nslots])
 	for i, s := range slot {
 		if s >= 0 {
@@ -63,17 +74,15 @@ func (c *calc) agp() []Slot {
 	}
 	out := make([]Slot, nslots)
 	qs := make([]float64, 5*nslots)
+	scratch := make([]float64, maxSlot(counts))
 	for s := range nslots {
 		vs := flat[counts[s]:counts[s+1]]
 		out[s] = Slot{Minute: (s + 1) * w, Days: len(vs)}
 		if len(vs) == 0 {
 			continue
 		}
-		slices.Sort(vs)
 		q := qs[5*s : 5*s+5]
-		for k, p := range agpProbs {
-			q[k] = quantile7(vs, p)
-		}
+		slotQuantiles(vs, scratch, agpProbs[:], q)
 		out[s].P5, out[s].P25, out[s].P50, out[s].P75, out[s].P95 = &q[0], &q[1], &q[2], &q[3], &q[4]
 	}
 	return out
@@ -120,4 +129,14 @@ func (c *calc) daily(p PeriodInfo) []Day {
 		d = next
 	}
 	return out
+}
+
+// maxSlot returns the largest number of values in one slot, from the
+// cumulative counts.
+func maxSlot(counts []int) int {
+	m := 0
+	for s := 1; s < len(counts); s++ {
+		m = max(m, counts[s]-counts[s-1])
+	}
+	return m
 }

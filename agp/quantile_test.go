@@ -1,6 +1,7 @@
 package agp
 
 import (
+	"math/rand/v2"
 	"slices"
 	"testing"
 )
@@ -44,6 +45,33 @@ func TestRoundDigits1(t *testing.T) {
 	} {
 		if got := roundDigits1(tt.x); got != tt.want {
 			t.Errorf("roundDigits1(%v) = %v, want %v", tt.x, got, tt.want)
+		}
+	}
+}
+
+// TestSlotQuantilesMatchSort: the bucketed selection gives the quantiles of
+// the sorted values, bit for bit, with ties, equal values and fractions.
+func TestSlotQuantilesMatchSort(t *testing.T) {
+	rng := rand.New(rand.NewPCG(3, 4))
+	probs := agpProbs[:]
+	got := make([]float64, len(probs))
+	for n := 1; n < 300; n++ {
+		for _, spread := range []int{1, 3, 40, 400} {
+			xs := make([]float64, n)
+			for i := range xs {
+				xs[i] = 60 + float64(rng.IntN(spread))
+				if rng.IntN(3) == 0 {
+					xs[i] += rng.Float64()
+				}
+			}
+			sorted := slices.Clone(xs)
+			slices.Sort(sorted)
+			slotQuantiles(xs, make([]float64, n), probs, got)
+			for i, p := range probs {
+				if want := quantile7(sorted, p); got[i] != want {
+					t.Fatalf("n=%d spread=%d p=%v: %v, want %v", n, spread, p, got[i], want)
+				}
+			}
 		}
 	}
 }
