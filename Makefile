@@ -32,6 +32,9 @@ bench: ## engine benchmarks; prints metrics_vs_sum_ratio (goal <= 20)
 	  END { printf "metrics_vs_sum_ratio: %.2f\n", min["BenchmarkMetrics14d1min"]/min["BenchmarkSum14d1min"]; \
 	        printf "metrics_vs_sum_ratio_90d15min: %.2f\n", min["BenchmarkMetrics90d15min"]/min["BenchmarkSum90d15min"] }' $(BENCH)/agp.txt
 
+bench-ingest: ## store: ingestion vs COPY, re-ingestion, bytes per reading, window metrics (about a minute)
+	$(GO) run ./cmd/benchingest
+
 fuzz: ## run every fuzz target for FUZZTIME (default 15s) each; crashers land in testdata/fuzz
 	@set -e; for pkg in $$($(GO) list $(PKGS)); do \
 	  for f in $$($(GO) test -list '^Fuzz' $$pkg | grep '^Fuzz' || true); do \
