@@ -35,6 +35,9 @@ bench: ## engine benchmarks; prints metrics_vs_sum_ratio (goal <= 20)
 bench-ingest: ## store: ingestion vs COPY, re-ingestion, bytes per reading, window metrics (about a minute)
 	$(GO) run ./cmd/benchingest
 
+bench-sync: ## one replica syncing 2,000 simulated LibreLinkUp connections (fake in a separate process)
+	$(GO) run ./cmd/benchsync
+
 fuzz: ## run every fuzz target for FUZZTIME (default 15s) each; crashers land in testdata/fuzz
 	@set -e; for pkg in $$($(GO) list $(PKGS)); do \
 	  for f in $$($(GO) test -list '^Fuzz' $$pkg | grep '^Fuzz' || true); do \

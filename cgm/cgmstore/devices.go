@@ -37,10 +37,14 @@ func (d Device) start() time.Time {
 // Devices returns the devices of a patient, oldest first (by activation, or
 // by first reading when the activation time is unknown).
 func (s *Store) Devices(ctx context.Context, patientID int64) ([]Device, error) {
+	return devices(ctx, s.pool, patientID)
+}
+
+func devices(ctx context.Context, q batcher, patientID int64) ([]Device, error) {
 	batch := &pgx.Batch{}
 	batch.Queue(`SELECT EXISTS (SELECT 1 FROM patients WHERE id = $1)`, patientID)
 	batch.Queue(devicesQuery, patientID)
-	br := s.pool.SendBatch(ctx, batch)
+	br := q.SendBatch(ctx, batch)
 	defer br.Close()
 	var exists bool
 	if err := br.QueryRow().Scan(&exists); err != nil {

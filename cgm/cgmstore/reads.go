@@ -40,6 +40,10 @@ const (
 // given kinds (all kinds when none is given), oldest first, each with the
 // serial of the device whose wear window covers it (see [Device]).
 func (s *Store) Readings(ctx context.Context, patientID int64, from, to time.Time, kinds ...cgm.Kind) (cgm.Series, error) {
+	return readings(ctx, s.pool, patientID, from, to, kinds)
+}
+
+func readings(ctx context.Context, q batcher, patientID int64, from, to time.Time, kinds []cgm.Kind) (cgm.Series, error) {
 	ks, err := kindList(kinds)
 	if err != nil {
 		return nil, err
@@ -48,7 +52,7 @@ func (s *Store) Readings(ctx context.Context, patientID int64, from, to time.Tim
 	batch.Queue(patientExistsSQL, patientID)
 	batch.Queue(devicesQuery, patientID)
 	batch.Queue(readingsSQL, patientID, ks, from, to)
-	br := s.pool.SendBatch(ctx, batch)
+	br := q.SendBatch(ctx, batch)
 	defer br.Close()
 	var exists bool
 	if err := br.QueryRow().Scan(&exists); err != nil {
@@ -89,6 +93,10 @@ func (s *Store) Readings(ctx context.Context, patientID int64, from, to time.Tim
 // (all kinds when none is given), with its device. ErrNotFound when the
 // patient does not exist or has no such reading.
 func (s *Store) Latest(ctx context.Context, patientID int64, kinds ...cgm.Kind) (cgm.Reading, error) {
+	return latest(ctx, s.pool, patientID, kinds)
+}
+
+func latest(ctx context.Context, q batcher, patientID int64, kinds []cgm.Kind) (cgm.Reading, error) {
 	ks32, err := kindList(kinds)
 	if err != nil {
 		return cgm.Reading{}, err
@@ -100,7 +108,7 @@ func (s *Store) Latest(ctx context.Context, patientID int64, kinds ...cgm.Kind) 
 	batch := &pgx.Batch{}
 	batch.Queue(latestSQL, patientID, ks)
 	batch.Queue(devicesQuery, patientID)
-	br := s.pool.SendBatch(ctx, batch)
+	br := q.SendBatch(ctx, batch)
 	defer br.Close()
 	var (
 		t           time.Time
@@ -140,10 +148,14 @@ type KindCoverage struct {
 // a patient, per kind and in all. A patient with no readings has a zero
 // Coverage; one that does not exist is ErrNotFound.
 func (s *Store) Coverage(ctx context.Context, patientID int64) (Coverage, error) {
+	return coverage(ctx, s.pool, patientID)
+}
+
+func coverage(ctx context.Context, q batcher, patientID int64) (Coverage, error) {
 	batch := &pgx.Batch{}
 	batch.Queue(patientExistsSQL, patientID)
 	batch.Queue(coverageReadSQL, patientID)
-	br := s.pool.SendBatch(ctx, batch)
+	br := q.SendBatch(ctx, batch)
 	defer br.Close()
 	var exists bool
 	if err := br.QueryRow().Scan(&exists); err != nil {

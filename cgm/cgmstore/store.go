@@ -10,6 +10,9 @@
 // are rejected with their reasons. Ingesting the same batch twice changes
 // nothing the second time.
 //
+// Reads run on the pool, or in a caller's transaction through [Store.InTx]
+// (the HTTP layer reads in the transaction that logs the access).
+//
 // A reading's key is (patient, kind, instant). Values are stored in the unit
 // the device reported, as integers: tenths of mg/dL or hundredths of mmol/L.
 // A value finer than that (120.55 mg/dL) is rounded to the nearest storage

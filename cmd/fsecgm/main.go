@@ -44,8 +44,10 @@ func commands() []command {
 		{"import", "import a LibreView or long CSV file into the store", runImport},
 		{"migrate", "apply the database migrations and report the readings storage", runMigrate},
 		{"serve", "run the service: API, taccuino, FHIR, reports and sensor sync", runServe},
+		{"sync-worker", "run only the LibreLinkUp sync scheduler (a sync replica without HTTP)", runSyncWorker},
 		{"dev-token", "print a development bearer token (accepted only by serve --dev)", runDevToken},
 		{"fake-librelinkup", "run a fake LibreLinkUp server with simulated patients", runFakeLibreLinkUp},
+		{"fake-records", "run a fake FHIR record server (diabetology record, EHR, GP record) for deliveries", runFakeRecords},
 		{"fhir", "print the FHIR summary Bundle of a CSV file", runFHIR},
 		{"report", "write the AGP report of a CSV file as PDF or HTML", runReport},
 	}

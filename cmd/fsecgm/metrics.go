@@ -16,7 +16,7 @@ import (
 
 // runMetrics implements "fsecgm metrics".
 func runMetrics(ctx context.Context, e *env, args []string) error {
-	fs := newFlagSet(e, "metrics", "--input FILE [--format auto|libreview|long] [--tz ZONE] [--from YYYY-MM-DD --to YYYY-MM-DD] [--agp] [--daily] [--table [--lang it|en]]")
+	fs := newFlagSet(e, "metrics", "--input FILE [--format auto|libreview|long] | --patient CF [--database-url URL]; [--tz ZONE] [--from YYYY-MM-DD --to YYYY-MM-DD] [--agp] [--daily] [--table [--lang it|en]]")
 	inputPath := fs.String("input", "", "CSV `file`: a LibreView export or a long CSV id,time,gl")
 	format := fs.String("format", "auto", "input format: auto, libreview or long")
 	tz := fs.String("tz", "", "time `zone` of calendar days and times of day: an IANA name or an offset such as -05:00 (default: the offset the file's timestamps carry, else Europe/Rome)")
@@ -26,11 +26,29 @@ func runMetrics(ctx context.Context, e *env, args []string) error {
 	daily := fs.Bool("daily", false, "include the daily profiles")
 	table := fs.Bool("table", false, "print a readable table instead of JSON (rounded for reading)")
 	lang := fs.String("lang", "it", "language of the table: it or en")
+	patientCF := fs.String("patient", "", "codice fiscale of a stored patient: compute from the database instead of --input (all data unless --from/--to)")
+	dbURL := fs.String("database-url", "", "with --patient: PostgreSQL `URL` (default $DATABASE_URL; when neither is set, the private server in --data-dir)")
+	dataDir := fs.String("data-dir", defaultDataDir, "with --patient: data `directory` of the private PostgreSQL")
 	if err := parseFlags(fs, args); err != nil {
 		return err
 	}
+	if *patientCF != "" {
+		if *inputPath != "" {
+			return usageError(errors.New("give --input or --patient, not both"))
+		}
+		r, err := storedMetrics(ctx, e, *patientCF, *dbURL, *dataDir, *tz, *from, *to, *withAGP, *daily)
+		if err != nil {
+			return err
+		}
+		if *table {
+			return printTable(e.Stdout, []agp.Report{r}, locale.Parse(*lang))
+		}
+		enc := json.NewEncoder(e.Stdout)
+		enc.SetIndent("", "  ")
+		return enc.Encode([]agp.Report{r})
+	}
 	if *inputPath == "" {
-		return usageError(errors.New("--input is required"))
+		return usageError(errors.New("--input is required (or --patient CF for a stored patient)"))
 	}
 	in, err := readInput(*inputPath, *format, *tz)
 	if err != nil {

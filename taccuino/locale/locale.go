@@ -65,7 +65,11 @@ func (l Lang) Percent(v float64, digits int) string {
 
 // T returns the label key in the language, or the key itself when unknown.
 func (l Lang) T(key string) string {
-	if m, ok := labels[key]; ok {
+	m, ok := labels[key]
+	if !ok {
+		m, ok = pageLabels[key]
+	}
+	if ok {
 		if s, ok := m[l]; ok {
 			return s
 		}

@@ -50,3 +50,17 @@ func TestLabels(t *testing.T) {
 		t.Error("unknown key should be returned as is")
 	}
 }
+
+func TestPageLabels(t *testing.T) {
+	for key, m := range pageLabels {
+		if m[IT] == "" || m[EN] == "" {
+			t.Errorf("page label %q lacks a translation: %v", key, m)
+		}
+		if _, dup := labels[key]; dup {
+			t.Errorf("page label %q is also a figure label", key)
+		}
+	}
+	if IT.T("tac_login") != "Accedi" || EN.T("tac_login") != "Sign in" {
+		t.Error("T(tac_login) wrong")
+	}
+}

@@ -1,0 +1,48 @@
+package cgmstore
+
+import (
+	"context"
+	"time"
+
+	"fsecgm/cgm"
+
+	"github.com/jackc/pgx/v5"
+)
+
+// batcher is what both a pool and a transaction offer to the reads.
+type batcher interface {
+	SendBatch(ctx context.Context, b *pgx.Batch) pgx.BatchResults
+}
+
+// TxReader runs the store's reads in a caller's transaction, so that a read
+// commits with other work: the HTTP layer reads inside
+// consent.Store.Access, in the transaction that writes the access-log
+// entry, so that the read and its log entry commit together. Its methods
+// are those of Store, with the same results and errors; they only read.
+type TxReader struct {
+	tx pgx.Tx
+}
+
+// InTx returns the reads of the store bound to tx. tx must stay open while
+// they are used; it is neither committed nor rolled back by them.
+func (s *Store) InTx(tx pgx.Tx) TxReader { return TxReader{tx: tx} }
+
+// Readings is Store.Readings in the transaction.
+func (r TxReader) Readings(ctx context.Context, patientID int64, from, to time.Time, kinds ...cgm.Kind) (cgm.Series, error) {
+	return readings(ctx, r.tx, patientID, from, to, kinds)
+}
+
+// Latest is Store.Latest in the transaction.
+func (r TxReader) Latest(ctx context.Context, patientID int64, kinds ...cgm.Kind) (cgm.Reading, error) {
+	return latest(ctx, r.tx, patientID, kinds)
+}
+
+// Coverage is Store.Coverage in the transaction.
+func (r TxReader) Coverage(ctx context.Context, patientID int64) (Coverage, error) {
+	return coverage(ctx, r.tx, patientID)
+}
+
+// Devices is Store.Devices in the transaction.
+func (r TxReader) Devices(ctx context.Context, patientID int64) ([]Device, error) {
+	return devices(ctx, r.tx, patientID)
+}

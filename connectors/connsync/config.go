@@ -1,0 +1,291 @@
+package connsync
+
+import (
+	"crypto/rand"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"log/slog"
+	"os"
+	"strconv"
+	"strings"
+	"sync"
+	"time"
+
+	"fsecgm/cgm/cgmstore"
+	"fsecgm/connectors/librelinkup"
+
+	"github.com/jackc/pgx/v5/pgxpool"
+)
+
+// Defaults of [Config].
+const (
+	// DefaultInterval is how often each connection is synced: five
+	// minutes, the cadence known to work without rate limits (reference
+	// librelinkup.md §1.11).
+	DefaultInterval = 5 * time.Minute
+	// DefaultLeaseTTL is how long a claimed sync stays leased to its
+	// replica: a replica that dies mid-sync loses its work after it.
+	DefaultLeaseTTL = 2 * time.Minute
+	// DefaultWorkers is how many connections a replica syncs at a time.
+	DefaultWorkers = 8
+	// DefaultLogbookEvery is how often the logbook (scans) is fetched.
+	DefaultLogbookEvery = 24 * time.Hour
+	// DefaultActionNeededRetry is how often a connection waiting for the
+	// patient to act in the app is tried again.
+	DefaultActionNeededRetry = time.Hour
+	// DefaultRunRetention is how long sync runs are kept.
+	DefaultRunRetention = 24 * time.Hour
+	// MinInterval bounds Config.Interval from below (tests use seconds;
+	// LibreLinkUp should not be polled more than once a minute).
+	MinInterval = time.Second
+)
+
+// The environment variables read by [ConfigFromEnv].
+const (
+	EnvLibreLinkUpURL     = "FSECGM_LIBRELINKUP_URL"
+	EnvLibreLinkUpRegion  = "FSECGM_LIBRELINKUP_REGION"
+	EnvLibreLinkUpVersion = "FSECGM_LIBRELINKUP_VERSION"
+	EnvLibreLinkUpTimeout = "FSECGM_LIBRELINKUP_TIMEOUT"
+	EnvSyncInterval       = "FSECGM_SYNC_INTERVAL"
+	EnvSyncWorkers        = "FSECGM_SYNC_WORKERS"
+	EnvSyncLease          = "FSECGM_SYNC_LEASE"
+	EnvSyncTick           = "FSECGM_SYNC_TICK"
+	EnvReplica            = "FSECGM_REPLICA"
+	EnvCredentialsKey     = "FSECGM_CREDENTIALS_KEY"
+	EnvCredentialsKeyFile = "FSECGM_CREDENTIALS_KEY_FILE"
+	EnvCredentialsOldKeys = "FSECGM_CREDENTIALS_OLD_KEYS"
+)
+
+// Config configures a [Syncer]. Pool, Store and Keys are required.
+type Config struct {
+	// Pool is the database (migrated by package migrations).
+	Pool *pgxpool.Pool
+	// Store is the readings store; every reading goes through its
+	// IngestTx.
+	Store *cgmstore.Store
+	// Keys seal and open credentials and sessions.
+	Keys *Keyring
+	// LibreLinkUp configures the client (BaseURL from
+	// FSECGM_LIBRELINKUP_URL, Region, Version, HTTPClient, Now). Its
+	// OnWarning and Logger are set by the Syncer.
+	LibreLinkUp librelinkup.Config
+	// Logger receives the sync's log lines: never a secret, a name, a
+	// fiscal code or a glucose value. Nil discards.
+	Logger *slog.Logger
+	// Replica names this process in leases and sync runs; default
+	// "<hostname>-<pid>-<random>".
+	Replica string
+	// Interval is how often each connection is synced (DefaultInterval).
+	Interval time.Duration
+	// Tick is how often this replica looks for due work; default
+	// Interval/10, at most 5 s.
+	Tick time.Duration
+	// LeaseTTL is how long a claim lasts (DefaultLeaseTTL); it must
+	// exceed the longest sync (HTTP timeouts included).
+	LeaseTTL time.Duration
+	// Workers is how many syncs run at a time (DefaultWorkers); Batch how
+	// many due connections one claim takes (default 4 × Workers).
+	Workers int
+	Batch   int
+	// LogbookEvery, ActionNeededRetry and RunRetention: see the defaults.
+	LogbookEvery      time.Duration
+	ActionNeededRetry time.Duration
+	RunRetention      time.Duration
+}
+
+// EnvOptions tell [ConfigFromEnv] about the process.
+type EnvOptions struct {
+	// Dev allows a development key file to be created when no key is
+	// configured.
+	Dev bool
+	// DataDir is where the development key file lives (DataDir/
+	// credentials.key); default ".data".
+	DataDir string
+}
+
+// ConfigFromEnv reads the sync's settings from the environment (getenv is
+// os.Getenv in production): FSECGM_LIBRELINKUP_URL (overrides the
+// regional host table; "{region}" in it becomes the region code),
+// FSECGM_LIBRELINKUP_REGION, FSECGM_LIBRELINKUP_VERSION,
+// FSECGM_LIBRELINKUP_TIMEOUT (per request, default 30s), FSECGM_SYNC_INTERVAL (a Go duration, default 5m), FSECGM_SYNC_WORKERS,
+// FSECGM_SYNC_LEASE, FSECGM_SYNC_TICK, FSECGM_REPLICA, and the credentials
+// key (see [KeyringFromEnv]). The caller sets Pool, Store and Logger.
+func ConfigFromEnv(getenv func(string) string, o EnvOptions) (Config, error) {
+	var c Config
+	var err error
+	c.LibreLinkUp.BaseURL = strings.TrimSpace(getenv(EnvLibreLinkUpURL))
+	c.LibreLinkUp.Region = strings.TrimSpace(getenv(EnvLibreLinkUpRegion))
+	c.LibreLinkUp.Version = strings.TrimSpace(getenv(EnvLibreLinkUpVersion))
+	timeout, err := envDuration(getenv, EnvLibreLinkUpTimeout)
+	if err != nil {
+		return Config{}, err
+	}
+	if timeout > 0 {
+		c.LibreLinkUp.HTTPClient = librelinkup.NewHTTPClient(timeout)
+	}
+	if c.Interval, err = envDuration(getenv, EnvSyncInterval); err != nil {
+		return Config{}, err
+	}
+	if c.LeaseTTL, err = envDuration(getenv, EnvSyncLease); err != nil {
+		return Config{}, err
+	}
+	if c.Tick, err = envDuration(getenv, EnvSyncTick); err != nil {
+		return Config{}, err
+	}
+	if v := strings.TrimSpace(getenv(EnvSyncWorkers)); v != "" {
+		n, err := strconv.Atoi(v)
+		if err != nil || n < 1 || n > 256 {
+			return Config{}, fmt.Errorf("connsync: %s=%q: want a number from 1 to 256", EnvSyncWorkers, v)
+		}
+		c.Workers = n
+	}
+	c.Replica = strings.TrimSpace(getenv(EnvReplica))
+	if c.Keys, err = KeyringFromEnv(getenv, o); err != nil {
+		return Config{}, err
+	}
+	return c, nil
+}
+
+// NewFromEnv is [ConfigFromEnv] followed by [New] with the given pool,
+// store and logger: what "fsecgm serve" and "fsecgm sync-worker" call.
+func NewFromEnv(getenv func(string) string, o EnvOptions, pool *pgxpool.Pool, store *cgmstore.Store, logger *slog.Logger) (*Syncer, error) {
+	cfg, err := ConfigFromEnv(getenv, o)
+	if err != nil {
+		return nil, err
+	}
+	cfg.Pool, cfg.Store, cfg.Logger = pool, store, logger
+	return New(cfg)
+}
+
+func envDuration(getenv func(string) string, name string) (time.Duration, error) {
+	v := strings.TrimSpace(getenv(name))
+	if v == "" {
+		return 0, nil
+	}
+	d, err := time.ParseDuration(v)
+	if err != nil || d <= 0 {
+		return 0, fmt.Errorf("connsync: %s=%q: want a positive duration such as 5m or 30s", name, v)
+	}
+	return d, nil
+}
+
+// Syncer syncs LibreLinkUp connections and serves the connection
+// operations. It is safe for concurrent use; one per process.
+type Syncer struct {
+	pool    *pgxpool.Pool
+	store   *cgmstore.Store
+	keys    *Keyring
+	client  *librelinkup.Client
+	log     *slog.Logger
+	replica string
+
+	interval, tick, leaseTTL             time.Duration
+	workers, batch                       int
+	logbookEvery, actionRetry, runRetain time.Duration
+
+	warnings     warningLog
+	clientConfig librelinkup.Config // as given, for tests that build another replica
+
+	partsMu  sync.Mutex
+	partsDay string // UTC day on which the readings partitions were last ensured
+}
+
+// New returns a Syncer for cfg.
+func New(cfg Config) (*Syncer, error) {
+	if cfg.Pool == nil || cfg.Store == nil || cfg.Keys == nil {
+		return nil, errors.New("connsync: config needs Pool, Store and Keys")
+	}
+	s := &Syncer{
+		pool: cfg.Pool, store: cfg.Store, keys: cfg.Keys, log: cfg.Logger, replica: cfg.Replica,
+		interval: cfg.Interval, tick: cfg.Tick, leaseTTL: cfg.LeaseTTL, workers: cfg.Workers, batch: cfg.Batch,
+		logbookEvery: cfg.LogbookEvery, actionRetry: cfg.ActionNeededRetry, runRetain: cfg.RunRetention,
+	}
+	if s.log == nil {
+		s.log = slog.New(slog.DiscardHandler)
+	}
+	if s.replica == "" {
+		host, _ := os.Hostname()
+		var b [3]byte
+		_, _ = rand.Read(b[:])
+		s.replica = fmt.Sprintf("%s-%d-%s", host, os.Getpid(), hex.EncodeToString(b[:]))
+	}
+	if len(s.replica) > 200 {
+		return nil, errors.New("connsync: replica name longer than 200 characters")
+	}
+	if s.interval == 0 {
+		s.interval = DefaultInterval
+	}
+	if s.interval < MinInterval {
+		return nil, fmt.Errorf("connsync: interval %s is shorter than %s", s.interval, MinInterval)
+	}
+	if s.tick <= 0 {
+		s.tick = min(s.interval/10, 5*time.Second)
+	}
+	if s.leaseTTL <= 0 {
+		s.leaseTTL = DefaultLeaseTTL
+	}
+	if s.workers <= 0 {
+		s.workers = DefaultWorkers
+	}
+	if s.batch <= 0 {
+		s.batch = 4 * s.workers
+	}
+	if s.logbookEvery <= 0 {
+		s.logbookEvery = DefaultLogbookEvery
+	}
+	if s.actionRetry <= 0 {
+		s.actionRetry = DefaultActionNeededRetry
+	}
+	if s.runRetain <= 0 {
+		s.runRetain = DefaultRunRetention
+	}
+	s.clientConfig = cfg.LibreLinkUp
+	lc := cfg.LibreLinkUp
+	lc.Logger = s.log
+	lc.OnWarning = func(w librelinkup.Warning) {
+		s.warnings.add(w)
+		s.log.Warn("connsync: operator warning from LibreLinkUp", "op", w.Op, "old_version", w.OldVersion,
+			"new_version", w.NewVersion, "text", w.Text.EN)
+	}
+	if lc.HTTPClient == nil {
+		lc.HTTPClient = librelinkup.NewHTTPClient(librelinkup.DefaultTimeout)
+	}
+	c, err := librelinkup.New(lc)
+	if err != nil {
+		return nil, fmt.Errorf("connsync: %w", err)
+	}
+	s.client = c
+	if s.leaseTTL <= lc.HTTPClient.Timeout*3 && lc.HTTPClient.Timeout > 0 {
+		s.log.Warn("connsync: the lease is not much longer than the HTTP timeout: a slow sync may lose its lease",
+			"lease", s.leaseTTL, "http_timeout", lc.HTTPClient.Timeout)
+	}
+	return s, nil
+}
+
+// Replica returns the name this Syncer writes in leases and runs.
+func (s *Syncer) Replica() string { return s.replica }
+
+// Interval returns the sync interval.
+func (s *Syncer) Interval() time.Duration { return s.interval }
+
+// warningLog keeps the last operator warnings.
+type warningLog struct {
+	mu sync.Mutex
+	ws []librelinkup.Warning
+}
+
+func (l *warningLog) add(w librelinkup.Warning) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if len(l.ws) == 100 {
+		l.ws = append(l.ws[:0], l.ws[1:]...)
+	}
+	l.ws = append(l.ws, w)
+}
+
+func (l *warningLog) list() []librelinkup.Warning {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return append([]librelinkup.Warning(nil), l.ws...)
+}

@@ -1,0 +1,489 @@
+package connsync
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"time"
+
+	"fsecgm/cgm/cgmstore"
+	"fsecgm/connectors/librelinkup"
+
+	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgconn"
+)
+
+// connectionColumns are read by scanConnection, from llu_connections c
+// joined with patients p and llu_accounts a.
+const connectionColumns = `c.public_id, c.patient_id, p.public_id, c.mode, coalesce(a.name, ''), c.state,
+	c.created_at, c.disconnected_at, c.last_sync_at, c.last_success_at, c.newest_reading_at, c.next_sync_at,
+	c.error_kind, coalesce(c.error_message, ''), coalesce(c.advice_it, ''), coalesce(c.advice_en, ''), c.error_at, c.retry_at,
+	c.operator_warning, c.syncs, c.failures, c.readings`
+
+const connectionFrom = ` FROM llu_connections c JOIN patients p ON p.id = c.patient_id JOIN llu_accounts a ON a.id = c.account_id `
+
+func scanConnection(row pgx.CollectableRow) (Connection, error) {
+	var (
+		c                                 Connection
+		mode, state                       string
+		disc, last, success, newest, next *time.Time
+		kind                              *string
+		msg, it, en                       string
+		errAt, retry                      *time.Time
+	)
+	err := row.Scan(&c.ID, &c.PatientID, &c.PatientPublicID, &mode, &c.Account, &state,
+		&c.CreatedAt, &disc, &last, &success, &newest, &next,
+		&kind, &msg, &it, &en, &errAt, &retry,
+		&c.OperatorWarning, &c.Syncs, &c.Failures, &c.Readings)
+	if err != nil {
+		return Connection{}, err
+	}
+	c.Mode, c.State = Mode(mode), State(state)
+	c.CreatedAt = c.CreatedAt.UTC()
+	c.DisconnectedAt, c.LastSyncAt, c.LastSuccessAt = utc(disc), utc(last), utc(success)
+	c.NewestReadingAt, c.NextSyncAt = utc(newest), utc(next)
+	if kind != nil {
+		c.Problem = &Problem{Kind: *kind, Message: msg, Advice: librelinkup.Text{IT: it, EN: en}, At: utc(errAt), RetryAt: utc(retry)}
+	}
+	return c, nil
+}
+
+func utc(t *time.Time) time.Time {
+	if t == nil {
+		return time.Time{}
+	}
+	return t.UTC()
+}
+
+// listConnections returns the connections matching where (with the one
+// argument arg as $1), newest first.
+func listConnections(ctx context.Context, db DB, where string, arg any) ([]Connection, error) {
+	rows, _ := db.Query(ctx, `SELECT `+connectionColumns+connectionFrom+`WHERE `+where+` ORDER BY c.created_at DESC, c.id DESC`, arg)
+	cs, err := pgx.CollectRows(rows, scanConnection)
+	if err != nil {
+		return nil, fmt.Errorf("connsync: list connections: %w", err)
+	}
+	return cs, nil
+}
+
+// getConnection returns a patient's connection by public id.
+func getConnection(ctx context.Context, db DB, patientID int64, publicID string) (Connection, error) {
+	rows, _ := db.Query(ctx, `SELECT `+connectionColumns+connectionFrom+`WHERE c.public_id = $1 AND c.patient_id = $2`, publicID, patientID)
+	c, err := pgx.CollectExactlyOneRow(rows, scanConnection)
+	if errors.Is(err, pgx.ErrNoRows) {
+		return Connection{}, fmt.Errorf("connsync: connection %q of patient %d: %w", publicID, patientID, ErrNotFound)
+	}
+	if err != nil {
+		return Connection{}, fmt.Errorf("connsync: connection %q: %w", publicID, err)
+	}
+	return c, nil
+}
+
+// newPublicID returns 32 random hex digits.
+func newPublicID() (string, error) {
+	var b [16]byte
+	if _, err := rand.Read(b[:]); err != nil {
+		return "", fmt.Errorf("connsync: public id: %w", err)
+	}
+	return hex.EncodeToString(b[:]), nil
+}
+
+// isUniqueViolation reports a unique_violation on the named index.
+func isUniqueViolation(err error, index string) bool {
+	var pe *pgconn.PgError
+	return errors.As(err, &pe) && pe.Code == "23505" && (index == "" || pe.ConstraintName == index)
+}
+
+// refusal turns a LibreLinkUp error met while checking credentials into a
+// *UserError for the person who typed them.
+func refusal(err error) error {
+	var le *librelinkup.Error
+	if !errors.As(err, &le) {
+		return fmt.Errorf("connsync: check credentials: %w", err)
+	}
+	code := "librelinkup_error"
+	switch le.Kind {
+	case librelinkup.KindBadCredentials:
+		code = "bad_credentials"
+	case librelinkup.KindStepRequired:
+		code = "step_required"
+	case librelinkup.KindLocked:
+		code = "locked"
+	case librelinkup.KindRateLimited, librelinkup.KindHTMLPage:
+		code = "rate_limited"
+	}
+	return &UserError{Kind: ErrRefused, Code: code, Text: le.Advice(), Cause: le}
+}
+
+// checkCredentials validates the shape of a login.
+func checkCredentials(email, password string) error {
+	switch {
+	case len(email) < 3 || len(email) > 254 || !containsAt(email):
+		return &UserError{Kind: ErrInvalid, Code: "email_invalid", Text: librelinkup.Text{
+			IT: "Inserire l'indirizzo e-mail dell'account LibreLinkUp.",
+			EN: "Enter the e-mail address of the LibreLinkUp account."}}
+	case password == "" || len(password) > 256:
+		return &UserError{Kind: ErrInvalid, Code: "password_invalid", Text: librelinkup.Text{
+			IT: "Inserire la password dell'account LibreLinkUp.",
+			EN: "Enter the password of the LibreLinkUp account."}}
+	}
+	return nil
+}
+
+func containsAt(s string) bool {
+	for i := range len(s) {
+		if s[i] == '@' {
+			return i > 0 && i < len(s)-1
+		}
+	}
+	return false
+}
+
+// pickConnection chooses the connection of a patient's own account: the
+// only one, or the one whose sensor matches serial.
+func pickConnection(list *librelinkup.ConnectionList, serial string) (librelinkup.Connection, error) {
+	cs := list.Connections
+	switch {
+	case len(cs) == 0:
+		return librelinkup.Connection{}, &UserError{Kind: ErrRefused, Code: "no_connection", Text: librelinkup.Text{
+			IT: "L'account LibreLinkUp non segue nessuno. Nell'app LibreLink condividere i dati con questo account LibreLinkUp e accettare l'invito nell'app LibreLinkUp, poi riprovare.",
+			EN: "The LibreLinkUp account follows nobody. In the LibreLink app share the data with this LibreLinkUp account and accept the invitation in the LibreLinkUp app, then try again."}}
+	case len(cs) == 1 && serial == "":
+		return cs[0], nil
+	case serial == "":
+		return librelinkup.Connection{}, &UserError{Kind: ErrInvalid, Code: "serial_needed", Text: librelinkup.Text{
+			IT: "L'account LibreLinkUp segue più persone: indicare il numero di serie del sensore mostrato nell'app LibreLink.",
+			EN: "The LibreLinkUp account follows several people: give the sensor serial number shown in the LibreLink app."}}
+	}
+	for _, c := range cs {
+		if c.Sensor != nil && c.Sensor.SerialMatches(serial) {
+			return c, nil
+		}
+	}
+	return librelinkup.Connection{}, &UserError{Kind: ErrRefused, Code: "serial_mismatch", Text: textSerialMismatch}
+}
+
+var textSerialMismatch = librelinkup.Text{
+	IT: "Il numero di serie non corrisponde al sensore che LibreLinkUp mostra. Copiarlo dall'app LibreLink (Menu › Informazioni sul sensore) e riprovare.",
+	EN: "The serial number does not match the sensor LibreLinkUp shows. Copy it from the LibreLink app (Menu › Sensor information) and try again.",
+}
+
+// credentialsJSON is how credentials are sealed.
+type credentialsJSON struct {
+	Email    string `json:"email"`
+	Password string `json:"password"`
+}
+
+// connect implements Syncer.Connect.
+func (s *Syncer) connect(ctx context.Context, tx pgx.Tx, patientID int64, req ConnectRequest) (Connection, error) {
+	if err := checkCredentials(req.Email, req.Password); err != nil {
+		return Connection{}, err
+	}
+	var exists bool
+	if err := tx.QueryRow(ctx, `SELECT EXISTS (SELECT 1 FROM patients WHERE id = $1)`, patientID).Scan(&exists); err != nil {
+		return Connection{}, fmt.Errorf("connsync: connect: %w", err)
+	}
+	if !exists {
+		return Connection{}, fmt.Errorf("connsync: connect: patient %d: %w", patientID, ErrNotFound)
+	}
+	fp := s.keys.fingerprint(req.Email)
+	if err := tx.QueryRow(ctx, `SELECT EXISTS (SELECT 1 FROM llu_accounts WHERE fingerprint = $1 AND state <> 'disconnected')`, fp).Scan(&exists); err != nil {
+		return Connection{}, fmt.Errorf("connsync: connect: %w", err)
+	}
+	if exists {
+		return Connection{}, errAlreadyConnected
+	}
+
+	// One login, never retried: a wrong password is reported now.
+	state, problem := StateActive, (*librelinkup.Error)(nil)
+	acc := librelinkup.Account{Credentials: librelinkup.Credentials{Email: req.Email, Password: req.Password}}
+	var conn librelinkup.Connection
+	sess, err := s.client.Login(ctx, req.Email, req.Password)
+	logins := 1
+	switch {
+	case err == nil:
+		acc.Session = sess
+		list, err := s.client.Connections(ctx, &librelinkup.Account{Session: sess})
+		if err != nil {
+			return Connection{}, refusal(err)
+		}
+		if conn, err = pickConnection(list, req.Serial); err != nil {
+			return Connection{}, err
+		}
+	case librelinkup.KindOf(err) == librelinkup.KindStepRequired:
+		// The password is right; the patient must act in the app. The
+		// LibreLinkUp patient is not known yet: it is the account's own
+		// connection, found at the first sync after the step.
+		errors.As(err, &problem)
+		state = StateActionNeeded
+	default:
+		return Connection{}, refusal(err)
+	}
+
+	accountPID, err := newPublicID()
+	if err != nil {
+		return Connection{}, err
+	}
+	credSealed, err := s.sealCredentials(accountPID, acc.Credentials)
+	if err != nil {
+		return Connection{}, err
+	}
+	var sessSealed *Sealed
+	if !acc.Session.IsZero() {
+		ss, err := s.sealSession(accountPID, acc.Session)
+		if err != nil {
+			return Connection{}, err
+		}
+		sessSealed = &ss
+	}
+	var accountID int64
+	err = tx.QueryRow(ctx, `
+		INSERT INTO llu_accounts (public_id, kind, fingerprint, cred_key_id, cred_nonce, cred_sealed,
+			session_key_id, session_nonce, session_sealed, session_version, logins)
+		VALUES ($1, 'patient', $2, $3, $4, $5, $6, $7, $8, $9, $10)
+		RETURNING id`,
+		accountPID, fp, credSealed.KeyID, credSealed.Nonce, credSealed.Ciphertext,
+		sealedKeyID(sessSealed), sealedNonce(sessSealed), sealedCiphertext(sessSealed), boolInt(sessSealed != nil), logins,
+	).Scan(&accountID)
+	if isUniqueViolation(err, "llu_accounts_fingerprint") {
+		return Connection{}, errAlreadyConnected
+	}
+	if err != nil {
+		return Connection{}, fmt.Errorf("connsync: connect: store account: %w", err)
+	}
+	connPID, err := newPublicID()
+	if err != nil {
+		return Connection{}, err
+	}
+	lluPatient := conn.PatientID
+	if lluPatient == "" {
+		lluPatient = unknownLLUPatient
+	}
+	var kind, msg, it, en *string
+	if problem != nil {
+		k, m, adv := problem.Kind.String(), problem.Error(), problem.Advice()
+		kind, msg, it, en = &k, &m, &adv.IT, &adv.EN
+	}
+	var wait time.Duration
+	if state == StateActionNeeded {
+		wait = s.actionRetry
+	}
+	_, err = tx.Exec(ctx, `
+		INSERT INTO llu_connections (public_id, patient_id, account_id, mode, llu_patient_id, state,
+			error_kind, error_message, advice_it, advice_en, error_at, retry_at, next_sync_at)
+		VALUES ($1, $2, $3, 'patient', $4, $5, $6, $7, $8, $9,
+			CASE WHEN $6::text IS NULL THEN NULL ELSE now() END,
+			CASE WHEN $6::text IS NULL THEN NULL ELSE now() + $10::interval END, now() + $10::interval)`,
+		connPID, patientID, accountID, lluPatient, string(state), kind, msg, it, en, wait)
+	if err != nil {
+		return Connection{}, fmt.Errorf("connsync: connect: store connection: %w", err)
+	}
+	s.log.InfoContext(ctx, "connsync: patient connected a LibreLinkUp account", "connection", connPID, "state", state)
+	return getConnection(ctx, tx, patientID, connPID)
+}
+
+// unknownLLUPatient stands for the LibreLinkUp patient of a connection
+// whose account could not list its connections yet (a pending step).
+const unknownLLUPatient = "?"
+
+var errAlreadyConnected = &UserError{Kind: ErrConflict, Code: "already_connected", Text: librelinkup.Text{
+	IT: "Questo account LibreLinkUp è già collegato.",
+	EN: "This LibreLinkUp account is already connected."}}
+
+func boolInt(b bool) int {
+	if b {
+		return 1
+	}
+	return 0
+}
+
+// connectionRef is the part of a connection the write operations need.
+type connectionRef struct {
+	id, accountID int64
+	mode          Mode
+	state         State
+	accountPID    string
+	accountKind   string
+	oldest        *time.Time
+	newest        *time.Time
+}
+
+// lockConnection finds and row-locks a patient's connection.
+func lockConnection(ctx context.Context, tx pgx.Tx, patientID int64, publicID string) (connectionRef, error) {
+	var r connectionRef
+	var mode, state string
+	err := tx.QueryRow(ctx, `
+		SELECT c.id, c.account_id, c.mode, c.state, a.public_id, a.kind, c.oldest_reading_at, c.newest_reading_at
+		FROM llu_connections c JOIN llu_accounts a ON a.id = c.account_id
+		WHERE c.public_id = $1 AND c.patient_id = $2
+		FOR UPDATE OF c`, publicID, patientID).Scan(&r.id, &r.accountID, &mode, &state, &r.accountPID, &r.accountKind, &r.oldest, &r.newest)
+	if errors.Is(err, pgx.ErrNoRows) {
+		return r, fmt.Errorf("connsync: connection %q of patient %d: %w", publicID, patientID, ErrNotFound)
+	}
+	if err != nil {
+		return r, fmt.Errorf("connsync: connection %q: %w", publicID, err)
+	}
+	r.mode, r.state = Mode(mode), State(state)
+	return r, nil
+}
+
+var errDisconnected = &UserError{Kind: ErrConflict, Code: "disconnected", Text: librelinkup.Text{
+	IT: "Il collegamento è stato chiuso: crearne uno nuovo.",
+	EN: "The connection was ended: create a new one."}}
+
+// updateCredentials implements Syncer.UpdateCredentials.
+func (s *Syncer) updateCredentials(ctx context.Context, tx pgx.Tx, patientID int64, publicID string, req ConnectRequest) (Connection, error) {
+	if err := checkCredentials(req.Email, req.Password); err != nil {
+		return Connection{}, err
+	}
+	ref, err := lockConnection(ctx, tx, patientID, publicID)
+	if err != nil {
+		return Connection{}, err
+	}
+	if ref.state == StateDisconnected {
+		return Connection{}, errDisconnected
+	}
+	if ref.mode != ModePatient {
+		return Connection{}, &UserError{Kind: ErrInvalid, Code: "follower_connection", Text: librelinkup.Text{
+			IT: "Questo collegamento usa l'account regionale: non ha credenziali del paziente.",
+			EN: "This connection uses the regional account: it has no patient credentials."}}
+	}
+	fp := s.keys.fingerprint(req.Email)
+	var taken bool
+	if err := tx.QueryRow(ctx, `SELECT EXISTS (SELECT 1 FROM llu_accounts WHERE fingerprint = $1 AND state <> 'disconnected' AND id <> $2)`,
+		fp, ref.accountID).Scan(&taken); err != nil {
+		return Connection{}, fmt.Errorf("connsync: update credentials: %w", err)
+	}
+	if taken {
+		return Connection{}, errAlreadyConnected
+	}
+	// Serialise with the sync's logins to this account.
+	if _, err := tx.Exec(ctx, `SELECT pg_advisory_xact_lock($1, $2)`, lockClassAccount, int32(ref.accountID)); err != nil {
+		return Connection{}, fmt.Errorf("connsync: update credentials: lock: %w", err)
+	}
+	creds := librelinkup.Credentials{Email: req.Email, Password: req.Password}
+	sess, err := s.client.Login(ctx, req.Email, req.Password)
+	if _, err := tx.Exec(ctx, `UPDATE llu_accounts SET logins = logins + 1 WHERE id = $1`, ref.accountID); err != nil {
+		return Connection{}, fmt.Errorf("connsync: update credentials: %w", err)
+	}
+	state := StateActive
+	var problem *librelinkup.Error
+	switch {
+	case err == nil:
+	case librelinkup.KindOf(err) == librelinkup.KindStepRequired:
+		errors.As(err, &problem)
+		state = StateActionNeeded
+	default:
+		return Connection{}, refusal(err)
+	}
+	cs, err := s.sealCredentials(ref.accountPID, creds)
+	if err != nil {
+		return Connection{}, err
+	}
+	var ss *Sealed
+	if !sess.IsZero() {
+		v, err := s.sealSession(ref.accountPID, sess)
+		if err != nil {
+			return Connection{}, err
+		}
+		ss = &v
+	}
+	_, err = tx.Exec(ctx, `
+		UPDATE llu_accounts SET fingerprint = $2, cred_key_id = $3, cred_nonce = $4, cred_sealed = $5,
+			credentials_version = credentials_version + 1, failed_login_version = NULL, blocked_until = NULL,
+			session_key_id = $6, session_nonce = $7, session_sealed = $8, session_version = session_version + 1,
+			updated_at = now()
+		WHERE id = $1`, ref.accountID, fp, cs.KeyID, cs.Nonce, cs.Ciphertext, sealedKeyID(ss), sealedNonce(ss), sealedCiphertext(ss))
+	if isUniqueViolation(err, "llu_accounts_fingerprint") {
+		return Connection{}, errAlreadyConnected
+	}
+	if err != nil {
+		return Connection{}, fmt.Errorf("connsync: update credentials: %w", err)
+	}
+	if problem != nil {
+		adv := problem.Advice()
+		_, err = tx.Exec(ctx, `
+			UPDATE llu_connections SET state = 'action_needed', error_kind = $2, error_message = $3, advice_it = $4,
+				advice_en = $5, error_at = now(), retry_at = now() + $6::interval, next_sync_at = now() + $6::interval
+			WHERE id = $1`, ref.id, problem.Kind.String(), problem.Error(), adv.IT, adv.EN, s.actionRetry)
+	} else {
+		_, err = tx.Exec(ctx, `
+			UPDATE llu_connections SET state = $2, error_kind = NULL, error_message = NULL, advice_it = NULL,
+				advice_en = NULL, error_at = NULL, retry_at = NULL, next_sync_at = now()
+			WHERE id = $1`, ref.id, string(state))
+	}
+	if err != nil {
+		return Connection{}, fmt.Errorf("connsync: update credentials: %w", err)
+	}
+	s.log.InfoContext(ctx, "connsync: credentials replaced", "connection", publicID, "state", state)
+	return getConnection(ctx, tx, patientID, publicID)
+}
+
+// syncSoon implements Syncer.SyncSoon.
+func (s *Syncer) syncSoon(ctx context.Context, tx pgx.Tx, patientID int64, publicID string) (Connection, error) {
+	ref, err := lockConnection(ctx, tx, patientID, publicID)
+	if err != nil {
+		return Connection{}, err
+	}
+	switch ref.state {
+	case StateDisconnected:
+		return Connection{}, errDisconnected
+	case StateBadCredentials:
+		return getConnection(ctx, tx, patientID, publicID)
+	}
+	_, err = tx.Exec(ctx, `
+		UPDATE llu_connections c SET next_sync_at = greatest(now(), coalesce(a.blocked_until, now()))
+		FROM llu_accounts a WHERE a.id = c.account_id AND c.id = $1`, ref.id)
+	if err != nil {
+		return Connection{}, fmt.Errorf("connsync: sync soon: %w", err)
+	}
+	return getConnection(ctx, tx, patientID, publicID)
+}
+
+// disconnect implements Syncer.Disconnect.
+func (s *Syncer) disconnect(ctx context.Context, tx pgx.Tx, patientID int64, publicID string, deleteReadings bool) (DisconnectResult, error) {
+	ref, err := lockConnection(ctx, tx, patientID, publicID)
+	if err != nil {
+		return DisconnectResult{}, err
+	}
+	if ref.state != StateDisconnected {
+		// Clearing the lease token makes a sync in flight unable to commit.
+		_, err = tx.Exec(ctx, `
+			UPDATE llu_connections SET state = 'disconnected', disconnected_at = now(), lease_owner = NULL,
+				lease_token = NULL, lease_expires_at = NULL, retry_at = NULL
+			WHERE id = $1`, ref.id)
+		if err != nil {
+			return DisconnectResult{}, fmt.Errorf("connsync: disconnect: %w", err)
+		}
+		if ref.accountKind == "patient" {
+			// The patient's own account serves only this connection:
+			// erase its secrets.
+			_, err = tx.Exec(ctx, `
+				UPDATE llu_accounts SET state = 'disconnected', fingerprint = NULL, cred_key_id = NULL,
+					cred_nonce = NULL, cred_sealed = NULL, session_key_id = NULL, session_nonce = NULL,
+					session_sealed = NULL, lease_owner = NULL, lease_token = NULL, updated_at = now()
+				WHERE id = $1`, ref.accountID)
+			if err != nil {
+				return DisconnectResult{}, fmt.Errorf("connsync: disconnect: %w", err)
+			}
+		}
+	}
+	var res DisconnectResult
+	if deleteReadings && ref.oldest != nil && ref.newest != nil {
+		n, err := deleteSourceReadings(ctx, tx, patientID, cgmstore.SourceLibreLinkUp, *ref.oldest, *ref.newest)
+		if err != nil {
+			return DisconnectResult{}, err
+		}
+		res.DeletedReadings = n
+		if n > 0 {
+			if err := markDirty(ctx, tx, patientID, *ref.oldest); err != nil {
+				return DisconnectResult{}, err
+			}
+		}
+	}
+	s.log.InfoContext(ctx, "connsync: connection ended", "connection", publicID, "deleted_readings", res.DeletedReadings)
+	res.Connection, err = getConnection(ctx, tx, patientID, publicID)
+	return res, err
+}

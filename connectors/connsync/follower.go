@@ -1,0 +1,502 @@
+package connsync
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"strings"
+	"time"
+	"unicode"
+
+	"fsecgm/connectors/librelinkup"
+
+	"github.com/jackc/pgx/v5"
+	"golang.org/x/text/unicode/norm"
+)
+
+// pendingInfo is what a follower account shows about a person not bound
+// yet; it is stored sealed and only compared with a patient's evidence.
+type pendingInfo struct {
+	FirstName string              `json:"firstName"`
+	LastName  string              `json:"lastName"`
+	Sensor    *librelinkup.Sensor `json:"sensor,omitempty"`
+}
+
+const loadFollowerSQL = `
+	SELECT coalesce(name, ''), id, public_id, kind, cred_key_id, cred_nonce, cred_sealed, credentials_version,
+		failed_login_version, session_key_id, session_nonce, session_sealed, session_version,
+		coalesce(blocked_until > now(), false), blocked_until
+	FROM llu_accounts WHERE id = $1 AND lease_token = $2`
+
+// listFollower reads the connection list of a leased follower account,
+// once per interval: bound connections are left to their own syncs, the
+// others are stored (sealed) as pending, and pending ones the account no
+// longer lists are forgotten. It reports whether it committed.
+func (s *Syncer) listFollower(parent context.Context, c claim) bool {
+	ctx, cancel := context.WithTimeout(parent, s.leaseTTL-s.leaseMargin())
+	defer cancel()
+	var name string
+	acc, err := s.scanAccount(func(dest ...any) error {
+		return s.pool.QueryRow(ctx, loadFollowerSQL, c.id, c.token).Scan(dest...)
+	}, &name)
+	if errors.Is(err, pgx.ErrNoRows) {
+		return false
+	}
+	var list *librelinkup.ConnectionList
+	var out outcome
+	switch {
+	case err != nil:
+		out = s.classify(ctx, err, ModeFollower)
+	case acc.badCredentials():
+		out = s.classify(ctx, &librelinkup.Error{Kind: librelinkup.KindBadCredentials, Op: "login",
+			Message: "credentials refused before; waiting for new ones (no login made)"}, ModeFollower)
+	case acc.blocked:
+		out = outcome{state: StateBackingOff, err: errBlocked, kind: "backing off", message: "account blocked; no request made",
+			advice: librelinkup.KindLocked.Advice(), wait: max(time.Until(acc.blockedUntil), time.Second)}
+	default:
+		la := &librelinkup.Account{Session: acc.session}
+		loggedIn := false
+		if !la.Session.Fresh(time.Now(), librelinkup.DefaultRenewBefore) {
+			_, err = s.login(ctx, acc, false)
+			loggedIn, la.Session = true, acc.session
+		}
+		if err == nil {
+			list, err = s.client.Connections(ctx, la)
+			if librelinkup.KindOf(err) == librelinkup.KindUnauthorized && !loggedIn {
+				if _, err = s.login(ctx, acc, true); err == nil {
+					la.Session = acc.session
+					list, err = s.client.Connections(ctx, la)
+				}
+			}
+		}
+		if err != nil {
+			out = s.classify(ctx, err, ModeFollower)
+		} else {
+			out.state = StateActive
+		}
+	}
+	if parent.Err() != nil {
+		s.releaseLease(c)
+		return false
+	}
+	fctx, fcancel := context.WithTimeout(context.WithoutCancel(parent), 30*time.Second)
+	defer fcancel()
+	lost := false
+	err = pgx.BeginFunc(fctx, s.pool, func(tx pgx.Tx) error {
+		var token *int64
+		if err := tx.QueryRow(fctx, `SELECT lease_token FROM llu_accounts WHERE id = $1 FOR UPDATE`, c.id).Scan(&token); err != nil {
+			return err
+		}
+		if token == nil || *token != c.token {
+			lost = true
+			return errLeaseLost
+		}
+		if list != nil {
+			if err := s.storePending(fctx, tx, acc, list); err != nil {
+				return err
+			}
+		}
+		ok := out.err == nil
+		var kind, msg, it, en *string
+		if !ok {
+			kind, msg, it, en = &out.kind, &out.message, &out.advice.IT, &out.advice.EN
+		}
+		var wait *time.Duration
+		if out.wait > 0 {
+			wait = &out.wait
+		}
+		_, err := tx.Exec(fctx, `
+			UPDATE llu_accounts SET state = $2, error_kind = $3, error_message = $4, advice_it = $5, advice_en = $6,
+				error_at = CASE WHEN $3::text IS NULL THEN NULL ELSE now() END,
+				next_list_at = CASE WHEN $7::interval IS NOT NULL THEN now() + $7::interval
+					ELSE llu_next_slot(now() + $8::interval / 2, $8::interval, phase) END,
+				blocked_until = CASE WHEN $9::interval > '0'::interval THEN greatest(blocked_until, now() + $9::interval) ELSE blocked_until END,
+				last_list_at = CASE WHEN $10 THEN now() ELSE last_list_at END,
+				lease_owner = NULL, lease_token = NULL, lease_expires_at = NULL, updated_at = now()
+			WHERE id = $1`, c.id, string(out.state), kind, msg, it, en, wait, s.interval, out.blockAcct, ok)
+		return err
+	})
+	switch {
+	case lost:
+		return false
+	case err != nil:
+		s.log.ErrorContext(fctx, "connsync: cannot record a follower list", "account", name, "err", err)
+		s.releaseLease(c)
+		return false
+	}
+	if list != nil {
+		s.log.DebugContext(fctx, "connsync: follower account listed", "account", name, "connections", len(list.Connections))
+	}
+	return true
+}
+
+var errBlocked = errors.New("connsync: account blocked")
+
+// storePending records the unbound connections of a follower list.
+func (s *Syncer) storePending(ctx context.Context, tx pgx.Tx, acc *account, list *librelinkup.ConnectionList) error {
+	rows, _ := tx.Query(ctx, `SELECT llu_patient_id FROM llu_connections WHERE account_id = $1 AND state <> 'disconnected'`, acc.id)
+	bound, err := pgx.CollectRows(rows, pgx.RowTo[string])
+	if err != nil {
+		return err
+	}
+	isBound := make(map[string]bool, len(bound))
+	for _, b := range bound {
+		isBound[b] = true
+	}
+	var seen []string
+	for _, c := range list.Connections {
+		if c.PatientID == "" || len(c.PatientID) > 64 || isBound[c.PatientID] {
+			continue
+		}
+		seen = append(seen, c.PatientID)
+		b, err := json.Marshal(pendingInfo{FirstName: c.FirstName, LastName: c.LastName, Sensor: c.Sensor})
+		if err != nil {
+			return err
+		}
+		sl, err := s.keys.Seal(b, aadPending(acc.publicID, c.PatientID))
+		if err != nil {
+			return err
+		}
+		pid, err := newPublicID()
+		if err != nil {
+			return err
+		}
+		_, err = tx.Exec(ctx, `
+			INSERT INTO llu_pending AS p (public_id, account_id, llu_patient_id, key_id, nonce, sealed)
+			VALUES ($1, $2, $3, $4, $5, $6)
+			ON CONFLICT (account_id, llu_patient_id) DO UPDATE SET key_id = excluded.key_id, nonce = excluded.nonce,
+				sealed = excluded.sealed, last_seen = now()`,
+			pid, acc.id, c.PatientID, sl.KeyID, sl.Nonce, sl.Ciphertext)
+		if err != nil {
+			return err
+		}
+	}
+	_, err = tx.Exec(ctx, `DELETE FROM llu_pending WHERE account_id = $1 AND NOT (llu_patient_id = ANY($2::text[]))`, acc.id, seen)
+	return err
+}
+
+// bind implements Syncer.Bind.
+func (s *Syncer) bind(ctx context.Context, tx pgx.Tx, patientID int64, req BindRequest) (Connection, error) {
+	actor := strings.TrimSpace(req.Actor)
+	if actor == "" || len(actor) > 500 {
+		return Connection{}, fmt.Errorf("connsync: bind: %w: the actor who confirms is required", ErrInvalid)
+	}
+	if strings.TrimSpace(req.Serial) == "" || len(req.Serial) > 64 {
+		return Connection{}, &UserError{Kind: ErrInvalid, Code: "serial_invalid", Text: librelinkup.Text{
+			IT: "Inserire il numero di serie del sensore come lo mostra l'app LibreLink.",
+			EN: "Enter the sensor serial number as the LibreLink app shows it."}}
+	}
+	var given, family *string
+	err := tx.QueryRow(ctx, `SELECT given_name, family_name FROM patients WHERE id = $1`, patientID).Scan(&given, &family)
+	if errors.Is(err, pgx.ErrNoRows) {
+		return Connection{}, fmt.Errorf("connsync: bind: patient %d: %w", patientID, ErrNotFound)
+	}
+	if err != nil {
+		return Connection{}, fmt.Errorf("connsync: bind: %w", err)
+	}
+	// Refusals are audited outside tx: the caller rolls tx back on error.
+	refuse := func(code, nameCheck string, accountID *int64, text librelinkup.Text) error {
+		if _, err := s.pool.Exec(ctx, `INSERT INTO llu_bindings (patient_id, actor, outcome, name_check, account_id)
+			VALUES ($1, $2, $3, $4, $5)`, patientID, actor, code, nameCheck, accountID); err != nil {
+			return fmt.Errorf("connsync: bind: audit: %w", err)
+		}
+		s.log.InfoContext(ctx, "connsync: binding refused", "patient", patientID, "reason", code)
+		return &UserError{Kind: ErrRefused, Code: code, Text: text}
+	}
+	var refusals int
+	if err := s.pool.QueryRow(ctx, `SELECT count(*) FROM llu_bindings WHERE patient_id = $1 AND outcome <> 'bound'
+		AND at > now() - interval '24 hours'`, patientID).Scan(&refusals); err != nil {
+		return Connection{}, fmt.Errorf("connsync: bind: %w", err)
+	}
+	if refusals >= maxRefusals {
+		return Connection{}, refuse("too_many_attempts", "not_checked", nil, librelinkup.Text{
+			IT: "Troppi tentativi non riusciti nelle ultime 24 ore: riprovare domani o rivolgersi al servizio di assistenza.",
+			EN: "Too many failed attempts in the last 24 hours: try again tomorrow or contact the help desk."})
+	}
+	if given == nil || family == nil || normName(*given) == "" || normName(*family) == "" {
+		return Connection{}, refuse("identity_missing", "identity_missing", nil, librelinkup.Text{
+			IT: "Nome e cognome del fascicolo sanitario non sono disponibili, quindi il collegamento non può essere verificato. Accedere al taccuino con SPID/CIE per aggiornarli, oppure collegare il sensore con le proprie credenziali LibreLinkUp.",
+			EN: "The name and surname of the health record are not available, so the connection cannot be verified. Log in to the taccuino with SPID/CIE to update them, or connect the sensor with your own LibreLinkUp credentials."})
+	}
+
+	rows, _ := tx.Query(ctx, `
+		SELECT p.id, p.llu_patient_id, p.key_id, p.nonce, p.sealed, a.id, a.public_id
+		FROM llu_pending p JOIN llu_accounts a ON a.id = p.account_id
+		WHERE a.state <> 'disconnected'
+		ORDER BY p.last_seen DESC
+		FOR UPDATE OF p`)
+	type cand struct {
+		pendingID, accountID int64
+		lluPatient, account  string
+		info                 pendingInfo
+	}
+	var cands []cand
+	var (
+		c     cand
+		sl    Sealed
+		keyID string
+	)
+	_, err = pgx.ForEachRow(rows, []any{&c.pendingID, &c.lluPatient, &keyID, &sl.Nonce, &sl.Ciphertext, &c.accountID, &c.account}, func() error {
+		sl.KeyID = keyID
+		b, err := s.keys.Open(sl, aadPending(c.account, c.lluPatient))
+		if err != nil {
+			s.log.WarnContext(ctx, "connsync: pending follower connection cannot be opened", "account", c.account, "err", err)
+			return nil
+		}
+		var info pendingInfo
+		if err := json.Unmarshal(b, &info); err != nil {
+			return err
+		}
+		if info.Sensor != nil && info.Sensor.SerialMatches(req.Serial) {
+			cands = append(cands, cand{pendingID: c.pendingID, accountID: c.accountID, lluPatient: c.lluPatient, account: c.account, info: info})
+		}
+		return nil
+	})
+	if err != nil {
+		return Connection{}, fmt.Errorf("connsync: bind: %w", err)
+	}
+	if len(cands) == 0 {
+		return Connection{}, refuse("serial_mismatch", "not_checked", nil, librelinkup.Text{
+			IT: "Nessuna condivisione con l'account regionale mostra un sensore con questo numero di serie. Verificare il numero nell'app LibreLink (Menu › Informazioni sul sensore) e che la condivisione con l'account regionale sia attiva; la condivisione compare qui entro qualche minuto.",
+			EN: "No connection shared with the regional account shows a sensor with this serial number. Check the number in the LibreLink app (Menu › Sensor information) and that sharing with the regional account is on; a new share shows up here within a few minutes."})
+	}
+	var match *cand
+	for i := range cands {
+		if namesMatch(cands[i].info.FirstName, cands[i].info.LastName, *given, *family) {
+			match = &cands[i]
+			break
+		}
+	}
+	if match == nil {
+		return Connection{}, refuse("name_mismatch", "mismatch", &cands[0].accountID, librelinkup.Text{
+			IT: "Il sensore è stato trovato, ma il nome nell'app LibreLink non corrisponde a quello del fascicolo sanitario. Correggere nome e cognome nell'app LibreLink (Menu › Profilo) e riprovare.",
+			EN: "The sensor was found, but the name in the LibreLink app does not match the health record's. Correct the name and surname in the LibreLink app (Menu › Profile) and try again."})
+	}
+
+	connPID, err := newPublicID()
+	if err != nil {
+		return Connection{}, err
+	}
+	var connID int64
+	err = tx.QueryRow(ctx, `
+		INSERT INTO llu_connections (public_id, patient_id, account_id, mode, llu_patient_id, state, next_sync_at)
+		VALUES ($1, $2, $3, 'follower', $4, 'active', now()) RETURNING id`,
+		connPID, patientID, match.accountID, match.lluPatient).Scan(&connID)
+	if isUniqueViolation(err, "llu_connections_live") {
+		return Connection{}, errAlreadyConnected
+	}
+	if err != nil {
+		return Connection{}, fmt.Errorf("connsync: bind: %w", err)
+	}
+	if _, err := tx.Exec(ctx, `DELETE FROM llu_pending WHERE id = $1`, match.pendingID); err != nil {
+		return Connection{}, fmt.Errorf("connsync: bind: %w", err)
+	}
+	if _, err := tx.Exec(ctx, `INSERT INTO llu_bindings (patient_id, actor, outcome, name_check, serial, account_id, connection_id)
+		VALUES ($1, $2, 'bound', 'match', $3, $4, $5)`, patientID, actor, match.info.Sensor.Serial, match.accountID, connID); err != nil {
+		return Connection{}, fmt.Errorf("connsync: bind: audit: %w", err)
+	}
+	s.log.InfoContext(ctx, "connsync: follower connection bound with evidence", "connection", connPID)
+	return getConnection(ctx, tx, patientID, connPID)
+}
+
+// maxRefusals is how many refused bindings a patient may have in 24 hours
+// before further attempts are refused without being checked.
+const maxRefusals = 5
+
+// normName folds a name for comparison: accents removed, lower case, and
+// only letters kept ("D'Angelo-Rossi" → "dangelorossi").
+func normName(s string) string {
+	var b strings.Builder
+	for _, r := range norm.NFD.String(s) {
+		switch {
+		case unicode.Is(unicode.Mn, r):
+		case unicode.IsLetter(r):
+			b.WriteRune(unicode.ToLower(r))
+		}
+	}
+	return b.String()
+}
+
+// firstWord returns the folded first word of a name.
+func firstWord(s string) string {
+	f := strings.FieldsFunc(s, func(r rune) bool { return r == ' ' || r == '-' || r == '\'' })
+	if len(f) == 0 {
+		return ""
+	}
+	return normName(f[0])
+}
+
+// namesMatch reports whether the names LibreLinkUp shows designate the
+// FSE identity: the same surname (accents, case, spaces, apostrophes and
+// hyphens aside) and the same given name, or the same first given name
+// ("Maria" for "Maria Grazia").
+func namesMatch(lluFirst, lluLast, given, family string) bool {
+	if normName(lluLast) == "" || normName(lluLast) != normName(family) {
+		return false
+	}
+	if normName(lluFirst) == normName(given) {
+		return true
+	}
+	return firstWord(lluFirst) != "" && firstWord(lluFirst) == firstWord(given)
+}
+
+// addFollowerAccount implements Syncer.AddFollowerAccount.
+func (s *Syncer) addFollowerAccount(ctx context.Context, name, region string, creds librelinkup.Credentials) (FollowerAccount, error) {
+	name = strings.TrimSpace(name)
+	if name == "" || len(name) > 100 {
+		return FollowerAccount{}, fmt.Errorf("connsync: follower account: %w: name must have 1 to 100 characters", ErrInvalid)
+	}
+	if region != "" && !librelinkup.ValidRegion(region) {
+		return FollowerAccount{}, fmt.Errorf("connsync: follower account: %w: region %q", ErrInvalid, region)
+	}
+	if err := checkCredentials(creds.Email, creds.Password); err != nil {
+		return FollowerAccount{}, err
+	}
+	sess, err := s.client.Login(ctx, creds.Email, creds.Password)
+	if err != nil {
+		return FollowerAccount{}, refusal(err)
+	}
+	pid, err := newPublicID()
+	if err != nil {
+		return FollowerAccount{}, err
+	}
+	cs, err := s.sealCredentials(pid, creds)
+	if err != nil {
+		return FollowerAccount{}, err
+	}
+	ss, err := s.sealSession(pid, sess)
+	if err != nil {
+		return FollowerAccount{}, err
+	}
+	_, err = s.pool.Exec(ctx, `
+		INSERT INTO llu_accounts (public_id, kind, name, region, fingerprint, cred_key_id, cred_nonce, cred_sealed,
+			session_key_id, session_nonce, session_sealed, session_version, logins, next_list_at)
+		VALUES ($1, 'follower', $2, $3, $4, $5, $6, $7, $8, $9, $10, 1, 1, now())`,
+		pid, name, region, s.keys.fingerprint(creds.Email), cs.KeyID, cs.Nonce, cs.Ciphertext, ss.KeyID, ss.Nonce, ss.Ciphertext)
+	if isUniqueViolation(err, "") {
+		return FollowerAccount{}, &UserError{Kind: ErrConflict, Code: "already_connected", Text: librelinkup.Text{
+			IT: "Esiste già un account con questo nome o queste credenziali.",
+			EN: "An account with this name or these credentials already exists."}}
+	}
+	if err != nil {
+		return FollowerAccount{}, fmt.Errorf("connsync: follower account: %w", err)
+	}
+	s.log.InfoContext(ctx, "connsync: follower account added", "account", name)
+	return followerAccount(ctx, s.pool, name)
+}
+
+// updateFollowerCredentials implements Syncer.UpdateFollowerCredentials.
+func (s *Syncer) updateFollowerCredentials(ctx context.Context, name string, creds librelinkup.Credentials) (FollowerAccount, error) {
+	if err := checkCredentials(creds.Email, creds.Password); err != nil {
+		return FollowerAccount{}, err
+	}
+	err := pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error {
+		var id int64
+		var pid string
+		err := tx.QueryRow(ctx, `SELECT id, public_id FROM llu_accounts WHERE kind = 'follower' AND name = $1
+			AND state <> 'disconnected' FOR UPDATE`, name).Scan(&id, &pid)
+		if errors.Is(err, pgx.ErrNoRows) {
+			return fmt.Errorf("connsync: follower account %q: %w", name, ErrNotFound)
+		}
+		if err != nil {
+			return err
+		}
+		if _, err := tx.Exec(ctx, `SELECT pg_advisory_xact_lock($1, $2)`, lockClassAccount, int32(id)); err != nil {
+			return err
+		}
+		sess, err := s.client.Login(ctx, creds.Email, creds.Password)
+		if err != nil {
+			return refusal(err)
+		}
+		cs, err := s.sealCredentials(pid, creds)
+		if err != nil {
+			return err
+		}
+		ss, err := s.sealSession(pid, sess)
+		if err != nil {
+			return err
+		}
+		if _, err := tx.Exec(ctx, `
+			UPDATE llu_accounts SET fingerprint = $2, cred_key_id = $3, cred_nonce = $4, cred_sealed = $5,
+				credentials_version = credentials_version + 1, failed_login_version = NULL, blocked_until = NULL,
+				session_key_id = $6, session_nonce = $7, session_sealed = $8, session_version = session_version + 1,
+				logins = logins + 1, state = 'active', error_kind = NULL, error_message = NULL, advice_it = NULL,
+				advice_en = NULL, error_at = NULL, next_list_at = now(), updated_at = now()
+			WHERE id = $1`, id, s.keys.fingerprint(creds.Email), cs.KeyID, cs.Nonce, cs.Ciphertext, ss.KeyID, ss.Nonce, ss.Ciphertext); err != nil {
+			return err
+		}
+		_, err = tx.Exec(ctx, `UPDATE llu_connections SET state = 'active', next_sync_at = now()
+			WHERE account_id = $1 AND state IN ('bad_credentials', 'action_needed')`, id)
+		return err
+	})
+	if err != nil {
+		var ue *UserError
+		if errors.As(err, &ue) || errors.Is(err, ErrNotFound) {
+			return FollowerAccount{}, err
+		}
+		return FollowerAccount{}, fmt.Errorf("connsync: follower account %q: %w", name, err)
+	}
+	return followerAccount(ctx, s.pool, name)
+}
+
+const followerColumns = `a.name, a.region, a.state, a.error_kind, coalesce(a.error_message, ''), coalesce(a.advice_it, ''),
+	coalesce(a.advice_en, ''), a.error_at, a.last_list_at,
+	(SELECT count(*) FROM llu_connections c WHERE c.account_id = a.id AND c.state <> 'disconnected'),
+	(SELECT count(*) FROM llu_pending p WHERE p.account_id = a.id)`
+
+func scanFollower(row pgx.CollectableRow) (FollowerAccount, error) {
+	var (
+		f            FollowerAccount
+		state        string
+		kind         *string
+		msg, it, en  string
+		errAt, listd *time.Time
+	)
+	if err := row.Scan(&f.Name, &f.Region, &state, &kind, &msg, &it, &en, &errAt, &listd, &f.Connections, &f.Pending); err != nil {
+		return f, err
+	}
+	f.State, f.LastListAt = State(state), utc(listd)
+	if kind != nil {
+		f.Problem = &Problem{Kind: *kind, Message: msg, Advice: librelinkup.Text{IT: it, EN: en}, At: utc(errAt)}
+	}
+	return f, nil
+}
+
+func followerAccount(ctx context.Context, db DB, name string) (FollowerAccount, error) {
+	rows, _ := db.Query(ctx, `SELECT `+followerColumns+` FROM llu_accounts a WHERE a.kind = 'follower' AND a.name = $1
+		AND a.state <> 'disconnected'`, name)
+	f, err := pgx.CollectExactlyOneRow(rows, scanFollower)
+	if errors.Is(err, pgx.ErrNoRows) {
+		return f, fmt.Errorf("connsync: follower account %q: %w", name, ErrNotFound)
+	}
+	if err != nil {
+		return f, fmt.Errorf("connsync: follower account %q: %w", name, err)
+	}
+	return f, nil
+}
+
+func listFollowerAccounts(ctx context.Context, db DB) ([]FollowerAccount, error) {
+	rows, _ := db.Query(ctx, `SELECT `+followerColumns+` FROM llu_accounts a WHERE a.kind = 'follower'
+		AND a.state <> 'disconnected' ORDER BY a.name`)
+	fs, err := pgx.CollectRows(rows, scanFollower)
+	if err != nil {
+		return nil, fmt.Errorf("connsync: follower accounts: %w", err)
+	}
+	return fs, nil
+}
+
+func listPending(ctx context.Context, db DB) ([]Pending, error) {
+	rows, _ := db.Query(ctx, `SELECT p.public_id, a.name, p.first_seen, p.last_seen
+		FROM llu_pending p JOIN llu_accounts a ON a.id = p.account_id ORDER BY p.first_seen, p.id`)
+	ps, err := pgx.CollectRows(rows, func(row pgx.CollectableRow) (Pending, error) {
+		var p Pending
+		err := row.Scan(&p.ID, &p.Account, &p.FirstSeen, &p.LastSeen)
+		p.FirstSeen, p.LastSeen = p.FirstSeen.UTC(), p.LastSeen.UTC()
+		return p, err
+	})
+	if err != nil {
+		return nil, fmt.Errorf("connsync: pending connections: %w", err)
+	}
+	return ps, nil
+}

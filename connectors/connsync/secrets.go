@@ -1,0 +1,145 @@
+package connsync
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"time"
+
+	"fsecgm/cgm/cgmstore"
+	"fsecgm/connectors/librelinkup"
+)
+
+// Advisory lock classes (two-int4 key space, beside cgmstore's
+// 1179861831 and 1179861832): (lockClassAccount, account id) serialises
+// the logins to a LibreLinkUp account.
+const lockClassAccount = 1179861833
+
+// The associated data of each sealed field names its table, row and
+// field, so that a ciphertext opens only where it was written.
+func aadCredentials(accountPID string) []byte {
+	return []byte("llu_accounts/" + accountPID + "/credentials")
+}
+func aadSession(accountPID string) []byte { return []byte("llu_accounts/" + accountPID + "/session") }
+func aadPending(accountPID, lluPatient string) []byte {
+	return []byte("llu_pending/" + accountPID + "/" + lluPatient)
+}
+
+func (s *Syncer) sealCredentials(accountPID string, c librelinkup.Credentials) (Sealed, error) {
+	b, err := json.Marshal(credentialsJSON{Email: c.Email, Password: c.Password})
+	if err != nil {
+		return Sealed{}, fmt.Errorf("connsync: seal credentials: %w", err)
+	}
+	return s.keys.Seal(b, aadCredentials(accountPID))
+}
+
+func (s *Syncer) openCredentials(accountPID string, sl Sealed) (librelinkup.Credentials, error) {
+	b, err := s.keys.Open(sl, aadCredentials(accountPID))
+	if err != nil {
+		return librelinkup.Credentials{}, fmt.Errorf("connsync: credentials of account %s: %w", accountPID, err)
+	}
+	var c credentialsJSON
+	if err := json.Unmarshal(b, &c); err != nil {
+		return librelinkup.Credentials{}, fmt.Errorf("connsync: credentials of account %s: %w", accountPID, err)
+	}
+	return librelinkup.Credentials{Email: c.Email, Password: c.Password}, nil
+}
+
+func (s *Syncer) sealSession(accountPID string, sess librelinkup.Session) (Sealed, error) {
+	b, err := json.Marshal(sess)
+	if err != nil {
+		return Sealed{}, fmt.Errorf("connsync: seal session: %w", err)
+	}
+	return s.keys.Seal(b, aadSession(accountPID))
+}
+
+func (s *Syncer) openSession(accountPID string, sl Sealed) (librelinkup.Session, error) {
+	var sess librelinkup.Session
+	b, err := s.keys.Open(sl, aadSession(accountPID))
+	if err != nil {
+		return sess, fmt.Errorf("connsync: session of account %s: %w", accountPID, err)
+	}
+	if err := json.Unmarshal(b, &sess); err != nil {
+		return sess, fmt.Errorf("connsync: session of account %s: %w", accountPID, err)
+	}
+	return sess, nil
+}
+
+// sealedOf builds a Sealed from nullable columns; nil when absent.
+func sealedOf(keyID *string, nonce, ct []byte) *Sealed {
+	if keyID == nil || ct == nil {
+		return nil
+	}
+	return &Sealed{KeyID: *keyID, Nonce: nonce, Ciphertext: ct}
+}
+
+func sealedKeyID(s *Sealed) *string {
+	if s == nil {
+		return nil
+	}
+	return &s.KeyID
+}
+
+func sealedNonce(s *Sealed) []byte {
+	if s == nil {
+		return nil
+	}
+	return s.Nonce
+}
+
+func sealedCiphertext(s *Sealed) []byte {
+	if s == nil {
+		return nil
+	}
+	return s.Ciphertext
+}
+
+// markDirty implements MarkDirty.
+func markDirty(ctx context.Context, db DB, patientID int64, since time.Time) error {
+	_, err := db.Exec(ctx, `
+		INSERT INTO patient_metrics_dirty AS d (patient_id, since, marked_at) VALUES ($1, $2, now())
+		ON CONFLICT (patient_id) DO UPDATE SET since = least(d.since, excluded.since), marked_at = excluded.marked_at`,
+		patientID, since.UTC())
+	if err != nil {
+		return fmt.Errorf("connsync: mark metrics of patient %d for recomputation: %w", patientID, err)
+	}
+	return nil
+}
+
+// deleteSourceReadings deletes the readings of a patient whose stored
+// source is src and whose instant is in [from, to], and brings the
+// patient's reading_coverage up to date, under the store's per-patient
+// ingestion lock. It returns how many readings it deleted.
+//
+// The store has no delete of its own yet; this keeps its invariants
+// (readings.meta bits 3-5 hold the source; reading_coverage is the first
+// and last instant and count per kind). It belongs in cgmstore.
+func deleteSourceReadings(ctx context.Context, db DB, patientID int64, src cgmstore.Source, from, to time.Time) (int64, error) {
+	const (
+		lockPatient = `SELECT pg_advisory_xact_lock(1179861832, $1)`
+		del         = `DELETE FROM readings WHERE patient_id = $1 AND (meta & 56) = $2 AND measured_at BETWEEN $3 AND $4`
+		recount     = `
+			WITH agg AS (
+				SELECT (meta & 7)::smallint AS kind, min(measured_at) AS first_at, max(measured_at) AS last_at, count(*) AS n
+				FROM readings WHERE patient_id = $1 GROUP BY 1
+			),
+			gone AS (DELETE FROM reading_coverage c WHERE c.patient_id = $1 AND NOT EXISTS (SELECT 1 FROM agg WHERE agg.kind = c.kind))
+			INSERT INTO reading_coverage AS c (patient_id, kind, first_at, last_at, readings)
+			SELECT $1, kind, first_at, last_at, n FROM agg
+			ON CONFLICT (patient_id, kind) DO UPDATE SET first_at = excluded.first_at, last_at = excluded.last_at,
+				readings = excluded.readings`
+	)
+	if _, err := db.Exec(ctx, lockPatient, int32(patientID)); err != nil {
+		return 0, fmt.Errorf("connsync: delete readings: %w", err)
+	}
+	tag, err := db.Exec(ctx, del, int32(patientID), int16(src)<<3, from, to)
+	if err != nil {
+		return 0, fmt.Errorf("connsync: delete readings: %w", err)
+	}
+	if tag.RowsAffected() > 0 {
+		if _, err := db.Exec(ctx, recount, int32(patientID)); err != nil {
+			return 0, fmt.Errorf("connsync: delete readings: coverage: %w", err)
+		}
+	}
+	return tag.RowsAffected(), nil
+}

@@ -1,0 +1,104 @@
+package taccuino
+
+import (
+	"context"
+	"encoding/json"
+	"net/http"
+	"strings"
+	"testing"
+	"time"
+
+	"fsecgm/connectors/connsync"
+	"fsecgm/taccuino/auth"
+)
+
+// TestConnections connects a sensor against the fake LibreLinkUp through
+// the API, sees readings arrive after a sync, and disconnects with and
+// without keeping the readings.
+func TestConnections(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t)
+	ctx := context.Background()
+	cf := testCF(40)
+	p := e.newPatient(cf, "Luisa", "Collegata", time.Time{})
+	tok := e.token(auth.PrincipalSpec{Role: auth.RoleCitizen, FiscalCode: cf})
+	base := "/api/v1/patients/" + p.PublicID + "/connections"
+	a := e.accounts[0]
+	req := func(r ConnectRequest) response {
+		b, _ := json.Marshal(r)
+		return e.request(http.MethodPost, base, tok, "application/json", b, nil)
+	}
+	for _, tt := range []struct {
+		name  string
+		r     ConnectRequest
+		field string
+	}{
+		{"no privacy notice", ConnectRequest{Mode: connsync.ModePatient, Email: a.Email, Password: a.Password}, "/privacy_notice_version"},
+		{"old privacy notice", ConnectRequest{PrivacyNoticeVersion: "2020-01", Mode: connsync.ModePatient, Email: a.Email, Password: a.Password}, "/privacy_notice_version"},
+		{"no password", ConnectRequest{PrivacyNoticeVersion: PrivacyNoticeVersion, Mode: connsync.ModePatient, Email: a.Email}, "/password"},
+		{"no serial", ConnectRequest{PrivacyNoticeVersion: PrivacyNoticeVersion, Mode: connsync.ModeFollower}, "/serial"},
+		{"bad mode", ConnectRequest{PrivacyNoticeVersion: PrivacyNoticeVersion, Mode: "both"}, "/mode"},
+	} {
+		res := req(tt.r)
+		if res.status != http.StatusUnprocessableEntity || !strings.Contains(string(res.body), `"field":"`+tt.field+`"`) {
+			t.Errorf("%s: %d %s", tt.name, res.status, res.body)
+		}
+	}
+	if _, err := e.consent.LatestPrivacyNotice(ctx, selfActor(cf), p.ID); err == nil {
+		t.Error("a refused request recorded a privacy notice acceptance")
+	}
+	// Wrong password: LibreLinkUp refuses, the advice comes back.
+	res := req(ConnectRequest{PrivacyNoticeVersion: PrivacyNoticeVersion, Mode: connsync.ModePatient, Email: a.Email, Password: "wrong"})
+	if res.status != http.StatusUnprocessableEntity || !strings.Contains(string(res.body), `"reason":"bad_credentials"`) {
+		t.Errorf("wrong password: %d %s", res.status, res.body)
+	}
+	if strings.Contains(string(res.body), "wrong") || strings.Contains(e.logs.String(), a.Password) {
+		t.Error("a password was echoed or logged")
+	}
+	res = req(ConnectRequest{PrivacyNoticeVersion: PrivacyNoticeVersion, Mode: connsync.ModePatient, Email: a.Email, Password: a.Password})
+	conn := decode[ConnectionJSON](t, res)
+	if res.status != http.StatusCreated || conn.Mode != connsync.ModePatient || conn.State == connsync.StateDisconnected {
+		t.Fatalf("connect: %d %s", res.status, res.body)
+	}
+	acc, err := e.consent.LatestPrivacyNotice(ctx, selfActor(cf), p.ID)
+	if err != nil || acc.Version != PrivacyNoticeVersion || time.Since(acc.AcceptedAt) > time.Minute {
+		t.Errorf("privacy notice acceptance %+v %v", acc, err)
+	}
+	if res := req(ConnectRequest{PrivacyNoticeVersion: PrivacyNoticeVersion, Mode: connsync.ModePatient, Email: a.Email, Password: a.Password}); res.status != http.StatusConflict {
+		t.Errorf("connect the same account again: %d %s", res.status, res.body)
+	}
+	// Readings arrive with the sync.
+	if _, err := e.syncer.SyncDue(ctx); err != nil {
+		t.Fatal(err)
+	}
+	latest := decode[LatestJSON](t, e.get("/api/v1/patients/"+p.PublicID+"/glucose/latest", tok))
+	if latest.Reading == nil || *latest.AgeSeconds > 3600 {
+		t.Fatalf("after the sync: %+v", latest)
+	}
+	list := decode[ConnectionsJSON](t, e.get(base, tok))
+	if len(list.Connections) != 1 || list.Connections[0].LastSuccessAt == nil || list.Connections[0].Readings == 0 ||
+		list.Connections[0].State != connsync.StateActive {
+		t.Errorf("connections: %+v", list)
+	}
+	// Disconnect keeping the readings, then a second connection deleted
+	// with its readings.
+	res = e.request(http.MethodDelete, base+"/"+conn.ID, tok, "", nil, nil)
+	dj := decode[DisconnectJSON](t, res)
+	if res.status != http.StatusOK || dj.Connection.State != connsync.StateDisconnected || dj.DeletedReadings != 0 {
+		t.Errorf("disconnect: %d %s", res.status, res.body)
+	}
+	if cov, _ := e.store.Coverage(ctx, p.ID); cov.Count == 0 {
+		t.Error("readings gone although kept")
+	}
+	res = e.request(http.MethodDelete, base+"/"+conn.ID+"?keep_readings=false", tok, "", nil, nil)
+	dj = decode[DisconnectJSON](t, res)
+	if res.status != http.StatusOK || dj.DeletedReadings == 0 {
+		t.Errorf("delete readings: %d %s", res.status, res.body)
+	}
+	if res := e.request(http.MethodDelete, base+"/nope", tok, "", nil, nil); res.status != http.StatusNotFound {
+		t.Errorf("unknown connection: %d %s", res.status, res.body)
+	}
+	if res := e.request(http.MethodDelete, base+"/"+conn.ID+"?keep_readings=maybe", tok, "", nil, nil); res.status != http.StatusUnprocessableEntity {
+		t.Errorf("keep_readings=maybe: %d", res.status)
+	}
+}

@@ -1,0 +1,269 @@
+package taccuino
+
+import (
+	"bytes"
+	"context"
+	"fmt"
+	"io"
+	"log/slog"
+	"net/http"
+	"net/http/httptest"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"fsecgm/cgm"
+	"fsecgm/cgm/cgmstore"
+	"fsecgm/cgm/codicefiscale"
+	"fsecgm/connectors/connsync"
+	"fsecgm/connectors/librelinkup"
+	"fsecgm/connectors/librelinkup/librelinkuptest"
+	"fsecgm/migrations/dbtest"
+	"fsecgm/taccuino/auth"
+	"fsecgm/taccuino/auth/authtest"
+	"fsecgm/taccuino/consent"
+	"fsecgm/taccuino/web"
+
+	"github.com/jackc/pgx/v5/pgxpool"
+)
+
+func TestMain(m *testing.M) { dbtest.Main(m) }
+
+// testCF returns a valid fiscal code of a man born on 1 January 1980
+// (an adult), the n-th of a family (0-999).
+func testCF(n int) string {
+	first := fmt.Sprintf("RSSMRA80A01H%03d", n)
+	return first + string(codicefiscale.CheckChar(first))
+}
+
+// cfBorn returns a valid fiscal code encoding the birth date d.
+func cfBorn(n int, d time.Time) string {
+	first := fmt.Sprintf("BNCGLI%02d%c%02dD%03d", d.Year()%100, "ABCDEHLMPRST"[d.Month()-1], d.Day()+40, n)
+	return first + string(codicefiscale.CheckChar(first))
+}
+
+// syncBuffer is a goroutine-safe log sink.
+type syncBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (s *syncBuffer) Write(p []byte) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.Write(p)
+}
+
+func (s *syncBuffer) String() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.String()
+}
+
+// testEnv is a running service on a fresh database, with a fake identity
+// provider.
+type testEnv struct {
+	t       *testing.T
+	pool    *pgxpool.Pool
+	store   *cgmstore.Store
+	consent *consent.Store
+	idp     *authtest.Provider
+	srv     *Server
+	http    *httptest.Server
+	logs    *syncBuffer
+	client  *http.Client
+	// fake is the fake LibreLinkUp, with accounts; syncer syncs from it.
+	fake     *librelinkuptest.Server
+	accounts []librelinkuptest.Account
+	syncer   *connsync.Syncer
+}
+
+// newEnv starts the service in production mode (the fake provider's
+// tokens) on a new database.
+func newEnv(t *testing.T) *testEnv {
+	t.Helper()
+	pool := dbtest.Pool(t)
+	idp := authtest.New(t)
+	logs := &syncBuffer{}
+	logger := slog.New(slog.NewJSONHandler(logs, &slog.HandlerOptions{Level: slog.LevelDebug}))
+	ctx, cancel := context.WithCancel(context.Background())
+	t.Cleanup(cancel)
+	cfg := idp.Config()
+	cfg.Logger = logger
+	v, err := auth.NewVerifier(ctx, cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	env := &testEnv{t: t, pool: pool, idp: idp, logs: logs,
+		store:   cgmstore.New(pool, cgmstore.Options{Logger: logger}),
+		consent: consent.New(pool, consent.Options{Logger: logger})}
+	env.fake = librelinkuptest.New(librelinkuptest.Options{})
+	if env.accounts, err = env.fake.Populate(7, 40, 0, "eu"); err != nil {
+		t.Fatal(err)
+	}
+	lluURL := env.fake.Start()
+	t.Cleanup(env.fake.Close)
+	keys, err := connsync.NewKeyring(bytes.Repeat([]byte{7}, connsync.KeySize))
+	if err != nil {
+		t.Fatal(err)
+	}
+	env.syncer, err = connsync.New(connsync.Config{Pool: pool, Store: env.store, Keys: keys, Logger: logger, Replica: "test",
+		LibreLinkUp: librelinkup.Config{BaseURL: lluURL, HTTPClient: librelinkup.NewHTTPClient(5 * time.Second)},
+		Interval:    time.Minute})
+	if err != nil {
+		t.Fatal(err)
+	}
+	env.srv, err = New(Deps{
+		Deps:           web.Deps{Logger: logger, Pool: pool, Store: env.store, Consent: env.consent},
+		Sync:           env.syncer,
+		Verifier:       v,
+		SensitiveRate:  1e6,
+		SensitiveBurst: 1e6,
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	env.http = httptest.NewServer(env.srv)
+	t.Cleanup(env.http.Close)
+	env.client = &http.Client{CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse },
+		Timeout: 30 * time.Second}
+	return env
+}
+
+// token mints a valid token for spec.
+func (e *testEnv) token(spec auth.PrincipalSpec) string { return e.idp.Token(e.t, spec) }
+
+// response is what a request returned.
+type response struct {
+	status int
+	header http.Header
+	body   []byte
+}
+
+// request sends a request; token may be empty; body may be nil.
+func (e *testEnv) request(method, path, token, contentType string, body []byte, header map[string]string) response {
+	e.t.Helper()
+	var rd io.Reader
+	if body != nil {
+		rd = bytes.NewReader(body)
+	}
+	req, err := http.NewRequest(method, e.http.URL+path, rd)
+	if err != nil {
+		e.t.Fatal(err)
+	}
+	if token != "" {
+		req.Header.Set("Authorization", "Bearer "+token)
+	}
+	if contentType != "" {
+		req.Header.Set("Content-Type", contentType)
+	}
+	for k, v := range header {
+		req.Header.Set(k, v)
+	}
+	res, err := e.client.Do(req)
+	if err != nil {
+		e.t.Fatalf("%s %s: %v", method, path, err)
+	}
+	defer res.Body.Close()
+	b, err := io.ReadAll(res.Body)
+	if err != nil {
+		e.t.Fatal(err)
+	}
+	return response{status: res.StatusCode, header: res.Header, body: b}
+}
+
+func (e *testEnv) get(path, token string) response {
+	e.t.Helper()
+	return e.request(http.MethodGet, path, token, "", nil, nil)
+}
+
+func (e *testEnv) sendJSON(method, path, token, body string) response {
+	e.t.Helper()
+	return e.request(method, path, token, "application/json", []byte(body), nil)
+}
+
+// registry is the actor that loads the registry in tests.
+var registryActor = consent.Actor{Role: auth.RoleService, ClientID: "test-registry",
+	Scopes: []string{consent.ScopeRegistry}, RequestID: "test-setup"}
+
+// selfActor is the patient acting on their own record.
+func selfActor(cf string) consent.Actor {
+	return consent.Actor{Role: auth.RoleCitizen, FiscalCode: cf, RequestID: "test-setup"}
+}
+
+// newPatient stores a patient with names and birth date.
+func (e *testEnv) newPatient(cf, given, family string, birth time.Time) cgmstore.Patient {
+	e.t.Helper()
+	ctx := context.Background()
+	p, _, err := e.store.EnsurePatient(ctx, cf, "Europe/Rome")
+	if err != nil {
+		e.t.Fatal(err)
+	}
+	p.GivenName, p.FamilyName, p.BirthDate = given, family, birth
+	if p, err = e.store.UpdatePatient(ctx, p); err != nil {
+		e.t.Fatal(err)
+	}
+	return p
+}
+
+// ingest stores n historic readings every 15 minutes ending at end, with
+// values from vals cycled, and a current reading with a trend at end.
+func (e *testEnv) ingest(p cgmstore.Patient, end time.Time, n int, vals []float64) []cgm.Reading {
+	e.t.Helper()
+	var rs []cgm.Reading
+	start := end.Add(-time.Duration(n) * 15 * time.Minute).Truncate(time.Minute)
+	for i := range n {
+		rs = append(rs, cgm.Reading{Time: start.Add(time.Duration(i) * 15 * time.Minute), Value: vals[i%len(vals)],
+			Unit: cgm.MgDL, Kind: cgm.Historic})
+	}
+	rs = append(rs, cgm.Reading{Time: end.Truncate(time.Minute), Value: vals[0], Unit: cgm.MgDL, Kind: cgm.Current,
+		Trend: cgm.TrendRising})
+	if _, err := e.store.Ingest(context.Background(), cgmstore.Batch{Patient: p.ID, Source: cgmstore.SourceLibreView, Readings: rs}); err != nil {
+		e.t.Fatal(err)
+	}
+	return rs
+}
+
+// setConsent sets the patient's third-party consent as the patient.
+func (e *testEnv) setConsent(p cgmstore.Patient, granted bool) {
+	e.t.Helper()
+	if _, err := e.consent.SetThirdPartyConsent(context.Background(), selfActor(p.FiscalCode), p.ID, granted); err != nil {
+		e.t.Fatal(err)
+	}
+}
+
+// accessLog returns the access-log entries of a request id.
+func (e *testEnv) accessLog(requestID string) []consent.AccessEntry {
+	e.t.Helper()
+	rows, err := e.pool.Query(context.Background(),
+		`SELECT patient_id, outcome, reason, action, basis FROM access_log WHERE request_id = $1 ORDER BY id`, requestID)
+	if err != nil {
+		e.t.Fatal(err)
+	}
+	defer rows.Close()
+	var out []consent.AccessEntry
+	for rows.Next() {
+		var pid int64
+		var en consent.AccessEntry
+		if err := rows.Scan(&pid, &en.Outcome, &en.Reason, &en.Action, &en.Basis); err != nil {
+			e.t.Fatal(err)
+		}
+		en.ID = pid // the patient id, for the checks
+		out = append(out, en)
+	}
+	if err := rows.Err(); err != nil {
+		e.t.Fatal(err)
+	}
+	return out
+}
+
+// longCSV returns a long CSV of readings of the hours before end.
+func longCSV(end time.Time, vals ...float64) string {
+	var b strings.Builder
+	b.WriteString("id,time,gl\n")
+	for i, v := range vals {
+		fmt.Fprintf(&b, "me,%s,%g\n", end.Add(-time.Duration(len(vals)-i)*15*time.Minute).UTC().Format(time.RFC3339), v)
+	}
+	return b.String()
+}

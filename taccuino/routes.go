@@ -1,0 +1,122 @@
+package taccuino
+
+import (
+	"net/http"
+
+	"fsecgm/taccuino/web"
+
+	"github.com/labstack/echo/v5"
+)
+
+// Rate limits of authentication-sensitive routes, per client IP.
+const (
+	sensitivePerMinute = 20
+	sensitiveBurst     = 10
+)
+
+// routes registers the middleware and every route of the service. It is the
+// one place that says what the service serves.
+func (s *Server) routes() {
+	e := s.e
+	d := &s.deps
+	e.Use(
+		web.RequestID(),
+		web.RequestLogger(d.Logger),
+		web.Recover(),
+		web.SecurityHeaders(web.SecurityOptions{HSTS: s.secure()}),
+		s.limits(),
+	)
+	rate, burst := d.SensitiveRate, d.SensitiveBurst
+	if rate <= 0 {
+		rate = sensitivePerMinute
+	}
+	if burst <= 0 {
+		burst = sensitiveBurst
+	}
+	sensitive := web.RateLimit(rate, burst)
+
+	// Operations.
+	e.GET("/healthz", s.healthz)
+	e.GET("/readyz", s.readyz)
+	e.GET("/static/:file", s.static)
+
+	// JSON API, versioned; bearer tokens from the Authorization header only.
+	api := e.Group("/api/v1", web.Authenticate(web.AuthOptions{Verifier: d.Verifier}))
+	api.GET("/openapi.json", s.openAPI)
+	api.GET("/me", s.apiMe, web.RequireAuth())
+	api.GET("/patients", s.apiFindPatient, sensitive)
+	api.POST("/patients", s.apiCreatePatient)
+	api.POST("/care-relationships", s.apiPutCareRelationship)
+
+	pt := api.Group("/patients/:" + web.PatientParam)
+	pt.GET("/glucose/latest", s.apiLatest)
+	pt.GET("/glucometrics", s.apiGlucometrics)
+	pt.GET("/readings", s.apiReadings)
+	pt.GET("/daily-profiles", s.apiDailyProfiles)
+	pt.POST("/imports", s.apiImport)
+	pt.GET("/consent/third-party", s.apiGetConsent)
+	pt.PUT("/consent/third-party", s.apiPutConsent)
+	pt.GET("/consent/privacy-notice", s.apiGetPrivacyNotice)
+	pt.GET("/delegations", s.apiListDelegations)
+	pt.POST("/delegations", s.apiGrantDelegation)
+	pt.DELETE("/delegations/:delegation", s.apiRevokeDelegation)
+	pt.GET("/access-log", s.apiAccessLog)
+	pt.GET("/care-relationships", s.apiListCareRelationships)
+	pt.GET("/connections", s.apiListConnections)
+	pt.POST("/connections", s.apiConnect, sensitive)
+	pt.DELETE("/connections/:connection", s.apiDisconnect)
+
+	// ---- FHIR API and AGP reports (lead: add the two calls here) ----
+	//   fhirapi.Register(api.Group("/fhir"), d.Deps)
+	//   reports.Register(api.Group(...), d.Deps)
+	// ---- end ----
+
+	// HTML pages: session cookie or bearer token, CSRF on every form.
+	html := e.Group("", web.MarkHTML(),
+		web.Authenticate(web.AuthOptions{Verifier: d.Verifier, Cookie: web.SessionCookie}),
+		web.CSRF(web.CSRFOptions{Origin: d.Origin(), Secure: s.secure()}))
+	html.GET("/", func(c *echo.Context) error { return c.Redirect(http.StatusSeeOther, "/taccuino") })
+	html.GET("/login", s.pageLogin)
+	if d.Dev {
+		html.POST("/login", s.postLogin, sensitive)
+	}
+	html.POST("/logout", s.postLogout)
+	html.GET("/privacy", s.pagePrivacy)
+	html.GET("/taccuino", s.pageHome)
+	html.POST("/taccuino/activate", s.postActivate)
+	html.POST("/taccuino/find", s.postFind, sensitive)
+	html.GET("/taccuino/p/:"+web.PatientParam, s.pagePatient)
+	html.POST("/taccuino/p/:"+web.PatientParam+"/consent", s.postConsent)
+	html.POST("/taccuino/p/:"+web.PatientParam+"/delegations", s.postGrantDelegation)
+	html.POST("/taccuino/p/:"+web.PatientParam+"/delegations/:delegation/revoke", s.postRevokeDelegation)
+	html.POST("/taccuino/p/:"+web.PatientParam+"/imports", s.postImport)
+	html.POST("/taccuino/p/:"+web.PatientParam+"/connections", s.postConnect, sensitive)
+	html.POST("/taccuino/p/:"+web.PatientParam+"/connections/:connection/disconnect", s.postDisconnect)
+}
+
+// isUpload reports whether route accepts CSV files: such routes get
+// MaxUploadBytes and UploadTimeout instead of MaxBodyBytes and
+// RequestTimeout.
+func isUpload(route string) bool {
+	switch route {
+	case "/api/v1/patients/:id/imports", "/taccuino/p/:id/imports":
+		return true
+	}
+	return false
+}
+
+// limits is middleware that applies the body size limit and the timeout of
+// the matched route (see isUpload). It runs after routing, before any
+// group middleware reads a body (CSRF reads forms).
+func (s *Server) limits() echo.MiddlewareFunc {
+	return func(next echo.HandlerFunc) echo.HandlerFunc {
+		small := web.BodyLimit(MaxBodyBytes)(web.Timeout(RequestTimeout)(next))
+		big := web.BodyLimit(MaxUploadBytes)(web.Timeout(UploadTimeout)(next))
+		return func(c *echo.Context) error {
+			if isUpload(c.Path()) {
+				return big(c)
+			}
+			return small(c)
+		}
+	}
+}

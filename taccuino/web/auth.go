@@ -1,0 +1,101 @@
+package web
+
+import (
+	"errors"
+
+	"fsecgm/taccuino/auth"
+	"fsecgm/taccuino/consent"
+
+	"github.com/labstack/echo/v5"
+)
+
+// SessionCookie is the name of the cookie in which the HTML pages keep the
+// caller's token (set by the login page in development, or by the FSE
+// portal's hand-off in production). It is HttpOnly, SameSite=Lax and Secure
+// over HTTPS.
+const SessionCookie = "fsecgm_session"
+
+const (
+	principalKey = "web.principal"
+	authErrKey   = "web.auth_error"
+)
+
+// AuthOptions configure Authenticate.
+type AuthOptions struct {
+	// Verifier checks the tokens. Required.
+	Verifier *auth.Verifier
+	// Cookie, when not empty, is a cookie name (SessionCookie) whose token is
+	// used when the request has no Authorization header: for HTML pages
+	// only, which are protected by CSRF. The JSON API leaves it empty.
+	Cookie string
+}
+
+// Authenticate is middleware that verifies the caller's bearer token (the
+// Authorization header, else the cookie of opts.Cookie) and records the
+// outcome for Principal and AuthError. It never refuses a request itself:
+// handlers decide (RequireAuth, Deps.Patient), so that a refused attempt
+// on a patient's record can be written to that patient's access log.
+func Authenticate(opts AuthOptions) echo.MiddlewareFunc {
+	return func(next echo.HandlerFunc) echo.HandlerFunc {
+		return func(c *echo.Context) error {
+			r := c.Request()
+			raw, err := auth.FromRequest(r)
+			if errors.Is(err, auth.ErrMissing) && len(r.Header.Values("Authorization")) == 0 && opts.Cookie != "" {
+				raw, err = auth.FromCookie(r, opts.Cookie)
+			}
+			if err == nil {
+				var p *auth.Principal
+				p, err = opts.Verifier.Verify(r.Context(), raw)
+				if err == nil {
+					c.Set(principalKey, p)
+					c.SetRequest(r.WithContext(auth.NewContext(r.Context(), p)))
+					return next(c)
+				}
+			}
+			c.Set(authErrKey, err)
+			return next(c)
+		}
+	}
+}
+
+// Principal returns the verified caller, or nil when the request has no
+// valid token.
+func Principal(c *echo.Context) *auth.Principal {
+	p, _ := c.Get(principalKey).(*auth.Principal)
+	return p
+}
+
+// AuthError returns why the request has no principal: an error wrapping
+// auth.ErrMissing when no token was sent, another auth error for a refused
+// token; nil when Principal is set.
+func AuthError(c *echo.Context) error {
+	if Principal(c) != nil {
+		return nil
+	}
+	if err, ok := c.Get(authErrKey).(error); ok && err != nil {
+		return err
+	}
+	return auth.ErrMissing
+}
+
+// Actor returns the consent.Actor of the request: the principal's identity
+// with the request id (the zero Actor, with the request id, when there is
+// no principal).
+func Actor(c *echo.Context) consent.Actor {
+	return consent.ActorFrom(Principal(c), RequestIDOf(c))
+}
+
+// RequireAuth is middleware that answers 401 (503 when the identity
+// provider's keys cannot be fetched) to requests without a valid token.
+// Routes about one patient use Deps.Patient instead, which also logs the
+// refusal in the patient's access log.
+func RequireAuth() echo.MiddlewareFunc {
+	return func(next echo.HandlerFunc) echo.HandlerFunc {
+		return func(c *echo.Context) error {
+			if Principal(c) == nil {
+				return Unauthenticated(AuthError(c))
+			}
+			return next(c)
+		}
+	}
+}

@@ -1,0 +1,115 @@
+package web
+
+import (
+	"context"
+	"errors"
+	"log/slog"
+
+	"fsecgm/cgm/cgmstore"
+	"fsecgm/taccuino/auth"
+	"fsecgm/taccuino/consent"
+
+	"github.com/jackc/pgx/v5"
+	"github.com/labstack/echo/v5"
+)
+
+// PatientParam is the name of the path parameter holding a patient's public
+// id in every route about one patient ("/patients/:id/...").
+const PatientParam = "id"
+
+// validPublicID reports whether s has the form of a cgmstore public id (32
+// lower-case hex digits), so that malformed ids cost no query.
+func validPublicID(s string) bool {
+	if len(s) != 32 {
+		return false
+	}
+	for i := 0; i < len(s); i++ {
+		b := s[i]
+		if !(b >= '0' && b <= '9' || b >= 'a' && b <= 'f') {
+			return false
+		}
+	}
+	return true
+}
+
+// Patient resolves the patient of the request's {id} path parameter for an
+// access of kind act, before the handler runs it through Access:
+//
+//   - no valid token: 401 (503 when the identity provider's keys cannot be
+//     fetched); when the patient exists, the refused attempt is written to
+//     its access log (consent.Store.LogDenied, reason unauthenticated,
+//     detail "<METHOD> <route>: <why>", never the token);
+//   - a valid token and an id that is malformed or unknown: 403
+//     Forbidden(), the answer a caller the rules refuse gets for an
+//     existing patient, so ids cannot be probed (see the package
+//     documentation);
+//   - otherwise the patient. Whether the caller may do act is decided by
+//     Access, which logs it.
+func (d *Deps) Patient(c *echo.Context, act consent.Action) (cgmstore.Patient, error) {
+	ctx := c.Request().Context()
+	id := c.Param(PatientParam)
+	var p cgmstore.Patient
+	found := false
+	if validPublicID(id) {
+		var err error
+		p, err = d.Store.PatientByPublicID(ctx, id)
+		switch {
+		case err == nil:
+			found = true
+		case !errors.Is(err, cgmstore.ErrNotFound):
+			return cgmstore.Patient{}, err
+		}
+	}
+	if Principal(c) == nil {
+		aerr := AuthError(c)
+		if found {
+			detail := c.Request().Method + " " + routeOf(c) + ": " + authFailure(aerr)
+			if err := d.Consent.LogDenied(ctx, p.ID, act, detail, RequestIDOf(c)); err != nil {
+				// The refusal stands; only its record failed.
+				Logger(c).Error("could not log a refused access", slog.String("route", routeOf(c)),
+					slog.String("err", err.Error()))
+				return cgmstore.Patient{}, err
+			}
+		}
+		return cgmstore.Patient{}, Unauthenticated(aerr)
+	}
+	if !found {
+		return cgmstore.Patient{}, Forbidden()
+	}
+	return p, nil
+}
+
+// authFailure says in a few safe words why a request has no principal.
+func authFailure(err error) string {
+	for _, k := range []struct {
+		err  error
+		text string
+	}{
+		{auth.ErrMissing, "no token"},
+		{auth.ErrExpired, "expired token"},
+		{auth.ErrNotYetValid, "token not yet valid"},
+		{auth.ErrWrongAudience, "token for another audience"},
+		{auth.ErrWrongIssuer, "token from another issuer"},
+		{auth.ErrAlgorithm, "token algorithm refused"},
+		{auth.ErrBadSignature, "bad token signature"},
+		{auth.ErrMalformed, "malformed token"},
+		{auth.ErrClaims, "invalid token claims"},
+		{auth.ErrKeySetUnavailable, "identity provider unavailable"},
+	} {
+		if errors.Is(err, k.err) {
+			return k.text
+		}
+	}
+	return "token refused"
+}
+
+// Access runs fn as the request's actor's access act to patient p through
+// consent.Store.Access: the rules decide, the access-log entry and fn's
+// reads commit in one transaction, and a refusal is logged and returned as
+// an error that ErrorHandler answers with 403. fn reads with tx (see
+// cgmstore.Store.InTx); it may be nil for a pure check. detail says what
+// exactly is accessed and is shown to the patient: never glucose values.
+func (d *Deps) Access(c *echo.Context, p cgmstore.Patient, act consent.Action, detail string,
+	fn func(ctx context.Context, tx pgx.Tx) error) error {
+	return d.Consent.Access(c.Request().Context(), Actor(c), p.ID, act, detail, fn)
+}
