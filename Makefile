@@ -11,7 +11,11 @@ PGRUN   := $(GO) run ./cmd/pgrun --
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-14s %s\n", $$1, $$2}'
 
-run: ## start the product (offline demo until the service exists)
+run: ## start the product on http://localhost:8080 (development mode, demo data, fake LibreLinkUp)
+	$(GO) run ./cmd/pgrun -install
+	$(GO) run ./cmd/fsecgm serve --dev --addr $${ADDR:-:8080}
+
+demo-offline: ## print the glucometrics of the demo data as a table (no database)
 	$(GO) run ./cmd/fsecgm metrics --input testdata/iglu_example_5_subject.csv --table
 
 test: fmt-check vet ## gofmt check, go vet and the whole test suite against a private PostgreSQL

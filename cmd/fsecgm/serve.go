@@ -147,7 +147,7 @@ func parseServe(e *env, args []string) (serveConfig, error) {
 			}
 		}
 	}
-	sc, err := connsync.ConfigFromEnv(e.Getenv, connsync.EnvOptions{Dev: cfg.dev, DataDir: filepath.Dir(cfg.devKeyFile)})
+	sc, err := connsync.ConfigFromEnv(e.Getenv, connsync.EnvOptions{Dev: cfg.dev, DataDir: filepath.Dir(cfg.dataDir)})
 	if err != nil {
 		problems = append(problems, "sensor sync: "+strings.TrimPrefix(err.Error(), "connsync: "))
 	}

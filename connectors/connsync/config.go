@@ -100,7 +100,7 @@ type EnvOptions struct {
 	// configured.
 	Dev bool
 	// DataDir is where the development key file lives (DataDir/
-	// credentials.key); default ".data".
+	// secrets/credentials.key); default ".data".
 	DataDir string
 }
 

@@ -189,7 +189,7 @@ func KeyringFromEnv(getenv func(string) string, o EnvOptions) (*Keyring, error) 
 			if dir == "" {
 				dir = ".data"
 			}
-			file = filepath.Join(dir, "credentials.key")
+			file = filepath.Join(dir, "secrets", "credentials.key")
 			if err := ensureDevKeyFile(file); err != nil {
 				return nil, err
 			}
@@ -246,7 +246,7 @@ func ensureDevKeyFile(path string) error {
 	if _, err := os.Stat(path); err == nil {
 		return nil
 	}
-	if err := os.MkdirAll(filepath.Dir(path), 0o700); err != nil {
+	if err := mkdirPrivate(filepath.Dir(path)); err != nil {
 		return fmt.Errorf("connsync: development key file: %w", err)
 	}
 	k, err := GenerateKey()
@@ -268,4 +268,14 @@ func ensureDevKeyFile(path string) error {
 		return fmt.Errorf("connsync: development key file: %w", err)
 	}
 	return nil
+}
+
+// mkdirPrivate creates dir with mode 0700, and any missing parent with mode
+// 0755: the parent is typically .data, which also holds the private
+// PostgreSQL's data directory and must stay traversable by its server user.
+func mkdirPrivate(dir string) error {
+	if err := os.MkdirAll(filepath.Dir(dir), 0o755); err != nil {
+		return err
+	}
+	return os.MkdirAll(dir, 0o700)
 }

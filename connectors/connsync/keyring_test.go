@@ -92,7 +92,7 @@ func TestKeyringFromEnv(t *testing.T) {
 	if err != nil || k2.PrimaryID() != k1.PrimaryID() {
 		t.Fatalf("dev key not reused: %v, %v", k2, err)
 	}
-	if st, err := os.Stat(filepath.Join(dir, "data", "credentials.key")); err != nil || st.Mode().Perm() != 0o600 {
+	if st, err := os.Stat(filepath.Join(dir, "data", "secrets", "credentials.key")); err != nil || st.Mode().Perm() != 0o600 {
 		t.Errorf("dev key file: %v, %v", st, err)
 	}
 }

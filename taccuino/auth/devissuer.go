@@ -29,7 +29,7 @@ const (
 	DevAudience = "fsecgm"
 	// DefaultDevKeyFile is where "fsecgm dev-token" and "fsecgm serve --dev"
 	// keep the development signing key, relative to the working directory.
-	DefaultDevKeyFile = ".data/dev-issuer.jwk"
+	DefaultDevKeyFile = ".data/secrets/dev-issuer.jwk"
 )
 
 // maxKeyFileBytes bounds the key file read.
@@ -79,7 +79,13 @@ func readKeyFile(path string) ([]byte, error) {
 // place, which fails if another process got there first (then its key is
 // used).
 func createKeyFile(path string) error {
+	// The key's directory is private (0700); a missing parent is created
+	// 0755, because .data also holds the private PostgreSQL's data directory,
+	// which its server user must be able to reach.
 	dir := filepath.Dir(path)
+	if err := os.MkdirAll(filepath.Dir(dir), 0o755); err != nil {
+		return err
+	}
 	if err := os.MkdirAll(dir, 0o700); err != nil {
 		return err
 	}
