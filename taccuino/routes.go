@@ -2,7 +2,9 @@ package taccuino
 
 import (
 	"net/http"
+	"strings"
 
+	"fsecgm/taccuino/fhirapi"
 	"fsecgm/taccuino/web"
 
 	"github.com/labstack/echo/v5"
@@ -16,7 +18,7 @@ const (
 
 // routes registers the middleware and every route of the service. It is the
 // one place that says what the service serves.
-func (s *Server) routes() {
+func (s *Server) routes() error {
 	e := s.e
 	d := &s.deps
 	e.Use(
@@ -66,10 +68,14 @@ func (s *Server) routes() {
 	pt.POST("/connections", s.apiConnect, sensitive)
 	pt.DELETE("/connections/:connection", s.apiDisconnect)
 
-	// ---- FHIR API and AGP reports (lead: add the two calls here) ----
-	//   fhirapi.Register(api.Group("/fhir"), d.Deps)
-	//   reports.Register(api.Group(...), d.Deps)
-	// ---- end ----
+	// FHIR API (R4, HL7 CGM IG): its own body limits, timeouts and
+	// OperationOutcome errors; bearer tokens only.
+	if d.Records != nil {
+		fhirG := e.Group("/fhir", web.Authenticate(web.AuthOptions{Verifier: d.Verifier}))
+		if err := fhirapi.Register(fhirG, d.Deps, d.Records, fhirapi.Options{Version: d.Version}); err != nil {
+			return err
+		}
+	}
 
 	// HTML pages: session cookie or bearer token, CSRF on every form.
 	html := e.Group("", web.MarkHTML(),
@@ -92,6 +98,7 @@ func (s *Server) routes() {
 	html.POST("/taccuino/p/:"+web.PatientParam+"/imports", s.postImport)
 	html.POST("/taccuino/p/:"+web.PatientParam+"/connections", s.postConnect, sensitive)
 	html.POST("/taccuino/p/:"+web.PatientParam+"/connections/:connection/disconnect", s.postDisconnect)
+	return nil
 }
 
 // isUpload reports whether route accepts CSV files: such routes get
@@ -113,6 +120,9 @@ func (s *Server) limits() echo.MiddlewareFunc {
 		small := web.BodyLimit(MaxBodyBytes)(web.Timeout(RequestTimeout)(next))
 		big := web.BodyLimit(MaxUploadBytes)(web.Timeout(UploadTimeout)(next))
 		return func(c *echo.Context) error {
+			if strings.HasPrefix(c.Path(), "/fhir") {
+				return next(c) // the FHIR API applies its own body limits and timeouts
+			}
 			if isUpload(c.Path()) {
 				return big(c)
 			}

@@ -8,6 +8,7 @@ import (
 
 	"fsecgm/connectors/connsync"
 	"fsecgm/taccuino/auth"
+	"fsecgm/taccuino/records"
 	"fsecgm/taccuino/web"
 
 	"github.com/labstack/echo/v5"
@@ -39,6 +40,12 @@ type Deps struct {
 	// Sync manages the LibreLinkUp connections (connectors/connsync); nil
 	// makes the connection routes answer 503.
 	Sync *connsync.Syncer
+	// Records is the FHIR resource store and outbox (taccuino/records);
+	// nil leaves the FHIR API out.
+	Records *records.Store
+	// Version is the service's version, shown in the FHIR
+	// CapabilityStatement.
+	Version string
 	// Demo lists the personas of the demo login page (development mode).
 	Demo []Persona
 	// SensitiveRate and SensitiveBurst rate-limit the authentication-
@@ -88,7 +95,9 @@ func New(d Deps) (*Server, error) {
 	}
 	e.HTTPErrorHandler = web.ErrorHandler(d.Logger, s.errorPage)
 	s.e = e
-	s.routes()
+	if err := s.routes(); err != nil {
+		return nil, err
+	}
 	return s, nil
 }
 

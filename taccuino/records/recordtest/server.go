@@ -119,7 +119,7 @@ type Resource struct {
 	Type, ID string
 	// Version counts its versions (conditional updates).
 	Version int
-	// JSON is the resource as stored (with the server's id).
+	// JSON is the resource as received (a read gives it the server's id).
 	JSON json.RawMessage
 	// Identifiers are its "system|value" identifiers.
 	Identifiers []string
@@ -362,6 +362,12 @@ func (s *Server) serveBase(w http.ResponseWriter, r *http.Request) {
 	}
 	f := s.pickFailure()
 	i := s.record(Request{Method: r.Method, Path: r.URL.Path, Failure: f, At: time.Now()})
+	defer func() {
+		s.mu.Lock()
+		q := s.requests[i]
+		s.mu.Unlock()
+		s.log.Debug("recordtest: transaction", "entries", q.Entries, "failure", q.Failure.String(), "status", q.Status, "applied", q.Applied)
+	}()
 	status := func(code int) { s.update(i, func(q *Request) { q.Status = code }) }
 	switch f {
 	case Fail500:
@@ -425,7 +431,7 @@ func (s *Server) serveRead(w http.ResponseWriter, r *http.Request) {
 	res, ok := s.byID[key]
 	var body json.RawMessage
 	if ok {
-		body = res.JSON
+		body = withID(res.JSON, res.ID)
 	}
 	s.mu.Unlock()
 	if !ok {
@@ -462,19 +468,76 @@ func parseCondition(q string) (string, error) {
 	return id, nil
 }
 
-// transaction applies a transaction Bundle all or nothing and returns the
-// transaction-response.
-func (s *Server) transaction(body []byte) (resp map[string]any, n int, code int, err error) {
+// parsedEntry is a transaction entry, read and checked.
+type parsedEntry struct {
+	typ, method, cond string
+	idents            []string
+	resource          json.RawMessage
+}
+
+// parseTransaction reads a transaction Bundle; the error is a 400.
+func parseTransaction(body []byte) ([]parsedEntry, error) {
 	var b struct {
 		ResourceType string  `json:"resourceType"`
 		Type         string  `json:"type"`
 		Entry        []entry `json:"entry"`
 	}
 	if err := json.Unmarshal(body, &b); err != nil {
-		return nil, 0, 400, fmt.Errorf("not a JSON Bundle")
+		return nil, fmt.Errorf("not a JSON Bundle")
 	}
 	if b.ResourceType != "Bundle" || b.Type != "transaction" {
-		return nil, 0, 400, fmt.Errorf("only transaction Bundles are accepted at the base")
+		return nil, fmt.Errorf("only transaction Bundles are accepted at the base")
+	}
+	out := make([]parsedEntry, len(b.Entry))
+	for i, e := range b.Entry {
+		if e.Request == nil || len(e.Resource) == 0 {
+			return nil, fmt.Errorf("entry %d: a transaction entry needs a request and a resource", i)
+		}
+		var head struct {
+			ResourceType string `json:"resourceType"`
+			Identifier   []struct {
+				System string `json:"system"`
+				Value  string `json:"value"`
+			} `json:"identifier"`
+		}
+		if err := json.Unmarshal(e.Resource, &head); err != nil || head.ResourceType == "" {
+			return nil, fmt.Errorf("entry %d: the resource is not FHIR JSON", i)
+		}
+		pe := parsedEntry{method: e.Request.Method, resource: e.Resource}
+		for _, id := range head.Identifier {
+			pe.idents = append(pe.idents, id.System+"|"+id.Value)
+		}
+		var query string
+		pe.typ, query, _ = strings.Cut(e.Request.URL, "?")
+		if pe.typ != head.ResourceType {
+			return nil, fmt.Errorf("entry %d: request.url names %s, the resource is a %s", i, pe.typ, head.ResourceType)
+		}
+		var err error
+		switch e.Request.Method {
+		case http.MethodPost:
+			if e.Request.IfNoneExist != "" {
+				pe.cond, err = parseCondition(e.Request.IfNoneExist)
+			}
+		case http.MethodPut:
+			pe.cond, err = parseCondition(query)
+		default:
+			err = fmt.Errorf("method %s is not supported", e.Request.Method)
+		}
+		if err != nil {
+			return nil, fmt.Errorf("entry %d: %w", i, err)
+		}
+		out[i] = pe
+	}
+	return out, nil
+}
+
+// transaction applies a transaction Bundle all or nothing and returns the
+// transaction-response. Resources are kept as received (their id is the
+// server's, given on read).
+func (s *Server) transaction(body []byte) (resp map[string]any, n int, code int, err error) {
+	entries, err := parseTransaction(body)
+	if err != nil {
+		return nil, 0, 400, err
 	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
@@ -484,7 +547,7 @@ func (s *Server) transaction(body []byte) (resp map[string]any, n int, code int,
 	}
 	pending := map[string]*Resource{} // creations and updates of this transaction
 	var changes []change
-	out := make([]any, len(b.Entry))
+	out := make([]any, len(entries))
 	find := func(typ, ident string) []*Resource {
 		var m []*Resource
 		seen := map[string]bool{}
@@ -501,76 +564,37 @@ func (s *Server) transaction(body []byte) (resp map[string]any, n int, code int,
 		}
 		return m
 	}
-	for i, e := range b.Entry {
-		if e.Request == nil || len(e.Resource) == 0 {
-			return nil, len(b.Entry), 400, fmt.Errorf("entry %d: a transaction entry needs a request and a resource", i)
-		}
-		var head struct {
-			ResourceType string `json:"resourceType"`
-			Identifier   []struct {
-				System string `json:"system"`
-				Value  string `json:"value"`
-			} `json:"identifier"`
-		}
-		if err := json.Unmarshal(e.Resource, &head); err != nil || head.ResourceType == "" {
-			return nil, len(b.Entry), 400, fmt.Errorf("entry %d: the resource is not FHIR JSON", i)
-		}
-		idents := make([]string, 0, len(head.Identifier))
-		for _, id := range head.Identifier {
-			idents = append(idents, id.System+"|"+id.Value)
-		}
-		typ, query, _ := strings.Cut(e.Request.URL, "?")
-		if typ != head.ResourceType {
-			return nil, len(b.Entry), 400, fmt.Errorf("entry %d: request.url names %s, the resource is a %s", i, typ, head.ResourceType)
-		}
-		var cond string
-		switch e.Request.Method {
-		case http.MethodPost:
-			if e.Request.IfNoneExist != "" {
-				if cond, err = parseCondition(e.Request.IfNoneExist); err != nil {
-					return nil, len(b.Entry), 400, fmt.Errorf("entry %d: %w", i, err)
-				}
-			}
-		case http.MethodPut:
-			if cond, err = parseCondition(query); err != nil {
-				return nil, len(b.Entry), 400, fmt.Errorf("entry %d: %w", i, err)
-			}
-		default:
-			return nil, len(b.Entry), 400, fmt.Errorf("entry %d: method %s is not supported", i, e.Request.Method)
-		}
+	for i, e := range entries {
 		var matches []*Resource
-		if cond != "" {
-			matches = find(typ, cond)
+		if e.cond != "" {
+			matches = find(e.typ, e.cond)
 		}
 		if len(matches) > 1 {
-			out[i] = map[string]any{"response": map[string]any{"status": "412 Precondition Failed"}}
-			return nil, len(b.Entry), 412, fmt.Errorf("entry %d: %d resources match %s", i, len(matches), cond)
+			return nil, len(entries), 412, fmt.Errorf("entry %d: %d resources match %s", i, len(matches), e.cond)
 		}
-		switch {
-		case len(matches) == 1 && e.Request.Method == http.MethodPost:
+		if len(matches) == 1 && e.method == http.MethodPost {
 			m := matches[0]
 			out[i] = map[string]any{"response": map[string]any{"status": "200 OK",
 				"location": fmt.Sprintf("%s/%s/_history/%d", m.Type, m.ID, m.Version)}}
-		default:
-			r := &Resource{Type: typ, Identifiers: idents, Version: 1}
-			created := true
-			if len(matches) == 1 { // conditional update
-				old := matches[0]
-				r.ID, r.Version, created = old.ID, old.Version+1, false
-			} else {
-				s.next++
-				r.ID = fmt.Sprintf("%d", s.next)
-			}
-			r.JSON = withID(e.Resource, r.ID)
-			pending[typ+"/"+r.ID] = r
-			changes = append(changes, change{res: r, created: created})
-			status := "201 Created"
-			if !created {
-				status = "200 OK"
-			}
-			out[i] = map[string]any{"response": map[string]any{"status": status,
-				"location": fmt.Sprintf("%s/%s/_history/%d", typ, r.ID, r.Version)}}
+			continue
 		}
+		r := &Resource{Type: e.typ, Identifiers: e.idents, Version: 1, JSON: e.resource}
+		created := true
+		if len(matches) == 1 { // conditional update
+			old := matches[0]
+			r.ID, r.Version, created = old.ID, old.Version+1, false
+		} else {
+			s.next++
+			r.ID = fmt.Sprintf("%d", s.next)
+		}
+		pending[e.typ+"/"+r.ID] = r
+		changes = append(changes, change{res: r, created: created})
+		status := "201 Created"
+		if !created {
+			status = "200 OK"
+		}
+		out[i] = map[string]any{"response": map[string]any{"status": status,
+			"location": fmt.Sprintf("%s/%s/_history/%d", e.typ, r.ID, r.Version)}}
 	}
 	// Commit.
 	s.bodies = append(s.bodies, body)
@@ -588,7 +612,7 @@ func (s *Server) transaction(body []byte) (resp map[string]any, n int, code int,
 			s.byIdent[c.res.Type+" "+id] = append(s.byIdent[c.res.Type+" "+id], k)
 		}
 	}
-	return map[string]any{"resourceType": "Bundle", "type": "transaction-response", "entry": out}, len(b.Entry), 200, nil
+	return map[string]any{"resourceType": "Bundle", "type": "transaction-response", "entry": out}, len(entries), 200, nil
 }
 
 // unindex removes key from the identifier index entry ident.

@@ -1,4 +1,13 @@
-package recordtest
+// Package fhircheck checks FHIR JSON with validators that are not
+// fsecgm's own, for the tests of what fsecgm emits (delivered Bundles, API
+// answers): github.com/google/fhir/go for the R4 structure, always, and
+// the project's node validator (../shared/tools/fhir-validate: base R4
+// plus the CGM IG's profiles) when ../shared is present, installed once
+// with npm ci into the user cache keyed by the hash of its files, as
+// taccuino/fhir's tests do (the same cache entry). It is apart from
+// package recordtest so that the fake record server does not bring the
+// validators into the fsecgm binary.
+package fhircheck
 
 import (
 	"bytes"
@@ -18,14 +27,6 @@ import (
 	"github.com/google/fhir/go/fhirversion"
 	"github.com/google/fhir/go/jsonformat"
 )
-
-// This file checks FHIR JSON with validators that are not fsecgm's own,
-// for the tests of what fsecgm emits (delivered Bundles, API answers):
-// github.com/google/fhir/go for the R4 structure, always, and the
-// project's node validator (../shared/tools/fhir-validate: base R4 plus
-// the CGM IG's profiles) when ../shared is present, installed once with
-// npm ci into the user cache keyed by the hash of its files, as
-// taccuino/fhir's tests do.
 
 // R4 validates one resource (or Bundle) as FHIR R4 JSON with Google's
 // parser in validating mode (required elements, cardinality, primitive
