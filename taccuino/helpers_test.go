@@ -4,6 +4,8 @@ import (
 	"bytes"
 	"context"
 	"fmt"
+	"fsecgm/taccuino/reports"
+	"fsecgm/taccuino/summaries"
 	"io"
 	"log/slog"
 	"net/http"
@@ -117,6 +119,7 @@ func newEnv(t *testing.T) *testEnv {
 	env.srv, err = New(Deps{
 		Deps:           web.Deps{Logger: logger, Pool: pool, Store: env.store, Consent: env.consent},
 		Sync:           env.syncer,
+		Reports:        reports.Options{Summaries: summaries.NewStore(pool)},
 		Verifier:       v,
 		SensitiveRate:  1e6,
 		SensitiveBurst: 1e6,

@@ -204,6 +204,10 @@ func matrixEndpoints() []endpoint {
 	return []endpoint{
 		{method: "GET", route: "/api/v1/patients/:id/glucose/latest", act: consent.ActReadData, ok: 200, path: pp("/glucose/latest")},
 		{method: "GET", route: "/api/v1/patients/:id/glucometrics", act: consent.ActReadData, ok: 200, path: pp("/glucometrics")},
+		{method: "GET", route: "/api/v1/reports/agp/:id", act: consent.ActReadData, ok: 200,
+			path: func(_ matrixFixture, p cgmstore.Patient) string { return "/api/v1/reports/agp/" + p.PublicID }},
+		{method: "GET", route: "/reports/agp/:id", act: consent.ActReadData, ok: 200, html: true,
+			path: func(_ matrixFixture, p cgmstore.Patient) string { return "/reports/agp/" + p.PublicID }},
 		{method: "GET", route: "/api/v1/patients/:id/readings", act: consent.ActReadData, ok: 200, path: pp("/readings")},
 		{method: "GET", route: "/api/v1/patients/:id/daily-profiles", act: consent.ActReadData, ok: 200, path: pp("/daily-profiles")},
 		{method: "POST", route: "/api/v1/patients/:id/imports", act: consent.ActWriteData, ok: 200, path: pp("/imports"),
@@ -421,6 +425,11 @@ func TestMatrixCoversEveryPatientRoute(t *testing.T) {
 	exempt := map[string]string{
 		"GET /api/v1/me":        "describes the caller only",
 		"POST /api/v1/patients": "creates a record: TestCreatePatient",
+		// The clinic list is not about one patient: it shows the patients
+		// consent.VisibleSQL lets the caller see (care relationship and
+		// consent), one access-log entry each: reports.TestClinicList.
+		"GET /api/v1/clinic":         "practitioner's list: reports.TestClinicList",
+		"POST /api/v1/clinic/search": "practitioner's list: reports.TestClinicList",
 	}
 	for _, r := range e.srv.Routes() {
 		key := r.Method + " " + r.Path

@@ -5,6 +5,7 @@ import (
 	"strings"
 
 	"fsecgm/taccuino/fhirapi"
+	"fsecgm/taccuino/reports"
 	"fsecgm/taccuino/web"
 
 	"github.com/labstack/echo/v5"
@@ -98,6 +99,13 @@ func (s *Server) routes() error {
 	html.POST("/taccuino/p/:"+web.PatientParam+"/imports", s.postImport)
 	html.POST("/taccuino/p/:"+web.PatientParam+"/connections", s.postConnect, sensitive)
 	html.POST("/taccuino/p/:"+web.PatientParam+"/connections/:connection/disconnect", s.postDisconnect)
+
+	// AGP reports and the clinic view (HTML under html, JSON under api).
+	if d.Reports.Summaries != nil {
+		if err := reports.Register(html, api, d.Deps, d.Reports); err != nil {
+			return err
+		}
+	}
 	return nil
 }
 

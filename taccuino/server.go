@@ -9,6 +9,7 @@ import (
 	"fsecgm/connectors/connsync"
 	"fsecgm/taccuino/auth"
 	"fsecgm/taccuino/records"
+	"fsecgm/taccuino/reports"
 	"fsecgm/taccuino/web"
 
 	"github.com/labstack/echo/v5"
@@ -43,6 +44,9 @@ type Deps struct {
 	// Records is the FHIR resource store and outbox (taccuino/records);
 	// nil leaves the FHIR API out.
 	Records *records.Store
+	// Reports configures the AGP reports and the clinic view
+	// (taccuino/reports); without Reports.Summaries they are left out.
+	Reports reports.Options
 	// Version is the service's version, shown in the FHIR
 	// CapabilityStatement.
 	Version string

@@ -399,22 +399,45 @@ func (s *Store) CareRelationships(ctx context.Context, a Actor, patientID int64)
 // for anyone but a practitioner of role mmg, pls or diabetologist (with an
 // organization). One query over the care_relationships_party index.
 func (s *Store) VisiblePatients(ctx context.Context, a Actor) ([]int64, error) {
-	kind, party, ok := careKey(a)
-	if !ok {
+	q, args, ok := s.VisibleSQL(a)
+	if !ok || a.Role != auth.RolePractitioner {
 		return nil, nil
 	}
-	const q = `SELECT p.id FROM care_relationships c
-		JOIN patients p ON p.fiscal_code = c.patient_fiscal_code
-		JOIN third_party_consents t ON t.patient_id = p.id
-		WHERE c.kind = $1 AND c.party = $2 AND t.granted
-			AND (c.valid_from IS NULL OR c.valid_from <= $3) AND (c.valid_to IS NULL OR c.valid_to > $3)
-		ORDER BY p.id`
-	rows, _ := s.pool.Query(ctx, q, string(kind), party, s.clock())
+	rows, _ := s.pool.Query(ctx, q+` ORDER BY 1`, args...)
 	ids, err := pgx.CollectRows(rows, pgx.RowTo[int64])
 	if err != nil {
 		return nil, fmt.Errorf("consent: visible patients: %w", translate(err))
 	}
 	return ids, nil
+}
+
+// VisibleSQL returns the query selecting the patients actor a may read
+// now, for a caller that composes it into a statement of its own (the
+// clinic list joins it with the summaries in one statement, instead of
+// sending thousands of ids back and forth): a SELECT of one column, id
+// (patients.id), with its arguments numbered $1 to $len(args), now being
+// the store's clock. For a practitioner it is the query of
+// VisiblePatients; for a service with ScopeReadData (a regional service
+// reading every consenting patient, as Decide allows it) the patients whose
+// third-party consent is granted. ok is false for anyone else. Whatever the
+// composed statement shows must still go through Access or AccessListed.
+func (s *Store) VisibleSQL(a Actor) (query string, args []any, ok bool) {
+	if a.Role == auth.RoleService {
+		if !a.HasScope(ScopeReadData) {
+			return "", nil, false
+		}
+		return `SELECT t.patient_id AS id FROM third_party_consents t WHERE t.granted`, nil, true
+	}
+	kind, party, ok := careKey(a)
+	if !ok {
+		return "", nil, false
+	}
+	const q = `SELECT p.id FROM care_relationships c
+		JOIN patients p ON p.fiscal_code = c.patient_fiscal_code
+		JOIN third_party_consents t ON t.patient_id = p.id
+		WHERE c.kind = $1 AND c.party = $2 AND t.granted
+			AND (c.valid_from IS NULL OR c.valid_from <= $3) AND (c.valid_to IS NULL OR c.valid_to > $3)`
+	return q, []any{string(kind), party, s.clock()}, true
 }
 
 // Represented lists the patients citizen a may act for now: themself

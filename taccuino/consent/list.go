@@ -1,0 +1,159 @@
+package consent
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"time"
+
+	"fsecgm/taccuino/auth"
+
+	"github.com/jackc/pgx/v5"
+)
+
+// AccessListed is the gate of a page of a patient list shown to a
+// practitioner or a service (the clinic list of package reports): in one
+// transaction it keeps, of ids, the patients a may read now, by the rule
+// of VisibleSQL (for a practitioner a care relationship in force naming a,
+// for a service the scope ScopeReadData; for both the third-party consent
+// granted, its row locked FOR SHARE as Access locks it), writes one
+// "allowed" ActReadData entry per kept patient in the access log, all in
+// one statement, runs fn with the kept ids (in the order of ids) in the
+// same transaction, and commits: the page's reads and their entries commit
+// together, one entry per patient shown.
+//
+// Patients of ids that the rules no longer allow (consent revoked since
+// the list was drawn up) are left out of allowed and of the log: they are
+// not shown. An actor who may list no patient (VisibleSQL's ok false) gets
+// a *DeniedError. When fn fails, nothing is committed, "error" entries are
+// written for the kept patients in a transaction of their own, and fn's
+// error is returned. detail is shown to the patients: never glucose values.
+func (s *Store) AccessListed(ctx context.Context, a Actor, ids []int64, detail string,
+	fn func(ctx context.Context, tx pgx.Tx, allowed []int64) error) error {
+	now := s.clock()
+	var (
+		basis Basis
+		q     string
+		args  []any
+	)
+	switch kind, party, ok := careKey(a); {
+	case ok:
+		basis = Basis(kind)
+		q = `SELECT p.id FROM care_relationships c
+			JOIN patients p ON p.fiscal_code = c.patient_fiscal_code
+			JOIN third_party_consents t ON t.patient_id = p.id
+			WHERE p.id = ANY($1) AND c.kind = $2 AND c.party = $3 AND t.granted
+				AND (c.valid_from IS NULL OR c.valid_from <= $4) AND (c.valid_to IS NULL OR c.valid_to > $4)
+			FOR SHARE OF t`
+		args = []any{string(kind), party, now}
+	case a.Role == auth.RoleService && a.HasScope(ScopeReadData):
+		basis = BasisService
+		q = `SELECT t.patient_id FROM third_party_consents t WHERE t.patient_id = ANY($1) AND t.granted FOR SHARE OF t`
+	default:
+		return &DeniedError{Action: ActReadData, Reason: ReasonNotPermitted}
+	}
+	if len(ids) == 0 {
+		return nil
+	}
+	pids := make([]int32, len(ids))
+	for i, id := range ids {
+		pids[i] = int32(id)
+	}
+	var kept []int64
+	e := entry{at: now, actor: a, basis: basis, action: ActReadData, detail: detail, reason: ReasonAllowed, outcome: OutcomeAllowed}
+	err := pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error {
+		// One statement keeps the allowed patients (locking their consent
+		// rows) and writes their entries.
+		ins, insArgs := entriesSQL(e, len(args)+2)
+		rows, _ := tx.Query(ctx, `WITH allowed AS (`+q+`)
+			INSERT INTO access_log (patient_id, at, actor_role, actor_id, actor_name, practitioner_role,
+				on_behalf_of, basis, action, detail, outcome, reason, request_id)
+			SELECT allowed.*, `+ins+` FROM allowed RETURNING patient_id`, append(append([]any{pids}, args...), insArgs...)...)
+		got, err := pgx.CollectRows(rows, pgx.RowTo[int64])
+		if err != nil {
+			return fmt.Errorf("consent: listed access: %w", translate(err))
+		}
+		allowed := make(map[int64]bool, len(got))
+		for _, id := range got {
+			allowed[id] = true
+		}
+		for _, id := range ids {
+			if allowed[id] {
+				kept = append(kept, id)
+			}
+		}
+		if len(kept) == 0 || fn == nil {
+			return nil
+		}
+		if err := fn(ctx, tx, kept); err != nil {
+			return &fnError{err: err}
+		}
+		return nil
+	})
+	var fe *fnError
+	if errors.As(err, &fe) {
+		s.recordListError(ctx, kept, e, fe.err)
+		return fe.err
+	}
+	if err != nil {
+		if len(kept) > 0 {
+			s.recordListError(ctx, kept, e, err)
+		}
+		return fmt.Errorf("consent: listed access: %w", translate(err))
+	}
+	return nil
+}
+
+// fnError carries the error of AccessListed's fn through BeginFunc.
+type fnError struct{ err error }
+
+func (e *fnError) Error() string { return e.err.Error() }
+
+// entriesSQL returns the access-log columns after patient_id of entry e as
+// SQL parameters numbered from first, with their values (as writeEntry
+// writes them).
+func entriesSQL(e entry, first int) (string, []any) {
+	vals := []any{e.at, string(e.actor.Role), clip(actorID(e.actor), 256), clip(e.actor.Name, 256),
+		clip(string(e.actor.PractitionerRole), 32), clip(e.actor.Organization, 256), string(e.basis),
+		clip(string(e.action), 64), clip(e.detail, 512), string(e.outcome), string(e.reason), clip(e.actor.RequestID, 128)}
+	sql := ""
+	for i := range vals {
+		if i > 0 {
+			sql += ", "
+		}
+		sql += fmt.Sprintf("$%d", first+i)
+		if i == 0 {
+			sql += "::timestamptz"
+		}
+	}
+	return sql, vals
+}
+
+// writeEntries writes entry e for each of ids in one statement.
+func writeEntries(ctx context.Context, q querier, ids []int64, e entry) error {
+	pids := make([]int32, len(ids))
+	for i, id := range ids {
+		pids[i] = int32(id)
+	}
+	cols, vals := entriesSQL(e, 2)
+	_, err := q.Exec(ctx, `INSERT INTO access_log (patient_id, at, actor_role, actor_id, actor_name, practitioner_role,
+		on_behalf_of, basis, action, detail, outcome, reason, request_id)
+		SELECT id, `+cols+` FROM unnest($1::int4[]) id`, append([]any{pids}, vals...)...)
+	if err != nil {
+		return fmt.Errorf("consent: access log: %w", translate(err))
+	}
+	return nil
+}
+
+// recordListError writes the "error" entries of a failed listed access in
+// a transaction of its own, even when ctx is done.
+func (s *Store) recordListError(ctx context.Context, ids []int64, e entry, cause error) {
+	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 10*time.Second)
+	defer cancel()
+	e.outcome, e.reason = OutcomeError, reasonOf(cause)
+	if err := writeEntries(ctx, s.pool, ids, e); err != nil {
+		s.logger.Error("consent: could not record a failed listed access in the access log",
+			slog.Any("actor", e.actor), slog.Int("patients", len(ids)), slog.Any("err", err))
+	}
+}

@@ -1,0 +1,152 @@
+package consent
+
+import (
+	"context"
+	"errors"
+	"slices"
+	"testing"
+	"time"
+
+	"fsecgm/taccuino/auth"
+
+	"github.com/google/go-cmp/cmp"
+	"github.com/jackc/pgx/v5"
+)
+
+// TestAccessListed checks the gate of a listed page: only the patients the
+// rules allow are kept, each gets one "allowed" entry committed with the
+// page's reads, and a failing read leaves "error" entries and nothing else.
+func TestAccessListed(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t)
+	ctx := context.Background()
+	const org = "ORG-LIST"
+	var pids []int64
+	for i, n := range []string{"AAALLL", "BBBLLL", "CCCLLL", "DDDLLL"} {
+		cf := makeCF(n, 1960+i, time.Month(1+i), 1+i, i%2 == 0)
+		pid := e.patient(cf, time.Time{})
+		pids = append(pids, pid)
+		e.care(CareDiabetology, cf, "", org)
+		if i != 2 { // the third patient has not consented
+			e.setConsent(pid, cf, true)
+		}
+	}
+	a := practitioner(cfDiabetolo, auth.PractitionerDiabetologist, org)
+	// The page lists the fourth patient first: the order of ids is kept.
+	page := []int64{pids[3], pids[0], pids[1], pids[2]}
+	var got []int64
+	err := e.s.AccessListed(ctx, a, page, "clinic list", func(ctx context.Context, tx pgx.Tx, allowed []int64) error {
+		got = allowed
+		var n int
+		return tx.QueryRow(ctx, `SELECT count(*) FROM access_log WHERE detail = 'clinic list'`).Scan(&n)
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if diff := cmp.Diff([]int64{pids[3], pids[0], pids[1]}, got); diff != "" {
+		t.Errorf("allowed (-want +got):\n%s", diff)
+	}
+	reads := func(pid int64) []logRow {
+		var out []logRow
+		for _, r := range e.log(pid) {
+			if r.Action == string(ActReadData) {
+				out = append(out, r)
+			}
+		}
+		return out
+	}
+	for i, pid := range pids {
+		log := reads(pid)
+		want := []logRow{{Role: "practitioner", ActorID: cfDiabetolo, Basis: "diabetology", Action: string(ActReadData),
+			Detail: "clinic list", Outcome: "allowed", Reason: "allowed"}}
+		if i == 2 {
+			want = nil
+		}
+		if diff := cmp.Diff(want, log); diff != "" {
+			t.Errorf("patient %d log (-want +got):\n%s", i, diff)
+		}
+	}
+
+	// A failing read: rolled back, "error" entries instead.
+	boom := errors.New("boom")
+	err = e.s.AccessListed(ctx, a, pids[:1], "failing page", func(context.Context, pgx.Tx, []int64) error { return boom })
+	if !errors.Is(err, boom) {
+		t.Fatalf("err = %v, want boom", err)
+	}
+	log := reads(pids[0])
+	if last := log[len(log)-1]; last.Detail != "failing page" || last.Outcome != "error" || len(log) != 2 {
+		t.Errorf("log after a failure = %+v", log)
+	}
+
+	// A regional service reads every consenting patient.
+	svc := service("regione-cruscotto", ScopeReadData)
+	got = nil
+	if err := e.s.AccessListed(ctx, svc, pids, "service list", func(_ context.Context, _ pgx.Tx, allowed []int64) error {
+		got = allowed
+		return nil
+	}); err != nil {
+		t.Fatal(err)
+	}
+	if diff := cmp.Diff([]int64{pids[0], pids[1], pids[3]}, got); diff != "" {
+		t.Errorf("service allowed (-want +got):\n%s", diff)
+	}
+	if l := reads(pids[3]); l[len(l)-1].Basis != "service" || l[len(l)-1].Detail != "service list" {
+		t.Errorf("service entry = %+v", l[len(l)-1])
+	}
+
+	// Someone who lists nobody.
+	wantDenied(t, e.s.AccessListed(ctx, citizen(cfPatient), pids, "x", nil), ReasonNotPermitted)
+	wantDenied(t, e.s.AccessListed(ctx, service("other"), pids, "x", nil), ReasonNotPermitted)
+}
+
+// TestVisibleSQL checks the composable query against Access for a
+// practitioner and a service, and that it refuses everyone else.
+func TestVisibleSQL(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t)
+	ctx := context.Background()
+	const org = "ORG-SQL"
+	var pids []int64
+	for i, n := range []string{"AAASQL", "BBBSQL", "CCCSQL"} {
+		cf := makeCF(n, 1970+i, time.Month(2+i), 3+i, i%2 == 1)
+		pid := e.patient(cf, time.Time{})
+		pids = append(pids, pid)
+		if i != 1 {
+			e.care(CareDiabetology, cf, "", org)
+		}
+		if i != 2 {
+			e.setConsent(pid, cf, true)
+		}
+	}
+	for _, tc := range []struct {
+		a    Actor
+		want []int64
+	}{
+		{practitioner(cfDiabetolo, auth.PractitionerDiabetologist, org), []int64{pids[0]}},
+		{service("regione", ScopeReadData), []int64{pids[0], pids[1]}},
+	} {
+		q, args, ok := e.s.VisibleSQL(tc.a)
+		if !ok {
+			t.Fatalf("VisibleSQL(%v) refused", tc.a)
+		}
+		rows, _ := e.pool.Query(ctx, `SELECT id FROM (`+q+`) v ORDER BY id`, args...)
+		got, err := pgx.CollectRows(rows, pgx.RowTo[int64])
+		if err != nil {
+			t.Fatal(err)
+		}
+		if diff := cmp.Diff(tc.want, got); diff != "" {
+			t.Errorf("VisibleSQL(%v) (-want +got):\n%s", tc.a, diff)
+		}
+		for _, pid := range pids {
+			allowed := e.s.Access(ctx, tc.a, pid, ActReadData, "check", nil) == nil
+			if allowed != slices.Contains(got, pid) {
+				t.Errorf("VisibleSQL(%v) and Access disagree on patient %d", tc.a, pid)
+			}
+		}
+	}
+	for _, a := range []Actor{citizen(cfPatient), service("no-scope"), {}} {
+		if _, _, ok := e.s.VisibleSQL(a); ok {
+			t.Errorf("VisibleSQL(%v) accepted", a)
+		}
+	}
+}

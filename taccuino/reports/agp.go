@@ -1,0 +1,254 @@
+package reports
+
+import (
+	"context"
+	"fmt"
+	"net/http"
+	"net/url"
+	"strings"
+	"time"
+
+	"fsecgm/agp"
+	"fsecgm/cgm"
+	"fsecgm/cgm/cgmstore"
+	"fsecgm/taccuino/consent"
+	"fsecgm/taccuino/locale"
+	"fsecgm/taccuino/reports/agpdoc"
+	"fsecgm/taccuino/summaries"
+	"fsecgm/taccuino/web"
+
+	"github.com/jackc/pgx/v5"
+	"github.com/labstack/echo/v5"
+)
+
+// reportRequest is a parsed report request.
+type reportRequest struct {
+	patient   cgmstore.Patient
+	loc       *time.Location
+	from, to  time.Time // local midnights of the first and last day
+	cur, prev agp.Period
+	targets   agpdoc.Targets
+	pdf       bool
+}
+
+// patientOf resolves the patient of the request, accepting "<id>.pdf": it
+// strips the suffix (so that web.Deps.Patient sees the bare id) and
+// reports whether the PDF was asked for.
+func (h *handlers) patientOf(c *echo.Context) (cgmstore.Patient, bool, error) {
+	id := c.Param(web.PatientParam)
+	pdf := false
+	if bare, ok := strings.CutSuffix(id, ".pdf"); ok {
+		pdf = true
+		c.SetPathValues(echo.PathValues{{Name: web.PatientParam, Value: bare}})
+	}
+	p, err := h.d.Patient(c, consent.ActReadData)
+	return p, pdf, err
+}
+
+// parseReport reads the period and targets of a report request: from and
+// to are local dates (both inclusive) in the patient's zone, by default the
+// last 14 complete days.
+func (h *handlers) parseReport(c *echo.Context, p cgmstore.Patient, pdf bool) (reportRequest, error) {
+	loc, err := p.Location()
+	if err != nil {
+		return reportRequest{}, err
+	}
+	r := reportRequest{patient: p, loc: loc, pdf: pdf}
+	if r.targets, err = agpdoc.ParseTargets(c.QueryParam("targets")); err != nil {
+		return r, web.BadRequest("targets", "targets must be standard or older")
+	}
+	from, to := c.QueryParam("from"), c.QueryParam("to")
+	switch {
+	case from == "" && to == "":
+		today := time.Date(h.now().In(loc).Year(), h.now().In(loc).Month(), h.now().In(loc).Day(), 0, 0, 0, 0, loc)
+		r.from, r.to = today.AddDate(0, 0, -summaries.PeriodDays), today.AddDate(0, 0, -1)
+	case from == "" || to == "":
+		field := "from"
+		if to == "" {
+			field = "to"
+		}
+		return r, web.BadRequest(field, "from and to go together: local dates YYYY-MM-DD, both included")
+	default:
+		if r.from, err = time.ParseInLocation(time.DateOnly, from, loc); err != nil {
+			return r, web.BadRequest("from", "from must be a date YYYY-MM-DD")
+		}
+		if r.to, err = time.ParseInLocation(time.DateOnly, to, loc); err != nil {
+			return r, web.BadRequest("to", "to must be a date YYYY-MM-DD")
+		}
+	}
+	if r.to.Before(r.from) {
+		return r, web.Invalid("to", "the period ends before it starts")
+	}
+	days := int(agp.LocalDays(r.from, r.to, loc).End.Sub(r.from).Hours()/24 + 0.5)
+	if days > h.o.MaxDays {
+		return r, web.Invalid("to", fmt.Sprintf("the period is longer than %d days", h.o.MaxDays))
+	}
+	r.cur = agp.LocalDays(r.from, r.to, loc)
+	r.prev = agp.LocalDays(r.from.AddDate(0, 0, -days), r.from.AddDate(0, 0, -1), loc)
+	return r, nil
+}
+
+// report is what a report request reads and computes.
+type report struct {
+	req      reportRequest
+	cur      agp.Report
+	prev     agp.Report
+	readings cgm.Series
+	labs     []agpdoc.LabResult
+}
+
+// load reads the readings of both periods and the laboratory HbA1c in the
+// transaction that logs the access, and computes the reports.
+func (h *handlers) load(c *echo.Context, r reportRequest) (report, error) {
+	out := report{req: r}
+	what := "AGP report"
+	if r.pdf {
+		what += " (PDF)"
+	}
+	detail := fmt.Sprintf("%s %s..%s", what, r.from.Format(time.DateOnly), r.to.Format(time.DateOnly))
+	var rs cgm.Series
+	err := h.d.Access(c, r.patient, consent.ActReadData, detail, func(ctx context.Context, tx pgx.Tx) error {
+		var err error
+		rs, err = h.d.Store.InTx(tx).Readings(ctx, r.patient.ID, r.prev.Start, r.cur.End, cgm.Historic, cgm.Scan)
+		if err != nil {
+			return err
+		}
+		if h.o.HbA1c != nil {
+			if out.labs, err = h.o.HbA1c(ctx, r.patient.ID, r.cur.Start, r.cur.End); err != nil {
+				return fmt.Errorf("reports: laboratory HbA1c: %w", err)
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		return out, err
+	}
+	zone := r.patient.TimeZone
+	if out.cur, err = agp.Compute(rs, agp.Options{Patient: r.patient.PublicID, Location: r.loc, Zone: zone, Period: &r.cur, AGP: true, Daily: true}); err != nil {
+		return out, err
+	}
+	if out.prev, err = agp.Compute(rs, agp.Options{Patient: r.patient.PublicID, Location: r.loc, Zone: zone, Period: &r.prev}); err != nil {
+		return out, err
+	}
+	out.readings = rs.Between(r.cur.Start, r.cur.End)
+	return out, nil
+}
+
+func (rp report) input(l locale.Lang, now time.Time) agpdoc.Input {
+	return agpdoc.Input{Report: rp.cur, Previous: &rp.prev, Readings: rp.readings, Location: rp.req.loc,
+		Patient: summaries.PatientOf(rp.req.patient), HbA1c: rp.labs, Targets: rp.req.targets, Lang: l, Generated: now}
+}
+
+// pageReport serves the report page, or its PDF for "<id>.pdf".
+func (h *handlers) pageReport(c *echo.Context) error {
+	p, pdf, err := h.patientOf(c)
+	if err != nil {
+		return err
+	}
+	req, err := h.parseReport(c, p, pdf)
+	if err != nil {
+		return err
+	}
+	rp, err := h.load(c, req)
+	if err != nil {
+		return err
+	}
+	l := web.Lang(c)
+	if pdf {
+		return h.sendPDF(c, rp, l)
+	}
+	base := "/reports/agp/" + p.PublicID
+	link := func(path string, lang locale.Lang, tg agpdoc.Targets) string {
+		v := url.Values{}
+		v.Set("from", req.from.Format(time.DateOnly))
+		v.Set("to", req.to.Format(time.DateOnly))
+		v.Set("lang", string(lang))
+		v.Set("targets", string(tg))
+		return path + "?" + v.Encode()
+	}
+	nav := &agpdoc.Nav{
+		Clinic:       "/clinic?lang=" + string(l),
+		PDF:          link(base+".pdf", l, req.targets),
+		LangIT:       link(base, locale.IT, req.targets),
+		LangEN:       link(base, locale.EN, req.targets),
+		TargetsStd:   link(base, l, agpdoc.TargetsStandard),
+		TargetsOlder: link(base, l, agpdoc.TargetsOlder),
+		Action:       base,
+		From:         req.from.Format(time.DateOnly),
+		To:           req.to.Format(time.DateOnly),
+	}
+	b, err := agpdoc.RenderHTML(rp.input(l, h.now()), agpdoc.HTMLOptions{StylesheetURL: "/reports/static/report.css", Nav: nav})
+	if err != nil {
+		return err
+	}
+	c.Response().Header().Set("Content-Language", string(l))
+	return c.HTMLBlob(http.StatusOK, b)
+}
+
+func (h *handlers) sendPDF(c *echo.Context, rp report, l locale.Lang) error {
+	b, err := agpdoc.RenderPDF(rp.input(l, h.now()))
+	if err != nil {
+		return err
+	}
+	name := fmt.Sprintf("agp-%s-%s.pdf", rp.req.from.Format(time.DateOnly), rp.req.to.Format(time.DateOnly))
+	c.Response().Header().Set("Content-Disposition", `inline; filename="`+name+`"`)
+	return c.Blob(http.StatusOK, "application/pdf", b)
+}
+
+// ReportJSON is the JSON form of a report: the engine's figures of both
+// periods, unrounded, and the laboratory HbA1c beside the GMI.
+type ReportJSON struct {
+	// Patient is the public id.
+	Patient string `json:"patient"`
+	// From and To are the local dates of the period, both included.
+	From string `json:"from"`
+	To   string `json:"to"`
+	// Targets is the target set of the page (standard or older).
+	Targets string `json:"targets"`
+	// Report is the period's report, with the AGP and daily profiles.
+	Report agp.Report `json:"report"`
+	// Previous is the report of the period of equal length just before.
+	Previous agp.Report `json:"previous"`
+	// HbA1c lists the laboratory HbA1c results of the period.
+	HbA1c []HbA1cJSON `json:"hba1c"`
+}
+
+// HbA1cJSON is a laboratory HbA1c beside the GMI of the period.
+type HbA1cJSON struct {
+	At      time.Time `json:"at"`
+	Percent float64   `json:"percent"`
+	// Difference is HbA1c − GMI, in percentage points (null without GMI).
+	Difference *float64 `json:"difference"`
+	// Discordant is true when |HbA1c − GMI| ≥ 0.5 points.
+	Discordant bool `json:"discordant"`
+}
+
+// apiReport serves the report's figures as JSON, or the PDF for "<id>.pdf".
+func (h *handlers) apiReport(c *echo.Context) error {
+	p, pdf, err := h.patientOf(c)
+	if err != nil {
+		return err
+	}
+	req, err := h.parseReport(c, p, pdf)
+	if err != nil {
+		return err
+	}
+	rp, err := h.load(c, req)
+	if err != nil {
+		return err
+	}
+	if pdf {
+		return h.sendPDF(c, rp, web.Lang(c))
+	}
+	out := ReportJSON{Patient: p.PublicID, From: req.from.Format(time.DateOnly), To: req.to.Format(time.DateOnly),
+		Targets: string(req.targets), Report: rp.cur, Previous: rp.prev, HbA1c: []HbA1cJSON{}}
+	for _, lab := range rp.labs {
+		j := HbA1cJSON{At: lab.At, Percent: lab.Percent}
+		if g := rp.cur.GMI; g != nil {
+			d := lab.Percent - g.Percent
+			j.Difference, j.Discordant = &d, agpdoc.Discordant(lab.Percent, g.Percent)
+		}
+		out.HbA1c = append(out.HbA1c, j)
+	}
+	return c.JSON(http.StatusOK, out)
+}

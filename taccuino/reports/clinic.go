@@ -1,0 +1,518 @@
+package reports
+
+import (
+	"bytes"
+	"context"
+	"embed"
+	"fmt"
+	"html"
+	"html/template"
+	"math"
+	"net/http"
+	"strconv"
+	"strings"
+	"time"
+	"unicode/utf8"
+
+	"fsecgm/taccuino/locale"
+	"fsecgm/taccuino/summaries"
+	"fsecgm/taccuino/web"
+
+	"github.com/jackc/pgx/v5"
+	"github.com/labstack/echo/v5"
+)
+
+//go:embed templates/clinic.html static/clinic.css
+var assets embed.FS
+
+// pageSet holds the parsed clinic page and its stylesheet.
+type pageSet struct {
+	clinic    *template.Template
+	clinicCSS []byte
+}
+
+func newPageSet() (*pageSet, error) {
+	t, err := template.ParseFS(assets, "templates/clinic.html")
+	if err != nil {
+		return nil, fmt.Errorf("reports: template: %w", err)
+	}
+	css, err := assets.ReadFile("static/clinic.css")
+	if err != nil {
+		return nil, fmt.Errorf("reports: stylesheet: %w", err)
+	}
+	return &pageSet{clinic: t, clinicCSS: css}, nil
+}
+
+// Limits of the clinic list.
+const (
+	defaultLimit = 50
+	maxLimit     = 500
+	maxSearch    = 64
+)
+
+// listDetail is the access-log detail of a clinic list read (shown to the
+// patient).
+const listDetail = "clinic list: summary of the last 14 days"
+
+// clinicQuery is a parsed clinic list request.
+type clinicQuery struct {
+	category    summaries.Category
+	search      string
+	page, limit int
+	counts      bool
+}
+
+func parseCategory(s string) (summaries.Category, error) {
+	if s == "" || s == "all" {
+		return 0, nil
+	}
+	c, err := summaries.ParseCategory(s)
+	if err != nil {
+		return 0, web.BadRequest("category", "unknown category; want one of very_low, low, tir_drop, low_use, tir_low, very_high, high, meeting_targets, no_data")
+	}
+	return c, nil
+}
+
+func parsePage(s string) (int, error) {
+	if s == "" {
+		return 1, nil
+	}
+	n, err := strconv.Atoi(s)
+	if err != nil || n < 1 || n > 1_000_000 {
+		return 0, web.BadRequest("page", "page must be a whole number from 1")
+	}
+	return n, nil
+}
+
+func checkSearch(s string) (string, error) {
+	s = strings.TrimSpace(s)
+	if utf8.RuneCountInString(s) > maxSearch {
+		return "", web.Invalid("q", fmt.Sprintf("the search text is longer than %d characters", maxSearch))
+	}
+	return s, nil
+}
+
+// clinicList is a page of the clinic list with its rows.
+type clinicList struct {
+	list summaries.List
+	rows []summaries.Row
+	q    clinicQuery
+}
+
+// list builds a page of the clinic list for the request's practitioner:
+// the patients they may see (consent.Store.VisibleSQL, composed with the
+// summaries in one statement by summaries.Store.List), sorted by need of
+// attention; ended periods are refreshed first; the page's rows are read in
+// the transaction that re-checks the rules for them and logs one
+// access-log entry per patient shown (consent.Store.AccessListed).
+func (h *handlers) list(c *echo.Context, q clinicQuery) (clinicList, error) {
+	ctx := c.Request().Context()
+	p := web.Principal(c)
+	if p == nil {
+		return clinicList{}, web.Unauthenticated(web.AuthError(c))
+	}
+	a := web.Actor(c)
+	visible, args, ok := h.d.Consent.VisibleSQL(a)
+	if !ok {
+		return clinicList{}, web.Forbidden()
+	}
+	now := h.now()
+	sq := summaries.Query{PatientsSQL: visible, PatientsArgs: args, Category: q.category, Search: q.search,
+		Limit: q.limit, Offset: (q.page - 1) * q.limit, Counts: q.counts, Now: now}
+	l, err := h.o.Summaries.List(ctx, sq)
+	if err != nil {
+		return clinicList{}, err
+	}
+	if len(l.Stale) > 0 && h.o.Refresher != nil {
+		if n, err := h.o.Refresher.Refresh(ctx, l.Stale); err != nil {
+			web.Logger(c).Warn("reports: refreshing ended periods failed", "err", err.Error())
+		} else if n > 0 {
+			if l, err = h.o.Summaries.List(ctx, sq); err != nil {
+				return clinicList{}, err
+			}
+		}
+	}
+	out := clinicList{list: l, q: q}
+	if len(l.Entries) == 0 {
+		return out, nil
+	}
+	page := make([]int64, len(l.Entries))
+	for i, e := range l.Entries {
+		page[i] = e.PatientID
+	}
+	err = h.d.Consent.AccessListed(ctx, a, page, listDetail, func(ctx context.Context, tx pgx.Tx, allowed []int64) error {
+		var err error
+		out.rows, err = summaries.Rows(ctx, tx, allowed, now)
+		return err
+	})
+	return out, err
+}
+
+// ClinicJSON is a page of the clinic list.
+type ClinicJSON struct {
+	Page  int `json:"page"`
+	Limit int `json:"limit"`
+	// More is true when patients follow this page.
+	More bool `json:"more"`
+	// Total is the number of patients matching the category and search,
+	// and Counts the number per category (search applied); only with
+	// ?counts=1 (or "counts": true), which costs a pass over every patient.
+	Total  *int           `json:"total,omitempty"`
+	Counts map[string]int `json:"counts,omitempty"`
+	// Patients are the page's patients, most in need of attention first.
+	Patients []ClinicPatientJSON `json:"patients"`
+}
+
+// ClinicPatientJSON is a patient of the clinic list, with the unrounded
+// figures of the current and previous periods.
+type ClinicPatientJSON struct {
+	ID         string   `json:"id"`
+	Name       string   `json:"name"`
+	FiscalCode string   `json:"fiscal_code"`
+	Category   string   `json:"category"`
+	Severity   float64  `json:"severity"`
+	Flags      []string `json:"flags"`
+	// PeriodStart and PeriodEnd are the local dates of the current period.
+	PeriodStart string             `json:"period_start,omitempty"`
+	PeriodEnd   string             `json:"period_end,omitempty"`
+	Stale       bool               `json:"stale"`
+	Current     *summaries.Figures `json:"current"`
+	Previous    *summaries.Figures `json:"previous"`
+	// TIRDelta is the change of time in range from the previous period.
+	TIRDelta *float64 `json:"tir_delta"`
+	// LastReading is the last historic reading; NoDataDays the local
+	// calendar days from its day to today (null without readings).
+	LastReading *time.Time `json:"last_reading"`
+	NoDataDays  *int       `json:"no_data_days"`
+	// Report is the URL of the AGP report page.
+	Report string `json:"report"`
+}
+
+// zones loads time zones once per request (time.LoadLocation reads the
+// zone database each time).
+type zones map[string]*time.Location
+
+func (z zones) get(tz string) *time.Location {
+	if loc, ok := z[tz]; ok {
+		return loc
+	}
+	loc, err := time.LoadLocation(tz)
+	if err != nil {
+		loc = time.UTC
+	}
+	z[tz] = loc
+	return loc
+}
+
+// noDataDays returns the number of local calendar days (in loc) from the
+// day of the last reading to today: 0 when it was today.
+func noDataDays(last, now time.Time, loc *time.Location) *int {
+	if last.IsZero() {
+		return nil
+	}
+	day := func(t time.Time) time.Time {
+		y, m, d := t.In(loc).Date()
+		return time.Date(y, m, d, 0, 0, 0, 0, time.UTC)
+	}
+	n := int(math.Round(day(now).Sub(day(last)).Hours() / 24))
+	if n < 0 {
+		n = 0
+	}
+	return &n
+}
+
+func displayName(r summaries.Row) string {
+	if n := strings.TrimSpace(r.GivenName + " " + r.FamilyName); n != "" {
+		return n
+	}
+	return r.FiscalCode
+}
+
+func (h *handlers) clinicJSON(cl clinicList) ClinicJSON {
+	out := ClinicJSON{Page: cl.q.page, Limit: cl.q.limit, More: cl.list.More, Patients: []ClinicPatientJSON{}}
+	if cl.list.Counts != nil {
+		total := cl.list.Total
+		out.Total, out.Counts = &total, map[string]int{}
+		for _, c := range summaries.Categories() {
+			out.Counts[c.String()] = cl.list.Counts[c]
+		}
+	}
+	now := h.now()
+	zs := zones{}
+	for _, r := range cl.rows {
+		p := ClinicPatientJSON{ID: r.PublicID, Name: strings.TrimSpace(r.GivenName + " " + r.FamilyName), FiscalCode: r.FiscalCode,
+			Category: r.Category.String(), Severity: r.Severity, Flags: []string{}, PeriodStart: r.PeriodStart, PeriodEnd: r.PeriodEnd,
+			Stale: r.Stale, TIRDelta: r.TIRDelta, NoDataDays: noDataDays(r.LastReading, now, zs.get(r.TimeZone)), Report: "/reports/agp/" + r.PublicID}
+		for _, f := range r.Flags.Categories() {
+			p.Flags = append(p.Flags, f.String())
+		}
+		if r.HasSummary {
+			cur, prev := r.Current, r.Previous
+			p.Current, p.Previous = &cur, &prev
+		}
+		if !r.LastReading.IsZero() {
+			t := r.LastReading
+			p.LastReading = &t
+		}
+		out.Patients = append(out.Patients, p)
+	}
+	return out
+}
+
+func (h *handlers) apiClinic(c *echo.Context) error {
+	q, err := queryOf(c.QueryParam("category"), c.QueryParam("page"), c.QueryParam("limit"), "")
+	if err != nil {
+		return err
+	}
+	if q.counts, err = parseCounts(c.QueryParam("counts")); err != nil {
+		return err
+	}
+	cl, err := h.list(c, q)
+	if err != nil {
+		return err
+	}
+	return c.JSON(http.StatusOK, h.clinicJSON(cl))
+}
+
+// searchBody is the body of POST /clinic/search.
+type searchBody struct {
+	Q        string `json:"q"`
+	Category string `json:"category"`
+	Page     int    `json:"page"`
+	Limit    int    `json:"limit"`
+	Counts   bool   `json:"counts"`
+}
+
+// parseCounts reads the counts parameter: "1"/"true" or ""/"0"/"false".
+func parseCounts(s string) (bool, error) {
+	switch s {
+	case "", "0", "false":
+		return false, nil
+	case "1", "true":
+		return true, nil
+	}
+	return false, web.BadRequest("counts", "counts must be 1 or 0")
+}
+
+func (h *handlers) apiClinicSearch(c *echo.Context) error {
+	var b searchBody
+	if err := web.DecodeJSON(c, &b); err != nil {
+		return err
+	}
+	page, limit := "", ""
+	if b.Page != 0 {
+		page = strconv.Itoa(b.Page)
+	}
+	if b.Limit != 0 {
+		limit = strconv.Itoa(b.Limit)
+	}
+	q, err := queryOf(b.Category, page, limit, b.Q)
+	if err != nil {
+		return err
+	}
+	q.counts = b.Counts
+	cl, err := h.list(c, q)
+	if err != nil {
+		return err
+	}
+	return c.JSON(http.StatusOK, h.clinicJSON(cl))
+}
+
+// queryOf parses the list parameters.
+func queryOf(category, page, limit, search string) (clinicQuery, error) {
+	var q clinicQuery
+	var err error
+	if q.category, err = parseCategory(category); err != nil {
+		return q, err
+	}
+	if q.page, err = parsePage(page); err != nil {
+		return q, err
+	}
+	q.limit = defaultLimit
+	if limit != "" {
+		n, err := strconv.Atoi(limit)
+		if err != nil || n < 1 || n > maxLimit {
+			return q, web.BadRequest("limit", fmt.Sprintf("limit must be a whole number from 1 to %d", maxLimit))
+		}
+		q.limit = n
+	}
+	if q.search, err = checkSearch(search); err != nil {
+		return q, err
+	}
+	return q, nil
+}
+
+// Clinic page view.
+type (
+	catView struct {
+		Code, Label string
+		N           int
+		Current     bool
+	}
+	flagView struct{ Short, Title string }
+	rowView  struct {
+		ID, Code, Name, Sub, Report, CategoryLabel string
+		Flags                                      []flagView
+		TIR, Below, VeryLow, Above, VeryHigh       string
+		CV, GMI, Active, Delta, Last, Period       string
+	}
+	clinicView struct {
+		Lang     locale.Lang
+		T        map[string]string
+		CSRF     string
+		Search   string
+		Category string
+		Counts   bool
+		All      int
+		Cats     []catView
+		Stale    bool
+		Rows     template.HTML
+		Prev     int
+		Next     int
+		PageText string
+	}
+)
+
+// pageClinic serves the clinic list page: GET lists (?category=, ?page=),
+// POST searches (form fields q, category, page; CSRF-checked) so that the
+// search text never appears in a URL.
+func (h *handlers) pageClinic(c *echo.Context) error {
+	var q clinicQuery
+	var err error
+	counts := ""
+	if c.Request().Method == http.MethodPost {
+		q, err = queryOf(c.FormValue("category"), c.FormValue("page"), "", c.FormValue("q"))
+		counts = c.FormValue("counts")
+	} else {
+		q, err = queryOf(c.QueryParam("category"), c.QueryParam("page"), "", "")
+		counts = c.QueryParam("counts")
+	}
+	if err != nil {
+		return err
+	}
+	if q.counts, err = parseCounts(counts); err != nil {
+		return err
+	}
+	cl, err := h.list(c, q)
+	if err != nil {
+		return err
+	}
+	l := web.Lang(c)
+	tl := clinicLabels(l)
+	v := clinicView{Lang: l, T: tl, CSRF: web.CSRFToken(c), Search: q.search, Stale: len(cl.list.Stale) > 0, Counts: q.counts}
+	if q.category != 0 {
+		v.Category = q.category.String()
+	}
+	for _, cat := range summaries.Categories() {
+		n := cl.list.Counts[cat]
+		v.All += n
+		v.Cats = append(v.Cats, catView{Code: cat.String(), Label: tl["cat_"+cat.String()], N: n, Current: cat == q.category})
+	}
+	now := h.now()
+	zs := zones{}
+	var rows strings.Builder
+	for _, r := range cl.rows {
+		rowViewOf(l, tl, r, now, zs.get(r.TimeZone)).write(&rows)
+	}
+	v.Rows = template.HTML(rows.String()) // every value escaped by rowView.write
+	if q.page > 1 {
+		v.Prev = q.page - 1
+	}
+	if cl.list.More {
+		v.Next = q.page + 1
+	}
+	v.PageText = fmt.Sprintf(tl["page"], q.page)
+	if q.counts {
+		pages := max(1, (cl.list.Total+q.limit-1)/q.limit)
+		v.PageText = fmt.Sprintf(tl["page_of"], q.page, pages, cl.list.Total)
+	}
+	var b bytes.Buffer
+	if err := h.pages.clinic.Execute(&b, v); err != nil {
+		return fmt.Errorf("reports: clinic page: %w", err)
+	}
+	c.Response().Header().Set("Content-Language", string(l))
+	return c.HTMLBlob(http.StatusOK, b.Bytes())
+}
+
+// rowViewOf writes a row of the clinic page in l (tl: the page's texts).
+func rowViewOf(l locale.Lang, tl map[string]string, r summaries.Row, now time.Time, loc *time.Location) rowView {
+	const dash = "—"
+	v := rowView{ID: r.PublicID, Code: r.Category.String(), Name: displayName(r), Report: "/reports/agp/" + r.PublicID,
+		CategoryLabel: tl["cat_"+r.Category.String()], TIR: dash, Below: dash, VeryLow: dash, Above: dash, VeryHigh: dash,
+		CV: dash, GMI: dash, Active: dash, Delta: dash, Last: tl["never"], Period: dash}
+	if v.Name != r.FiscalCode {
+		v.Sub = r.FiscalCode
+	}
+	for _, f := range r.Flags.Categories() {
+		if f != r.Category {
+			v.Flags = append(v.Flags, flagView{Short: flagShort(f), Title: tl["cat_"+f.String()]})
+		}
+	}
+	pct := func(x float64) string { return l.Percent(x, 1) }
+	if f := r.Current; r.HasSummary && f.Readings > 0 {
+		t := f.TimeInRanges
+		v.TIR, v.Below, v.VeryLow = pct(t.Target), pct(t.VeryLow+t.Low), pct(t.VeryLow)
+		v.Above, v.VeryHigh = pct(t.High+t.VeryHigh), pct(t.VeryHigh)
+		if f.CVPercent != nil {
+			v.CV = pct(*f.CVPercent)
+		}
+		v.GMI = pct(f.GMI.Percent)
+		v.Active = pct(f.ActivePercent)
+	}
+	if r.TIRDelta != nil {
+		v.Delta = l.Signed(*r.TIRDelta, 1)
+	}
+	if d := noDataDays(r.LastReading, now, loc); d != nil {
+		v.Last = fmt.Sprintf(tl["days_ago"], *d)
+		if *d == 0 {
+			v.Last = tl["today"]
+		}
+	}
+	if r.PeriodStart != "" {
+		v.Period = r.PeriodStart + " – " + r.PeriodEnd
+	}
+	return v
+}
+
+// write writes the row as HTML, escaping every value (the rows of a page
+// are written here rather than by html/template, which costs about 40 µs
+// a row).
+func (v rowView) write(b *strings.Builder) {
+	e := html.EscapeString
+	b.WriteString(`<tr data-patient="` + e(v.ID) + `" class="cat-` + e(v.Code) + `"><td><a href="` + e(v.Report) +
+		`" data-report="` + e(v.ID) + `">` + e(v.Name) + `</a>`)
+	if v.Sub != "" {
+		b.WriteString(`<br><small class="muted">` + e(v.Sub) + `</small>`)
+	}
+	b.WriteString(`</td><td><span class="badge">` + e(v.CategoryLabel) + `</span>`)
+	for _, f := range v.Flags {
+		b.WriteString(` <span class="flag" title="` + e(f.Title) + `">` + e(f.Short) + `</span>`)
+	}
+	b.WriteString(`</td>`)
+	for _, c := range [...]struct{ key, val string }{{"target", v.TIR}, {"below", v.Below}, {"very_low", v.VeryLow},
+		{"above", v.Above}, {"very_high", v.VeryHigh}, {"cv_percent", v.CV}, {"gmi_percent", v.GMI},
+		{"active_percent", v.Active}, {"tir_delta", v.Delta}} {
+		b.WriteString(`<td class="num" data-fig="` + c.key + `">` + e(c.val) + `</td>`)
+	}
+	b.WriteString(`<td data-fig="last">` + e(v.Last) + `</td><td>` + e(v.Period) + "</td></tr>\n")
+}
+
+func flagShort(c summaries.Category) string {
+	switch c {
+	case summaries.CategoryVeryLow:
+		return "<54"
+	case summaries.CategoryLow:
+		return "<70"
+	case summaries.CategoryTIRDrop:
+		return "↓TIR"
+	case summaries.CategoryLowUse:
+		return "CGM<70%"
+	case summaries.CategoryTIRLow:
+		return "TIR<70%"
+	case summaries.CategoryVeryHigh:
+		return ">250"
+	case summaries.CategoryHigh:
+		return ">180"
+	}
+	return c.String()
+}
