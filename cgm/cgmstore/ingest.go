@@ -270,6 +270,9 @@ func (s *Store) Ingest(ctx context.Context, b Batch) (Result, error) {
 	if err != nil {
 		return Result{}, fmt.Errorf("cgmstore: ingest for patient %d: %w", b.Patient, translate(err))
 	}
+	if s.onIngest != nil {
+		s.onIngest(b.Source, res)
+	}
 	return res, nil
 }
 
@@ -291,6 +294,9 @@ func (s *Store) IngestTx(ctx context.Context, tx pgx.Tx, b Batch) (Result, error
 	})
 	if err != nil {
 		return Result{}, fmt.Errorf("cgmstore: ingest for patient %d: %w", b.Patient, translate(err))
+	}
+	if s.onIngest != nil {
+		s.onIngest(b.Source, res)
 	}
 	return res, nil
 }

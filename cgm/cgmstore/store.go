@@ -68,13 +68,20 @@ type Options struct {
 	// Now is the clock readings are validated against (no reading more
 	// than a day in the future); time.Now when nil.
 	Now func() time.Time
+	// OnIngest, when set, is called after every batch written by Ingest
+	// (committed) or IngestTx (written in the caller's transaction, which
+	// may still roll back), with the batch's source and counts: for
+	// metrics. It must be fast and safe for concurrent use, and must not
+	// keep r.Rejections.
+	OnIngest func(src Source, r Result)
 }
 
 // Store is the readings store. It is safe for concurrent use.
 type Store struct {
-	pool   *pgxpool.Pool
-	logger *slog.Logger
-	now    func() time.Time
+	pool     *pgxpool.Pool
+	logger   *slog.Logger
+	now      func() time.Time
+	onIngest func(Source, Result)
 
 	mu     sync.Mutex
 	months map[int]bool // UTC months (year*12 + month-1) known to have a partition
@@ -83,7 +90,7 @@ type Store struct {
 // New returns a store on pool, whose database must be migrated (package
 // migrations).
 func New(pool *pgxpool.Pool, opts Options) *Store {
-	s := &Store{pool: pool, logger: opts.Logger, now: opts.Now, months: map[int]bool{}}
+	s := &Store{pool: pool, logger: opts.Logger, now: opts.Now, onIngest: opts.OnIngest, months: map[int]bool{}}
 	if s.logger == nil {
 		s.logger = slog.New(slog.DiscardHandler)
 	}

@@ -3,10 +3,13 @@ package main
 import (
 	"context"
 	"log/slog"
+	"time"
 
 	"fsecgm/cgm/cgmstore"
 	"fsecgm/connectors/connsync"
 	"fsecgm/taccuino/consent"
+	"fsecgm/taccuino/records"
+	"fsecgm/taccuino/summaries"
 
 	"github.com/jackc/pgx/v5/pgxpool"
 )
@@ -25,19 +28,43 @@ type jobDeps struct {
 	Store   *cgmstore.Store
 	Consent *consent.Store
 	Sync    *connsync.Syncer
-	Dev     bool
+	// Records is the FHIR outbox the delivery job empties.
+	Records *records.Store
+	// Summaries keeps the patients' summaries up to date.
+	Summaries *summaries.Updater
+	// Getenv reads the subscriptions' secrets.
+	Getenv func(string) string
+	Dev    bool
+	// ShutdownTimeout bounds the shutdown: a job must stop within it
+	// after its context is cancelled (deliveries get a grace shorter than
+	// it).
+	ShutdownTimeout time.Duration
 }
 
-// serveJobs lists the background jobs that run with the HTTP server, in an
-// errgroup sharing its context: when one fails or the service is asked to
-// stop, all stop.
+// serveJobs lists the background jobs that run with the HTTP server
+// (serveUntilDone), sharing one context: when one fails or the service is
+// asked to stop, all stop, within the shutdown timeout:
 //
-// The LibreLinkUp sync scheduler runs here. Lead: add the FHIR outbox
-// worker and the summaries updater, e.g.
-//
-//	{name: "outbox", run: outbox.Run},
-func serveJobs(d jobDeps) []job {
-	return []job{
-		{name: "llu-sync", run: d.Sync.Run},
+//   - llu-sync: the LibreLinkUp sync scheduler (connsync.Syncer.Run); at
+//     shutdown, syncs in flight hand their leases back;
+//   - summaries: the summaries updater (summaries.Updater.Run): day rows
+//     and summaries from the dirty marks, published to the records; a
+//     round in progress is a transaction that rolls back at shutdown;
+//   - fhir-delivery: the outbox worker (records.Deliverer.Run); at
+//     shutdown, deliveries in progress get half the shutdown timeout to
+//     finish, then are handed back, their attempt not counted.
+func serveJobs(d jobDeps) ([]job, error) {
+	jobs := []job{{name: "llu-sync", run: d.Sync.Run}}
+	if d.Summaries != nil {
+		jobs = append(jobs, job{name: "summaries", run: d.Summaries.Run})
 	}
+	if d.Records != nil {
+		dl, err := records.NewDeliverer(d.Records, d.Consent, records.DeliveryOptions{Logger: d.Logger, Getenv: d.Getenv,
+			Grace: d.ShutdownTimeout / 2})
+		if err != nil {
+			return nil, err
+		}
+		jobs = append(jobs, job{name: "fhir-delivery", run: dl.Run})
+	}
+	return jobs, nil
 }

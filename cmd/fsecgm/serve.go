@@ -8,9 +8,12 @@ import (
 	"net"
 	"net/http"
 	"net/url"
+	"os"
 	"path/filepath"
+	"sort"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 
 	"fsecgm/cgm/cgmstore"
@@ -22,10 +25,13 @@ import (
 	"fsecgm/taccuino"
 	"fsecgm/taccuino/auth"
 	"fsecgm/taccuino/consent"
+	"fsecgm/taccuino/records"
+	"fsecgm/taccuino/reports"
+	"fsecgm/taccuino/summaries"
+	"fsecgm/taccuino/telemetry"
 	"fsecgm/taccuino/web"
 
 	"github.com/jackc/pgx/v5/pgxpool"
-	"golang.org/x/sync/errgroup"
 )
 
 // The environment variables of "fsecgm serve" (flags override them).
@@ -38,7 +44,19 @@ const (
 	envOIDCAudience = "FSECGM_OIDC_AUDIENCE"
 	envOIDCJWKSURL  = "FSECGM_OIDC_JWKS_URL"
 	envTrustProxy   = "FSECGM_TRUST_PROXY"
+	// envMetricsAddr moves /metrics to a listener of its own.
+	envMetricsAddr = "FSECGM_METRICS_ADDR"
+	// envShutdownTimeout bounds the graceful shutdown.
+	envShutdownTimeout = "FSECGM_SHUTDOWN_TIMEOUT"
+	// envSubscriptions names the JSON file of the FHIR record servers
+	// summaries are delivered to (records.ParseSubscriptions).
+	envSubscriptions = "FSECGM_SUBSCRIPTIONS_FILE"
 )
+
+// devBaseURL is the external URL assumed in development mode when none is
+// given: the FHIR identifiers fsecgm writes are rooted there, so it must
+// not change between runs.
+const devBaseURL = "http://localhost:8080"
 
 // Timeouts of the HTTP server.
 const (
@@ -61,8 +79,13 @@ type serveConfig struct {
 	oidcAudience    string
 	oidcJWKSURL     string
 	trustProxy      bool
+	metricsAddr     string // empty: /metrics on addr
 	shutdownTimeout time.Duration
-	devKeyFile      string
+	// subscriptions are the FHIR record servers to deliver to, from
+	// --subscriptions (nil: keep the stored ones).
+	subscriptions     []records.Subscription
+	subscriptionsFile string
+	devKeyFile        string
 	// sync configures the LibreLinkUp connections (connectors/connsync,
 	// from its environment variables); fakeLLU starts an in-process fake
 	// LibreLinkUp for the demo (--dev without FSECGM_LIBRELINKUP_URL).
@@ -75,11 +98,11 @@ type serveConfig struct {
 func parseServe(e *env, args []string) (serveConfig, error) {
 	fs := newFlagSet(e, "serve", "[flags]\n\nRuns the taccuino, the JSON API and the background jobs until SIGINT or SIGTERM.\n"+
 		"Environment: "+strings.Join([]string{envAddr, envDatabaseURL, envBaseURL, envLogLevel, envOIDCIssuer, envOIDCAudience,
-		envOIDCJWKSURL, envTrustProxy, devKeyFileEnv}, ", ")+" (flags override them);\n"+
+		envOIDCJWKSURL, envTrustProxy, envMetricsAddr, envShutdownTimeout, envSubscriptions, devKeyFileEnv}, ", ")+" (flags override them);\n"+
 		"sensor sync: "+strings.Join([]string{connsync.EnvCredentialsKey, connsync.EnvCredentialsKeyFile, connsync.EnvCredentialsOldKeys,
-		connsync.EnvLibreLinkUpURL, connsync.EnvLibreLinkUpRegion, connsync.EnvLibreLinkUpVersion, connsync.EnvSyncInterval,
+		connsync.EnvLibreLinkUpURL, connsync.EnvLibreLinkUpRegion, connsync.EnvLibreLinkUpVersion, connsync.EnvLibreLinkUpTimeout, connsync.EnvSyncInterval,
 		connsync.EnvSyncWorkers, connsync.EnvSyncLease, connsync.EnvSyncTick, connsync.EnvReplica}, ", ")+".\n"+
-		"Without --dev, the OpenID Connect issuer, audience and JWKS URL and the credentials key are required.")
+		"Without --dev, the OpenID Connect issuer, audience and JWKS URL, the credentials key and the base URL are required.")
 	def := func(name, fallback string) string {
 		if v := e.Getenv(name); v != "" {
 			return v
@@ -97,7 +120,9 @@ func parseServe(e *env, args []string) (serveConfig, error) {
 	fs.StringVar(&cfg.oidcAudience, "oidc-audience", e.Getenv(envOIDCAudience), "expected token `audience` (env "+envOIDCAudience+")")
 	fs.StringVar(&cfg.oidcJWKSURL, "oidc-jwks-url", e.Getenv(envOIDCJWKSURL), "`URL` of the provider's JWK Set (env "+envOIDCJWKSURL+")")
 	trust := fs.String("trust-proxy", def(envTrustProxy, "false"), "take the client IP from X-Forwarded-For set by a reverse proxy on a private network: true or false (env "+envTrustProxy+")")
-	fs.DurationVar(&cfg.shutdownTimeout, "shutdown-timeout", 20*time.Second, "longest `time` to finish requests in progress at shutdown")
+	fs.StringVar(&cfg.metricsAddr, "metrics-addr", e.Getenv(envMetricsAddr), "serve /metrics (Prometheus) on this `address` only, e.g. 127.0.0.1:9090 (env "+envMetricsAddr+"; when empty, /metrics is served on --addr)")
+	fs.StringVar(&cfg.subscriptionsFile, "subscriptions", e.Getenv(envSubscriptions), "JSON `file` of the FHIR record servers CGM summaries are delivered to, stored at start (env "+envSubscriptions+"; see records.ParseSubscriptions)")
+	shutdown := fs.String("shutdown-timeout", def(envShutdownTimeout, "20s"), "longest `time` from SIGTERM to exit: requests, syncs and deliveries in progress finish or are handed back within it (env "+envShutdownTimeout+")")
 	fs.StringVar(&cfg.devKeyFile, "dev-key-file", devKeyFile(e), "development issuer key `file` (env "+devKeyFileEnv+"), with --dev")
 	fakeLLU := fs.Bool("fake-librelinkup", true, "with --dev and no "+connsync.EnvLibreLinkUpURL+": start an in-process fake LibreLinkUp with demo accounts (printed on stdout) for connecting sensors")
 	if err := parseFlags(fs, args); err != nil {
@@ -123,8 +148,31 @@ func parseServe(e *env, args []string) (serveConfig, error) {
 			problems = append(problems, fmt.Sprintf("%s %q: want an absolute http(s) URL such as https://taccuino.example.org", envBaseURL, cfg.baseURL))
 		}
 	}
-	if cfg.shutdownTimeout <= 0 {
-		problems = append(problems, "--shutdown-timeout must be positive")
+	if d, err := time.ParseDuration(*shutdown); err != nil || d <= 0 {
+		problems = append(problems, fmt.Sprintf("--shutdown-timeout %q: want a positive duration such as 20s", *shutdown))
+	} else {
+		cfg.shutdownTimeout = d
+	}
+	if cfg.metricsAddr != "" {
+		if _, _, err := net.SplitHostPort(cfg.metricsAddr); err != nil {
+			problems = append(problems, fmt.Sprintf("--metrics-addr %q: want host:port or :port", cfg.metricsAddr))
+		} else if cfg.metricsAddr == cfg.addr {
+			problems = append(problems, "--metrics-addr must differ from --addr (leave it empty to serve /metrics on --addr)")
+		}
+	}
+	if cfg.subscriptionsFile != "" {
+		b, err := os.ReadFile(cfg.subscriptionsFile)
+		if err == nil {
+			cfg.subscriptions, err = records.ParseSubscriptions(b)
+		}
+		if err != nil {
+			problems = append(problems, fmt.Sprintf("--subscriptions %s: %s", cfg.subscriptionsFile,
+				strings.ReplaceAll(strings.TrimPrefix(err.Error(), "records: "), "\n", "; ")))
+		}
+	}
+	if !cfg.dev && cfg.baseURL == "" {
+		problems = append(problems, envBaseURL+" (--base-url) is required: the external https URL of the service, "+
+			"which also roots the identifiers of the FHIR resources fsecgm writes")
 	}
 	if !cfg.dev {
 		var missing []string
@@ -158,14 +206,16 @@ func parseServe(e *env, args []string) (serveConfig, error) {
 	return cfg, nil
 }
 
-// runServe runs the service until ctx is done, then shuts down within the
-// shutdown timeout.
+// runServe runs the service until ctx is done (SIGINT, SIGTERM), then shuts
+// down within the shutdown timeout (see shutdown).
 func runServe(ctx context.Context, e *env, args []string) error {
 	cfg, err := parseServe(e, args)
 	if err != nil {
 		return err
 	}
-	logger := slog.New(slog.NewJSONHandler(e.Stderr, &slog.HandlerOptions{Level: cfg.logLevel}))
+	// Every line logged with a request's context carries its id.
+	logger := slog.New(telemetry.RequestIDHandler(slog.NewJSONHandler(e.Stderr, &slog.HandlerOptions{Level: cfg.logLevel})))
+	metrics := telemetry.New()
 
 	dbURL := cfg.databaseURL
 	if dbURL == "" {
@@ -187,25 +237,66 @@ func runServe(ctx context.Context, e *env, args []string) error {
 	if err != nil {
 		return fmt.Errorf("database URL: %w", err)
 	}
-	defer pool.Close()
+	poolClosed := false
+	defer func() {
+		if !poolClosed {
+			pool.Close()
+		}
+	}()
 	res, err := migrations.Apply(ctx, pool)
 	if err != nil {
 		return fmt.Errorf("migrate: %w", err)
 	}
 	logger.Info("database ready", slog.Int64("schema_version", res.Version), slog.Int("applied", len(res.Applied)),
 		slog.String("readings_storage", res.Storage))
+	if err := metrics.WatchPool(pool); err != nil {
+		return err
+	}
+
+	store := cgmstore.New(pool, cgmstore.Options{Logger: logger, OnIngest: func(src cgmstore.Source, r cgmstore.Result) {
+		metrics.ObserveIngest(src.String(), r.Inserted, r.Duplicate, r.Revised, r.Rejected)
+	}})
+	baseURL := cfg.baseURL
+	if baseURL == "" {
+		baseURL = devBaseURL
+	}
+	rec, err := records.New(pool, records.Options{Base: strings.TrimSuffix(baseURL, "/") + "/fhir", Logger: logger})
+	if err != nil {
+		return err
+	}
+	for _, sub := range cfg.subscriptions {
+		if _, err := rec.PutSubscription(ctx, sub); err != nil {
+			return fmt.Errorf("subscription %s: %w", sub.Name, err)
+		}
+	}
+	if len(cfg.subscriptions) > 0 {
+		logger.Info("subscriptions stored", slog.Int("count", len(cfg.subscriptions)))
+	}
+	if err := metrics.WatchOutbox(func(ctx context.Context) (telemetry.OutboxStats, error) {
+		st, err := rec.Stats(ctx)
+		return telemetry.OutboxStats{Pending: st.Pending, Leased: st.Leased, Poisoned: st.Poisoned, Delivered: st.Delivered,
+			Cancelled: st.Cancelled, OldestPending: st.OldestPending}, err
+	}, logger); err != nil {
+		return err
+	}
 
 	deps := taccuino.Deps{
 		Deps: web.Deps{
 			Logger:  logger,
 			Pool:    pool,
-			Store:   cgmstore.New(pool, cgmstore.Options{Logger: logger}),
+			Store:   store,
 			Consent: consent.New(pool, consent.Options{Logger: logger}),
 			BaseURL: cfg.baseURL,
 			Dev:     cfg.dev,
 		},
 		TrustProxy: cfg.trustProxy,
+		Records:    rec,
 	}
+	// The summaries: kept up to date by the updater job from the dirty
+	// marks the ingestion leaves, published to the records (FHIR
+	// resources and outbox), read by the clinic view and the reports.
+	updater := summaries.NewUpdater(pool, store, summaries.Options{Logger: logger, Publisher: rec, HbA1c: summaries.RecordsHbA1c(rec)})
+	deps.Reports = reports.Options{Summaries: summaries.NewStore(pool), Refresher: updater, HbA1c: summaries.RecordsHbA1c(rec)}
 	vctx, stopVerifier := context.WithCancel(ctx)
 	defer stopVerifier()
 	if cfg.dev {
@@ -243,6 +334,9 @@ func runServe(ctx context.Context, e *env, args []string) error {
 		logger.Warn("development mode: sensors connect to an in-process fake LibreLinkUp (its demo accounts are printed on stdout)")
 	}
 	cfg.sync.Pool, cfg.sync.Store, cfg.sync.Logger = pool, deps.Store, logger
+	cfg.sync.Observe = func(ev connsync.SyncEvent) {
+		metrics.ObserveSync(telemetry.SyncRun{Follower: ev.Follower, Outcome: ev.Outcome, Kind: ev.Kind, Duration: ev.Duration})
+	}
 	if deps.Sync, err = connsync.New(cfg.sync); err != nil {
 		return err
 	}
@@ -251,49 +345,177 @@ func runServe(ctx context.Context, e *env, args []string) error {
 		return err
 	}
 
+	// /metrics on the service's listener, unless it has one of its own.
+	mux := http.NewServeMux()
+	if cfg.metricsAddr == "" {
+		mux.Handle("GET /metrics", metrics.Handler())
+	}
+	mux.Handle("/", handler)
 	ln, err := net.Listen("tcp", cfg.addr)
 	if err != nil {
 		return fmt.Errorf("listen on %s: %w", cfg.addr, err)
 	}
-	srv := &http.Server{
-		Handler:           handler,
+	servers := []*listener{{name: "http", ln: ln, srv: newHTTPServer(ctx, metrics.Instrument(mux), logger)}}
+	if cfg.metricsAddr != "" {
+		mln, err := net.Listen("tcp", cfg.metricsAddr)
+		if err != nil {
+			ln.Close()
+			return fmt.Errorf("listen on %s (--metrics-addr): %w", cfg.metricsAddr, err)
+		}
+		mmux := http.NewServeMux()
+		mmux.Handle("GET /metrics", metrics.Handler())
+		servers = append(servers, &listener{name: "metrics", ln: mln, srv: newHTTPServer(ctx, mmux, logger)})
+		logger.Info("metrics listening", slog.String("addr", mln.Addr().String()))
+	}
+	logger.Info("listening", slog.String("addr", ln.Addr().String()), slog.Bool("dev", cfg.dev))
+
+	jobs, err := serveJobs(jobDeps{Logger: logger, Pool: pool, Store: deps.Store, Consent: deps.Consent, Sync: deps.Sync,
+		Records: rec, Summaries: updater, Getenv: e.Getenv, Dev: cfg.dev, ShutdownTimeout: cfg.shutdownTimeout})
+	if err != nil {
+		for _, l := range servers {
+			l.ln.Close()
+		}
+		return err
+	}
+	err = serveUntilDone(ctx, logger, servers, jobs, cfg.shutdownTimeout, func() { poolClosed = true; pool.Close() })
+	logger.Info("stopped")
+	return err
+}
+
+// newHTTPServer returns an HTTP server for h with the service's timeouts.
+func newHTTPServer(ctx context.Context, h http.Handler, logger *slog.Logger) *http.Server {
+	return &http.Server{
+		Handler:           h,
 		ReadHeaderTimeout: readHeaderTimeout,
 		ReadTimeout:       readTimeout,
 		WriteTimeout:      writeTimeout,
 		IdleTimeout:       idleTimeout,
 		MaxHeaderBytes:    maxHeaderBytes,
 		ErrorLog:          slog.NewLogLogger(logger.Handler(), slog.LevelWarn),
-		BaseContext:       func(net.Listener) context.Context { return context.WithoutCancel(ctx) },
+		// Requests are not cancelled by the signal: shutdown lets those
+		// in progress finish.
+		BaseContext: func(net.Listener) context.Context { return context.WithoutCancel(ctx) },
 	}
-	logger.Info("listening", slog.String("addr", ln.Addr().String()), slog.Bool("dev", cfg.dev))
+}
 
-	g, gctx := errgroup.WithContext(ctx)
-	g.Go(func() error {
-		if err := srv.Serve(ln); !errors.Is(err, http.ErrServerClosed) {
-			return fmt.Errorf("http server: %w", err)
-		}
-		return nil
-	})
-	g.Go(func() error {
-		<-gctx.Done()
-		logger.Info("shutting down", slog.Duration("timeout", cfg.shutdownTimeout))
-		sctx, cancel := context.WithTimeout(context.WithoutCancel(gctx), cfg.shutdownTimeout)
-		defer cancel()
-		if err := srv.Shutdown(sctx); err != nil {
-			_ = srv.Close()
-			return fmt.Errorf("http server shutdown: %w", err)
-		}
-		return nil
-	})
-	for _, j := range serveJobs(jobDeps{Logger: logger, Pool: pool, Store: deps.Store, Consent: deps.Consent, Sync: deps.Sync, Dev: cfg.dev}) {
-		g.Go(func() error {
-			if err := j.run(gctx); err != nil && !errors.Is(err, context.Canceled) {
-				return fmt.Errorf("job %s: %w", j.name, err)
+// listener is an HTTP server and its listener.
+type listener struct {
+	name string
+	ln   net.Listener
+	srv  *http.Server
+}
+
+// serveUntilDone serves servers and runs jobs until ctx is done or one of
+// them fails, then shuts down in order, within timeout from the signal:
+//
+//  1. the listeners close (no new connection is accepted) and requests in
+//     progress are given the time left to finish;
+//  2. at the same moment the jobs' context is cancelled: they stop taking
+//     work, and what they hold is finished or handed back (a sync in
+//     flight clears its lease, so another replica takes it at once; a
+//     delivery finishes within its grace or is handed back, its attempt
+//     not counted);
+//  3. when the servers and the jobs have stopped, closePool closes the
+//     database pool.
+//
+// Past the timeout, the remaining connections are closed, and the error
+// says what had not stopped; the process then exits without waiting for
+// it (leases expire by themselves).
+func serveUntilDone(ctx context.Context, logger *slog.Logger, servers []*listener, jobs []job, timeout time.Duration, closePool func()) error {
+	failed := make(chan error, len(servers)+len(jobs))
+	for _, l := range servers {
+		go func() {
+			if err := l.srv.Serve(l.ln); !errors.Is(err, http.ErrServerClosed) {
+				failed <- fmt.Errorf("%s server: %w", l.name, err)
 			}
-			return nil
+		}()
+	}
+	jctx, stopJobs := context.WithCancel(context.WithoutCancel(ctx))
+	defer stopJobs()
+	var (
+		jobsWG  sync.WaitGroup
+		mu      sync.Mutex
+		running = map[string]bool{}
+	)
+	for _, j := range jobs {
+		mu.Lock()
+		running[j.name] = true
+		mu.Unlock()
+		jobsWG.Go(func() {
+			err := j.run(jctx)
+			mu.Lock()
+			delete(running, j.name)
+			mu.Unlock()
+			if err != nil && !errors.Is(err, context.Canceled) {
+				failed <- fmt.Errorf("job %s: %w", j.name, err)
+			} else if jctx.Err() == nil {
+				failed <- fmt.Errorf("job %s: stopped by itself", j.name)
+			}
 		})
 	}
-	err = g.Wait()
-	logger.Info("stopped")
-	return err
+
+	var cause error
+	select {
+	case <-ctx.Done():
+	case cause = <-failed:
+		logger.Error("a part of the service failed", slog.String("err", cause.Error()))
+	}
+	start := time.Now()
+	deadline := start.Add(timeout)
+	logger.Info("shutting down", slog.Duration("timeout", timeout))
+	sctx, cancel := context.WithDeadline(context.Background(), deadline)
+	defer cancel()
+
+	// 1 and 2: stop accepting and stop the jobs, at once.
+	var httpWG sync.WaitGroup
+	for _, l := range servers {
+		httpWG.Go(func() {
+			if err := l.srv.Shutdown(sctx); err != nil {
+				logger.Warn("requests still in progress at the shutdown deadline: connections closed", slog.String("server", l.name))
+				_ = l.srv.Close()
+			}
+		})
+	}
+	stopJobs()
+	httpDone, jobsDone := make(chan struct{}), make(chan struct{})
+	go func() { httpWG.Wait(); close(httpDone) }()
+	go func() { jobsWG.Wait(); close(jobsDone) }()
+	var late []string
+	for _, w := range []struct {
+		what string
+		done chan struct{}
+	}{{"http", httpDone}, {"jobs", jobsDone}} {
+		select {
+		case <-w.done:
+			logger.Info("shutdown: stopped", slog.String("part", w.what), slog.Duration("elapsed", time.Since(start).Round(time.Millisecond)))
+		case <-sctx.Done():
+			if w.what == "jobs" {
+				mu.Lock()
+				for name := range running {
+					late = append(late, "job "+name)
+				}
+				mu.Unlock()
+				sort.Strings(late)
+			} else {
+				late = append(late, "http requests")
+			}
+		}
+	}
+	if len(late) > 0 {
+		err := fmt.Errorf("shutdown timed out after %s; still running: %s (their leases expire by themselves)", timeout, strings.Join(late, ", "))
+		logger.Error("shutdown timed out", slog.String("err", err.Error()))
+		return errors.Join(cause, err)
+	}
+	// 3: nothing uses the pool any more.
+	pdone := make(chan struct{})
+	go func() { closePool(); close(pdone) }()
+	select {
+	case <-pdone:
+	case <-sctx.Done():
+		err := fmt.Errorf("shutdown timed out after %s closing the database pool", timeout)
+		logger.Error("shutdown timed out", slog.String("err", err.Error()))
+		return errors.Join(cause, err)
+	}
+	logger.Info("shutdown complete", slog.Duration("elapsed", time.Since(start).Round(time.Millisecond)))
+	return cause
 }

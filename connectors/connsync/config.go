@@ -92,6 +92,45 @@ type Config struct {
 	LogbookEvery      time.Duration
 	ActionNeededRetry time.Duration
 	RunRetention      time.Duration
+	// Observe, when set, is told the end of every sync and follower list
+	// run of this replica (see [SyncEvent]): for metrics. It must be fast
+	// and safe for concurrent use.
+	Observe func(SyncEvent)
+}
+
+// The outcomes of a [SyncEvent].
+const (
+	// OutcomeOK: the sync worked and was recorded.
+	OutcomeOK = "ok"
+	// OutcomeFailed: the sync failed (SyncEvent.Kind says how) and the
+	// failure was recorded on the connection.
+	OutcomeFailed = "failed"
+	// OutcomeLost: the lease had passed to another replica (or the
+	// connection was disconnected): nothing was recorded.
+	OutcomeLost = "lost"
+	// OutcomeReleased: the work was handed back unrecorded, its lease
+	// cleared so that any replica takes it up at once (shutdown, or the
+	// outcome could not be written).
+	OutcomeReleased = "released"
+)
+
+// SyncEvent is the end of one sync of a connection, or of one connection
+// list run of a follower account. It holds no secret, name or value.
+type SyncEvent struct {
+	// Follower is true for a follower account's list run.
+	Follower bool
+	// Outcome is OutcomeOK, OutcomeFailed, OutcomeLost or
+	// OutcomeReleased.
+	Outcome string
+	// Kind names the failure of an OutcomeFailed event: a
+	// librelinkup.ErrorKind name ("bad credentials", "rate limited",
+	// "server error", ...), "backing off" (no request made while the
+	// account is blocked), "internal", or a [UserError] code.
+	Kind string
+	// Inserted counts the readings inserted.
+	Inserted int
+	// Duration is the time from claim to outcome.
+	Duration time.Duration
 }
 
 // EnvOptions tell [ConfigFromEnv] about the process.
@@ -186,6 +225,7 @@ type Syncer struct {
 
 	warnings     warningLog
 	clientConfig librelinkup.Config // as given, for tests that build another replica
+	observe      func(SyncEvent)    // Config.Observe, may be nil
 
 	partsMu  sync.Mutex
 	partsDay string // UTC day on which the readings partitions were last ensured
@@ -200,6 +240,7 @@ func New(cfg Config) (*Syncer, error) {
 		pool: cfg.Pool, store: cfg.Store, keys: cfg.Keys, log: cfg.Logger, replica: cfg.Replica,
 		interval: cfg.Interval, tick: cfg.Tick, leaseTTL: cfg.LeaseTTL, workers: cfg.Workers, batch: cfg.Batch,
 		logbookEvery: cfg.LogbookEvery, actionRetry: cfg.ActionNeededRetry, runRetain: cfg.RunRetention,
+		observe: cfg.Observe,
 	}
 	if s.log == nil {
 		s.log = slog.New(slog.DiscardHandler)

@@ -33,7 +33,13 @@ const loadFollowerSQL = `
 // once per interval: bound connections are left to their own syncs, the
 // others are stored (sealed) as pending, and pending ones the account no
 // longer lists are forgotten. It reports whether it committed.
-func (s *Syncer) listFollower(parent context.Context, c claim) bool {
+func (s *Syncer) listFollower(parent context.Context, c claim) (committed bool) {
+	started := time.Now()
+	var r syncResult
+	defer func() {
+		r.committed = committed
+		s.report(true, r, started)
+	}()
 	ctx, cancel := context.WithTimeout(parent, s.leaseTTL-s.leaseMargin())
 	defer cancel()
 	var name string
@@ -41,6 +47,7 @@ func (s *Syncer) listFollower(parent context.Context, c claim) bool {
 		return s.pool.QueryRow(ctx, loadFollowerSQL, c.id, c.token).Scan(dest...)
 	}, &name)
 	if errors.Is(err, pgx.ErrNoRows) {
+		r.lost = true
 		return false
 	}
 	var list *librelinkup.ConnectionList
@@ -119,6 +126,7 @@ func (s *Syncer) listFollower(parent context.Context, c claim) bool {
 	})
 	switch {
 	case lost:
+		r.lost = true
 		return false
 	case err != nil:
 		s.log.ErrorContext(fctx, "connsync: cannot record a follower list", "account", name, "err", err)
@@ -128,6 +136,7 @@ func (s *Syncer) listFollower(parent context.Context, c claim) bool {
 	if list != nil {
 		s.log.DebugContext(fctx, "connsync: follower account listed", "account", name, "connections", len(list.Connections))
 	}
+	r.failed, r.kind = out.err != nil, out.kind
 	return true
 }
 

@@ -198,6 +198,26 @@ type outcome struct {
 type syncResult struct {
 	committed, lost, failed bool
 	inserted                int
+	kind                    string // outcome.kind of a failed sync
+}
+
+// report tells Config.Observe how a sync or follower list run ended.
+func (s *Syncer) report(follower bool, r syncResult, started time.Time) {
+	if s.observe == nil {
+		return
+	}
+	e := SyncEvent{Follower: follower, Inserted: r.inserted, Duration: time.Since(started)}
+	switch {
+	case r.lost:
+		e.Outcome = OutcomeLost
+	case !r.committed:
+		e.Outcome = OutcomeReleased
+	case r.failed:
+		e.Outcome, e.Kind = OutcomeFailed, r.kind
+	default:
+		e.Outcome = OutcomeOK
+	}
+	s.observe(e)
 }
 
 // connRow is a connection loaded for a sync.
@@ -259,8 +279,9 @@ func (s *Syncer) scanAccount(scan func(dest ...any) error, head ...any) (*accoun
 func (s *Syncer) leaseMargin() time.Duration { return min(5*time.Second, s.leaseTTL/5) }
 
 // syncConnection syncs one leased connection and commits the outcome.
-func (s *Syncer) syncConnection(parent context.Context, c claim) syncResult {
+func (s *Syncer) syncConnection(parent context.Context, c claim) (res syncResult) {
 	started := time.Now()
+	defer func() { s.report(false, res, started) }()
 	ctx, cancel := context.WithTimeout(parent, s.leaseTTL-s.leaseMargin())
 	defer cancel()
 
@@ -580,6 +601,9 @@ func (s *Syncer) finish(ctx context.Context, c claim, row connRow, acc *account,
 			return err
 		}
 		res.committed, res.failed, res.inserted = true, !ok, ir.Inserted
+		if !ok {
+			res.kind = out.kind
+		}
 		return nil
 	})
 	switch {

@@ -5,13 +5,17 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"log/slog"
+	"net"
 	"net/http"
+	"strings"
 
 	"fsecgm/cgm/cgmstore"
 	"fsecgm/taccuino/auth"
 	"fsecgm/taccuino/consent"
 
+	"github.com/jackc/pgx/v5/pgconn"
 	"github.com/labstack/echo/v5"
 )
 
@@ -141,6 +145,11 @@ func AsError(err error) *Error {
 	case errors.Is(err, context.DeadlineExceeded):
 		return &Error{Status: http.StatusServiceUnavailable, Code: CodeUnavailable,
 			Message: "the request took too long; try again later", err: err}
+	case DatabaseUnavailable(err):
+		h := http.Header{}
+		h.Set("Retry-After", "5")
+		return &Error{Status: http.StatusServiceUnavailable, Code: CodeUnavailable,
+			Message: "the service cannot reach its database; try again later", Header: h, err: err}
 	}
 	switch status := echo.StatusCode(err); status {
 	case 0:
@@ -167,6 +176,38 @@ func AsError(err error) *Error {
 	}
 	return &Error{Status: http.StatusInternalServerError, Code: CodeInternal,
 		Message: "internal error; the request id identifies it in the service log", err: err}
+}
+
+// DatabaseUnavailable reports whether err says that the database cannot be
+// reached: a connection that could not be made (server down, refused,
+// socket missing), one the server ended (SQLSTATE classes 08 and 57P: shut
+// down, crashed, starting up), a connection lost in the middle of a
+// query, or a closed pool. The stores flatten server errors into text
+// ("postgres: ... (SQLSTATE 57P01)"), which is recognised too. AsError
+// answers these 503 with Retry-After, at once, instead of 500.
+func DatabaseUnavailable(err error) bool {
+	if err == nil {
+		return false
+	}
+	var ce *pgconn.ConnectError
+	if errors.As(err, &ce) {
+		return true
+	}
+	var pe *pgconn.PgError
+	if errors.As(err, &pe) {
+		return strings.HasPrefix(pe.Code, "08") || strings.HasPrefix(pe.Code, "57P")
+	}
+	var ne *net.OpError
+	if errors.As(err, &ne) || errors.Is(err, io.ErrUnexpectedEOF) {
+		return true
+	}
+	msg := err.Error()
+	for _, s := range []string{"(SQLSTATE 08", "(SQLSTATE 57P", "closed pool", "conn closed"} {
+		if strings.Contains(msg, s) {
+			return true
+		}
+	}
+	return false
 }
 
 // isAuthError reports whether err is a token verification failure.

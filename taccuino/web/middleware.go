@@ -38,6 +38,7 @@ func RequestID() echo.MiddlewareFunc {
 			}
 			c.Set(requestIDKey, id)
 			c.Response().Header().Set(HeaderRequestID, id)
+			c.SetRequest(c.Request().WithContext(context.WithValue(c.Request().Context(), requestIDCtxKey{}, id)))
 			return next(c)
 		}
 	}
@@ -66,6 +67,34 @@ func newID() string {
 func RequestIDOf(c *echo.Context) string {
 	id, _ := c.Get(requestIDKey).(string)
 	return id
+}
+
+// requestIDCtxKey keys the request id in the request's context.
+type requestIDCtxKey struct{}
+
+// RequestIDFromContext returns the id RequestID gave the request whose
+// context ctx is (or derives from); "" outside a request. It lets code
+// that only has a context (stores, slog handlers) name the request.
+func RequestIDFromContext(ctx context.Context) string {
+	id, _ := ctx.Value(requestIDCtxKey{}).(string)
+	return id
+}
+
+// RouteNote carries the route pattern of a request out of echo, for
+// middleware that wraps the whole service as an http.Handler (the HTTP
+// metrics of package telemetry): such middleware puts a RouteNote in the
+// request's context with WithRouteNote, and RequestLogger fills it in
+// after the response. Route is "" when the request never reached
+// RequestLogger.
+type RouteNote struct {
+	Route string
+}
+
+type routeNoteKey struct{}
+
+// WithRouteNote returns ctx carrying n, for RequestLogger to fill in.
+func WithRouteNote(ctx context.Context, n *RouteNote) context.Context {
+	return context.WithValue(ctx, routeNoteKey{}, n)
 }
 
 // Logger returns the request's logger: the one RequestLogger installed,
@@ -103,6 +132,10 @@ func RequestLogger(logger *slog.Logger) echo.MiddlewareFunc {
 			if err != nil {
 				c.Echo().HTTPErrorHandler(c, err)
 			}
+			route := routeOf(c)
+			if n, ok := c.Request().Context().Value(routeNoteKey{}).(*RouteNote); ok {
+				n.Route = route
+			}
 			resp, status := echo.ResolveResponseStatus(c.Response(), nil)
 			var size int64
 			if resp != nil {
@@ -110,7 +143,7 @@ func RequestLogger(logger *slog.Logger) echo.MiddlewareFunc {
 			}
 			attrs := []slog.Attr{
 				slog.String("method", c.Request().Method),
-				slog.String("route", routeOf(c)),
+				slog.String("route", route),
 				slog.Int("status", status),
 				slog.Float64("duration_ms", float64(time.Since(start).Microseconds())/1000),
 				slog.Int64("bytes", size),

@@ -1,0 +1,248 @@
+// Command loadtest measures how much load the main read paths of fsecgm hold
+// on this machine, against a trivial endpoint measured in the same run:
+//
+//	read_path_vs_trivial_ratio: X   highest rate held by the slowest main read path ÷ the trivial endpoint's (goal ≥ 0.25)
+//
+// It builds the fsecgm binary, starts a private PostgreSQL (pgserver) in a
+// temporary directory, loads -patients simulated patients (default 13,200)
+// with -days (14) of 15-minute readings through the ingestion path
+// (cgmstore.Ingest, one batch per patient: 17.7 million readings), gives a
+// diabetology centre a care relationship with each patient, each patient's
+// third-party consent, and (when the service has them) the CGM summaries
+// and their FHIR resources; then it starts "fsecgm serve --dev" as a child
+// process and ramps the rate on each path with vegeta (as a library): each
+// step lasts -step (6 s), the rate doubles while the step holds, then
+// bisects -refine times between the last rate held and the first that was
+// not. A step holds when every answer is a success (2xx, no transport
+// error), the p99 latency is under -p99 (200 ms) and the answers kept up
+// with the rate (throughput ≥ 95 % of it).
+//
+// The paths: /healthz (the trivial endpoint: no database), a patient's
+// latest glucose and glucometrics of the last 14 days (GET
+// /api/v1/patients/{id}/glucose/latest and /glucometrics, as the
+// diabetologist: token, consent check and access-log entry included), the
+// FHIR Observation search (GET /fhir/Observation?patient=..., as the
+// regional EHR's service account) and the clinic view (GET
+// /api/v1/clinic) when the service serves them. Patients rotate over all
+// 13,200. The ratio line takes the slowest of the read paths.
+//
+// The generator runs on the same machine as the service and PostgreSQL:
+// the figures are this machine's, the trivial endpoint's included.
+//
+//	go run ./cmd/loadtest
+//	go run ./cmd/loadtest -patients 2000 -step 4s   # quicker, smaller
+package main
+
+import (
+	"context"
+	"flag"
+	"fmt"
+	"io"
+	"os"
+	"os/signal"
+	"path/filepath"
+	"strings"
+	"syscall"
+	"time"
+
+	"fsecgm/cmd/internal/runsvc"
+	"fsecgm/migrations"
+	"fsecgm/migrations/pgserver"
+
+	"github.com/jackc/pgx/v5/pgxpool"
+)
+
+// config is the run's configuration.
+type config struct {
+	patients, days int
+	step           time.Duration
+	p99            time.Duration
+	startRate      int
+	maxRate        int
+	refine         int
+	workers        int
+	keep           bool
+	only           string
+	poolConns      int
+	noSync         bool
+}
+
+func main() {
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	if err := run(ctx, os.Args[1:], os.Stdout, os.Stderr); err != nil {
+		fmt.Fprintf(os.Stderr, "loadtest: %v\n", err)
+		stop()
+		os.Exit(1)
+	}
+}
+
+func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	fs := flag.NewFlagSet("loadtest", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	var c config
+	fs.IntVar(&c.patients, "patients", 13200, "simulated patients")
+	fs.IntVar(&c.days, "days", 14, "days of 15-minute readings per patient")
+	fs.DurationVar(&c.step, "step", 6*time.Second, "duration of each rate step")
+	fs.DurationVar(&c.p99, "p99", 200*time.Millisecond, "p99 latency bound of a step that holds")
+	fs.IntVar(&c.startRate, "start-rate", 50, "first rate of each ramp, requests per second")
+	fs.IntVar(&c.maxRate, "max-rate", 100000, "highest rate tried")
+	fs.IntVar(&c.refine, "refine", 3, "bisection steps after the doubling")
+	fs.IntVar(&c.workers, "load-workers", 2, "ingestion batches at a time while loading")
+	fs.BoolVar(&c.keep, "keep", false, "keep the temporary directory (service log, database)")
+	fs.StringVar(&c.only, "paths", "trivial,latest,glucometrics,fhir,clinic", "paths to measure")
+	fs.IntVar(&c.poolConns, "pool-conns", 0, "the service's database pool size (pool_max_conns in DATABASE_URL); 0 leaves pgxpool's default, max(4, CPUs)")
+	fs.BoolVar(&c.noSync, "nosync", false, "measure with fsync off too (not as in production)")
+	if err := fs.Parse(args); err != nil {
+		return err
+	}
+	if c.patients < 10 || c.patients > 26000 || c.days < 14 || c.days > 90 || c.startRate < 1 || c.refine < 0 {
+		return fmt.Errorf("-patients must be 10 to 26000, -days 14 to 90, -start-rate positive")
+	}
+
+	dir, err := os.MkdirTemp("", "fsecgm-loadtest-")
+	if err != nil {
+		return err
+	}
+	defer func() {
+		if c.keep {
+			fmt.Fprintf(stderr, "loadtest: kept %s\n", dir)
+			return
+		}
+		os.RemoveAll(dir)
+	}()
+	if err := os.Chmod(dir, 0o755); err != nil {
+		return err
+	}
+	logf(stderr, "building fsecgm")
+	bin, err := runsvc.Build(ctx, dir)
+	if err != nil {
+		return err
+	}
+	// fsync off while loading only.
+	pg, err := pgserver.Start(ctx, pgserver.Options{DataDir: filepath.Join(dir, "pg"), NoSync: true})
+	if err != nil {
+		return err
+	}
+	defer pg.Stop()
+	if err := pg.CreateDatabase(ctx, "fsecgm"); err != nil {
+		return err
+	}
+	dbURL := pg.URL("fsecgm")
+	pool, err := pgxpool.New(ctx, dbURL)
+	if err != nil {
+		return err
+	}
+	defer pool.Close()
+	mig, err := migrations.Apply(ctx, pool)
+	if err != nil {
+		return err
+	}
+	var version string
+	if err := pool.QueryRow(ctx, "SELECT current_setting('server_version')").Scan(&version); err != nil {
+		return err
+	}
+
+	t0 := time.Now()
+	d, err := seed(ctx, pool, c, stderr)
+	if err != nil {
+		return err
+	}
+	fmt.Fprintf(stdout, "# PostgreSQL %s (%s); %d patients × %d days of 15-minute readings = %d readings, loaded in %s\n",
+		version, mig.Storage, c.patients, c.days, d.readings, time.Since(t0).Round(time.Second))
+	for _, n := range d.notes {
+		fmt.Fprintf(stdout, "# %s\n", n)
+	}
+
+	// The measured paths write too (an access-log entry per read, in the
+	// transaction of the read): PostgreSQL starts again with fsync on, as
+	// in production (unless -nosync).
+	// Written to disk first (CHECKPOINT, then sync): the measurement must
+	// not compete with the kernel writing back the load.
+	if _, err := pool.Exec(ctx, "CHECKPOINT"); err != nil {
+		return err
+	}
+	pool.Close()
+	if err := pg.Stop(); err != nil {
+		return err
+	}
+	ts := time.Now()
+	syscall.Sync()
+	logf(stderr, "load written to disk (sync %s)", time.Since(ts).Round(time.Millisecond))
+	if pg, err = pgserver.Start(ctx, pgserver.Options{DataDir: filepath.Join(dir, "pg"), NoSync: c.noSync}); err != nil {
+		return err
+	}
+	defer pg.Stop()
+	var fsync string
+	if err := func() error {
+		conn, err := pgxpool.New(ctx, dbURL)
+		if err != nil {
+			return err
+		}
+		defer conn.Close()
+		return conn.QueryRow(ctx, "SELECT current_setting('fsync') || ', synchronous_commit ' || current_setting('synchronous_commit')").Scan(&fsync)
+	}(); err != nil {
+		return err
+	}
+	fmt.Fprintf(stdout, "# measured with fsync %s\n", fsync)
+
+	keyFile := filepath.Join(dir, "dev-issuer.jwk")
+	if err := d.tokens(keyFile); err != nil {
+		return err
+	}
+	svcURL := dbURL
+	if c.poolConns > 0 {
+		svcURL += fmt.Sprintf("&pool_max_conns=%d", c.poolConns)
+	}
+	fmt.Fprintf(stdout, "# the service's database pool: %s connections\n", map[bool]string{true: fmt.Sprint(c.poolConns), false: "pgxpool's default"}[c.poolConns > 0])
+	svc, err := runsvc.Start(ctx, runsvc.Options{Binary: bin,
+		Args:    []string{"--dev", "--addr", "127.0.0.1:0", "--fake-librelinkup=false"},
+		Env:     map[string]string{"DATABASE_URL": svcURL, "FSECGM_DEV_KEY_FILE": keyFile},
+		LogFile: filepath.Join(dir, "serve.log")})
+	if err != nil {
+		return err
+	}
+	defer svc.Stop(30 * time.Second)
+
+	var paths []path
+	for _, p := range d.paths(svc.URL) {
+		if !strings.Contains(c.only, p.key) {
+			continue
+		}
+		if why := p.probe(ctx); why != "" {
+			fmt.Fprintf(stdout, "%s: not measured: %s\n", p.name, why)
+			continue
+		}
+		paths = append(paths, p)
+	}
+	fmt.Fprintf(stdout, "# steps of %s, the paths interleaved; a step holds with no error, p99 < %s and the rate kept\n", c.step, c.p99)
+	logf(stderr, "ramping %d paths", len(paths))
+	results := rampAll(ctx, paths, c, stderr)
+	var trivial float64
+	held := map[string]float64{}
+	var measured []string
+	for i, p := range paths {
+		fmt.Fprintf(stdout, "%s: %s\n", p.name, results[i])
+		if p.key == "trivial" {
+			trivial = results[i].held
+			continue
+		}
+		held[p.name] = results[i].held
+		measured = append(measured, p.name)
+	}
+	if trivial > 0 && len(measured) > 0 {
+		worst := measured[0]
+		for _, name := range measured {
+			fmt.Fprintf(stdout, "ratio %s: %.3f\n", name, held[name]/trivial)
+			if held[name] < held[worst] {
+				worst = name
+			}
+		}
+		fmt.Fprintf(stdout, "read_path_vs_trivial_ratio: %.3f\n", held[worst]/trivial)
+	}
+	return ctx.Err()
+}
+
+func logf(w io.Writer, format string, args ...any) {
+	fmt.Fprintf(w, "loadtest: %s %s\n", time.Now().Format("15:04:05"), fmt.Sprintf(format, args...))
+}
