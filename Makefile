@@ -18,7 +18,7 @@ run: ## start the product on http://localhost:8080 (development mode, demo data,
 demo-offline: ## print the glucometrics of the demo data as a table (no database)
 	$(GO) run ./cmd/fsecgm metrics --input testdata/iglu_example_5_subject.csv --table
 
-test: fmt-check vet ## gofmt check, go vet and the whole test suite against a private PostgreSQL
+test: fmt-check vet vulncheck ## gofmt check, go vet, govulncheck and the whole test suite against a private PostgreSQL
 	$(PGRUN) $(GO) test -race -count=1 -timeout 30m $(PKGS)
 
 fmt-check:
@@ -41,6 +41,9 @@ bench-ingest: ## store: ingestion vs COPY, re-ingestion, bytes per reading, wind
 
 bench-sync: ## one replica syncing 2,000 simulated LibreLinkUp connections (fake in a separate process)
 	$(GO) run ./cmd/benchsync
+
+bench-clinic: ## clinic list vs count(*) and summary upkeep per patient, 13,200 patients x 90 days (about 10 min, 9 GB temporary)
+	$(GO) run ./cmd/benchclinic
 
 vulncheck: ## govulncheck against the Go vulnerability database built offline from the module proxy (accepted: scripts/vulncheck/accepted.txt)
 	$(GO) run ./scripts/vulncheck

@@ -252,6 +252,11 @@ func (s *Store) prepare(b Batch) (*prepared, error) {
 // source or a bad device is ErrInvalid. Batches of one patient are
 // serialised; batches of different patients run in parallel.
 //
+// When a batch inserts or revises readings, the same transaction marks the
+// patient's summaries for recomputation from its earliest changed instant
+// (table patient_metrics_dirty, consumed by taccuino/summaries), whatever
+// the source: a sync, a CSV import or a FHIR submission.
+//
 // On native partitions, the monthly partitions the batch needs are created
 // first, in a transaction of their own, so that old data does not land in
 // the default partition.
@@ -341,6 +346,11 @@ const (
 				first_at = least(c.first_at, excluded.first_at),
 				last_at = greatest(c.last_at, excluded.last_at),
 				readings = c.readings + excluded.readings
+		),
+		dirty AS (
+			INSERT INTO patient_metrics_dirty AS d (patient_id, since, marked_at)
+			SELECT $1, $3, now() WHERE NOT (SELECT found FROM existing)
+			ON CONFLICT (patient_id) DO UPDATE SET since = least(d.since, excluded.since), marked_at = excluded.marked_at
 		)
 		SELECT found FROM existing`
 	stagingSQL = `CREATE TEMP TABLE IF NOT EXISTS readings_staging (
@@ -386,6 +396,12 @@ const (
 				first_at = least(c.first_at, excluded.first_at),
 				last_at = greatest(c.last_at, excluded.last_at),
 				readings = c.readings + excluded.readings
+		),
+		dirty AS (
+			INSERT INTO patient_metrics_dirty AS d (patient_id, since, marked_at)
+			SELECT $1, least((SELECT min(measured_at) FROM ins), (SELECT min(measured_at) FROM changed)), now()
+			WHERE EXISTS (SELECT 1 FROM ins) OR EXISTS (SELECT 1 FROM changed)
+			ON CONFLICT (patient_id) DO UPDATE SET since = least(d.since, excluded.since), marked_at = excluded.marked_at
 		),
 		del AS (DELETE FROM readings_staging)
 		SELECT (SELECT count(*) FROM ins), (SELECT count(*) FROM upd), (SELECT count(*) FROM rev)`

@@ -24,7 +24,7 @@ import (
 	"github.com/jackc/pgx/v5/pgxpool"
 )
 
-// TestSyncReplicas runs three "fsecgm sync-worker" processes on one
+// TestSyncReplicas runs three "fsecgm serve" processes on one
 // database against the fake LibreLinkUp with 200 connections, a 10-second
 // interval, for four and a half intervals, and kills one of them with
 // SIGKILL half-way. Every connection must be synced exactly once in each
@@ -107,8 +107,16 @@ func TestSyncReplicas(t *testing.T) {
 	procs := make([]*exec.Cmd, 3)
 	for i := range procs {
 		name := fmt.Sprintf("replica-%d", i+1)
-		cmd := exec.Command(bin, "sync-worker", "--database-url", url, "--log-level", "info")
+		// A full service process in production mode: the regional identity
+		// provider is unreachable here, which the service tolerates at start
+		// (no request is made in this test); the sync runs beside the HTTP
+		// server, the summaries updater and the delivery worker.
+		cmd := exec.Command(bin, "serve", "--addr", "127.0.0.1:0", "--database-url", url, "--log-level", "info")
 		cmd.Env = append(os.Environ(),
+			"FSECGM_BASE_URL=https://taccuino.example.invalid",
+			"FSECGM_OIDC_ISSUER=https://idp.example.invalid",
+			"FSECGM_OIDC_AUDIENCE=fsecgm",
+			"FSECGM_OIDC_JWKS_URL=https://idp.example.invalid/jwks",
 			connsync.EnvLibreLinkUpURL+"="+fakeURL,
 			connsync.EnvLibreLinkUpRegion+"=eu",
 			connsync.EnvLibreLinkUpTimeout+"=2s",
