@@ -49,6 +49,7 @@ import (
 	"fsecgm/migrations"
 	"fsecgm/migrations/pgserver"
 
+	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgxpool"
 )
 
@@ -65,6 +66,7 @@ type config struct {
 	only           string
 	poolConns      int
 	noSync         bool
+	reuse          string
 }
 
 func main() {
@@ -93,6 +95,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	fs.StringVar(&c.only, "paths", "trivial,latest,glucometrics,fhir,clinic", "paths to measure")
 	fs.IntVar(&c.poolConns, "pool-conns", 0, "the service's database pool size (pool_max_conns in DATABASE_URL); 0 leaves pgxpool's default, max(4, CPUs)")
 	fs.BoolVar(&c.noSync, "nosync", false, "measure with fsync off too (not as in production)")
+	fs.StringVar(&c.reuse, "reuse", "", "`directory` kept by an earlier run (-keep): measure its loaded database again, without loading (-patients and -days are ignored; the directory is kept)")
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
@@ -101,6 +104,9 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	}
 
 	dir, err := os.MkdirTemp("", "fsecgm-loadtest-")
+	if c.reuse != "" {
+		dir, err, c.keep = c.reuse, nil, true
+	}
 	if err != nil {
 		return err
 	}
@@ -119,58 +125,21 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	if err != nil {
 		return err
 	}
-	// fsync off while loading only.
-	pg, err := pgserver.Start(ctx, pgserver.Options{DataDir: filepath.Join(dir, "pg"), NoSync: true})
-	if err != nil {
-		return err
-	}
-	defer pg.Stop()
-	if err := pg.CreateDatabase(ctx, "fsecgm"); err != nil {
-		return err
-	}
-	dbURL := pg.URL("fsecgm")
-	pool, err := pgxpool.New(ctx, dbURL)
-	if err != nil {
-		return err
-	}
-	defer pool.Close()
-	mig, err := migrations.Apply(ctx, pool)
-	if err != nil {
-		return err
-	}
-	var version string
-	if err := pool.QueryRow(ctx, "SELECT current_setting('server_version')").Scan(&version); err != nil {
-		return err
-	}
-
-	t0 := time.Now()
-	d, err := seed(ctx, pool, c, stderr)
-	if err != nil {
-		return err
-	}
-	fmt.Fprintf(stdout, "# PostgreSQL %s (%s); %d patients × %d days of 15-minute readings = %d readings, loaded in %s\n",
-		version, mig.Storage, c.patients, c.days, d.readings, time.Since(t0).Round(time.Second))
-	for _, n := range d.notes {
-		fmt.Fprintf(stdout, "# %s\n", n)
-	}
-
-	// The measured paths write too (an access-log entry per read, in the
-	// transaction of the read): PostgreSQL starts again with fsync on, as
-	// in production (unless -nosync).
-	// Written to disk first (CHECKPOINT, then sync): the measurement must
-	// not compete with the kernel writing back the load.
-	if _, err := pool.Exec(ctx, "CHECKPOINT"); err != nil {
-		return err
-	}
-	pool.Close()
-	if err := pg.Stop(); err != nil {
-		return err
-	}
-	ts := time.Now()
-	syscall.Sync()
-	logf(stderr, "load written to disk (sync %s)", time.Since(ts).Round(time.Millisecond))
-	if pg, err = pgserver.Start(ctx, pgserver.Options{DataDir: filepath.Join(dir, "pg"), NoSync: c.noSync}); err != nil {
-		return err
+	var (
+		d     *data
+		pg    *pgserver.Server
+		dbURL string
+	)
+	if c.reuse != "" {
+		if pg, d, err = reuse(ctx, dir, c, stdout); err != nil {
+			return err
+		}
+		dbURL = pg.URL("fsecgm")
+	} else {
+		if pg, d, err = load(ctx, dir, c, stdout, stderr); err != nil {
+			return err
+		}
+		dbURL = pg.URL("fsecgm")
 	}
 	defer pg.Stop()
 	var fsync string
@@ -241,6 +210,111 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		fmt.Fprintf(stdout, "read_path_vs_trivial_ratio: %.3f\n", held[worst]/trivial)
 	}
 	return ctx.Err()
+}
+
+// load starts a new PostgreSQL in dir, loads it (fsync off) and starts it
+// again with fsync on (unless -nosync), as the measurement runs.
+func load(ctx context.Context, dir string, c config, stdout, stderr io.Writer) (*pgserver.Server, *data, error) {
+	// fsync off while loading only.
+	pg, err := pgserver.Start(ctx, pgserver.Options{DataDir: filepath.Join(dir, "pg"), NoSync: true})
+	if err != nil {
+		return nil, nil, err
+	}
+	stop := true
+	defer func() {
+		if stop {
+			pg.Stop()
+		}
+	}()
+	if err := pg.CreateDatabase(ctx, "fsecgm"); err != nil {
+		return nil, nil, err
+	}
+	dbURL := pg.URL("fsecgm")
+	pool, err := pgxpool.New(ctx, dbURL)
+	if err != nil {
+		return nil, nil, err
+	}
+	defer pool.Close()
+	mig, err := migrations.Apply(ctx, pool)
+	if err != nil {
+		return nil, nil, err
+	}
+	var version string
+	if err := pool.QueryRow(ctx, "SELECT current_setting('server_version')").Scan(&version); err != nil {
+		return nil, nil, err
+	}
+
+	t0 := time.Now()
+	d, err := seed(ctx, pool, c, stderr)
+	if err != nil {
+		return nil, nil, err
+	}
+	fmt.Fprintf(stdout, "# PostgreSQL %s (%s); %d patients × %d days of 15-minute readings = %d readings, loaded in %s\n",
+		version, mig.Storage, c.patients, c.days, d.readings, time.Since(t0).Round(time.Second))
+	for _, n := range d.notes {
+		fmt.Fprintf(stdout, "# %s\n", n)
+	}
+
+	// The measured paths write too (an access-log entry per read, in the
+	// transaction of the read): PostgreSQL starts again with fsync on, as
+	// in production (unless -nosync).
+	// Written to disk first (CHECKPOINT, then sync): the measurement must
+	// not compete with the kernel writing back the load.
+	if _, err := pool.Exec(ctx, "CHECKPOINT"); err != nil {
+		return nil, nil, err
+	}
+	pool.Close()
+	if err := pg.Stop(); err != nil {
+		return nil, nil, err
+	}
+	ts := time.Now()
+	syscall.Sync()
+	logf(stderr, "load written to disk (sync %s)", time.Since(ts).Round(time.Millisecond))
+	if pg, err = pgserver.Start(ctx, pgserver.Options{DataDir: filepath.Join(dir, "pg"), NoSync: c.noSync}); err != nil {
+		stop = false
+		return nil, nil, err
+	}
+	return pg, d, nil
+}
+
+// reuse starts PostgreSQL on the database an earlier run loaded in dir and
+// reads its patients back.
+func reuse(ctx context.Context, dir string, c config, stdout io.Writer) (*pgserver.Server, *data, error) {
+	pg, err := pgserver.Start(ctx, pgserver.Options{DataDir: filepath.Join(dir, "pg"), NoSync: c.noSync})
+	if err != nil {
+		return nil, nil, err
+	}
+	pool, err := pgxpool.New(ctx, pg.URL("fsecgm"))
+	if err != nil {
+		pg.Stop()
+		return nil, nil, err
+	}
+	defer pool.Close()
+	d := &data{}
+	var version string
+	err = pool.QueryRow(ctx, `SELECT current_setting('server_version'),
+		coalesce((SELECT sum(readings) FROM reading_coverage), 0)`).Scan(&version, &d.readings)
+	if err == nil {
+		var rows pgx.Rows
+		rows, err = pool.Query(ctx, `SELECT id, public_id FROM patients WHERE fiscal_code LIKE 'LDTST%' ORDER BY id`)
+		var (
+			id  int64
+			pub string
+		)
+		_, err = pgx.ForEachRow(rows, []any{&id, &pub}, func() error {
+			d.ids, d.publicIDs = append(d.ids, id), append(d.publicIDs, pub)
+			return nil
+		})
+	}
+	if err == nil && len(d.ids) == 0 {
+		err = fmt.Errorf("%s holds no load test patients", dir)
+	}
+	if err != nil {
+		pg.Stop()
+		return nil, nil, fmt.Errorf("reuse %s: %w", dir, err)
+	}
+	fmt.Fprintf(stdout, "# PostgreSQL %s; reused %s: %d patients, %d readings\n", version, dir, len(d.ids), d.readings)
+	return pg, d, nil
 }
 
 func logf(w io.Writer, format string, args ...any) {
