@@ -329,3 +329,32 @@ func checkServeLogs(t *testing.T, logs string, secrets []string, values []float6
 		t.Errorf("only %d log lines", len(lines))
 	}
 }
+
+// TestPoolKeepsConnectionOnCancel checks that a statement whose request
+// goes away mid-way does not cost the pool its connection (newPool).
+func TestPoolKeepsConnectionOnCancel(t *testing.T) {
+	pool, err := newPool(t.Context(), dbtest.URL(t)+"&pool_max_conns=1")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer pool.Close()
+	var pid int
+	if err := pool.QueryRow(t.Context(), "SELECT pg_backend_pid()").Scan(&pid); err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithTimeout(t.Context(), 50*time.Millisecond)
+	defer cancel()
+	// The client is gone after 50 ms; the statement takes 300.
+	_, err = pool.Exec(ctx, "SELECT pg_sleep(0.3)")
+	t.Logf("statement whose context ended: %v", err)
+	var after int
+	if err := pool.QueryRow(t.Context(), "SELECT pg_backend_pid()").Scan(&after); err != nil {
+		t.Fatal(err)
+	}
+	if after != pid {
+		t.Errorf("backend %d after the cancelled statement, want %d (the same connection)", after, pid)
+	}
+	if n := pool.Stat().NewConnsCount(); n != 1 {
+		t.Errorf("%d connections opened, want 1", n)
+	}
+}

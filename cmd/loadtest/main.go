@@ -67,6 +67,7 @@ type config struct {
 	poolConns      int
 	noSync         bool
 	reuse          string
+	metricsAddr    string
 }
 
 func main() {
@@ -96,6 +97,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	fs.IntVar(&c.poolConns, "pool-conns", 0, "the service's database pool size (pool_max_conns in DATABASE_URL); 0 leaves pgxpool's default, max(4, CPUs)")
 	fs.BoolVar(&c.noSync, "nosync", false, "measure with fsync off too (not as in production)")
 	fs.StringVar(&c.reuse, "reuse", "", "`directory` kept by an earlier run (-keep): measure its loaded database again, without loading (-patients and -days are ignored; the directory is kept)")
+	fs.StringVar(&c.metricsAddr, "metrics-addr", "", "the service's --metrics-addr (/metrics and Go's profiles at /debug/pprof/ while it runs), e.g. 127.0.0.1:6060")
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
@@ -166,7 +168,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	fmt.Fprintf(stdout, "# the service's database pool: %s connections\n", map[bool]string{true: fmt.Sprint(c.poolConns), false: "pgxpool's default"}[c.poolConns > 0])
 	svc, err := runsvc.Start(ctx, runsvc.Options{Binary: bin,
 		Args:    []string{"--dev", "--addr", "127.0.0.1:0", "--fake-librelinkup=false"},
-		Env:     map[string]string{"DATABASE_URL": svcURL, "FSECGM_DEV_KEY_FILE": keyFile},
+		Env:     map[string]string{"DATABASE_URL": svcURL, "FSECGM_DEV_KEY_FILE": keyFile, "FSECGM_METRICS_ADDR": c.metricsAddr},
 		LogFile: filepath.Join(dir, "serve.log")})
 	if err != nil {
 		return err
@@ -270,8 +272,10 @@ func load(ctx context.Context, dir string, c config, stdout, stderr io.Writer) (
 	ts := time.Now()
 	syscall.Sync()
 	logf(stderr, "load written to disk (sync %s)", time.Since(ts).Round(time.Millisecond))
+	// The server loaded is stopped: the deferred Stop must not stop the
+	// one started now, which the caller stops.
+	stop = false
 	if pg, err = pgserver.Start(ctx, pgserver.Options{DataDir: filepath.Join(dir, "pg"), NoSync: c.noSync}); err != nil {
-		stop = false
 		return nil, nil, err
 	}
 	return pg, d, nil

@@ -60,6 +60,12 @@ const (
 	DefaultRefreshInterval    = time.Hour
 	DefaultUnknownKIDInterval = time.Minute
 	DefaultHTTPTimeout        = 10 * time.Second
+	// DefaultCacheTTL is how long a verified token is remembered (see
+	// Config.CacheTTL).
+	DefaultCacheTTL = time.Minute
+	// cacheEntries bounds the verified-token cache: a few times the
+	// clients active within DefaultCacheTTL.
+	cacheEntries = 50_000
 )
 
 // MaxTokenBytes is the longest token Verify accepts.
@@ -110,6 +116,11 @@ type Config struct {
 	// LogKey keys the subject hash of Principal.SubjectRef; nil means a
 	// random key, so references are stable for the life of the Verifier.
 	LogKey []byte
+	// CacheTTL is how long a token that verified is remembered, so that
+	// the same token presented again within it is not verified again (its
+	// expiry is still enforced: see verifiedCache). Zero means
+	// DefaultCacheTTL, negative means no cache.
+	CacheTTL time.Duration
 	// Now is the clock; nil means time.Now.
 	Now func() time.Time
 }
@@ -124,6 +135,8 @@ type Verifier struct {
 	parser   *jwt.Parser
 	keys     *keySet
 	logKey   []byte
+	now      func() time.Time
+	cache    *verifiedCache
 }
 
 // NewVerifier returns a Verifier for cfg. With a JWKSURL it fetches the key
@@ -152,6 +165,9 @@ func NewVerifier(ctx context.Context, cfg Config) (*Verifier, error) {
 	if cfg.Now == nil {
 		cfg.Now = time.Now
 	}
+	if cfg.CacheTTL == 0 {
+		cfg.CacheTTL = DefaultCacheTTL
+	}
 	logKey := cfg.LogKey
 	if len(logKey) == 0 {
 		logKey = make([]byte, 32)
@@ -176,6 +192,8 @@ func NewVerifier(ctx context.Context, cfg Config) (*Verifier, error) {
 		names:    cfg.Claims.withDefaults(),
 		keys:     keys,
 		logKey:   logKey,
+		now:      cfg.Now,
+		cache:    newVerifiedCache(cfg.CacheTTL, cacheEntries),
 		parser: jwt.NewParser(
 			jwt.WithValidMethods(allowedAlgs),
 			jwt.WithIssuer(cfg.Issuer),
@@ -205,7 +223,23 @@ func (v *Verifier) VerifyRequest(r *http.Request) (*Principal, error) {
 // the issuer's key, iss and aud are exact, exp is present and, like nbf,
 // respected within the leeway, and the identity claims are complete (see
 // ClaimNames). The error wraps one of the Err values of this package.
+// A token that verified within Config.CacheTTL and has not expired is not
+// verified again.
 func (v *Verifier) Verify(ctx context.Context, raw string) (*Principal, error) {
+	now := v.now()
+	if p, ok := v.cache.get(raw, now); ok {
+		return p, nil
+	}
+	p, err := v.verify(ctx, raw)
+	if err != nil {
+		return nil, err
+	}
+	v.cache.put(raw, p, now)
+	return p, nil
+}
+
+// verify is Verify without the cache.
+func (v *Verifier) verify(ctx context.Context, raw string) (*Principal, error) {
 	if err := precheck(raw); err != nil {
 		return nil, err
 	}

@@ -427,3 +427,56 @@ func TestVerifyConcurrent(t *testing.T) {
 	}
 	wg.Wait()
 }
+
+// TestVerifyCacheKeepsExpiry checks that a token remembered by the
+// verified-token cache is still refused once it expires.
+func TestVerifyCacheKeepsExpiry(t *testing.T) {
+	p := authtest.New(t)
+	now := time.Now()
+	cfg := p.Config()
+	cfg.Now = func() time.Time { return now }
+	cfg.Leeway = -1
+	v := newVerifier(t, cfg)
+	tok := p.Token(t, citizen)
+	first, err := v.Verify(t.Context(), tok)
+	if err != nil {
+		t.Fatalf("Verify: %v", err)
+	}
+	now = now.Add(30 * time.Second)
+	again, err := v.Verify(t.Context(), tok)
+	if err != nil {
+		t.Fatalf("Verify again within the cache's ttl: %v", err)
+	}
+	if diff := cmp.Diff(first, again, principalCmp...); diff != "" || again.Expiry != first.Expiry {
+		t.Errorf("second Verify differs (-first +again):\n%s", diff)
+	}
+	now = first.Expiry
+	if _, err := v.Verify(t.Context(), tok); !errors.Is(err, auth.ErrExpired) {
+		t.Errorf("Verify at the token's expiry = %v, want ErrExpired", err)
+	}
+}
+
+// BenchmarkVerify compares a token verified on every request (the cache
+// off) with the same token presented again (as every client does).
+func BenchmarkVerify(b *testing.B) {
+	p := authtest.New(b)
+	tok := p.Token(b, doctor, authtest.WithAlg("ES256"))
+	for _, bc := range []struct {
+		name string
+		ttl  time.Duration
+	}{{"uncached", -1}, {"cached", 0}} {
+		b.Run(bc.name, func(b *testing.B) {
+			cfg := p.Config()
+			cfg.CacheTTL = bc.ttl
+			v, err := auth.NewVerifier(b.Context(), cfg)
+			if err != nil {
+				b.Fatal(err)
+			}
+			for b.Loop() {
+				if _, err := v.Verify(b.Context(), tok); err != nil {
+					b.Fatal(err)
+				}
+			}
+		})
+	}
+}

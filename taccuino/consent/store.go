@@ -7,6 +7,7 @@ import (
 	"log/slog"
 	"math"
 	"strings"
+	"sync"
 	"time"
 	"unicode"
 
@@ -33,6 +34,7 @@ type Store struct {
 	pool   *pgxpool.Pool
 	logger *slog.Logger
 	now    func() time.Time
+	zones  sync.Map // time zone name → *time.Location
 }
 
 // New returns a store on pool, whose database must be migrated (package
@@ -90,7 +92,7 @@ func (s *Store) access(ctx context.Context, a Actor, patientID int64, act Action
 	}
 	defer func() { _ = tx.Rollback(context.WithoutCancel(ctx)) }()
 
-	f, err := loadFacts(ctx, tx, a, patientID, act)
+	f, err := s.loadFacts(ctx, tx, a, patientID, act)
 	if err != nil {
 		return Decision{}, fmt.Errorf("consent: %s: patient %d: %w", act, patientID, err)
 	}
@@ -247,60 +249,88 @@ func clip(s string, n int) string {
 }
 
 // loadFacts gathers what the rules need about actor a and patient id, in
-// tx. A practitioner's or service's read locks the consent row FOR SHARE, so
-// that a revocation waits for the reads decided before it.
-func loadFacts(ctx context.Context, tx pgx.Tx, a Actor, id int64, act Action) (Facts, error) {
+// tx, in one round trip (a batch). A practitioner's or service's read
+// locks the consent row FOR SHARE, so that a revocation waits for the
+// reads decided before it.
+func (s *Store) loadFacts(ctx context.Context, tx pgx.Tx, a Actor, id int64, act Action) (Facts, error) {
 	var f Facts
 	if id <= 0 || id > math.MaxInt32 {
 		return f, ErrNotFound
 	}
+	lock := ""
+	if (a.Role == auth.RolePractitioner || a.Role == auth.RoleService) && act == ActReadData {
+		lock = ` FOR SHARE`
+	}
+	// The patient's fiscal code, for the rows keyed by it.
+	const patientCF = `(SELECT fiscal_code FROM patients WHERE id = $2)`
+	b := &pgx.Batch{}
+	b.Queue(`SELECT p.fiscal_code, p.time_zone, p.birth_date,
+		(SELECT granted FROM third_party_consents WHERE patient_id = p.id`+lock+`)
+		FROM patients p WHERE p.id = $1`, id)
+	var kind CareKind
+	var party string
+	care := false
+	switch a.Role {
+	case auth.RoleCitizen:
+		if a.FiscalCode != "" {
+			b.Queue(`SELECT `+guardianshipColumns+` FROM guardianships
+				WHERE guardian_fiscal_code = $1 AND patient_fiscal_code = `+patientCF, a.FiscalCode, id)
+			b.Queue(`SELECT `+delegationColumns+` FROM delegations
+				WHERE delegate_fiscal_code = $1 AND patient_id = $2`, a.FiscalCode, id)
+		}
+	case auth.RolePractitioner:
+		if kind, party, care = careKey(a); care {
+			b.Queue(`SELECT `+careColumns+` FROM care_relationships
+				WHERE kind = $1 AND party = $3 AND patient_fiscal_code = `+patientCF, string(kind), id, party)
+		}
+	}
+	br := tx.SendBatch(ctx, b)
+	defer br.Close()
+
 	var tz string
 	var birth *time.Time
-	err := tx.QueryRow(ctx, `SELECT fiscal_code, time_zone, birth_date FROM patients WHERE id = $1`, id).
-		Scan(&f.PatientFiscalCode, &tz, &birth)
-	if err != nil {
+	var granted *bool
+	if err := br.QueryRow().Scan(&f.PatientFiscalCode, &tz, &birth, &granted); err != nil {
 		return f, translate(err)
 	}
-	if f.PatientLocation, err = time.LoadLocation(tz); err != nil {
+	var err error
+	if f.PatientLocation, err = s.location(tz); err != nil {
 		return f, fmt.Errorf("time zone: %w", err)
 	}
 	f.PatientBirthDate = timeOf(birth)
+	f.ThirdPartyConsent = granted != nil && *granted
 
-	q := `SELECT granted FROM third_party_consents WHERE patient_id = $1`
-	if (a.Role == auth.RolePractitioner || a.Role == auth.RoleService) && act == ActReadData {
-		q += ` FOR SHARE`
-	}
-	if err := tx.QueryRow(ctx, q, id).Scan(&f.ThirdPartyConsent); err != nil && !errors.Is(err, pgx.ErrNoRows) {
-		return f, translate(err)
-	}
-
-	switch a.Role {
-	case auth.RoleCitizen:
-		if a.FiscalCode == "" || a.FiscalCode == f.PatientFiscalCode {
-			return f, nil
-		}
-		rows, _ := tx.Query(ctx, `SELECT `+guardianshipColumns+` FROM guardianships
-			WHERE guardian_fiscal_code = $1 AND patient_fiscal_code = $2`, a.FiscalCode, f.PatientFiscalCode)
+	switch {
+	case a.Role == auth.RoleCitizen && a.FiscalCode != "":
+		rows, _ := br.Query()
 		if f.Guardianships, err = pgx.CollectRows(rows, scanGuardianship); err != nil {
 			return f, translate(err)
 		}
-		rows, _ = tx.Query(ctx, `SELECT `+delegationColumns+` FROM delegations
-			WHERE patient_id = $1 AND delegate_fiscal_code = $2`, id, a.FiscalCode)
+		rows, _ = br.Query()
 		if f.Delegations, err = pgx.CollectRows(rows, scanDelegation); err != nil {
 			return f, translate(err)
 		}
-	case auth.RolePractitioner:
-		kind, party, ok := careKey(a)
-		if !ok {
-			return f, nil
-		}
-		rows, _ := tx.Query(ctx, `SELECT `+careColumns+` FROM care_relationships
-			WHERE patient_fiscal_code = $1 AND kind = $2 AND party = $3`, f.PatientFiscalCode, string(kind), party)
+	case care:
+		rows, _ := br.Query()
 		if f.CareRelationships, err = pgx.CollectRows(rows, scanCare); err != nil {
 			return f, translate(err)
 		}
 	}
-	return f, nil
+	return f, translate(br.Close())
+}
+
+// location returns the time zone named tz, loaded once per Store
+// (time.LoadLocation reads the zone database on every call).
+func (s *Store) location(tz string) (*time.Location, error) {
+	if l, ok := s.zones.Load(tz); ok {
+		return l.(*time.Location), nil
+	}
+	l, err := time.LoadLocation(tz)
+	if err != nil {
+		return nil, err
+	}
+	s.zones.Store(tz, l)
+	return l, nil
 }
 
 // lockPatient serialises the writes of one patient's consent and
