@@ -2,6 +2,7 @@ package fhirapi
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"net/http"
@@ -134,6 +135,9 @@ func (a *api) read(typ string) echo.HandlerFunc {
 		h := c.Response().Header()
 		h.Set("ETag", `W/"`+strconv.Itoa(version)+`"`)
 		h.Set("Last-Modified", updated.UTC().Format(http.TimeFormat))
+		if !json.Valid(body) { // objectMembers checks the structure only
+			return fmt.Errorf("fhirapi: stored %s/%s is not valid JSON", typ, id)
+		}
 		return writeJSON(c, http.StatusOK, body)
 	}
 }
