@@ -6,7 +6,7 @@ PKGS    ?= ./...
 BENCH   := .bench
 PGRUN   := $(GO) run ./cmd/pgrun --
 
-.PHONY: run test fmt-check vet vulncheck bench bench-ingest bench-sync bench-clinic loadtest faults fuzz help
+.PHONY: run test test-deps fmt-check vet vulncheck bench bench-ingest bench-sync bench-clinic loadtest faults fuzz help
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-14s %s\n", $$1, $$2}'
@@ -18,8 +18,11 @@ run: ## start the product on http://localhost:8080 (development mode, demo data,
 demo-offline: ## print the glucometrics of the demo data as a table (no database)
 	$(GO) run ./cmd/fsecgm metrics --input testdata/iglu_example_5_subject.csv --table
 
-test: fmt-check vet vulncheck ## gofmt check, go vet, govulncheck and the whole test suite against a private PostgreSQL
+test: fmt-check vet vulncheck test-deps ## gofmt check, go vet, govulncheck and the whole test suite against a private PostgreSQL
 	$(PGRUN) $(GO) test -race -count=1 -timeout 30m $(PKGS)
+
+test-deps: # Chromium and poppler-utils for the browser and PDF tests, installed when missing (scripts/testdeps.sh)
+	@scripts/testdeps.sh
 
 fmt-check:
 	@out=$$(gofmt -l $$(git ls-files '*.go' 2>/dev/null || find . -name '*.go')); \
