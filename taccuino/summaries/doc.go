@@ -68,7 +68,8 @@
 // search and pages. The caller's set of patients comes as SQL
 // (consent.Store.VisibleSQL) and is checked row by row while the page
 // walks the index patient_summaries_order, so a page costs about the same
-// for 50 patients as for 13,200; counts per category, which need a pass
+// for 50 patients as for 13,200 (the walk and the checks read indexes
+// only: migration 00041); counts per category, which need a pass
 // over every patient, are computed only when asked. Every patient has a
 // summary row (MarkStale creates the missing ones), so the list holds
 // them all. [Rows] reads the shown rows in the transaction that logs their
