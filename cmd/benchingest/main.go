@@ -35,6 +35,7 @@ import (
 	"os"
 	"path/filepath"
 	"runtime"
+	"runtime/pprof"
 	"sync"
 	"time"
 
@@ -62,7 +63,9 @@ type config struct {
 	noSync         bool
 	windows        int
 	workers        int
+	group          int
 	rounds         int
+	cpuProfile     string
 }
 
 func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
@@ -75,12 +78,14 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	fs.BoolVar(&c.noSync, "nosync", false, "private server only: fsync off")
 	fs.IntVar(&c.windows, "windows", 200, "repetitions of the 14-day read")
 	fs.IntVar(&c.workers, "workers", runtime.NumCPU(), "batches ingested at a time")
+	fs.IntVar(&c.group, "group", 1, "patients per transaction: 1 ingests each patient's batch with Store.Ingest (its own transaction); more puts that many batches in one transaction with Store.IngestTx, as a backfill may")
 	fs.IntVar(&c.rounds, "rounds", 4, "rounds of ingestion then COPY, each of patients/rounds patients")
+	fs.StringVar(&c.cpuProfile, "cpuprofile", "", "write a CPU profile of the ingestion rounds (this process: fsecgm's side) to `file`")
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
-	if c.patients < 1 || c.patients > 2800 || c.days < 14 || c.workers < 1 || c.rounds < 1 || c.rounds > c.patients {
-		return errors.New("-patients must be 1 to 2800, -days at least 14, -workers at least 1, -rounds 1 to -patients")
+	if c.patients < 1 || c.patients > 2800 || c.days < 14 || c.workers < 1 || c.group < 1 || c.rounds < 1 || c.rounds > c.patients {
+		return errors.New("-patients must be 1 to 2800, -days at least 14, -workers and -group at least 1, -rounds 1 to -patients")
 	}
 
 	if c.url == "" {
@@ -154,8 +159,8 @@ func bench(ctx context.Context, pool *pgxpool.Pool, c config, out io.Writer) err
 	if err := createCopyTable(ctx, pool, start, end); err != nil {
 		return err
 	}
-	fmt.Fprintf(out, "# %d patients × %d days × 96 = %d readings; ingestion by %d workers, one batch (one transaction) per patient\n",
-		c.patients, c.days, total, c.workers)
+	fmt.Fprintf(out, "# %d patients × %d days × 96 = %d readings; ingestion by %d workers, one batch per patient, %d batches per transaction\n",
+		c.patients, c.days, total, c.workers, c.group)
 
 	// 1 and 2, in -rounds rounds so that the machine's load drifts alike
 	// over both: a round's patients through the ingestion path, one batch
@@ -163,9 +168,20 @@ func bench(ctx context.Context, pool *pgxpool.Pool, c config, out io.Writer) err
 	// backfill of many patients would run; then the same rows with one
 	// plain COPY into an identical empty table.
 	var ingest, copyDur time.Duration
+	if c.cpuProfile != "" {
+		f, err := os.Create(c.cpuProfile)
+		if err != nil {
+			return err
+		}
+		defer f.Close()
+		if err := pprof.StartCPUProfile(f); err != nil {
+			return err
+		}
+		defer pprof.StopCPUProfile()
+	}
 	for r := range c.rounds {
 		lo, hi := r*len(ids)/c.rounds, (r+1)*len(ids)/c.rounds
-		d, err := ingestAll(ctx, store, ids, lo, hi, start, perPatient, c.workers, func(res cgmstore.Result, n int) error {
+		d, err := ingestAll(ctx, pool, store, c.group, ids, lo, hi, start, perPatient, c.workers, func(res cgmstore.Result, n int) error {
 			if res.Inserted != n {
 				return fmt.Errorf("inserted %d of %d", res.Inserted, n)
 			}
@@ -194,7 +210,7 @@ func bench(ctx context.Context, pool *pgxpool.Pool, c config, out io.Writer) err
 	fmt.Fprintf(out, "ingest_vs_copy_ratio: %.3f\n", ingestRate/copyRate)
 
 	// 3. Every batch again: all duplicates.
-	reingest, err := ingestAll(ctx, store, ids, 0, len(ids), start, perPatient, c.workers, func(res cgmstore.Result, n int) error {
+	reingest, err := ingestAll(ctx, pool, store, c.group, ids, 0, len(ids), start, perPatient, c.workers, func(res cgmstore.Result, n int) error {
 		if res.Duplicate != n {
 			return fmt.Errorf("re-ingest found %d duplicates of %d", res.Duplicate, n)
 		}
@@ -278,11 +294,12 @@ func bench(ctx context.Context, pool *pgxpool.Pool, c config, out io.Writer) err
 }
 
 // ingestAll ingests the generated batches of patients ids[lo:hi], workers
-// at a time, checks each result, and returns the elapsed time. Each worker
-// takes a contiguous run of patients, so that concurrent batches write to
-// distant parts of the index, as batches of unrelated patients would.
-func ingestAll(ctx context.Context, store *cgmstore.Store, ids []int64, lo, hi int, start time.Time, per, workers int,
-	check func(cgmstore.Result, int) error) (time.Duration, error) {
+// at a time, group batches per transaction, checks each result, and
+// returns the elapsed time. Each worker takes a contiguous run of
+// patients, so that concurrent batches write to distant parts of the
+// index, as batches of unrelated patients would.
+func ingestAll(ctx context.Context, pool *pgxpool.Pool, store *cgmstore.Store, group int, ids []int64, lo, hi int,
+	start time.Time, per, workers int, check func(cgmstore.Result, int) error) (time.Duration, error) {
 	errs := make([]error, workers)
 	t0 := time.Now()
 	var wg sync.WaitGroup
@@ -291,14 +308,37 @@ func ingestAll(ctx context.Context, store *cgmstore.Store, ids []int64, lo, hi i
 		go func() {
 			defer wg.Done()
 			buf := make([]cgm.Reading, per)
-			for i := lo + w*(hi-lo)/workers; i < lo+(w+1)*(hi-lo)/workers; i++ {
+			one := func(ingest func(context.Context, cgmstore.Batch) (cgmstore.Result, error), i int) error {
 				rs := generate(buf, i, start, per)
-				res, err := store.Ingest(ctx, cgmstore.Batch{Patient: ids[i], Source: cgmstore.SourceSimulator, Readings: rs})
+				res, err := ingest(ctx, cgmstore.Batch{Patient: ids[i], Source: cgmstore.SourceSimulator, Readings: rs})
 				if err == nil {
 					err = check(res, len(rs))
 				}
 				if err != nil {
-					errs[w] = fmt.Errorf("patient %d: %w", i, err)
+					return fmt.Errorf("patient %d: %w", i, err)
+				}
+				return nil
+			}
+			first, end := lo+w*(hi-lo)/workers, lo+(w+1)*(hi-lo)/workers
+			for i := first; i < end; i += group {
+				if group == 1 {
+					if errs[w] = one(store.Ingest, i); errs[w] != nil {
+						return
+					}
+					continue
+				}
+				errs[w] = pgx.BeginFunc(ctx, pool, func(tx pgx.Tx) error {
+					inTx := func(ctx context.Context, b cgmstore.Batch) (cgmstore.Result, error) {
+						return store.IngestTx(ctx, tx, b)
+					}
+					for j := i; j < min(i+group, end); j++ {
+						if err := one(inTx, j); err != nil {
+							return err
+						}
+					}
+					return nil
+				})
+				if errs[w] != nil {
 					return
 				}
 			}
