@@ -290,10 +290,106 @@ func (s *Server) apiDisconnect(c *echo.Context) error {
 	return c.JSON(statusOK, out)
 }
 
+// CredentialsRequest is the body of PUT
+// /patients/{id}/connections/{connection}/credentials: the patient's
+// LibreLinkUp login, changed (a new password, or the connection stopped at
+// "bad credentials").
+type CredentialsRequest struct {
+	// Email and Password are never logged nor returned.
+	Email    string `json:"email"`
+	Password string `json:"password"`
+}
+
+// LogValue keeps the credentials out of logs.
+func (r CredentialsRequest) LogValue() slog.Value { return slog.StringValue("redacted") }
+
+// updateCredentials replaces a connection's credentials after one login
+// with them (connsync.Syncer.UpdateCredentials): refused credentials
+// change nothing.
+func (s *Server) updateCredentials(c *echo.Context, p cgmstore.Patient, id string, req CredentialsRequest) (ConnectionJSON, error) {
+	l := web.Lang(c)
+	if s.deps.Sync == nil {
+		return ConnectionJSON{}, errNoSync()
+	}
+	var conn connsync.Connection
+	err := s.deps.Access(c, p, consent.ActWriteData, "update sensor credentials", func(ctx context.Context, tx pgx.Tx) error {
+		// Checked inside the gate: only a caller it allows learns what is
+		// wrong with the request.
+		switch {
+		case req.Email == "":
+			return web.Invalid("/email", l.T("tac_email_required")).Wrap(consent.ErrInvalid)
+		case req.Password == "":
+			return web.Invalid("/password", l.T("tac_password_required")).Wrap(consent.ErrInvalid)
+		}
+		var err error
+		conn, err = s.deps.Sync.UpdateCredentials(ctx, tx, p.ID, id, connsync.ConnectRequest{Email: req.Email, Password: req.Password})
+		return syncError(err, l)
+	})
+	if err != nil {
+		return ConnectionJSON{}, err
+	}
+	return connectionJSON(conn), nil
+}
+
+// apiUpdateCredentials changes a connection's LibreLinkUp login (rate
+// limited: it submits credentials).
+func (s *Server) apiUpdateCredentials(c *echo.Context) error {
+	p, err := s.deps.Patient(c, consent.ActWriteData)
+	if err != nil {
+		return err
+	}
+	var req CredentialsRequest
+	if err := web.DecodeJSON(c, &req); err != nil {
+		return err
+	}
+	out, err := s.updateCredentials(c, p, c.Param("connection"), req)
+	if err != nil {
+		return err
+	}
+	return c.JSON(statusOK, out)
+}
+
+// syncNow makes a connection due at once (connsync.Syncer.SyncSoon): the
+// patient completed the step the app asked for, or wants fresh data. A
+// connection whose credentials were refused needs new ones instead, and
+// stays as it is.
+func (s *Server) syncNow(c *echo.Context, p cgmstore.Patient, id string) (ConnectionJSON, error) {
+	if s.deps.Sync == nil {
+		return ConnectionJSON{}, errNoSync()
+	}
+	var conn connsync.Connection
+	err := s.deps.Access(c, p, consent.ActWriteData, "sync sensor now", func(ctx context.Context, tx pgx.Tx) error {
+		var err error
+		conn, err = s.deps.Sync.SyncSoon(ctx, tx, p.ID, id)
+		return syncError(err, web.Lang(c))
+	})
+	if err != nil {
+		return ConnectionJSON{}, err
+	}
+	return connectionJSON(conn), nil
+}
+
+// apiSyncNow asks for a sync of a connection at the next scheduler tick;
+// 202 with the connection (next_sync_at says when).
+func (s *Server) apiSyncNow(c *echo.Context) error {
+	p, err := s.deps.Patient(c, consent.ActWriteData)
+	if err != nil {
+		return err
+	}
+	out, err := s.syncNow(c, p, c.Param("connection"))
+	if err != nil {
+		return err
+	}
+	return c.JSON(http.StatusAccepted, out)
+}
+
 // connectionView is a connection on the patient's page.
 type connectionView struct {
 	ID, Mode, State, Since, LastSuccess, Newest, Advice string
 	Active, Problem                                     bool
+	// PatientMode: the patient's own login, which the page lets them
+	// change; NeedsCredentials: it was refused, and a sync cannot help.
+	PatientMode, NeedsCredentials bool
 }
 
 func connectionViewOf(c ConnectionJSON, loc *time.Location, l locale.Lang) connectionView {
@@ -305,7 +401,8 @@ func connectionViewOf(c ConnectionJSON, loc *time.Location, l locale.Lang) conne
 	}
 	v := connectionView{ID: c.ID, Mode: l.T("tac_mode_" + string(c.Mode)), State: l.T("tac_state_" + string(c.State)),
 		Since: c.CreatedAt.In(loc).Format("02/01/2006 15:04"), LastSuccess: f(c.LastSuccessAt), Newest: f(c.NewestReadingAt),
-		Active: c.State != connsync.StateDisconnected}
+		Active: c.State != connsync.StateDisconnected, PatientMode: c.Mode == connsync.ModePatient,
+		NeedsCredentials: c.State == connsync.StateBadCredentials}
 	if c.Problem != nil {
 		v.Problem = true
 		v.Advice = c.Problem.AdviceIT
@@ -341,4 +438,29 @@ func (s *Server) postDisconnect(c *echo.Context) error {
 		return err
 	}
 	return seeOther(c, patientURL(p.PublicID, "disconnected", "connection"))
+}
+
+// postCredentials changes a connection's LibreLinkUp login from the page.
+func (s *Server) postCredentials(c *echo.Context) error {
+	p, err := s.deps.Patient(c, consent.ActWriteData)
+	if err != nil {
+		return err
+	}
+	req := CredentialsRequest{Email: c.FormValue("email"), Password: c.FormValue("password")}
+	if _, err := s.updateCredentials(c, p, c.Param("connection"), req); err != nil {
+		return err
+	}
+	return seeOther(c, patientURL(p.PublicID, "credentials-updated", "connection"))
+}
+
+// postSyncNow asks for a sync from the page.
+func (s *Server) postSyncNow(c *echo.Context) error {
+	p, err := s.deps.Patient(c, consent.ActWriteData)
+	if err != nil {
+		return err
+	}
+	if _, err := s.syncNow(c, p, c.Param("connection")); err != nil {
+		return err
+	}
+	return seeOther(c, patientURL(p.PublicID, "sync-requested", "connection"))
 }

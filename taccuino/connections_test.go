@@ -102,3 +102,130 @@ func TestConnections(t *testing.T) {
 		t.Errorf("keep_readings=maybe: %d", res.status)
 	}
 }
+
+// TestConnectionCredentialsAndSync walks a connection through what the
+// patient fixes themselves: a password changed in the app (the sync stops
+// at "bad credentials" until the patient gives the new one), and a step
+// to accept in the app (after which the patient asks for a sync).
+func TestConnectionCredentialsAndSync(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t)
+	ctx := context.Background()
+	cf := testCF(41)
+	p := e.newPatient(cf, "Piero", "Aggiornato", time.Time{})
+	tok := e.token(auth.PrincipalSpec{Role: auth.RoleCitizen, FiscalCode: cf})
+	base := "/api/v1/patients/" + p.PublicID + "/connections"
+	a := e.accounts[1]
+	b, _ := json.Marshal(ConnectRequest{PrivacyNoticeVersion: PrivacyNoticeVersion, Mode: connsync.ModePatient, Email: a.Email, Password: a.Password})
+	res := e.request(http.MethodPost, base, tok, "application/json", b, nil)
+	conn := decode[ConnectionJSON](t, res)
+	if res.status != http.StatusCreated {
+		t.Fatalf("connect: %d %s", res.status, res.body)
+	}
+	sync := func() {
+		t.Helper()
+		if _, err := e.syncer.SyncDue(ctx); err != nil {
+			t.Fatal(err)
+		}
+	}
+	state := func() ConnectionJSON {
+		t.Helper()
+		for _, c := range decode[ConnectionsJSON](t, e.get(base, tok)).Connections {
+			if c.ID == conn.ID {
+				return c
+			}
+		}
+		t.Fatalf("connection %s not listed", conn.ID)
+		return ConnectionJSON{}
+	}
+	put := func(email, password string) response {
+		b, _ := json.Marshal(CredentialsRequest{Email: email, Password: password})
+		return e.request(http.MethodPut, base+"/"+conn.ID+"/credentials", tok, "application/json", b, nil)
+	}
+	post := func() response { return e.request(http.MethodPost, base+"/"+conn.ID+"/sync", tok, "", nil, nil) }
+
+	// The password changes in the app: the next login is refused.
+	if err := e.fake.SetPassword(a.Email, "nuova-password-1"); err != nil {
+		t.Fatal(err)
+	}
+	if err := e.fake.ExpireTokens(a.Email); err != nil {
+		t.Fatal(err)
+	}
+	sync()
+	if c := state(); c.State != connsync.StateBadCredentials || c.NextSyncAt != nil {
+		t.Fatalf("after the password change: %+v", c)
+	}
+	// Asking for a sync does not help: new credentials are needed.
+	if res := post(); res.status != http.StatusAccepted || decode[ConnectionJSON](t, res).State != connsync.StateBadCredentials {
+		t.Errorf("sync of a connection with refused credentials: %d %s", res.status, res.body)
+	}
+	for _, tt := range []struct {
+		name, email, password string
+		status                int
+		want                  string
+	}{
+		{"no password", a.Email, "", http.StatusUnprocessableEntity, `"field":"/password"`},
+		{"no e-mail", "", "x", http.StatusUnprocessableEntity, `"field":"/email"`},
+		{"the old password", a.Email, a.Password, http.StatusUnprocessableEntity, `"reason":"bad_credentials"`},
+	} {
+		if res := put(tt.email, tt.password); res.status != tt.status || !strings.Contains(string(res.body), tt.want) {
+			t.Errorf("%s: %d %s", tt.name, res.status, res.body)
+		}
+	}
+	if c := state(); c.State != connsync.StateBadCredentials {
+		t.Errorf("refused credentials changed the connection: %+v", c)
+	}
+	res = put(a.Email, "nuova-password-1")
+	if c := decode[ConnectionJSON](t, res); res.status != http.StatusOK || c.State != connsync.StateActive ||
+		c.NextSyncAt == nil || c.NextSyncAt.After(time.Now().Add(time.Minute)) {
+		t.Fatalf("new credentials: %d %s", res.status, res.body)
+	}
+	if strings.Contains(e.logs.String(), "nuova-password-1") || strings.Contains(string(res.body), "nuova-password-1") {
+		t.Error("the new password was logged or returned")
+	}
+	sync()
+	if c := state(); c.State != connsync.StateActive || c.LastSuccessAt == nil || c.Readings == 0 {
+		t.Errorf("sync with the new credentials: %+v", c)
+	}
+
+	// A step to accept in the app: the connection waits for the patient.
+	if err := e.fake.SetSteps(a.Email, "tou"); err != nil {
+		t.Fatal(err)
+	}
+	if err := e.fake.ExpireTokens(a.Email); err != nil {
+		t.Fatal(err)
+	}
+	if res := post(); res.status != http.StatusAccepted {
+		t.Fatalf("sync now: %d %s", res.status, res.body)
+	}
+	sync()
+	if c := state(); c.State != connsync.StateActionNeeded {
+		t.Fatalf("with a step pending: %+v", c)
+	}
+	// Accepted in the app; the patient asks for a sync: due now.
+	if err := e.fake.SetSteps(a.Email); err != nil {
+		t.Fatal(err)
+	}
+	res = post()
+	if c := decode[ConnectionJSON](t, res); res.status != http.StatusAccepted || c.NextSyncAt == nil || c.NextSyncAt.After(time.Now()) {
+		t.Fatalf("sync now after the step: %d %s", res.status, res.body)
+	}
+	sync()
+	if c := state(); c.State != connsync.StateActive {
+		t.Errorf("after the step and a sync: %+v", c)
+	}
+
+	// A disconnected connection takes neither.
+	if res := e.request(http.MethodDelete, base+"/"+conn.ID, tok, "", nil, nil); res.status != http.StatusOK {
+		t.Fatalf("disconnect: %d %s", res.status, res.body)
+	}
+	if res := post(); res.status != http.StatusConflict {
+		t.Errorf("sync of a disconnected connection: %d %s", res.status, res.body)
+	}
+	if res := put(a.Email, "nuova-password-1"); res.status != http.StatusConflict {
+		t.Errorf("credentials of a disconnected connection: %d %s", res.status, res.body)
+	}
+	if res := e.request(http.MethodPost, base+"/nope/sync", tok, "", nil, nil); res.status != http.StatusNotFound {
+		t.Errorf("unknown connection: %d %s", res.status, res.body)
+	}
+}

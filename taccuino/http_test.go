@@ -13,6 +13,7 @@ import (
 	"testing"
 	"time"
 
+	"fsecgm/connectors/connsync"
 	"fsecgm/migrations/dbtest"
 	"fsecgm/taccuino/auth"
 	"fsecgm/taccuino/web"
@@ -272,6 +273,37 @@ func TestPagesAndCSRF(t *testing.T) {
 	}
 	if status, page := get("/privacy", nil); status != 200 || !strings.Contains(page, PrivacyNoticeVersion) {
 		t.Errorf("privacy notice: %d", status)
+	}
+	// A connection whose password changed in the app: the page opens the
+	// credentials form; new credentials by form, then a sync by form.
+	a := e.accounts[2]
+	cb, _ := json.Marshal(ConnectRequest{PrivacyNoticeVersion: PrivacyNoticeVersion, Mode: connsync.ModePatient, Email: a.Email, Password: a.Password})
+	conn := decode[ConnectionJSON](t, e.request("POST", "/api/v1/patients/"+p.PublicID+"/connections", tok, "application/json", cb, nil))
+	if err := e.fake.SetPassword(a.Email, "cambiata-1"); err != nil {
+		t.Fatal(err)
+	}
+	if err := e.fake.ExpireTokens(a.Email); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := e.syncer.SyncDue(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	_, page = get("/taccuino/p/"+p.PublicID, nil)
+	if !strings.Contains(page, `<details class="credentials" open>`) || !strings.Contains(page, `id="credentials-`+conn.ID+`"`) ||
+		strings.Contains(page, `id="sync-`+conn.ID+`"`) {
+		t.Errorf("page of a connection with refused credentials: no open credentials form, or a sync button")
+	}
+	form = url.Values{web.CSRFField: {m[1]}, "email": {a.Email}, "password": {"cambiata-1"}}
+	if status, loc := post("/taccuino/p/"+p.PublicID+"/connections/"+conn.ID+"/credentials", form, ""); status != 303 ||
+		!strings.Contains(loc, "msg=credentials-updated") {
+		t.Errorf("credentials by form: %d %s", status, loc)
+	}
+	if status, loc := post("/taccuino/p/"+p.PublicID+"/connections/"+conn.ID+"/sync", url.Values{web.CSRFField: {m[1]}}, ""); status != 303 ||
+		!strings.Contains(loc, "msg=sync-requested") {
+		t.Errorf("sync by form: %d %s", status, loc)
+	}
+	if _, page = get("/taccuino/p/"+p.PublicID, nil); !strings.Contains(page, `id="sync-`+conn.ID+`"`) {
+		t.Errorf("no sync button once the credentials work")
 	}
 	// Logout clears the session.
 	if status, _ := post("/logout", url.Values{web.CSRFField: {m[1]}}, ""); status != 303 {

@@ -40,7 +40,8 @@ func TestLabelsExist(t *testing.T) {
 	for tr := cgm.TrendFallingFast; tr <= cgm.TrendRisingFast; tr++ {
 		keys = append(keys, "tac_trend_"+trendName(tr))
 	}
-	for _, m := range []string{"consent-granted", "consent-revoked", "delegation-granted", "delegation-revoked", "connected", "disconnected"} {
+	for _, m := range []string{"consent-granted", "consent-revoked", "delegation-granted", "delegation-revoked", "connected", "disconnected",
+		"credentials-updated", "sync-requested"} {
 		if !isMessage(m) {
 			t.Errorf("message %s not accepted", m)
 		}

@@ -32,6 +32,10 @@ type matrixFixture struct {
 	connection map[int64]string
 	next       *int
 	accounts   []librelinkuptest.Account
+	// kept: a second connection per patient, never disconnected, whose
+	// credentials are updated and sync requested; keptAccount its login
+	kept        map[int64]string
+	keptAccount map[int64]librelinkuptest.Account
 }
 
 // The people of the matrix.
@@ -60,7 +64,8 @@ func seedMatrix(t *testing.T, e *testEnv, granted bool) matrixFixture {
 	// The adult turned 18 ten days ago.
 	adultBirth := now.AddDate(-18, 0, -10)
 	adultBirth = time.Date(adultBirth.Year(), adultBirth.Month(), adultBirth.Day(), 0, 0, 0, 0, time.UTC)
-	f := matrixFixture{throwaway: map[int64]int64{}, connection: map[int64]string{}, next: new(int), accounts: e.accounts}
+	f := matrixFixture{throwaway: map[int64]int64{}, connection: map[int64]string{}, next: new(int), accounts: e.accounts,
+		kept: map[int64]string{}, keptAccount: map[int64]librelinkuptest.Account{}}
 	f.minor = e.newPatient(cfBorn(1, birthMinor), "Giulia", "Segreti", birthMinor)
 	f.adult = e.newPatient(cfBorn(2, adultBirth), "Marta", "Riservati", adultBirth)
 	vals := []float64{63.4, 118.2, 187.9, 251.3}
@@ -100,7 +105,13 @@ func seedMatrix(t *testing.T, e *testEnv, granted bool) matrixFixture {
 		err = pgx.BeginFunc(ctx, e.pool, func(tx pgx.Tx) error {
 			a := e.accounts[len(e.accounts)-1-len(f.connection)]
 			c, err := e.syncer.Connect(ctx, tx, p.ID, connsync.ConnectRequest{Email: a.Email, Password: a.Password})
+			if err != nil {
+				return err
+			}
 			f.connection[p.ID] = c.ID
+			k := e.accounts[len(e.accounts)-3-len(f.kept)]
+			kc, err := e.syncer.Connect(ctx, tx, p.ID, connsync.ConnectRequest{Email: k.Email, Password: k.Password})
+			f.kept[p.ID], f.keptAccount[p.ID] = kc.ID, k
 			return err
 		})
 		if err != nil {
@@ -249,6 +260,19 @@ func matrixEndpoints() []endpoint {
 		{method: "DELETE", route: "/api/v1/patients/:id/connections/:connection", act: consent.ActWriteData, ok: 200,
 			path: func(f matrixFixture, p cgmstore.Patient) string {
 				return "/api/v1/patients/" + p.PublicID + "/connections/" + f.connection[p.ID] + "?keep_readings=true"
+			}},
+		{method: "PUT", route: "/api/v1/patients/:id/connections/:connection/credentials", act: consent.ActWriteData, ok: 200,
+			path: func(f matrixFixture, p cgmstore.Patient) string {
+				return "/api/v1/patients/" + p.PublicID + "/connections/" + f.kept[p.ID] + "/credentials"
+			},
+			body: func(f matrixFixture, p cgmstore.Patient, _ string) (string, []byte) {
+				a := f.keptAccount[p.ID]
+				b, _ := json.Marshal(CredentialsRequest{Email: a.Email, Password: a.Password})
+				return "application/json", b
+			}},
+		{method: "POST", route: "/api/v1/patients/:id/connections/:connection/sync", act: consent.ActWriteData, ok: 202,
+			path: func(f matrixFixture, p cgmstore.Patient) string {
+				return "/api/v1/patients/" + p.PublicID + "/connections/" + f.kept[p.ID] + "/sync"
 			}},
 		{method: "GET", route: "/taccuino/p/:id", act: consent.ActReadData, ok: 200, html: true,
 			path: func(_ matrixFixture, p cgmstore.Patient) string { return "/taccuino/p/" + p.PublicID }},

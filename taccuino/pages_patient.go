@@ -323,7 +323,8 @@ func (s *Server) pagePatient(c *echo.Context) error {
 // the page to show.
 func isMessage(m string) bool {
 	switch m {
-	case "consent-granted", "consent-revoked", "delegation-granted", "delegation-revoked", "connected", "disconnected":
+	case "consent-granted", "consent-revoked", "delegation-granted", "delegation-revoked", "connected", "disconnected",
+		"credentials-updated", "sync-requested":
 		return true
 	}
 	return false

@@ -68,6 +68,8 @@ func (s *Server) routes() error {
 	pt.GET("/connections", s.apiListConnections)
 	pt.POST("/connections", s.apiConnect, sensitive)
 	pt.DELETE("/connections/:connection", s.apiDisconnect)
+	pt.PUT("/connections/:connection/credentials", s.apiUpdateCredentials, sensitive)
+	pt.POST("/connections/:connection/sync", s.apiSyncNow)
 
 	// FHIR API (R4, HL7 CGM IG): its own body limits, timeouts and
 	// OperationOutcome errors; bearer tokens only.
@@ -99,6 +101,8 @@ func (s *Server) routes() error {
 	html.POST("/taccuino/p/:"+web.PatientParam+"/imports", s.postImport)
 	html.POST("/taccuino/p/:"+web.PatientParam+"/connections", s.postConnect, sensitive)
 	html.POST("/taccuino/p/:"+web.PatientParam+"/connections/:connection/disconnect", s.postDisconnect)
+	html.POST("/taccuino/p/:"+web.PatientParam+"/connections/:connection/credentials", s.postCredentials, sensitive)
+	html.POST("/taccuino/p/:"+web.PatientParam+"/connections/:connection/sync", s.postSyncNow)
 
 	// AGP reports and the clinic view (HTML under html, JSON under api).
 	if d.Reports.Summaries != nil {
