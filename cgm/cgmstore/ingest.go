@@ -284,13 +284,25 @@ func (s *Store) Ingest(ctx context.Context, b Batch) (Result, error) {
 // IngestTx is Ingest within the caller's transaction tx, so that other
 // writes commit or roll back with the readings. It writes inside a
 // savepoint: on error nothing of the batch remains and tx stays usable.
-// Partitions are still created on the store's pool, outside tx.
+// Which partitions exist is read through tx; a missing one is created on
+// the store's pool, outside tx, waiting at most partitionWait for a
+// connection (else the readings go to the default partition, and the
+// daily job or a later batch moves them).
 func (s *Store) IngestTx(ctx context.Context, tx pgx.Tx, b Batch) (Result, error) {
 	p, err := s.prepare(b)
 	if err != nil {
 		return Result{}, err
 	}
-	s.ensureMonths(ctx, p.months)
+	if s.missingMonths(p.months) {
+		if err := s.learnMonths(ctx, tx); err != nil {
+			return Result{}, err
+		}
+		if s.missingMonths(p.months) {
+			pctx, cancel := context.WithTimeout(ctx, partitionWait)
+			s.ensureMonths(pctx, p.months)
+			cancel()
+		}
+	}
 	var res Result
 	err = pgx.BeginFunc(ctx, tx, func(tx pgx.Tx) error {
 		var err error

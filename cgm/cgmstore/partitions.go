@@ -56,6 +56,10 @@ func monthStart(m int) time.Time {
 // Failure is not fatal: readings then go to the default partition.
 func (s *Store) ensureMonths(ctx context.Context, months []int) {
 	s.mu.Lock()
+	if s.allMonths {
+		s.mu.Unlock()
+		return
+	}
 	var missing []int
 	for _, m := range months {
 		if !s.months[m] {
@@ -76,4 +80,58 @@ func (s *Store) ensureMonths(ctx context.Context, months []int) {
 		}
 		i = j
 	}
+}
+
+// partitionWait bounds how long IngestTx waits for a connection of its own
+// to create a missing partition (see learnMonths).
+const partitionWait = 2 * time.Second
+
+// missingMonths reports whether some of months (see monthOf) are not known
+// to have a partition.
+func (s *Store) missingMonths(months []int) bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.allMonths {
+		return false
+	}
+	for _, m := range months {
+		if !s.months[m] {
+			return true
+		}
+	}
+	return false
+}
+
+// learnMonths reads, through tx, which monthly partitions of readings
+// exist, and remembers them (all months, on TimescaleDB, where there are
+// none to create). IngestTx calls it in its caller's transaction: the
+// store then needs no second connection while the caller holds one for
+// the usual case, partitions that exist (a fresh process knows none). A
+// caller holding one connection of a small pool and waiting for a second
+// could otherwise wait for ever when every connection is held so: the
+// three-replica sync test saw its replicas stall for 25 s.
+func (s *Store) learnMonths(ctx context.Context, tx pgx.Tx) error {
+	var storage string
+	var names []string
+	err := pgx.BeginFunc(ctx, tx, func(tx pgx.Tx) error {
+		return tx.QueryRow(ctx, `SELECT coalesce((SELECT value FROM store_settings WHERE name = 'readings_storage'), ''),
+			coalesce((SELECT array_agg(c.relname::text) FROM pg_inherits i JOIN pg_class c ON c.oid = i.inhrelid
+				WHERE i.inhparent = 'readings'::regclass), '{}')`).Scan(&storage, &names)
+	})
+	if err != nil {
+		return fmt.Errorf("cgmstore: readings partitions: %w", translate(err))
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if storage != "native partitions" {
+		s.allMonths = true
+		return nil
+	}
+	for _, n := range names {
+		var y, m int
+		if _, err := fmt.Sscanf(n, "readings_%4d_%2d", &y, &m); err == nil && m >= 1 && m <= 12 {
+			s.months[y*12+m-1] = true
+		}
+	}
+	return nil
 }

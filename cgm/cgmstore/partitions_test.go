@@ -107,3 +107,56 @@ func TestPartitionsAhead(t *testing.T) {
 		t.Errorf("the moved reading reads back as %+v, %v", got, err)
 	}
 }
+
+// TestIngestTxNeedsNoSecondConnection ingests in a caller's transaction on
+// a pool of one connection, with a store that knows no partition yet (a
+// fresh process): IngestTx must not wait for a second connection, which
+// would never come. A month that has no partition costs at most
+// partitionWait, and its readings go to the default partition.
+func TestIngestTxNeedsNoSecondConnection(t *testing.T) {
+	t.Parallel()
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	s, big := newStore(t)
+	native := true
+	if st, err := migrations.Storage(ctx, big); err != nil || st != migrations.StorageNative {
+		native = false
+	}
+	pid := newPatient(t, s, 7)
+	cfg := big.Config().Copy()
+	cfg.MaxConns = 1
+	pool, err := pgxpool.NewWithConfig(ctx, cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer pool.Close()
+	old := time.Date(2019, 3, 10, 0, 0, 0, 0, time.UTC) // no partition: the migration creates a year back
+	for _, tt := range []struct {
+		name  string
+		day   time.Time
+		where string // the partition the readings land in
+	}{
+		{"a month with a partition", time.Now().UTC().Add(-26 * time.Hour).Truncate(time.Hour),
+			fmt.Sprintf("readings_%s", time.Now().UTC().Add(-26*time.Hour).Format("2006_01"))},
+		{"a month without one", old, "readings_default"},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			s := New(pool, Options{}) // knows no partition
+			err := pgx.BeginFunc(ctx, pool, func(tx pgx.Tx) error {
+				_, err := s.IngestTx(ctx, tx, Batch{Patient: pid, Source: SourceLibreLinkUp, Readings: historic(tt.day, 15*time.Minute, 8, "")})
+				return err
+			})
+			if err != nil {
+				t.Fatalf("IngestTx on a pool of one connection: %v", err)
+			}
+			if !native {
+				return
+			}
+			var n int
+			if err := pool.QueryRow(ctx, "SELECT count(*) FROM readings WHERE tableoid = $1::regclass AND patient_id = $2",
+				tt.where, pid).Scan(&n); err != nil || n != 8 {
+				t.Errorf("%d readings in %s (%v), want 8", n, tt.where, err)
+			}
+		})
+	}
+}

@@ -85,6 +85,9 @@ type Store struct {
 
 	mu     sync.Mutex
 	months map[int]bool // UTC months (year*12 + month-1) known to have a partition
+	// allMonths: readings are not natively partitioned (TimescaleDB):
+	// there is no partition to create.
+	allMonths bool
 }
 
 // New returns a store on pool, whose database must be migrated (package

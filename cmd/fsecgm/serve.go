@@ -236,7 +236,11 @@ func runServe(ctx context.Context, e *env, args []string) error {
 		}
 		dbURL = srv.URL(privateDatabase)
 	}
-	pool, err := newPool(ctx, dbURL)
+	workers := cfg.sync.Workers
+	if workers <= 0 {
+		workers = connsync.DefaultWorkers
+	}
+	pool, err := newPool(ctx, dbURL, workers+poolOthers)
 	if err != nil {
 		return err
 	}
@@ -528,6 +532,10 @@ func serveUntilDone(ctx context.Context, logger *slog.Logger, servers []*listene
 	return cause
 }
 
+// poolOthers is the database connections kept for the HTTP requests and
+// the jobs other than the sync (summaries, delivery, upkeep): see newPool.
+const poolOthers = 6
+
 // statementGrace is how long a statement in progress may still run when
 // its request's context ends (the client went away or timed out) before
 // its database connection is cut.
@@ -541,10 +549,19 @@ const statementGrace = 2 * time.Second
 // the work they abandoned: the load test saw a path serving 500 requests a
 // second fall to 51. Here the statement gets statementGrace to finish
 // (nearly every one does, in milliseconds), and the connection is reused.
-func newPool(ctx context.Context, url string) (*pgxpool.Pool, error) {
+//
+// Unless url sets pool_max_conns, the pool has at least minConns
+// connections: one per sync worker (each holds one while it commits a
+// sync) and poolOthers for the HTTP requests and the other jobs, where
+// pgxpool's default (max(4, CPUs)) kept the workers waiting for each
+// other.
+func newPool(ctx context.Context, url string, minConns int) (*pgxpool.Pool, error) {
 	cfg, err := pgxpool.ParseConfig(url)
 	if err != nil {
 		return nil, fmt.Errorf("database URL: %w", err)
+	}
+	if !strings.Contains(url, "pool_max_conns") && cfg.MaxConns < int32(minConns) {
+		cfg.MaxConns = int32(minConns)
 	}
 	cfg.ConnConfig.BuildContextWatcherHandler = func(c *pgconn.PgConn) ctxwatch.Handler {
 		return &pgconn.DeadlineContextWatcherHandler{Conn: c.Conn(), DeadlineDelay: statementGrace}

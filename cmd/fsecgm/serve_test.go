@@ -333,7 +333,7 @@ func checkServeLogs(t *testing.T, logs string, secrets []string, values []float6
 // TestPoolKeepsConnectionOnCancel checks that a statement whose request
 // goes away mid-way does not cost the pool its connection (newPool).
 func TestPoolKeepsConnectionOnCancel(t *testing.T) {
-	pool, err := newPool(t.Context(), dbtest.URL(t)+"&pool_max_conns=1")
+	pool, err := newPool(t.Context(), dbtest.URL(t)+"&pool_max_conns=1", 10)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -356,5 +356,17 @@ func TestPoolKeepsConnectionOnCancel(t *testing.T) {
 	}
 	if n := pool.Stat().NewConnsCount(); n != 1 {
 		t.Errorf("%d connections opened, want 1", n)
+	}
+	// The size: pool_max_conns when the URL says, else at least minConns.
+	if n := pool.Config().MaxConns; n != 1 {
+		t.Errorf("pool_max_conns=1 gave a pool of %d", n)
+	}
+	big, err := newPool(t.Context(), dbtest.URL(t), 10)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer big.Close()
+	if n := big.Config().MaxConns; n != 10 {
+		t.Errorf("a pool of %d connections, want 10 (one per sync worker and the others)", n)
 	}
 }
