@@ -72,17 +72,14 @@ func (s *Server) apiLatest(c *echo.Context) error {
 
 // report computes the glucometrics of p over per from the readings read in
 // tx, exactly as "fsecgm metrics" does for a file.
+// The period's dates are in the patient's zone (patientPeriod).
 func (s *Server) report(ctx context.Context, tx pgx.Tx, p cgmstore.Patient, per period, daily bool) (agp.Report, error) {
-	loc, err := p.Location()
-	if err != nil {
-		return agp.Report{}, err
-	}
 	rs, err := s.deps.Store.InTx(tx).Readings(ctx, p.ID, per.Start, per.End)
 	if err != nil {
 		return agp.Report{}, err
 	}
 	ap := per.Period
-	return agp.Compute(rs, agp.Options{Patient: p.PublicID, Location: loc, Zone: p.TimeZone, Period: &ap, Daily: daily})
+	return agp.Compute(rs, agp.Options{Patient: p.PublicID, Location: per.From.Location(), Zone: p.TimeZone, Period: &ap, Daily: daily})
 }
 
 // patientPeriod reads the from/to parameters in the patient's zone.
@@ -94,23 +91,32 @@ func (s *Server) patientPeriod(c *echo.Context, p cgmstore.Patient, maxDays int)
 	return parsePeriod(c.QueryParam("from"), c.QueryParam("to"), s.deps.Clock(), loc, maxDays)
 }
 
+// periodReport resolves the request's patient and period (default the 14
+// days ending today) and computes the report of that period in the
+// transaction of the access, which the access log names label and the
+// period.
+func (s *Server) periodReport(c *echo.Context, label string, daily bool) (cgmstore.Patient, agp.Report, error) {
+	p, err := s.deps.Patient(c, consent.ActReadData)
+	if err != nil {
+		return p, agp.Report{}, err
+	}
+	per, err := s.patientPeriod(c, p, MaxPeriodDays)
+	if err != nil {
+		return p, agp.Report{}, err
+	}
+	var rep agp.Report
+	err = s.deps.Access(c, p, consent.ActReadData, label+" "+per.String(), func(ctx context.Context, tx pgx.Tx) error {
+		rep, err = s.report(ctx, tx, p, per, daily)
+		return err
+	})
+	return p, rep, err
+}
+
 // apiGlucometrics serves the glucometrics of a period: the object "fsecgm
 // metrics" prints (agp.Report), for the local dates from..to (default the
 // 14 days ending today).
 func (s *Server) apiGlucometrics(c *echo.Context) error {
-	p, err := s.deps.Patient(c, consent.ActReadData)
-	if err != nil {
-		return err
-	}
-	per, err := s.patientPeriod(c, p, MaxPeriodDays)
-	if err != nil {
-		return err
-	}
-	var rep agp.Report
-	err = s.deps.Access(c, p, consent.ActReadData, "glucometrics "+per.String(), func(ctx context.Context, tx pgx.Tx) error {
-		rep, err = s.report(ctx, tx, p, per, false)
-		return err
-	})
+	_, rep, err := s.periodReport(c, "glucometrics", false)
 	if err != nil {
 		return err
 	}
@@ -129,19 +135,7 @@ type DailyProfilesJSON struct {
 
 // apiDailyProfiles serves one profile per local day of the period.
 func (s *Server) apiDailyProfiles(c *echo.Context) error {
-	p, err := s.deps.Patient(c, consent.ActReadData)
-	if err != nil {
-		return err
-	}
-	per, err := s.patientPeriod(c, p, MaxPeriodDays)
-	if err != nil {
-		return err
-	}
-	var rep agp.Report
-	err = s.deps.Access(c, p, consent.ActReadData, "daily profiles "+per.String(), func(ctx context.Context, tx pgx.Tx) error {
-		rep, err = s.report(ctx, tx, p, per, true)
-		return err
-	})
+	p, rep, err := s.periodReport(c, "daily profiles", true)
 	if err != nil {
 		return err
 	}

@@ -24,8 +24,7 @@ func newStore(t *testing.T) (*Store, *pgxpool.Pool) {
 
 // fiscalCode returns the n-th (0-999) of a family of valid codes.
 func fiscalCode(n int) string {
-	first := fmt.Sprintf("RSSMRA80A01H%03d", n)
-	return first + string(codicefiscale.CheckChar(first))
+	return codicefiscale.Complete(fmt.Sprintf("RSSMRA80A01H%03d", n))
 }
 
 // newPatient stores a patient and returns its internal key.

@@ -293,11 +293,11 @@ func (s *Store) IngestTx(ctx context.Context, tx pgx.Tx, b Batch) (Result, error
 	if err != nil {
 		return Result{}, err
 	}
-	if s.missingMonths(p.months) {
+	if len(s.missingMonths(p.months)) > 0 {
 		if err := s.learnMonths(ctx, tx); err != nil {
 			return Result{}, err
 		}
-		if s.missingMonths(p.months) {
+		if len(s.missingMonths(p.months)) > 0 {
 			pctx, cancel := context.WithTimeout(ctx, partitionWait)
 			s.ensureMonths(pctx, p.months)
 			cancel()

@@ -55,18 +55,7 @@ func monthStart(m int) time.Time {
 // exist, asking the database only about months not known to this store.
 // Failure is not fatal: readings then go to the default partition.
 func (s *Store) ensureMonths(ctx context.Context, months []int) {
-	s.mu.Lock()
-	if s.allMonths {
-		s.mu.Unlock()
-		return
-	}
-	var missing []int
-	for _, m := range months {
-		if !s.months[m] {
-			missing = append(missing, m)
-		}
-	}
-	s.mu.Unlock()
+	missing := s.missingMonths(months)
 	for i := 0; i < len(missing); {
 		j := i + 1
 		for j < len(missing) && missing[j] == missing[j-1]+1 {
@@ -86,20 +75,21 @@ func (s *Store) ensureMonths(ctx context.Context, months []int) {
 // to create a missing partition (see learnMonths).
 const partitionWait = 2 * time.Second
 
-// missingMonths reports whether some of months (see monthOf) are not known
-// to have a partition.
-func (s *Store) missingMonths(months []int) bool {
+// missingMonths returns those of months (see monthOf) not known to have a
+// partition, in their order.
+func (s *Store) missingMonths(months []int) []int {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if s.allMonths {
-		return false
+		return nil
 	}
+	var missing []int
 	for _, m := range months {
 		if !s.months[m] {
-			return true
+			missing = append(missing, m)
 		}
 	}
-	return false
+	return missing
 }
 
 // learnMonths reads, through tx, which monthly partitions of readings

@@ -65,6 +65,11 @@ func Validate(cf string) error {
 	return nil
 }
 
+// Complete returns first15 (the first 15 characters of a fiscal code,
+// upper case) followed by its check character: a valid code for test,
+// demo and simulated data built from a pattern.
+func Complete(first15 string) string { return first15 + string(CheckChar(first15)) }
+
 // CheckChar computes the check character of the first 15 characters of a
 // fiscal code (upper case letters and digits).
 func CheckChar(first15 string) byte {

@@ -48,3 +48,12 @@ func TestNormalize(t *testing.T) {
 		t.Errorf("Normalize = %q", got)
 	}
 }
+
+func TestComplete(t *testing.T) {
+	if got := Complete("RSSMRA80A01H501"); got != "RSSMRA80A01H501U" {
+		t.Errorf("Complete = %q, want RSSMRA80A01H501U", got)
+	}
+	if err := Validate(Complete("BNCNNA85M50D612")); err != nil {
+		t.Errorf("a completed code does not validate: %v", err)
+	}
+}

@@ -38,7 +38,6 @@ import (
 	"math"
 	"net/http"
 	"net/http/httptest"
-	"net/url"
 	"os"
 	"os/signal"
 	"path/filepath"
@@ -52,8 +51,8 @@ import (
 	"fsecgm/cgm"
 	"fsecgm/cgm/cgmstore"
 	"fsecgm/cgm/codicefiscale"
+	"fsecgm/cmd/internal/scratchdb"
 	"fsecgm/migrations"
-	"fsecgm/migrations/pgserver"
 	"fsecgm/taccuino/auth"
 	"fsecgm/taccuino/consent"
 	"fsecgm/taccuino/reports"
@@ -97,38 +96,12 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	if c.patients < 1 || c.patients > 99999 || c.days < 1 || c.sync < 1 || c.sync > c.patients || c.reps < 1 || c.workers < 1 {
 		return errors.New("-patients must be 1 to 99999, -days at least 1, -sync 1 to -patients, -reps and -workers at least 1")
 	}
-	if c.url == "" {
-		dir, err := os.MkdirTemp("", "benchclinic-")
-		if err != nil {
-			return err
-		}
-		defer os.RemoveAll(dir)
-		if err := os.Chmod(dir, 0o755); err != nil {
-			return err
-		}
-		srv, err := pgserver.Start(ctx, pgserver.Options{DataDir: filepath.Join(dir, "data"), NoSync: c.noSync})
-		if err != nil {
-			return err
-		}
-		defer srv.Stop()
-		c.url = srv.URL("postgres")
-	}
-	admin, err := pgxpool.New(ctx, c.url)
+	dbURL, drop, err := scratchdb.Open(ctx, c.url, fmt.Sprintf("fsecgm_benchclinic_%d", os.Getpid()), c.noSync)
 	if err != nil {
 		return err
 	}
-	defer admin.Close()
-	db := fmt.Sprintf("fsecgm_benchclinic_%d", os.Getpid())
-	if _, err := admin.Exec(ctx, "CREATE DATABASE "+pgx.Identifier{db}.Sanitize()); err != nil {
-		return fmt.Errorf("create database: %w", err)
-	}
-	defer admin.Exec(context.WithoutCancel(ctx), "DROP DATABASE IF EXISTS "+pgx.Identifier{db}.Sanitize()+" WITH (FORCE)")
-	u, err := url.Parse(c.url)
-	if err != nil {
-		return err
-	}
-	u.Path = "/" + db
-	cfg, err := pgxpool.ParseConfig(u.String())
+	defer drop()
+	cfg, err := pgxpool.ParseConfig(dbURL)
 	if err != nil {
 		return err
 	}
@@ -142,7 +115,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		return err
 	}
 	if c.keep {
-		fmt.Fprintf(stderr, "database kept: psql %q; interrupt (Ctrl-C) to stop and remove it\n", u.String())
+		fmt.Fprintf(stderr, "database kept: psql %q; interrupt (Ctrl-C) to stop and remove it\n", dbURL)
 		sctx, stop := signal.NotifyContext(ctx, os.Interrupt, syscall.SIGTERM)
 		defer stop()
 		<-sctx.Done()
@@ -162,8 +135,7 @@ func fiscalCode(i int) string {
 		name[k] = byte('A' + n%26)
 		n /= 26
 	}
-	first := fmt.Sprintf("%s%02d%c%02dD612", name, 40+i%60, "ABCDEHLMPRST"[i%12], 1+i%28)
-	return first + string(codicefiscale.CheckChar(first))
+	return codicefiscale.Complete(fmt.Sprintf("%s%02d%c%02dD612", name, 40+i%60, "ABCDEHLMPRST"[i%12], 1+i%28))
 }
 
 // profile is how patient p's readings look: a daily cycle around its own

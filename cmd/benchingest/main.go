@@ -31,9 +31,7 @@ import (
 	"fmt"
 	"io"
 	"math"
-	"net/url"
 	"os"
-	"path/filepath"
 	"runtime"
 	"runtime/pprof"
 	"sync"
@@ -43,8 +41,8 @@ import (
 	"fsecgm/cgm"
 	"fsecgm/cgm/cgmstore"
 	"fsecgm/cgm/codicefiscale"
+	"fsecgm/cmd/internal/scratchdb"
 	"fsecgm/migrations"
-	"fsecgm/migrations/pgserver"
 
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgxpool"
@@ -88,39 +86,12 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		return errors.New("-patients must be 1 to 2800, -days at least 14, -workers and -group at least 1, -rounds 1 to -patients")
 	}
 
-	if c.url == "" {
-		dir, err := os.MkdirTemp("", "benchingest-")
-		if err != nil {
-			return err
-		}
-		defer os.RemoveAll(dir)
-		if err := os.Chmod(dir, 0o755); err != nil {
-			return err
-		}
-		srv, err := pgserver.Start(ctx, pgserver.Options{DataDir: filepath.Join(dir, "data"), NoSync: c.noSync})
-		if err != nil {
-			return err
-		}
-		defer srv.Stop()
-		c.url = srv.URL("postgres")
-	}
-
-	admin, err := pgxpool.New(ctx, c.url)
+	dbURL, drop, err := scratchdb.Open(ctx, c.url, fmt.Sprintf("fsecgm_bench_%d", os.Getpid()), c.noSync)
 	if err != nil {
 		return err
 	}
-	defer admin.Close()
-	db := fmt.Sprintf("fsecgm_bench_%d", os.Getpid())
-	if _, err := admin.Exec(ctx, "CREATE DATABASE "+pgx.Identifier{db}.Sanitize()); err != nil {
-		return fmt.Errorf("create database: %w", err)
-	}
-	defer admin.Exec(context.WithoutCancel(ctx), "DROP DATABASE IF EXISTS "+pgx.Identifier{db}.Sanitize()+" WITH (FORCE)")
-	u, err := url.Parse(c.url)
-	if err != nil {
-		return err
-	}
-	u.Path = "/" + db
-	pool, err := pgxpool.New(ctx, u.String())
+	defer drop()
+	pool, err := pgxpool.New(ctx, dbURL)
 	if err != nil {
 		return err
 	}
@@ -377,8 +348,7 @@ func createCopyTable(ctx context.Context, pool *pgxpool.Pool, start, end time.Ti
 
 // fiscalCode returns the i-th of 2,800 valid codes.
 func fiscalCode(i int) string {
-	first := fmt.Sprintf("BNCMRA%02dA%02dH%03d", i%100, 1+i/100, i%1000)
-	return first + string(codicefiscale.CheckChar(first))
+	return codicefiscale.Complete(fmt.Sprintf("BNCMRA%02dA%02dH%03d", i%100, 1+i/100, i%1000))
 }
 
 // mgdl returns the glucose of patient p at reading j: a daily cycle, a

@@ -243,8 +243,7 @@ func connectAll(ctx context.Context, pool *pgxpool.Pool, store *cgmstore.Store, 
 // fiscalCode returns the i-th of a family of valid codici fiscali (up to
 // 26 × 1000).
 func fiscalCode(i int) string {
-	first := fmt.Sprintf("BNCHS%c80A01H%03d", 'A'+byte(i/1000%26), i%1000)
-	return first + string(codicefiscale.CheckChar(first))
+	return codicefiscale.Complete(fmt.Sprintf("BNCHS%c80A01H%03d", 'A'+byte(i/1000%26), i%1000))
 }
 
 // selfCPU returns the user and system CPU time of this process.

@@ -220,8 +220,7 @@ func logf(w io.Writer, format string, args ...any) {
 
 // fiscalCode returns the i-th of a family of valid codici fiscali.
 func fiscalCode(i int) string {
-	first := fmt.Sprintf("FLTPZN80A01H%03d", i%1000)
-	return first + string(codicefiscale.CheckChar(first))
+	return codicefiscale.Complete(fmt.Sprintf("FLTPZN80A01H%03d", i%1000))
 }
 
 // get sends GET path with the token and returns the status and body.

@@ -57,8 +57,7 @@ func killDuringImport(ctx context.Context, h *harness, r *report) error {
 	for _, rd := range parsed.Subjects[0].Readings {
 		want[rd.Time.UnixMicro()] = rd.Value
 	}
-	first := "IMPRTX80A01H501"
-	cf := first + string(codicefiscale.CheckChar(first))
+	cf := codicefiscale.Complete("IMPRTX80A01H501")
 	p, _, err := h.store.EnsurePatient(ctx, cf, "Europe/Rome")
 	if err != nil {
 		return err

@@ -3,7 +3,6 @@ package main
 import (
 	"bytes"
 	"context"
-	"encoding/base64"
 	"encoding/json"
 	"fmt"
 	"io"
@@ -11,14 +10,11 @@ import (
 	"net/url"
 	"os"
 	"path/filepath"
-	"regexp"
 	"strings"
 	"testing"
 	"time"
 
 	"fsecgm/cgm/codicefiscale"
-	"fsecgm/connectors/librelinkup/librelinkuptest"
-	"fsecgm/migrations/dbtest"
 	"fsecgm/taccuino"
 	"fsecgm/taccuino/auth"
 )
@@ -45,44 +41,10 @@ func init() {
 func TestFullRunLogs(t *testing.T) {
 	t.Parallel()
 	dir := t.TempDir()
-	fake := librelinkuptest.New(librelinkuptest.Options{})
-	accounts, err := fake.Populate(9, 1, 0, "eu")
-	if err != nil {
-		t.Fatal(err)
-	}
-	lluURL := fake.Start()
-	defer fake.Close()
-	dbURL := dbtest.URL(t)
-	vars := map[string]string{
-		"DATABASE_URL":           dbURL,
-		"FSECGM_DEV_KEY_FILE":    filepath.Join(dir, "dev.jwk"),
-		"FSECGM_CREDENTIALS_KEY": base64.StdEncoding.EncodeToString(bytes.Repeat([]byte{9}, 32)),
-		"FSECGM_LIBRELINKUP_URL": lluURL,
-		"FSECGM_SYNC_INTERVAL":   "2s",
-	}
-	var stdout, stderr lockedWriter
-	e := &env{Stdout: &stdout, Stderr: &stderr, Getenv: mapEnv(vars)}
-	ctx, cancel := context.WithCancel(context.Background())
-	defer cancel()
-	done := make(chan int, 1)
-	go func() {
-		done <- run(ctx, e, []string{"serve", "--dev", "--addr", "127.0.0.1:0", "--log-level", "debug"})
-	}()
-	addrRE := regexp.MustCompile(`"msg":"listening","addr":"([^"]+)"`)
-	var base string
-	for deadline := time.Now().Add(60 * time.Second); base == ""; time.Sleep(50 * time.Millisecond) {
-		if m := addrRE.FindStringSubmatch(stderr.String()); m != nil {
-			base = "http://" + m[1]
-		}
-		select {
-		case code := <-done:
-			t.Fatalf("serve exited with %d:\n%s", code, stderr.String())
-		default:
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("serve did not start:\n%s", stderr.String())
-		}
-	}
+	_, accounts, vars := devServeVars(t, 9, 1)
+	dbURL := vars["DATABASE_URL"]
+	srv := serveInProcess(t, vars, "--dev", "--addr", "127.0.0.1:0", "--log-level", "debug")
+	base, stderr := srv.base, srv.stderr
 
 	iss, err := auth.OpenDevIssuer(vars["FSECGM_DEV_KEY_FILE"])
 	if err != nil {
@@ -148,8 +110,7 @@ func TestFullRunLogs(t *testing.T) {
 	want(200, "API import", code, body)
 
 	// An import with the command.
-	first := "CLMPRT80A01H501"
-	otherCF := first + string(codicefiscale.CheckChar(first))
+	otherCF := codicefiscale.Complete("CLMPRT80A01H501")
 	csvFile := filepath.Join(dir, "import.csv")
 	if err := os.WriteFile(csvFile, csv.Bytes(), 0o600); err != nil {
 		t.Fatal(err)
@@ -215,14 +176,8 @@ func TestFullRunLogs(t *testing.T) {
 		}
 	}
 
-	cancel()
-	select {
-	case code := <-done:
-		if code != 0 {
-			t.Errorf("serve exited with %d", code)
-		}
-	case <-time.After(30 * time.Second):
-		t.Fatal("serve did not stop within 30 s")
+	if code := srv.stop(t, 30*time.Second); code != 0 {
+		t.Errorf("serve exited with %d", code)
 	}
 	logs := stderr.String()
 	for _, w := range []string{`"route":"/fhir/$submit-cgm-bundle"`, `"route":"/api/v1/patients/:id/imports"`, `"msg":"shutdown complete"`} {

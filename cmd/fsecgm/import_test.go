@@ -62,8 +62,7 @@ func writeLibreView(t *testing.T, n int, bad ...int) (path string, historic, sca
 }
 
 func testCF(n int) string {
-	first := fmt.Sprintf("BNCGNN75C12D%03d", n)
-	return first + string(codicefiscale.CheckChar(first))
+	return codicefiscale.Complete(fmt.Sprintf("BNCGNN75C12D%03d", n))
 }
 
 // dbSnapshot returns the patients, readings, coverage and dirty marks.

@@ -8,14 +8,12 @@ import (
 	"fmt"
 	"io"
 	"net/http"
-	"path/filepath"
 	"regexp"
 	"strings"
 	"sync"
 	"testing"
 	"time"
 
-	"fsecgm/connectors/librelinkup/librelinkuptest"
 	"fsecgm/migrations/dbtest"
 	"fsecgm/taccuino"
 	"fsecgm/taccuino/auth"
@@ -89,47 +87,9 @@ func TestServeConfig(t *testing.T) {
 // password or a glucose value.
 func TestServe(t *testing.T) {
 	t.Parallel()
-	dir := t.TempDir()
-	fake := librelinkuptest.New(librelinkuptest.Options{})
-	accounts, err := fake.Populate(3, 2, 0, "eu")
-	if err != nil {
-		t.Fatal(err)
-	}
-	lluBase := fake.Start()
-	defer fake.Close()
-	vars := map[string]string{
-		"DATABASE_URL":           dbtest.URL(t),
-		"FSECGM_DEV_KEY_FILE":    filepath.Join(dir, "dev.jwk"),
-		"FSECGM_CREDENTIALS_KEY": base64.StdEncoding.EncodeToString(bytes.Repeat([]byte{3}, 32)),
-		"FSECGM_LIBRELINKUP_URL": lluBase,
-		"FSECGM_SYNC_INTERVAL":   "2s",
-	}
-	var stdout, stderr lockedWriter
-	e := &env{Stdout: &stdout, Stderr: &stderr, Getenv: mapEnv(vars)}
-	ctx, cancel := context.WithCancel(context.Background())
-	defer cancel()
-	done := make(chan int, 1)
-	go func() {
-		done <- run(ctx, e, []string{"serve", "--dev", "--addr", "127.0.0.1:0", "--log-level", "debug"})
-	}()
-
-	addrRE := regexp.MustCompile(`"msg":"listening","addr":"([^"]+)"`)
-	var base string
-	for deadline := time.Now().Add(60 * time.Second); base == ""; {
-		if m := addrRE.FindStringSubmatch(stderr.String()); m != nil {
-			base = "http://" + m[1]
-			break
-		}
-		select {
-		case code := <-done:
-			t.Fatalf("serve exited with %d:\n%s", code, stderr.String())
-		default:
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("serve did not start:\n%s", stderr.String())
-		}
-		time.Sleep(50 * time.Millisecond)
-	}
+	_, accounts, vars := devServeVars(t, 3, 2)
+	srv := serveInProcess(t, vars, "--dev", "--addr", "127.0.0.1:0", "--log-level", "debug")
+	base, stderr := srv.base, srv.stderr
 
 	iss, err := auth.OpenDevIssuer(vars["FSECGM_DEV_KEY_FILE"])
 	if err != nil {
@@ -215,14 +175,8 @@ func TestServe(t *testing.T) {
 
 	// Graceful shutdown, bounded.
 	start := time.Now()
-	cancel()
-	select {
-	case code := <-done:
-		if code != 0 {
-			t.Errorf("serve exited with %d", code)
-		}
-	case <-time.After(25 * time.Second):
-		t.Fatal("serve did not stop within 25 s")
+	if code := srv.stop(t, 25*time.Second); code != 0 {
+		t.Errorf("serve exited with %d", code)
 	}
 	t.Logf("shutdown took %s", time.Since(start).Round(time.Millisecond))
 

@@ -13,7 +13,6 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
-	"regexp"
 	"strings"
 	"sync"
 	"syscall"
@@ -88,22 +87,15 @@ func startServe(t *testing.T, vars map[string]string, args ...string) *child {
 			<-c.done
 		}
 	})
-	addrRE := regexp.MustCompile(`"msg":"listening","addr":"([^"]+)"`)
-	for deadline := time.Now().Add(90 * time.Second); ; {
-		if m := addrRE.FindStringSubmatch(c.stderr.String()); m != nil {
-			c.base = "http://" + m[1]
-			return c
-		}
+	c.base = waitListening(t, c.stderr, 90*time.Second, func() (string, bool) {
 		select {
 		case err := <-c.done:
-			t.Fatalf("serve exited (%v):\n%s", err, c.stderr.String())
+			return fmt.Sprintf("(%v)", err), true
 		default:
+			return "", false
 		}
-		if time.Now().After(deadline) {
-			t.Fatalf("serve did not start:\n%s", c.stderr.String())
-		}
-		time.Sleep(50 * time.Millisecond)
-	}
+	})
+	return c
 }
 
 // TestShutdownDuringSync sends SIGTERM to a running "fsecgm serve" while a
@@ -114,22 +106,8 @@ func startServe(t *testing.T, vars map[string]string, args ...string) *child {
 // that, /metrics is scraped on the service's listener.
 func TestShutdownDuringSync(t *testing.T) {
 	t.Parallel()
-	dir := t.TempDir()
-	fake := librelinkuptest.New(librelinkuptest.Options{})
-	accounts, err := fake.Populate(5, 1, 0, "eu")
-	if err != nil {
-		t.Fatal(err)
-	}
-	lluURL := fake.Start()
-	defer fake.Close()
-	dbURL := dbtest.URL(t)
-	vars := map[string]string{
-		"DATABASE_URL":           dbURL,
-		"FSECGM_DEV_KEY_FILE":    filepath.Join(dir, "dev.jwk"),
-		"FSECGM_CREDENTIALS_KEY": base64.StdEncoding.EncodeToString(bytes.Repeat([]byte{5}, 32)),
-		"FSECGM_LIBRELINKUP_URL": lluURL,
-		"FSECGM_SYNC_INTERVAL":   "2s",
-	}
+	fake, accounts, vars := devServeVars(t, 5, 1)
+	dbURL := vars["DATABASE_URL"]
 	const timeout = 8 * time.Second
 	c := startServe(t, vars, "--dev", "--addr", "127.0.0.1:0", "--shutdown-timeout", timeout.String())
 

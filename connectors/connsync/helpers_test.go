@@ -95,8 +95,7 @@ func newEnv(t *testing.T, patients, followers int, mod func(*Config)) *testEnv {
 
 // fiscalCode returns the n-th (0-999) of a family of valid codes.
 func fiscalCode(n int) string {
-	first := fmt.Sprintf("RSSMRA80A01H%03d", n)
-	return first + string(codicefiscale.CheckChar(first))
+	return codicefiscale.Complete(fmt.Sprintf("RSSMRA80A01H%03d", n))
 }
 
 // patient stores patient n with the names of fake account n.

@@ -15,8 +15,7 @@ func makeCF(names string, y int, m time.Month, d int, female bool) string {
 	if female {
 		d += 40
 	}
-	first := fmt.Sprintf("%s%02d%c%02dD612", names, y%100, "ABCDEHLMPRST"[m-1], d)
-	return first + string(codicefiscale.CheckChar(first))
+	return codicefiscale.Complete(fmt.Sprintf("%s%02d%c%02dD612", names, y%100, "ABCDEHLMPRST"[m-1], d))
 }
 
 // mustLoc loads a time zone or fails the test.

@@ -36,8 +36,7 @@ func TestMain(m *testing.M) { dbtest.Main(m) }
 // testCF returns a valid fiscal code (an adult born 1 January 1980), the
 // n-th of a family (0-999).
 func testCF(n int) string {
-	first := fmt.Sprintf("RSSMRA80A01H%03d", n)
-	return first + string(codicefiscale.CheckChar(first))
+	return codicefiscale.Complete(fmt.Sprintf("RSSMRA80A01H%03d", n))
 }
 
 var rome = func() *time.Location {

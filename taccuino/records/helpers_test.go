@@ -30,8 +30,7 @@ const testBase = "https://fsecgm.example.org/fhir"
 // testCF returns a valid fiscal code (an adult born 1 January 1980), the
 // n-th of a family (0-999).
 func testCF(n int) string {
-	first := fmt.Sprintf("RSSMRA80A01H%03d", n)
-	return first + string(codicefiscale.CheckChar(first))
+	return codicefiscale.Complete(fmt.Sprintf("RSSMRA80A01H%03d", n))
 }
 
 // env is a migrated database with the stores on it.

@@ -34,8 +34,7 @@ func (c *clock) Set(t time.Time) { c.mu.Lock(); c.t = t; c.mu.Unlock() }
 
 // fiscalCode returns the i-th of a family of valid codes.
 func fiscalCode(i int) string {
-	first := fmt.Sprintf("VRDLGU%02dA%02dH%03d", 50+i%50, 1+i%28, 100+i%900)
-	return first + string(codicefiscale.CheckChar(first))
+	return codicefiscale.Complete(fmt.Sprintf("VRDLGU%02dA%02dH%03d", 50+i%50, 1+i%28, 100+i%900))
 }
 
 // env is a database with patients and readings.
