@@ -149,3 +149,37 @@ func TestUnitsAndKinds(t *testing.T) {
 		t.Error("trend arrows wrong")
 	}
 }
+
+func TestZone(t *testing.T) {
+	for _, tc := range []struct {
+		name    string
+		wantErr bool
+	}{
+		{"Europe/Rome", false},
+		{"UTC", false},
+		{"", false},
+		{"America/Argentina/Buenos_Aires", false},
+		{"Europe/Atlantide", true},
+		{"../../etc/passwd", true},
+	} {
+		for range 2 { // the second call is answered from the cache
+			got, err := Zone(tc.name)
+			want, wantErr := time.LoadLocation(tc.name)
+			if (err != nil) != tc.wantErr || (wantErr != nil) != tc.wantErr {
+				t.Fatalf("Zone(%q): err %v, time.LoadLocation err %v", tc.name, err, wantErr)
+			}
+			if err != nil {
+				continue
+			}
+			at := time.Date(2026, 3, 29, 1, 30, 0, 0, time.UTC) // a DST change in Europe
+			if got.String() != want.String() || !at.In(got).Equal(at.In(want)) || at.In(got).Format(time.RFC3339) != at.In(want).Format(time.RFC3339) {
+				t.Fatalf("Zone(%q) = %v, want %v", tc.name, got, want)
+			}
+		}
+	}
+	a, _ := Zone("Europe/Rome")
+	b, _ := Zone("Europe/Rome")
+	if a != b {
+		t.Fatal("Zone loaded Europe/Rome twice")
+	}
+}

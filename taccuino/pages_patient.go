@@ -68,7 +68,7 @@ func romeOr(loc *time.Location) *time.Location {
 	if loc != nil {
 		return loc
 	}
-	l, err := time.LoadLocation(cgmstore.DefaultTimeZone)
+	l, err := cgm.Zone(cgmstore.DefaultTimeZone)
 	if err != nil {
 		return time.UTC
 	}

@@ -9,6 +9,7 @@ import (
 	"math"
 	"time"
 
+	"fsecgm/cgm"
 	"fsecgm/cgm/codicefiscale"
 
 	"github.com/jackc/pgx/v5"
@@ -39,7 +40,7 @@ type Patient struct {
 
 // Location returns the patient's time zone.
 func (p Patient) Location() (*time.Location, error) {
-	loc, err := time.LoadLocation(p.TimeZone)
+	loc, err := cgm.Zone(p.TimeZone)
 	if err != nil {
 		return nil, fmt.Errorf("cgmstore: patient time zone: %w", err)
 	}
@@ -76,7 +77,7 @@ func checkTimeZone(tz string) (string, error) {
 	if tz == "Local" {
 		return "", fmt.Errorf("%w: time zone %q: want an IANA zone name such as Europe/Rome", ErrInvalid, tz)
 	}
-	if _, err := time.LoadLocation(tz); err != nil {
+	if _, err := cgm.Zone(tz); err != nil {
 		return "", fmt.Errorf("%w: time zone %q: %w", ErrInvalid, tz, err)
 	}
 	return tz, nil

@@ -17,6 +17,9 @@ import (
 // path is a read path under load.
 type path struct {
 	key, name string
+	// reference marks a path measured for comparison only, not a read path
+	// of the ratio.
+	reference bool
 	// target fills the n-th request.
 	target func(n uint64, t *vegeta.Target)
 	// probe says why the path cannot be measured ("" when it can).
@@ -56,6 +59,10 @@ func (d *data) paths(base string) []path {
 		{key: "trivial", name: "trivial GET /healthz",
 			target: func(_ uint64, t *vegeta.Target) { t.Method, t.URL = "GET", base+"/healthz" },
 			probe:  probe("GET", base+"/healthz", nil)},
+		{key: "readyz", name: "readiness GET /readyz (reference: a ping and one query, no token, no transaction, no access log)",
+			reference: true,
+			target:    func(_ uint64, t *vegeta.Target) { t.Method, t.URL = "GET", base+"/readyz" },
+			probe:     probe("GET", base+"/readyz", nil)},
 		{key: "latest", name: "patient latest glucose (GET /api/v1/patients/{id}/glucose/latest, the diabetologist)",
 			target: func(i uint64, t *vegeta.Target) {
 				t.Method, t.URL, t.Header = "GET", base+"/api/v1/patients/"+patient(i*7919)+"/glucose/latest", clinician
@@ -87,6 +94,10 @@ type step struct {
 	throughput float64
 	codes      map[string]int
 	errors     []string
+	// cpu is what each side spent per request (cpuOK false when it could
+	// not be read).
+	cpu   perRequest
+	cpuOK bool
 }
 
 // holds reports whether the step held at bound.
@@ -95,8 +106,12 @@ func (s step) holds(bound time.Duration) bool {
 }
 
 func (s step) String() string {
-	return fmt.Sprintf("%d/s: p99 %s, success %.2f%%, throughput %.0f/s, codes %v", s.rate,
+	out := fmt.Sprintf("%d/s: p99 %s, success %.2f%%, throughput %.0f/s, codes %v", s.rate,
 		s.p99.Round(100*time.Microsecond), 100*s.success, s.throughput, s.codes)
+	if s.cpuOK {
+		out += "; " + s.cpu.String()
+	}
+	return out
 }
 
 // result is a path's ramp.
@@ -112,14 +127,19 @@ func (r result) String() string {
 		return fmt.Sprintf("no rate held (first step %s)", r.first)
 	}
 	s := fmt.Sprintf("%.0f req/s held (p99 %s)", r.held, r.at.p99.Round(100*time.Microsecond))
+	if r.at.cpuOK {
+		s += fmt.Sprintf(" [at that rate, %s]", r.at.cpu)
+	}
 	if r.first.rate > 0 {
 		s += fmt.Sprintf("; %d req/s not (%s)", r.first.rate, r.first)
 	}
 	return s
 }
 
-// attack runs one step at rate.
-func attack(ctx context.Context, p path, rate int, d time.Duration) step {
+// attack runs one step at rate, charging the CPU that pr's processes
+// spend meanwhile to its requests.
+func attack(ctx context.Context, p path, pr procs, rate int, d time.Duration) step {
+	before := pr.read()
 	var n atomic.Uint64
 	targeter := func(t *vegeta.Target) error {
 		p.target(n.Add(1)-1, t)
@@ -129,14 +149,19 @@ func attack(ctx context.Context, p path, rate int, d time.Duration) step {
 		vegeta.MaxConnections(1000), vegeta.HTTP2(false))
 	var m vegeta.Metrics
 	results := a.Attack(targeter, vegeta.Rate{Freq: rate, Per: time.Second}, d, p.key)
+	done := func() step {
+		m.Close()
+		s := step{rate: rate, p99: m.Latencies.P99, success: m.Success, throughput: m.Throughput, codes: m.StatusCodes, errors: m.Errors}
+		s.cpu, s.cpuOK = per(before, pr.read(), m.Requests)
+		return s
+	}
 	for {
 		select {
 		case <-ctx.Done():
 			a.Stop()
 		case r, ok := <-results:
 			if !ok {
-				m.Close()
-				return step{rate: rate, p99: m.Latencies.P99, success: m.Success, throughput: m.Throughput, codes: m.StatusCodes, errors: m.Errors}
+				return done()
 			}
 			m.Add(r)
 			continue
@@ -144,8 +169,7 @@ func attack(ctx context.Context, p path, rate int, d time.Duration) step {
 		for r := range results {
 			m.Add(r)
 		}
-		m.Close()
-		return step{rate: rate, p99: m.Latencies.P99, success: m.Success, throughput: m.Throughput, codes: m.StatusCodes, errors: m.Errors}
+		return done()
 	}
 }
 
@@ -208,11 +232,11 @@ func (r *ramper) record(s step, c config) {
 // rampAll ramps every path, interleaved: each round gives every path
 // still ramping one step, so that a change of the machine's load (it is
 // shared) weighs alike on all of them, the trivial endpoint included.
-func rampAll(ctx context.Context, paths []path, c config, log io.Writer) []result {
+func rampAll(ctx context.Context, paths []path, pr procs, c config, log io.Writer) []result {
 	rs := make([]*ramper, len(paths))
 	for i, p := range paths {
 		rs[i] = newRamper(p, c)
-		attack(ctx, p, c.startRate, 2*time.Second) // warm-up: connections, caches
+		attack(ctx, p, pr, c.startRate, 2*time.Second) // warm-up: connections, caches
 	}
 	for ctx.Err() == nil {
 		active := 0
@@ -222,7 +246,7 @@ func rampAll(ctx context.Context, paths []path, c config, log io.Writer) []resul
 			}
 			active++
 			time.Sleep(time.Second) // let the previous step drain
-			s := attack(ctx, r.p, r.rate, c.step)
+			s := attack(ctx, r.p, pr, r.rate, c.step)
 			word := "holds"
 			if !s.holds(c.p99) {
 				word = "does not hold"

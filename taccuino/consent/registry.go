@@ -9,6 +9,7 @@ import (
 	"time"
 	"unicode"
 
+	"fsecgm/cgm"
 	"fsecgm/cgm/codicefiscale"
 	"fsecgm/taccuino/auth"
 
@@ -559,7 +560,7 @@ func locationOf(tz string) (*time.Location, error) {
 	if tz == "" {
 		tz = defaultZone
 	}
-	loc, err := time.LoadLocation(tz)
+	loc, err := cgm.Zone(tz)
 	if err != nil {
 		return nil, fmt.Errorf("time zone: %w", err)
 	}

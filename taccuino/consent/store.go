@@ -7,10 +7,10 @@ import (
 	"log/slog"
 	"math"
 	"strings"
-	"sync"
 	"time"
 	"unicode"
 
+	"fsecgm/cgm"
 	"fsecgm/taccuino/auth"
 
 	"github.com/jackc/pgx/v5"
@@ -34,7 +34,6 @@ type Store struct {
 	pool   *pgxpool.Pool
 	logger *slog.Logger
 	now    func() time.Time
-	zones  sync.Map // time zone name → *time.Location
 }
 
 // New returns a store on pool, whose database must be migrated (package
@@ -294,7 +293,7 @@ func (s *Store) loadFacts(ctx context.Context, tx pgx.Tx, a Actor, id int64, act
 		return f, translate(err)
 	}
 	var err error
-	if f.PatientLocation, err = s.location(tz); err != nil {
+	if f.PatientLocation, err = cgm.Zone(tz); err != nil {
 		return f, fmt.Errorf("time zone: %w", err)
 	}
 	f.PatientBirthDate = timeOf(birth)
@@ -317,20 +316,6 @@ func (s *Store) loadFacts(ctx context.Context, tx pgx.Tx, a Actor, id int64, act
 		}
 	}
 	return f, translate(br.Close())
-}
-
-// location returns the time zone named tz, loaded once per Store
-// (time.LoadLocation reads the zone database on every call).
-func (s *Store) location(tz string) (*time.Location, error) {
-	if l, ok := s.zones.Load(tz); ok {
-		return l.(*time.Location), nil
-	}
-	l, err := time.LoadLocation(tz)
-	if err != nil {
-		return nil, err
-	}
-	s.zones.Store(tz, l)
-	return l, nil
 }
 
 // lockPatient serialises the writes of one patient's consent and

@@ -62,7 +62,7 @@ func location(tz string) (*time.Location, error) {
 		}
 		return time.FixedZone(tz, off), nil
 	}
-	loc, err := time.LoadLocation(tz)
+	loc, err := cgm.Zone(tz)
 	if err != nil {
 		return nil, fmt.Errorf("fhir: time zone %q: %w", tz, err)
 	}

@@ -22,8 +22,8 @@ var errMalformed = errors.New("malformed JSON object")
 // a byte scan (strings and nesting) instead of decoding them: every
 // resource the API serves passes here, and a json.Decoder took a third of
 // a search's time. The scan checks the object's structure, not every
-// value's grammar: whoever writes the result out validates it (json.Marshal
-// of the search Bundle; json.Valid for a read).
+// value's grammar: the bodies it reads are valid JSON (PostgreSQL's json
+// type checks them on input, and json.Valid is checked for a read).
 func objectMembers(b []byte) ([]member, error) {
 	i := skipSpace(b, 0)
 	if i >= len(b) || b[i] != '{' {
@@ -209,5 +209,28 @@ func withMeta(body []byte, id string, version int, updated time.Time) ([]byte, e
 	meta = set(meta, "versionId", ver, "")
 	meta = set(meta, "lastUpdated", upd, "versionId")
 	ms = set(ms, "meta", writeObject(meta), "id")
-	return writeObject(ms), nil
+	return compact(writeObject(ms))
+}
+
+// compact returns b without whitespace outside strings, as json.Marshal
+// writes JSON. A body written by fsecgm has none and is returned as it is,
+// after a byte scan; one received with spaces or new lines is compacted
+// (json.Compact, which also validates it).
+func compact(b []byte) ([]byte, error) {
+	for i := 0; i < len(b); i++ {
+		switch b[i] {
+		case '"':
+			if i = skipString(b, i); i < 0 {
+				return nil, errMalformed
+			}
+			i--
+		case ' ', '\t', '\n', '\r':
+			var out bytes.Buffer
+			if err := json.Compact(&out, b); err != nil {
+				return nil, fmt.Errorf("fhirapi: stored resource: %w", err)
+			}
+			return out.Bytes(), nil
+		}
+	}
+	return b, nil
 }

@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"fsecgm/agp"
+	"fsecgm/cgm"
 	"fsecgm/taccuino/fhir"
 
 	"github.com/jackc/pgx/v5"
@@ -261,7 +262,7 @@ func zoneOf(tz string) (*time.Location, error) {
 		}
 		return time.FixedZone(tz, off), nil
 	}
-	loc, err := time.LoadLocation(tz)
+	loc, err := cgm.Zone(tz)
 	if err != nil {
 		return nil, fmt.Errorf("time zone %q: %w", tz, err)
 	}

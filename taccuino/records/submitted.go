@@ -443,7 +443,7 @@ func (s *Store) LabHbA1c(ctx context.Context, patientID int64, from, to time.Tim
 	}
 	out := make([]LabResult, 0, len(got))
 	for _, x := range got {
-		zone, err := time.LoadLocation(x.tz)
+		zone, err := cgm.Zone(x.tz)
 		if err != nil {
 			zone = time.UTC
 		}

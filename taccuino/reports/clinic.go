@@ -14,6 +14,7 @@ import (
 	"time"
 	"unicode/utf8"
 
+	"fsecgm/cgm"
 	"fsecgm/taccuino/locale"
 	"fsecgm/taccuino/summaries"
 	"fsecgm/taccuino/web"
@@ -188,19 +189,13 @@ type ClinicPatientJSON struct {
 	Report string `json:"report"`
 }
 
-// zones loads time zones once per request (time.LoadLocation reads the
-// zone database each time).
-type zones map[string]*time.Location
-
-func (z zones) get(tz string) *time.Location {
-	if loc, ok := z[tz]; ok {
-		return loc
-	}
-	loc, err := time.LoadLocation(tz)
+// zoneOf returns the time zone named tz (UTC when it does not load: the
+// list still shows the patient).
+func zoneOf(tz string) *time.Location {
+	loc, err := cgm.Zone(tz)
 	if err != nil {
-		loc = time.UTC
+		return time.UTC
 	}
-	z[tz] = loc
 	return loc
 }
 
@@ -238,11 +233,10 @@ func (h *handlers) clinicJSON(cl clinicList) ClinicJSON {
 		}
 	}
 	now := h.now()
-	zs := zones{}
 	for _, r := range cl.rows {
 		p := ClinicPatientJSON{ID: r.PublicID, Name: strings.TrimSpace(r.GivenName + " " + r.FamilyName), FiscalCode: r.FiscalCode,
 			Category: r.Category.String(), Severity: r.Severity, Flags: []string{}, PeriodStart: r.PeriodStart, PeriodEnd: r.PeriodEnd,
-			Stale: r.Stale, TIRDelta: r.TIRDelta, NoDataDays: noDataDays(r.LastReading, now, zs.get(r.TimeZone)), Report: "/reports/agp/" + r.PublicID}
+			Stale: r.Stale, TIRDelta: r.TIRDelta, NoDataDays: noDataDays(r.LastReading, now, zoneOf(r.TimeZone)), Report: "/reports/agp/" + r.PublicID}
 		for _, f := range r.Flags.Categories() {
 			p.Flags = append(p.Flags, f.String())
 		}
@@ -409,10 +403,9 @@ func (h *handlers) pageClinic(c *echo.Context) error {
 		v.Cats = append(v.Cats, catView{Code: cat.String(), Label: tl["cat_"+cat.String()], N: n, Current: cat == q.category})
 	}
 	now := h.now()
-	zs := zones{}
 	var rows strings.Builder
 	for _, r := range cl.rows {
-		rowViewOf(l, tl, r, now, zs.get(r.TimeZone)).write(&rows)
+		rowViewOf(l, tl, r, now, zoneOf(r.TimeZone)).write(&rows)
 	}
 	v.Rows = template.HTML(rows.String()) // every value escaped by rowView.write
 	if q.page > 1 {

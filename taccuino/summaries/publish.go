@@ -109,7 +109,7 @@ func (e *publishError) Error() string { return e.err.Error() }
 // publishTx builds and publishes the summary of the period [start, end]
 // (local dates) in tx.
 func (u *Updater) publishTx(ctx context.Context, tx pgx.Tx, id int64, tz string, start, end time.Time) error {
-	loc, err := time.LoadLocation(tz)
+	loc, err := cgm.Zone(tz)
 	if err != nil {
 		return fmt.Errorf("time zone %q: %w", tz, err)
 	}

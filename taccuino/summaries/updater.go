@@ -323,7 +323,7 @@ func (z zoneCache) load(tz string) (*time.Location, error) {
 	if loc, ok := z[tz]; ok {
 		return loc, nil
 	}
-	loc, err := time.LoadLocation(tz)
+	loc, err := cgm.Zone(tz)
 	if err != nil {
 		return nil, fmt.Errorf("time zone %q: %w", tz, err)
 	}

@@ -256,7 +256,7 @@ func (in Input) zone() (*time.Location, error) {
 		}
 		return time.FixedZone(tz, off), nil
 	}
-	loc, err := time.LoadLocation(tz)
+	loc, err := cgm.Zone(tz)
 	if err != nil || tz == "" {
 		return nil, fmt.Errorf("agpdoc: time zone %q of the report: want an IANA name or an offset", tz)
 	}
