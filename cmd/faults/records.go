@@ -1,9 +1,11 @@
 package main
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"fmt"
+	"math"
 	"os"
 	"path/filepath"
 	"time"
@@ -60,8 +62,23 @@ func scenarioRecords(ctx context.Context, h *harness, r *report) error {
 			return err
 		}
 	}
-	// Their summaries were published before the subscription existed
-	// (figures unchanged since): mark them unpublished, as new figures
+	// LibreLinkUp serves 12 hours of history: after about noon in Rome it
+	// does not reach into the summary's period (the 14 local days ending
+	// yesterday), which then has no CGM reading and no summary to
+	// publish. Each patient uploads an export of the 14 days before that
+	// history, as a patient who joins with past data does.
+	for _, p := range h.patients {
+		code, body, err := h.post(ctx, "/api/v1/patients/"+p.PublicID+"/imports?format=long", p.token, "text/csv",
+			historyCSV(time.Now().Add(-13*time.Hour), 14))
+		if err != nil {
+			return err
+		}
+		if code != 200 && code != 201 {
+			return fmt.Errorf("d: upload of the past 14 days: %d %.300s", code, body)
+		}
+	}
+	// A summary the upload left unchanged was published before the
+	// subscription existed: mark them all unpublished, as new figures
 	// would, so that the updater publishes them now.
 	if err := h.exec(ctx, `UPDATE patient_summaries SET published_key = NULL, publish_after = NULL WHERE patient_id = ANY($1::int[])`,
 		h.ids()); err != nil {
@@ -164,4 +181,17 @@ func scenarioRecords(ctx context.Context, h *harness, r *report) error {
 		r.check(v == 0, "d: /metrics shows the outbox empty (pending %v)", v)
 	}
 	return nil
+}
+
+// historyCSV returns a long CSV of one subject: days of 15-minute readings
+// ending at end.
+func historyCSV(end time.Time, days int) []byte {
+	var b bytes.Buffer
+	b.WriteString("id,time,gl\n")
+	start := end.Add(-time.Duration(days) * 24 * time.Hour).Truncate(15 * time.Minute)
+	for i, t := 0, start; t.Before(end); i, t = i+1, t.Add(15*time.Minute) {
+		v := 140 + 60*math.Sin(2*math.Pi*float64(i%96)/96) + float64((i*7919)%41) - 20
+		fmt.Fprintf(&b, "p,%s,%d\n", t.UTC().Format(time.RFC3339), int(v))
+	}
+	return b.Bytes()
 }

@@ -119,7 +119,28 @@ func FuzzObjectMembers(f *testing.F) {
 		f.Add(b)
 	}
 	f.Add([]byte(`{"a":"\"}","b":[{"c":"]"}]}`))
-	f.Fuzz(func(t *testing.T, b []byte) { sameMembers(t, b) })
+	f.Fuzz(func(t *testing.T, b []byte) {
+		sameMembers(t, b)
+		sameCompact(t, b)
+	})
+}
+
+// sameCompact fails unless compact gives json.Compact's output for valid
+// JSON (on other input it must only not panic: it reads stored bodies,
+// which PostgreSQL validated).
+func sameCompact(t *testing.T, b []byte) {
+	t.Helper()
+	got, err := compact(b)
+	if !json.Valid(b) {
+		return
+	}
+	var want bytes.Buffer
+	if cerr := json.Compact(&want, b); cerr != nil {
+		t.Fatal(cerr)
+	}
+	if err != nil || !bytes.Equal(got, want.Bytes()) {
+		t.Errorf("compact(%q) = %q, %v; want %q", b, got, err, want.Bytes())
+	}
 }
 
 // BenchmarkWithMeta measures the serving of a stored resource.
