@@ -308,22 +308,33 @@ func (r CredentialsRequest) LogValue() slog.Value { return slog.StringValue("red
 // change nothing.
 func (s *Server) updateCredentials(c *echo.Context, p cgmstore.Patient, id string, req CredentialsRequest) (ConnectionJSON, error) {
 	l := web.Lang(c)
-	if s.deps.Sync == nil {
-		return ConnectionJSON{}, errNoSync()
-	}
-	var conn connsync.Connection
-	err := s.deps.Access(c, p, consent.ActWriteData, "update sensor credentials", func(ctx context.Context, tx pgx.Tx) error {
+	return s.changeConnection(c, p, "update sensor credentials", func(ctx context.Context, tx pgx.Tx) (connsync.Connection, error) {
 		// Checked inside the gate: only a caller it allows learns what is
 		// wrong with the request.
 		switch {
 		case req.Email == "":
-			return web.Invalid("/email", l.T("tac_email_required")).Wrap(consent.ErrInvalid)
+			return connsync.Connection{}, web.Invalid("/email", l.T("tac_email_required")).Wrap(consent.ErrInvalid)
 		case req.Password == "":
-			return web.Invalid("/password", l.T("tac_password_required")).Wrap(consent.ErrInvalid)
+			return connsync.Connection{}, web.Invalid("/password", l.T("tac_password_required")).Wrap(consent.ErrInvalid)
 		}
+		conn, err := s.deps.Sync.UpdateCredentials(ctx, tx, p.ID, id, connsync.ConnectRequest{Email: req.Email, Password: req.Password})
+		return conn, syncError(err, l)
+	})
+}
+
+// changeConnection runs change, a change of one of p's connections, as
+// the caller's write access to p (logged as detail), and returns the
+// connection as it is after.
+func (s *Server) changeConnection(c *echo.Context, p cgmstore.Patient, detail string,
+	change func(ctx context.Context, tx pgx.Tx) (connsync.Connection, error)) (ConnectionJSON, error) {
+	if s.deps.Sync == nil {
+		return ConnectionJSON{}, errNoSync()
+	}
+	var conn connsync.Connection
+	err := s.deps.Access(c, p, consent.ActWriteData, detail, func(ctx context.Context, tx pgx.Tx) error {
 		var err error
-		conn, err = s.deps.Sync.UpdateCredentials(ctx, tx, p.ID, id, connsync.ConnectRequest{Email: req.Email, Password: req.Password})
-		return syncError(err, l)
+		conn, err = change(ctx, tx)
+		return err
 	})
 	if err != nil {
 		return ConnectionJSON{}, err
@@ -354,19 +365,10 @@ func (s *Server) apiUpdateCredentials(c *echo.Context) error {
 // connection whose credentials were refused needs new ones instead, and
 // stays as it is.
 func (s *Server) syncNow(c *echo.Context, p cgmstore.Patient, id string) (ConnectionJSON, error) {
-	if s.deps.Sync == nil {
-		return ConnectionJSON{}, errNoSync()
-	}
-	var conn connsync.Connection
-	err := s.deps.Access(c, p, consent.ActWriteData, "sync sensor now", func(ctx context.Context, tx pgx.Tx) error {
-		var err error
-		conn, err = s.deps.Sync.SyncSoon(ctx, tx, p.ID, id)
-		return syncError(err, web.Lang(c))
+	return s.changeConnection(c, p, "sync sensor now", func(ctx context.Context, tx pgx.Tx) (connsync.Connection, error) {
+		conn, err := s.deps.Sync.SyncSoon(ctx, tx, p.ID, id)
+		return conn, syncError(err, web.Lang(c))
 	})
-	if err != nil {
-		return ConnectionJSON{}, err
-	}
-	return connectionJSON(conn), nil
 }
 
 // apiSyncNow asks for a sync of a connection at the next scheduler tick;

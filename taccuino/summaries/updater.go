@@ -249,7 +249,6 @@ func (u *Updater) batch(ctx context.Context, n int) (Result, []int64, error) {
 		}
 		slices.SortFunc(claims, func(a, b claim) int { return cmp.Compare(a.id, b.id) })
 		res.Patients = len(claims)
-		zones := zoneCache{}
 		now := u.o.Now()
 		var (
 			delIDs   []int32
@@ -259,7 +258,7 @@ func (u *Updater) batch(ctx context.Context, n int) (Result, []int64, error) {
 		)
 		reader := u.store.InTx(tx)
 		for _, c := range claims {
-			loc, err := zones.load(c.tz)
+			loc, err := zoneOf(c.tz)
 			if err != nil {
 				return fmt.Errorf("patient %d: %w", c.id, err)
 			}
@@ -316,18 +315,13 @@ func (u *Updater) batch(ctx context.Context, n int) (Result, []int64, error) {
 	return res, publish, nil
 }
 
-// zoneCache loads each zone once per batch.
-type zoneCache map[string]*time.Location
-
-func (z zoneCache) load(tz string) (*time.Location, error) {
-	if loc, ok := z[tz]; ok {
-		return loc, nil
-	}
+// zoneOf returns the time zone named tz (cgm.Zone, loaded once per
+// process), naming it in the error.
+func zoneOf(tz string) (*time.Location, error) {
 	loc, err := cgm.Zone(tz)
 	if err != nil {
 		return nil, fmt.Errorf("time zone %q: %w", tz, err)
 	}
-	z[tz] = loc
 	return loc, nil
 }
 
@@ -640,12 +634,11 @@ func (u *Updater) Refresh(ctx context.Context, ids []int64) (int, error) {
 			WHERE s.patient_id = ANY($1) AND s.stale_after <= $2 AND s.time_zone = p.time_zone
 			ORDER BY s.patient_id
 			FOR UPDATE OF s SKIP LOCKED`, ids, now)
-		zones := zoneCache{}
 		var pats []patientZone
 		var id int64
 		var tz string
 		_, err := pgx.ForEachRow(rows, []any{&id, &tz}, func() error {
-			loc, err := zones.load(tz)
+			loc, err := zoneOf(tz)
 			if err != nil {
 				return err
 			}
