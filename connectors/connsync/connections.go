@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"fsecgm/cgm/cgmstore"
+	"fsecgm/cgm/identity"
 	"fsecgm/connectors/librelinkup"
 
 	"github.com/jackc/pgx/v5"
@@ -141,28 +142,45 @@ func containsAt(s string) bool {
 	return false
 }
 
-// pickConnection chooses the connection of a patient's own account: the
-// only one, or the one whose sensor matches serial.
-func pickConnection(list *librelinkup.ConnectionList, serial string) (librelinkup.Connection, error) {
+// pickConnection chooses, among the people an account follows, the
+// patient who (in zone loc): the one whose sensor matches serial when a
+// serial is given, otherwise the only one whose name matches the
+// patient's FSE identity. An account that follows several people is
+// offered to the patient as the one that matches; when none does, the
+// refusal names the people the account follows, and nothing is stored.
+func pickConnection(list *librelinkup.ConnectionList, serial string, who identity.Patient, loc *time.Location) (librelinkup.Connection, error) {
 	cs := list.Connections
-	switch {
-	case len(cs) == 0:
+	if len(cs) == 0 {
 		return librelinkup.Connection{}, &UserError{Kind: ErrRefused, Code: "no_connection", Text: librelinkup.Text{
 			IT: "L'account LibreLinkUp non segue nessuno. Nell'app LibreLink condividere i dati con questo account LibreLinkUp e accettare l'invito nell'app LibreLinkUp, poi riprovare.",
 			EN: "The LibreLinkUp account follows nobody. In the LibreLink app share the data with this LibreLinkUp account and accept the invitation in the LibreLinkUp app, then try again."}}
-	case len(cs) == 1 && serial == "":
-		return cs[0], nil
-	case serial == "":
-		return librelinkup.Connection{}, &UserError{Kind: ErrInvalid, Code: "serial_needed", Text: librelinkup.Text{
-			IT: "L'account LibreLinkUp segue più persone: indicare il numero di serie del sensore mostrato nell'app LibreLink.",
-			EN: "The LibreLinkUp account follows several people: give the sensor serial number shown in the LibreLink app."}}
 	}
+	if serial != "" {
+		for _, c := range cs {
+			if c.Sensor != nil && c.Sensor.SerialMatches(serial) {
+				if !matches(who, loc, c) {
+					return librelinkup.Connection{}, identityMismatch([]librelinkup.Connection{c})
+				}
+				return c, nil
+			}
+		}
+		return librelinkup.Connection{}, &UserError{Kind: ErrRefused, Code: "serial_mismatch", Text: textSerialMismatch}
+	}
+	var found []librelinkup.Connection
 	for _, c := range cs {
-		if c.Sensor != nil && c.Sensor.SerialMatches(serial) {
-			return c, nil
+		if matches(who, loc, c) {
+			found = append(found, c)
 		}
 	}
-	return librelinkup.Connection{}, &UserError{Kind: ErrRefused, Code: "serial_mismatch", Text: textSerialMismatch}
+	switch len(found) {
+	case 0:
+		return librelinkup.Connection{}, identityMismatch(cs)
+	case 1:
+		return found[0], nil
+	}
+	return librelinkup.Connection{}, &UserError{Kind: ErrInvalid, Code: "serial_needed", Text: librelinkup.Text{
+		IT: "L'account LibreLinkUp segue più persone con il nome del titolare del fascicolo: indicare il numero di serie del sensore mostrato nell'app LibreLink.",
+		EN: "The LibreLinkUp account follows several people with the health record holder's name: give the sensor serial number shown in the LibreLink app."}}
 }
 
 var textSerialMismatch = librelinkup.Text{
@@ -181,13 +199,11 @@ func (s *Syncer) connect(ctx context.Context, tx pgx.Tx, patientID int64, req Co
 	if err := checkCredentials(req.Email, req.Password); err != nil {
 		return Connection{}, err
 	}
+	who, loc, err := patientIdentity(ctx, tx, patientID)
+	if err != nil {
+		return Connection{}, err
+	}
 	var exists bool
-	if err := tx.QueryRow(ctx, `SELECT EXISTS (SELECT 1 FROM patients WHERE id = $1)`, patientID).Scan(&exists); err != nil {
-		return Connection{}, fmt.Errorf("connsync: connect: %w", err)
-	}
-	if !exists {
-		return Connection{}, fmt.Errorf("connsync: connect: patient %d: %w", patientID, ErrNotFound)
-	}
 	fp := s.keys.fingerprint(req.Email)
 	if err := tx.QueryRow(ctx, `SELECT EXISTS (SELECT 1 FROM llu_accounts WHERE fingerprint = $1 AND state <> 'disconnected')`, fp).Scan(&exists); err != nil {
 		return Connection{}, fmt.Errorf("connsync: connect: %w", err)
@@ -209,7 +225,7 @@ func (s *Syncer) connect(ctx context.Context, tx pgx.Tx, patientID int64, req Co
 		if err != nil {
 			return Connection{}, refusal(err)
 		}
-		if conn, err = pickConnection(list, req.Serial); err != nil {
+		if conn, err = pickConnection(list, req.Serial, who, loc); err != nil {
 			return Connection{}, err
 		}
 	case librelinkup.KindOf(err) == librelinkup.KindStepRequired:

@@ -7,12 +7,11 @@ import (
 	"fmt"
 	"strings"
 	"time"
-	"unicode"
 
+	"fsecgm/cgm/identity"
 	"fsecgm/connectors/librelinkup"
 
 	"github.com/jackc/pgx/v5"
-	"golang.org/x/text/unicode/norm"
 )
 
 // pendingInfo is what a follower account shows about a person not bound
@@ -196,11 +195,7 @@ func (s *Syncer) bind(ctx context.Context, tx pgx.Tx, patientID int64, req BindR
 			IT: "Inserire il numero di serie del sensore come lo mostra l'app LibreLink.",
 			EN: "Enter the sensor serial number as the LibreLink app shows it."}}
 	}
-	var given, family *string
-	err := tx.QueryRow(ctx, `SELECT given_name, family_name FROM patients WHERE id = $1`, patientID).Scan(&given, &family)
-	if errors.Is(err, pgx.ErrNoRows) {
-		return Connection{}, fmt.Errorf("connsync: bind: patient %d: %w", patientID, ErrNotFound)
-	}
+	who, loc, err := patientIdentity(ctx, tx, patientID)
 	if err != nil {
 		return Connection{}, fmt.Errorf("connsync: bind: %w", err)
 	}
@@ -223,12 +218,6 @@ func (s *Syncer) bind(ctx context.Context, tx pgx.Tx, patientID int64, req BindR
 			IT: "Troppi tentativi non riusciti nelle ultime 24 ore: riprovare domani o rivolgersi al servizio di assistenza.",
 			EN: "Too many failed attempts in the last 24 hours: try again tomorrow or contact the help desk."})
 	}
-	if given == nil || family == nil || normName(*given) == "" || normName(*family) == "" {
-		return Connection{}, refuse("identity_missing", "identity_missing", nil, librelinkup.Text{
-			IT: "Nome e cognome del fascicolo sanitario non sono disponibili, quindi il collegamento non può essere verificato. Accedere al taccuino con SPID/CIE per aggiornarli, oppure collegare il sensore con le proprie credenziali LibreLinkUp.",
-			EN: "The name and surname of the health record are not available, so the connection cannot be verified. Log in to the taccuino with SPID/CIE to update them, or connect the sensor with your own LibreLinkUp credentials."})
-	}
-
 	rows, _ := tx.Query(ctx, `
 		SELECT p.id, p.llu_patient_id, p.key_id, p.nonce, p.sealed, a.id, a.public_id
 		FROM llu_pending p JOIN llu_accounts a ON a.id = p.account_id
@@ -272,7 +261,8 @@ func (s *Syncer) bind(ctx context.Context, tx pgx.Tx, patientID int64, req BindR
 	}
 	var match *cand
 	for i := range cands {
-		if namesMatch(cands[i].info.FirstName, cands[i].info.LastName, *given, *family) {
+		if identity.Match(who, identity.Named{GivenName: cands[i].info.FirstName, FamilyName: cands[i].info.LastName},
+			time.Now().In(loc)).Match {
 			match = &cands[i]
 			break
 		}
@@ -312,43 +302,6 @@ func (s *Syncer) bind(ctx context.Context, tx pgx.Tx, patientID int64, req BindR
 // maxRefusals is how many refused bindings a patient may have in 24 hours
 // before further attempts are refused without being checked.
 const maxRefusals = 5
-
-// normName folds a name for comparison: accents removed, lower case, and
-// only letters kept ("D'Angelo-Rossi" → "dangelorossi").
-func normName(s string) string {
-	var b strings.Builder
-	for _, r := range norm.NFD.String(s) {
-		switch {
-		case unicode.Is(unicode.Mn, r):
-		case unicode.IsLetter(r):
-			b.WriteRune(unicode.ToLower(r))
-		}
-	}
-	return b.String()
-}
-
-// firstWord returns the folded first word of a name.
-func firstWord(s string) string {
-	f := strings.FieldsFunc(s, func(r rune) bool { return r == ' ' || r == '-' || r == '\'' })
-	if len(f) == 0 {
-		return ""
-	}
-	return normName(f[0])
-}
-
-// namesMatch reports whether the names LibreLinkUp shows designate the
-// FSE identity: the same surname (accents, case, spaces, apostrophes and
-// hyphens aside) and the same given name, or the same first given name
-// ("Maria" for "Maria Grazia").
-func namesMatch(lluFirst, lluLast, given, family string) bool {
-	if normName(lluLast) == "" || normName(lluLast) != normName(family) {
-		return false
-	}
-	if normName(lluFirst) == normName(given) {
-		return true
-	}
-	return firstWord(lluFirst) != "" && firstWord(lluFirst) == firstWord(given)
-}
 
 // addFollowerAccount implements Syncer.AddFollowerAccount.
 func (s *Syncer) addFollowerAccount(ctx context.Context, name, region string, creds librelinkup.Credentials) (FollowerAccount, error) {

@@ -74,11 +74,12 @@ func TestFollowerBinding(t *testing.T) {
 	if _, err := bind(p0, printedSerial(e, 1)); code(err) != "name_mismatch" {
 		t.Errorf("Bind with another person's serial: %s", code(err))
 	}
-	// A patient without names in the FSE identity: refused.
+	// A patient without names in the FSE identity whose fiscal code
+	// does not derive from the followed person's names: refused.
 	anon, _, err := e.store.EnsurePatient(ctx, fiscalCode(50), "")
 	must(t, err)
-	if _, err := bind(anon, printedSerial(e, 2)); code(err) != "identity_missing" {
-		t.Errorf("Bind without an identity: %s", code(err))
+	if _, err := bind(anon, printedSerial(e, 2)); code(err) != "name_mismatch" {
+		t.Errorf("Bind by a patient whose fiscal code names someone else: %s", code(err))
 	}
 	// The right serial and the right name: bound.
 	c, err := bind(p0, printedSerial(e, 0))
@@ -97,7 +98,7 @@ func TestFollowerBinding(t *testing.T) {
 	rows, _ := e.pool.Query(ctx, `SELECT outcome || ' ' || name_check || ' ' || (serial IS NOT NULL)::text FROM llu_bindings ORDER BY id`)
 	audit, err := pgx.CollectRows(rows, pgx.RowTo[string])
 	must(t, err)
-	want := []string{"serial_mismatch not_checked false", "name_mismatch mismatch false", "identity_missing identity_missing false",
+	want := []string{"serial_mismatch not_checked false", "name_mismatch mismatch false", "name_mismatch mismatch false",
 		"bound match true", "bound match true"}
 	if diff := cmp.Diff(want, audit); diff != "" {
 		t.Errorf("binding audit (-want +got):\n%s", diff)

@@ -98,11 +98,28 @@ func fiscalCode(n int) string {
 	return codicefiscale.Complete(fmt.Sprintf("RSSMRA80A01H%03d", n))
 }
 
+// fiscalCodeOf returns the fiscal code of patient n: derived from fake
+// account n's names (so that the identity check of the binding holds),
+// with a birth date that differs for each n; for n beyond the accounts, a
+// code that agrees with no account.
+func (e *testEnv) fiscalCodeOf(n int) string {
+	if n >= len(e.accounts) {
+		return fiscalCode(n)
+	}
+	a := e.accounts[n]
+	cf, ok := codicefiscale.Derive(codicefiscale.Person{Surname: a.LastName, GivenName: a.FirstName,
+		Birth: time.Date(1950+n/336, time.Month(1+n/28%12), 1+n%28, 0, 0, 0, 0, time.UTC), Place: "D612"})
+	if !ok {
+		e.t.Fatalf("no fiscal code for %s %s", a.FirstName, a.LastName)
+	}
+	return cf
+}
+
 // patient stores patient n with the names of fake account n.
 func (e *testEnv) patient(n int) cgmstore.Patient {
 	e.t.Helper()
 	ctx := context.Background()
-	p, _, err := e.store.EnsurePatient(ctx, fiscalCode(n), "Europe/Rome")
+	p, _, err := e.store.EnsurePatient(ctx, e.fiscalCodeOf(n), "Europe/Rome")
 	if err != nil {
 		e.t.Fatal(err)
 	}

@@ -48,7 +48,7 @@ func TestNoSecretInLogsOrAPI(t *testing.T) {
 	for _, a := range e.accounts {
 		secrets = append(secrets, a.Email, a.Password, a.FirstName+" "+a.LastName)
 	}
-	secrets = append(secrets, "wrong-password-xyz", fiscalCode(0), fiscalCode(1), fiscalCode(2))
+	secrets = append(secrets, "wrong-password-xyz", e.fiscalCodeOf(0), e.fiscalCodeOf(1), e.fiscalCodeOf(2))
 	// The stored sessions' tokens.
 	rows, _ := e.pool.Query(ctx, `SELECT public_id, session_key_id, session_nonce, session_sealed FROM llu_accounts WHERE session_sealed IS NOT NULL`)
 	var pid string

@@ -9,6 +9,7 @@ import (
 
 	"fsecgm/cgm"
 	"fsecgm/cgm/cgmstore"
+	"fsecgm/cgm/identity"
 	"fsecgm/connectors/librelinkup"
 
 	"github.com/jackc/pgx/v5"
@@ -228,16 +229,21 @@ type connRow struct {
 	mode        Mode
 	logbookDue  bool
 	accountName string
+	// who is the patient's FSE identity, loc their zone: the person the
+	// connection follows must match it at every sync.
+	who identity.Patient
+	loc *time.Location
 }
 
 const loadConnectionSQL = `
 	SELECT c.patient_id, c.public_id, c.llu_patient_id, c.mode,
 		c.logbook_at IS NULL OR c.logbook_at < now() - $3::interval,
 		coalesce(a.name, ''),
+		p.fiscal_code, p.time_zone, p.birth_date, coalesce(p.given_name, ''), coalesce(p.family_name, ''),
 		a.id, a.public_id, a.kind, a.cred_key_id, a.cred_nonce, a.cred_sealed, a.credentials_version,
 		a.failed_login_version, a.session_key_id, a.session_nonce, a.session_sealed, a.session_version,
 		coalesce(a.blocked_until > now(), false), a.blocked_until
-	FROM llu_connections c JOIN llu_accounts a ON a.id = c.account_id
+	FROM llu_connections c JOIN llu_accounts a ON a.id = c.account_id JOIN patients p ON p.id = c.patient_id
 	WHERE c.id = $1 AND c.lease_token = $2`
 
 // loadAccount scans the account columns of loadConnectionSQL (or of
@@ -286,11 +292,17 @@ func (s *Syncer) syncConnection(parent context.Context, c claim) (res syncResult
 	defer cancel()
 
 	var row connRow
-	var mode string
+	var mode, zone string
+	var birth *time.Time
 	acc, err := s.scanAccount(func(dest ...any) error {
 		return s.pool.QueryRow(ctx, loadConnectionSQL, c.id, c.token, s.logbookEvery).Scan(dest...)
-	}, &row.patientID, &row.publicID, &row.lluPatient, &mode, &row.logbookDue, &row.accountName)
+	}, &row.patientID, &row.publicID, &row.lluPatient, &mode, &row.logbookDue, &row.accountName,
+		&row.who.FiscalCode, &zone, &birth, &row.who.GivenName, &row.who.FamilyName)
 	row.mode = Mode(mode)
+	row.who.BirthDate = utc(birth)
+	if row.loc, _ = cgm.Zone(zone); row.loc == nil {
+		row.loc = time.UTC
+	}
 	if errors.Is(err, pgx.ErrNoRows) {
 		return syncResult{lost: true} // disconnected, or the lease passed to another replica
 	}
@@ -373,7 +385,7 @@ func (s *Syncer) fetch(ctx context.Context, acc *account, row connRow) outcome {
 		err := call(func() (err error) { list, err = s.client.Connections(ctx, la); return })
 		if err == nil {
 			var conn librelinkup.Connection
-			if conn, err = pickConnection(list, ""); err == nil {
+			if conn, err = pickConnection(list, "", row.who, row.loc); err == nil {
 				lluPatient = conn.PatientID
 			}
 		}
@@ -393,6 +405,15 @@ func (s *Syncer) fetch(ctx context.Context, acc *account, row connRow) outcome {
 		o := s.classify(ctx, err, row.mode)
 		o.logins = out.logins
 		return o
+	}
+	if g.Connection.FirstName != "" || g.Connection.LastName != "" {
+		if !matches(row.who, row.loc, g.Connection) {
+			// The account now follows someone else under this id (or
+			// the binding predates the identity check): store nothing.
+			return outcome{state: StateIdentityMismatch, err: errIdentityMismatch, kind: "identity_mismatch",
+				message: "the person LibreLinkUp says this connection follows is not the patient",
+				advice:  adviceIdentityMismatch(g.Connection), logins: out.logins}
+		}
 	}
 	out.state = StateActive
 	out.lluPatient = lluPatient
@@ -455,7 +476,11 @@ func (s *Syncer) classify(ctx context.Context, err error, mode Mode) outcome {
 	if !errors.As(err, &le) && errors.As(err, &ue) {
 		// Something the account holder must fix (the account follows
 		// nobody, or several people): shown as is.
-		return outcome{state: StateError, err: err, kind: ue.Code, message: ue.Error(), advice: ue.Text}
+		st := StateError
+		if ue.Code == "identity_mismatch" {
+			st = StateIdentityMismatch // never synced again: another person's data
+		}
+		return outcome{state: st, err: err, kind: ue.Code, message: ue.Error(), advice: ue.Text}
 	}
 	if le == nil {
 		msg := err.Error()
@@ -624,4 +649,7 @@ func (s *Syncer) finish(ctx context.Context, c claim, row connRow, acc *account,
 	return res
 }
 
-var errLeaseLost = errors.New("connsync: lease lost")
+var (
+	errLeaseLost        = errors.New("connsync: lease lost")
+	errIdentityMismatch = errors.New("connsync: the followed person is not the patient")
+)

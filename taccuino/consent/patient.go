@@ -240,7 +240,7 @@ func checkAdult(ctx context.Context, tx pgx.Tx, cf string, loc *time.Location, n
 	b := timeOf(birth)
 	if b.IsZero() {
 		var ok bool
-		if b, ok = birthDateFromFiscalCode(cf, now.In(loc)); !ok {
+		if b, ok = codicefiscale.BirthDate(cf, now.In(loc)); !ok {
 			return fmt.Errorf("%w: delegate fiscal code: no birth date can be read from it", ErrInvalid)
 		}
 	}

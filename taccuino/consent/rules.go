@@ -1,9 +1,9 @@
 package consent
 
 import (
-	"strings"
 	"time"
 
+	"fsecgm/cgm/codicefiscale"
 	"fsecgm/taccuino/auth"
 )
 
@@ -15,7 +15,7 @@ type Facts struct {
 	PatientFiscalCode string
 	// PatientBirthDate is the patient's date of birth (its year, month and
 	// day, as returned by Date, are used; zero when unknown, in which case
-	// it is read from the fiscal code: see birthDateFromFiscalCode).
+	// it is read from the fiscal code: see codicefiscale.BirthDate).
 	PatientBirthDate time.Time
 	// PatientLocation is the patient's time zone, in which the 18th
 	// birthday begins; nil means UTC.
@@ -223,7 +223,7 @@ func majority(f Facts, now time.Time) (time.Time, bool) {
 	birth := f.PatientBirthDate
 	if birth.IsZero() {
 		var ok bool
-		if birth, ok = birthDateFromFiscalCode(f.PatientFiscalCode, now.In(loc)); !ok {
+		if birth, ok = codicefiscale.BirthDate(f.PatientFiscalCode, now.In(loc)); !ok {
 			return time.Time{}, false
 		}
 	}
@@ -340,64 +340,4 @@ func decideService(f Facts, a Actor, act Action) Decision {
 		return allow(BasisRegistry)
 	}
 	return deny(BasisNone, ReasonNotPermitted)
-}
-
-// birthDateFromFiscalCode reads the date of birth encoded in a codice
-// fiscale (positions 7–11: year, month letter, day + 40 for women; the
-// omocodia letters LMNPQRSTUV stand for digits). The code gives only the
-// last two digits of the year: we take the latest year not after today
-// (today's date in the zone of today), which is right for everyone under
-// 100 and makes a centenarian look like a child, so the error only ever
-// refuses (a delegate looks under age, a parent keeps no right a registry
-// would grant). ok is false when the positions do not encode a date.
-func birthDateFromFiscalCode(cf string, today time.Time) (time.Time, bool) {
-	if len(cf) != 16 {
-		return time.Time{}, false
-	}
-	cf = strings.ToUpper(cf)
-	yy, ok1 := omocodicDigits(cf[6:8])
-	dd, ok2 := omocodicDigits(cf[9:11])
-	month := strings.IndexByte("ABCDEHLMPRST", cf[8]) + 1
-	if !ok1 || !ok2 || month == 0 {
-		return time.Time{}, false
-	}
-	if dd > 40 {
-		dd -= 40
-	}
-	century := today.Year() - today.Year()%100
-	for _, y := range []int{century + yy, century - 100 + yy} {
-		if dd < 1 || dd > daysIn(time.Month(month), y) {
-			continue
-		}
-		d := time.Date(y, time.Month(month), dd, 0, 0, 0, 0, time.UTC)
-		ty, tm, td := today.Date()
-		if !d.After(time.Date(ty, tm, td, 0, 0, 0, 0, time.UTC)) {
-			return d, true
-		}
-	}
-	return time.Time{}, false
-}
-
-// omocodicDigits decodes a run of digits in which some may be replaced by
-// the omocodia letters L=0 … V=9.
-func omocodicDigits(s string) (int, bool) {
-	n := 0
-	for i := 0; i < len(s); i++ {
-		c := s[i]
-		d := -1
-		if c >= '0' && c <= '9' {
-			d = int(c - '0')
-		} else if k := strings.IndexByte("LMNPQRSTUV", c); k >= 0 {
-			d = k
-		}
-		if d < 0 {
-			return 0, false
-		}
-		n = n*10 + d
-	}
-	return n, true
-}
-
-func daysIn(m time.Month, y int) int {
-	return time.Date(y, m+1, 0, 0, 0, 0, 0, time.UTC).Day()
 }

@@ -412,39 +412,6 @@ func TestDelegateCannotDelegate(t *testing.T) {
 	}
 }
 
-func TestBirthDateFromFiscalCode(t *testing.T) {
-	t.Parallel()
-	today := time.Date(2026, 5, 14, 0, 0, 0, 0, time.UTC)
-	tests := []struct {
-		cf     string
-		want   time.Time
-		wantOK bool
-	}{
-		{makeCF("RSSMRA", 1985, time.December, 10, false), time.Date(1985, 12, 10, 0, 0, 0, 0, time.UTC), true},
-		{makeCF("RSSMRA", 2008, time.May, 14, true), time.Date(2008, 5, 14, 0, 0, 0, 0, time.UTC), true},
-		{makeCF("RSSMRA", 2026, time.May, 14, false), time.Date(2026, 5, 14, 0, 0, 0, 0, time.UTC), true}, // born today
-		{makeCF("RSSMRA", 1926, time.May, 15, false), time.Date(1926, 5, 15, 0, 0, 0, 0, time.UTC), true}, // 2026-05-15 is tomorrow
-		// A centenarian born 1925 reads as born in 2025: documented, errs towards refusing.
-		{makeCF("RSSMRA", 1925, time.January, 1, false), time.Date(2025, 1, 1, 0, 0, 0, 0, time.UTC), true},
-		{"RSSMRA85T10A562S", time.Date(1985, 12, 10, 0, 0, 0, 0, time.UTC), true},
-		// omocodia: 85 → UR, 10 → ML
-		{"RSSMRAURTMLA562S", time.Date(1985, 12, 10, 0, 0, 0, 0, time.UTC), true},
-		{makeCF("RSSMRA", 2000, time.February, 29, false), time.Date(2000, 2, 29, 0, 0, 0, 0, time.UTC), true},
-		{"RSSMRA85T32A562S", time.Time{}, false}, // day 32
-		{"RSSMRA85T72A562S", time.Time{}, false}, // day 72 - 40 = 32
-		{"RSSMRA85X10A562S", time.Time{}, false}, // no month X
-		{"RSSMRA85T00A562S", time.Time{}, false}, // day 0
-		{"RSSMRA", time.Time{}, false},
-	}
-	for _, tt := range tests {
-		got, ok := birthDateFromFiscalCode(tt.cf, today)
-		if ok != tt.wantOK || !got.Equal(tt.want) {
-			t.Errorf("birthDateFromFiscalCode(%s) = %s, %v; want %s, %v", tt.cf, got.Format(time.DateOnly), ok,
-				tt.want.Format(time.DateOnly), tt.wantOK)
-		}
-	}
-}
-
 func TestActorNeverFormatsFiscalCode(t *testing.T) {
 	t.Parallel()
 	a := citizen(cfPatient)

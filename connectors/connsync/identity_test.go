@@ -1,0 +1,151 @@
+package connsync
+
+import (
+	"context"
+	"strings"
+	"testing"
+
+	"fsecgm/cgm/cgmstore"
+	"fsecgm/connectors/librelinkup/librelinkuptest"
+
+	"github.com/jackc/pgx/v5"
+)
+
+// connectWith connects patient p with fake account a's credentials.
+func (e *testEnv) connectWith(p cgmstore.Patient, a librelinkuptest.Account, serial string) (Connection, error) {
+	var c Connection
+	err := e.tx(func(tx pgx.Tx) error {
+		var err error
+		c, err = e.syncer.Connect(context.Background(), tx, p.ID, ConnectRequest{Email: a.Email, Password: a.Password, Serial: serial})
+		return err
+	})
+	return c, err
+}
+
+// TestConnectAnotherPerson: an account that follows someone other than the
+// patient is refused with a message naming that person, and nothing is
+// stored (issue 14: another person's glucose merged into Mario's record).
+func TestConnectAnotherPerson(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t, 2, 0, nil)
+	p0 := e.patient(0)
+	other := e.accounts[1]
+	_, err := e.connectWith(p0, other, "")
+	var ue *UserError
+	if !errorsAs(err, &ue) || ue.Code != "identity_mismatch" || !errorsIs(err, ErrRefused) {
+		t.Fatalf("Connect with an account following someone else = %v, want an identity_mismatch refusal", err)
+	}
+	name := other.FirstName + " " + other.LastName
+	if !strings.Contains(ue.Text.IT, "«"+name+"»") || !strings.Contains(ue.Text.EN, name) {
+		t.Errorf("the refusal does not name the followed person %q: %q", name, ue.Text.IT)
+	}
+	if n := e.count(`SELECT count(*) FROM llu_connections`) + e.count(`SELECT count(*) FROM llu_accounts`) +
+		e.count(`SELECT count(*) FROM readings`); n != 0 {
+		t.Errorf("rows stored after the refusal: %d", n)
+	}
+	// The serial of the other person's sensor does not help either.
+	if _, err := e.connectWith(p0, other, printedSerial(e, 1)); !errorsAs(err, &ue) || ue.Code != "identity_mismatch" {
+		t.Errorf("Connect with the other person's serial = %v, want identity_mismatch", err)
+	}
+	// The patient's own account connects.
+	if c, err := e.connectWith(p0, e.accounts[0], ""); err != nil || c.State != StateActive {
+		t.Fatalf("Connect with the patient's own account = %+v, %v", c, err)
+	}
+}
+
+// TestConnectPicksThePatient: an account that follows several people is
+// connected to the one whose name matches the patient, without a serial.
+func TestConnectPicksThePatient(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t, 3, 0, nil)
+	p1 := e.patient(1)
+	family := librelinkuptest.Account{Email: "famiglia@example.invalid", Password: "Famiglia-1", Region: "eu",
+		FirstName: "Genitore", LastName: "Condiviso"}
+	must(t, e.fake.AddAccount(family))
+	for _, n := range []int{0, 1, 2} {
+		must(t, e.fake.Follow(family.Email, e.followedID(n)))
+	}
+	// A patient none of the three is refused, with the three names.
+	stranger := e.patient(10)
+	_, err := e.connectWith(stranger, family, "")
+	var ue *UserError
+	if !errorsAs(err, &ue) || ue.Code != "identity_mismatch" {
+		t.Fatalf("Connect by a patient the account does not follow = %v", err)
+	}
+	for _, n := range []int{0, 1, 2} {
+		if name := e.accounts[n].FirstName + " " + e.accounts[n].LastName; !strings.Contains(ue.Text.IT, name) {
+			t.Errorf("the refusal does not name %q: %s", name, ue.Text.IT)
+		}
+	}
+	c, err := e.connectWith(p1, family, "")
+	if err != nil {
+		t.Fatalf("Connect with an account following three people = %v", err)
+	}
+	e.syncDue()
+	if got := e.conn(p1, c.ID); got.State != StateActive || got.NewestReadingAt.IsZero() {
+		t.Fatalf("after the sync: %+v", got)
+	}
+	var llu string
+	must(t, e.pool.QueryRow(context.Background(), `SELECT llu_patient_id FROM llu_connections WHERE public_id = $1`, c.ID).Scan(&llu))
+	if llu != e.followedID(1) {
+		t.Errorf("bound to LibreLinkUp patient %s, want %s (patient 1)", llu, e.followedID(1))
+	}
+}
+
+// TestSyncStopsOnAnotherPerson: a connection bound before the identity
+// check to someone else's data (as in the demo that merged two people)
+// stops at its next sync, in state identity_mismatch, and stores nothing.
+func TestSyncStopsOnAnotherPerson(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t, 2, 0, nil)
+	p0 := e.patient(0)
+	_, c := e.connect(1)
+	// The old binding: the connection of account 1 given to patient 0.
+	e.exec(`UPDATE llu_connections SET patient_id = $1 WHERE public_id = $2`, p0.ID, c.ID)
+	st := e.syncDue()
+	if st.Synced != 1 || st.Failed != 1 || st.Inserted != 0 {
+		t.Fatalf("SyncDue = %+v, want one failed sync inserting nothing", st)
+	}
+	got := e.conn(p0, c.ID)
+	if got.State != StateIdentityMismatch || got.Problem == nil || got.Problem.Kind != "identity_mismatch" {
+		t.Fatalf("after the sync: %+v", got)
+	}
+	name := e.accounts[1].FirstName + " " + e.accounts[1].LastName
+	if !strings.Contains(got.Problem.Advice.IT, name) {
+		t.Errorf("advice does not name the followed person: %q", got.Problem.Advice.IT)
+	}
+	if n := e.count(`SELECT count(*) FROM readings`); n != 0 {
+		t.Errorf("readings stored: %d", n)
+	}
+	// It is not synced again.
+	e.due()
+	if st := e.syncDue(); st.Synced != 0 {
+		t.Errorf("a stopped connection was synced again: %+v", st)
+	}
+}
+
+// TestStepThenAnotherPerson: an account connected with a pending step (its
+// followed person unknown) is checked at its first sync after the step.
+func TestStepThenAnotherPerson(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t, 2, 0, nil)
+	p0 := e.patient(0)
+	must(t, e.fake.SetSteps(e.accounts[1].Email, "tou"))
+	c, err := e.connectWith(p0, e.accounts[1], "")
+	if err != nil || c.State != StateActionNeeded {
+		t.Fatalf("Connect with a pending step = %+v, %v", c, err)
+	}
+	must(t, e.fake.SetSteps(e.accounts[1].Email))
+	e.due()
+	e.syncDue()
+	got := e.conn(p0, c.ID)
+	if got.State != StateIdentityMismatch || got.Problem == nil || got.Problem.Kind != "identity_mismatch" {
+		t.Fatalf("after the step: %+v", got)
+	}
+	if n := e.count(`SELECT count(*) FROM readings`); n != 0 {
+		t.Errorf("readings stored: %d", n)
+	}
+}
+
+// followedID is the LibreLinkUp patient id that fake account n follows.
+func (e *testEnv) followedID(n int) string { return e.accounts[n].Follows[0] }
