@@ -9,3 +9,8 @@ ALTER TABLE llu_connections ADD CONSTRAINT llu_connections_state_check CHECK (st
 ALTER TABLE llu_connections
     ADD COLUMN purged_at timestamptz,
     ADD COLUMN purged_readings bigint NOT NULL DEFAULT 0 CHECK (purged_readings >= 0);
+-- When a sync first found that the connection follows someone else; kept
+-- after the connection is disconnected, so that its readings can still be
+-- found and removed.
+ALTER TABLE llu_connections ADD COLUMN identity_mismatch_at timestamptz;
+CREATE INDEX llu_connections_mismatch ON llu_connections (identity_mismatch_at) WHERE identity_mismatch_at IS NOT NULL;

@@ -1,6 +1,7 @@
 package taccuino
 
 import (
+	"context"
 	"net/http"
 
 	"fsecgm/cgm/cgmstore"
@@ -48,6 +49,9 @@ func (s *Server) activate(c *echo.Context, cf string) (cgmstore.Patient, bool, e
 	}
 	p, created, err := s.deps.Store.EnsurePatient(ctx, cf, cgmstore.DefaultTimeZone)
 	if err != nil {
+		return p, false, err
+	}
+	if p, err = s.recordIdentity(ctx, pr, p); err != nil {
 		return p, false, err
 	}
 	if created {
@@ -105,4 +109,19 @@ type privacyView struct{ Version string }
 // pagePrivacy shows the privacy notice (informativa) of the taccuino.
 func (s *Server) pagePrivacy(c *echo.Context) error {
 	return s.render(c, http.StatusOK, "privacy", s.newView(c, "tac_privacy", privacyView{Version: PrivacyNoticeVersion}))
+}
+
+// recordIdentity stores, on the patient's own record, the names that the
+// identity provider asserts for them (SPID/CIE through the region's
+// provider: the FSE identity), when the token carries both and they differ
+// from the stored ones. They are the evidence against which the person a
+// sensor account follows is compared (cgm/identity). Only the patient's
+// own token speaks for their names: a parent's or a clinician's never does.
+func (s *Server) recordIdentity(ctx context.Context, pr *auth.Principal, p cgmstore.Patient) (cgmstore.Patient, error) {
+	if pr == nil || pr.Role != auth.RoleCitizen || pr.FiscalCode != p.FiscalCode || pr.GivenName == "" || pr.FamilyName == "" ||
+		(pr.GivenName == p.GivenName && pr.FamilyName == p.FamilyName) {
+		return p, nil
+	}
+	p.GivenName, p.FamilyName = pr.GivenName, pr.FamilyName
+	return s.deps.Store.UpdatePatient(ctx, p)
 }

@@ -306,6 +306,11 @@ func (s *Server) me(ctx context.Context, c *echo.Context) (MeJSON, error) {
 				if err != nil {
 					return out, err
 				}
+				if r.Basis == consent.BasisSelf {
+					if pt, err = s.recordIdentity(ctx, p, pt); err != nil {
+						return out, err
+					}
+				}
 				rj.ID = pt.PublicID
 				rj.Name = strings.TrimSpace(pt.GivenName + " " + pt.FamilyName)
 			}

@@ -67,7 +67,7 @@ func newBrowser(t *testing.T) (*browser, *testEnv) {
 	}
 	// A person with no record yet, for the connection scenario.
 	personas = append(personas, Persona{Key: "newcomer", Landing: "/taccuino",
-		Spec: auth.PrincipalSpec{Role: auth.RoleCitizen, FiscalCode: testCF(77), Name: "Nora Nuova"}})
+		Spec: auth.PrincipalSpec{Role: auth.RoleCitizen, FiscalCode: cfNewcomer, Name: "Nora Nuova", GivenName: "Nora", FamilyName: "Nuova"}})
 	s, err := New(Deps{Deps: d, Verifier: v, DevIssuer: iss, Demo: personas, Sync: e.syncer, SensitiveRate: 1e6, SensitiveBurst: 1e6})
 	if err != nil {
 		t.Fatal(err)
@@ -300,6 +300,9 @@ func mustLocation(t *testing.T, b *browser) string {
 // their taccuino, reads the privacy notice and connects their sensor
 // against the fake LibreLinkUp; after a sync the readings arrive on the
 // page.
+// cfNewcomer is the fiscal code of the newcomer persona, Nora Nuova.
+var cfNewcomer = cfFor("Nora", "Nuova", 77)
+
 func TestBrowserConnectSensor(t *testing.T) {
 	t.Parallel()
 	b, e := newBrowser(t)
@@ -308,7 +311,11 @@ func TestBrowserConnectSensor(t *testing.T) {
 	if st := b.text("#status"); st != "Nessun dato ricevuto" {
 		t.Errorf("status before connecting: %q", st)
 	}
-	a := e.accounts[3]
+	newcomer, err := e.store.PatientByFiscalCode(context.Background(), cfNewcomer)
+	if err != nil || newcomer.GivenName != "Nora" || newcomer.FamilyName != "Nuova" {
+		t.Fatalf("the activated record = %+v, %v; want the names the identity provider asserts", newcomer, err)
+	}
+	a := e.accountFor(newcomer)
 	b.do("fill the connection form",
 		chromedp.SendKeys(chromedp.ID("llu-email"), a.Email),
 		chromedp.SendKeys(chromedp.ID("llu-password"), a.Password),
@@ -337,11 +344,11 @@ func TestBrowserConnectSensor(t *testing.T) {
 	}
 	b.screenshot("connected-desktop", 1280, 900, "connection")
 	// The acceptance of the privacy notice is recorded.
-	p, err := e.store.PatientByFiscalCode(context.Background(), testCF(77))
+	p, err := e.store.PatientByFiscalCode(context.Background(), cfNewcomer)
 	if err != nil {
 		t.Fatal(err)
 	}
-	if acc, err := e.consent.LatestPrivacyNotice(context.Background(), selfActor(testCF(77)), p.ID); err != nil || acc.Version != PrivacyNoticeVersion {
+	if acc, err := e.consent.LatestPrivacyNotice(context.Background(), selfActor(cfNewcomer), p.ID); err != nil || acc.Version != PrivacyNoticeVersion {
 		t.Errorf("privacy notice acceptance: %+v %v", acc, err)
 	}
 }

@@ -19,11 +19,11 @@ func TestConnections(t *testing.T) {
 	t.Parallel()
 	e := newEnv(t)
 	ctx := context.Background()
-	cf := testCF(40)
+	cf := cfFor("Luisa", "Collegata", 40)
 	p := e.newPatient(cf, "Luisa", "Collegata", time.Time{})
 	tok := e.token(auth.PrincipalSpec{Role: auth.RoleCitizen, FiscalCode: cf})
 	base := "/api/v1/patients/" + p.PublicID + "/connections"
-	a := e.accounts[0]
+	a := e.accountFor(p)
 	req := func(r ConnectRequest) response {
 		b, _ := json.Marshal(r)
 		return e.request(http.MethodPost, base, tok, "application/json", b, nil)
@@ -111,11 +111,11 @@ func TestConnectionCredentialsAndSync(t *testing.T) {
 	t.Parallel()
 	e := newEnv(t)
 	ctx := context.Background()
-	cf := testCF(41)
+	cf := cfFor("Piero", "Aggiornato", 41)
 	p := e.newPatient(cf, "Piero", "Aggiornato", time.Time{})
 	tok := e.token(auth.PrincipalSpec{Role: auth.RoleCitizen, FiscalCode: cf})
 	base := "/api/v1/patients/" + p.PublicID + "/connections"
-	a := e.accounts[1]
+	a := e.accountFor(p)
 	b, _ := json.Marshal(ConnectRequest{PrivacyNoticeVersion: PrivacyNoticeVersion, Mode: connsync.ModePatient, Email: a.Email, Password: a.Password})
 	res := e.request(http.MethodPost, base, tok, "application/json", b, nil)
 	conn := decode[ConnectionJSON](t, res)

@@ -12,6 +12,7 @@ import (
 	"net/http/httptest"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -19,6 +20,7 @@ import (
 	"fsecgm/cgm/cgmstore"
 	"fsecgm/cgm/codicefiscale"
 	"fsecgm/connectors/connsync"
+	"fsecgm/connectors/glucosim"
 	"fsecgm/connectors/librelinkup"
 	"fsecgm/connectors/librelinkup/librelinkuptest"
 	"fsecgm/migrations/dbtest"
@@ -36,6 +38,17 @@ func TestMain(m *testing.M) { dbtest.Main(m) }
 // (an adult), the n-th of a family (0-999).
 func testCF(n int) string {
 	return codicefiscale.Complete(fmt.Sprintf("RSSMRA80A01H%03d", n))
+}
+
+// cfBornAs returns the fiscal code of a woman with these names born on d
+// in the n-th comune of a family (Dnnn).
+func cfBornAs(given, family string, n int, d time.Time) string {
+	cf, ok := codicefiscale.Derive(codicefiscale.Person{Surname: family, GivenName: given, Birth: d, Female: true,
+		Place: fmt.Sprintf("D%03d", n)})
+	if !ok {
+		panic("cfBornAs: " + given + " " + family)
+	}
+	return cf
 }
 
 // cfBorn returns a valid fiscal code encoding the birth date d.
@@ -77,6 +90,8 @@ type testEnv struct {
 	fake     *librelinkuptest.Server
 	accounts []librelinkuptest.Account
 	syncer   *connsync.Syncer
+	// accountsMade numbers the accounts accountFor adds.
+	accountsMade atomic.Int64
 }
 
 // newEnv starts the service in production mode (the fake provider's
@@ -206,6 +221,46 @@ func (e *testEnv) newPatient(cf, given, family string, birth time.Time) cgmstore
 		e.t.Fatal(err)
 	}
 	return p
+}
+
+// accountFor adds to the fake LibreLinkUp a new account that follows a new
+// simulated person named as patient p, so that connecting it to p passes
+// the identity check of the binding (the names must be p's FSE names and
+// give p's fiscal code's first six letters).
+func (e *testEnv) accountFor(p cgmstore.Patient) librelinkuptest.Account {
+	e.t.Helper()
+	if p.GivenName == "" || p.FamilyName == "" ||
+		codicefiscale.SurnameCode(p.FamilyName)+codicefiscale.NameCode(p.GivenName) != p.FiscalCode[:6] {
+		e.t.Fatalf("test patient %q %q: give it names whose codes begin its fiscal code %s", p.GivenName, p.FamilyName, p.FiscalCode)
+	}
+	n := e.accountsMade.Add(1)
+	rome, err := time.LoadLocation("Europe/Rome")
+	if err != nil {
+		e.t.Fatal(err)
+	}
+	id, err := e.fake.AddPatient(librelinkuptest.Patient{FirstName: p.GivenName, LastName: p.FamilyName,
+		Sim: glucosim.New(1000+uint64(n), glucosim.Libre2, rome)})
+	if err != nil {
+		e.t.Fatal(err)
+	}
+	a := librelinkuptest.Account{Email: fmt.Sprintf("segue%04d@example.invalid", n), Password: fmt.Sprintf("Segue-%04d", n),
+		Region: "eu", FirstName: p.GivenName, LastName: p.FamilyName, Follows: []string{id}}
+	if err := e.fake.AddAccount(a); err != nil {
+		e.t.Fatal(err)
+	}
+	return a
+}
+
+// cfFor returns a valid fiscal code derived from a person's names (born
+// in Firenze in 1980 on a day that differs with n < 336), for test patients
+// that connect a sensor.
+func cfFor(given, family string, n int) string {
+	cf, ok := codicefiscale.Derive(codicefiscale.Person{Surname: family, GivenName: given,
+		Birth: time.Date(1980, time.Month(1+n/28%12), 1+n%28, 0, 0, 0, 0, time.UTC), Place: "D612"})
+	if !ok {
+		panic("cfFor: " + given + " " + family)
+	}
+	return cf
 }
 
 // ingest stores n historic readings every 15 minutes ending at end, with

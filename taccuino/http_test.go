@@ -156,7 +156,7 @@ var csrfInput = regexp.MustCompile(`name="csrf_token" value="([0-9a-f]{32})"`)
 func TestPagesAndCSRF(t *testing.T) {
 	t.Parallel()
 	e := newEnv(t)
-	cf := testCF(30)
+	cf := cfFor("Ilaria", "Pagine", 30)
 	p := e.newPatient(cf, "Ilaria", "Pagine", time.Time{})
 	e.ingest(p, time.Now(), 8, []float64{100, 150})
 	e.setConsent(p, true)
@@ -276,7 +276,7 @@ func TestPagesAndCSRF(t *testing.T) {
 	}
 	// A connection whose password changed in the app: the page opens the
 	// credentials form; new credentials by form, then a sync by form.
-	a := e.accounts[2]
+	a := e.accountFor(p)
 	cb, _ := json.Marshal(ConnectRequest{PrivacyNoticeVersion: PrivacyNoticeVersion, Mode: connsync.ModePatient, Email: a.Email, Password: a.Password})
 	conn := decode[ConnectionJSON](t, e.request("POST", "/api/v1/patients/"+p.PublicID+"/connections", tok, "application/json", cb, nil))
 	if err := e.fake.SetPassword(a.Email, "cambiata-1"); err != nil {

@@ -28,10 +28,10 @@ type matrixFixture struct {
 	// throwaway delegations to revoke, per patient
 	throwaway map[int64]int64
 	values    []string // glucose values stored, as written in JSON
-	// connection to disconnect, per patient; next fake account to connect
+	// connection to disconnect, per patient; newAccount adds a fake
+	// LibreLinkUp account following the patient, to connect
 	connection map[int64]string
-	next       *int
-	accounts   []librelinkuptest.Account
+	newAccount func(cgmstore.Patient) librelinkuptest.Account
 	// kept: a second connection per patient, never disconnected, whose
 	// credentials are updated and sync requested; keptAccount its login
 	kept        map[int64]string
@@ -64,10 +64,10 @@ func seedMatrix(t *testing.T, e *testEnv, granted bool) matrixFixture {
 	// The adult turned 18 ten days ago.
 	adultBirth := now.AddDate(-18, 0, -10)
 	adultBirth = time.Date(adultBirth.Year(), adultBirth.Month(), adultBirth.Day(), 0, 0, 0, 0, time.UTC)
-	f := matrixFixture{throwaway: map[int64]int64{}, connection: map[int64]string{}, next: new(int), accounts: e.accounts,
+	f := matrixFixture{throwaway: map[int64]int64{}, connection: map[int64]string{}, newAccount: e.accountFor,
 		kept: map[int64]string{}, keptAccount: map[int64]librelinkuptest.Account{}}
-	f.minor = e.newPatient(cfBorn(1, birthMinor), "Giulia", "Segreti", birthMinor)
-	f.adult = e.newPatient(cfBorn(2, adultBirth), "Marta", "Riservati", adultBirth)
+	f.minor = e.newPatient(cfBornAs("Giulia", "Segreti", 1, birthMinor), "Giulia", "Segreti", birthMinor)
+	f.adult = e.newPatient(cfBornAs("Marta", "Riservati", 2, adultBirth), "Marta", "Riservati", adultBirth)
 	vals := []float64{63.4, 118.2, 187.9, 251.3}
 	e.ingest(f.minor, now.Add(-3*time.Minute), 96, vals)
 	e.ingest(f.adult, now.Add(-3*time.Minute), 8, vals)
@@ -103,13 +103,13 @@ func seedMatrix(t *testing.T, e *testEnv, granted bool) matrixFixture {
 		f.throwaway[p.ID] = d.ID
 		e.setConsent(p, granted)
 		err = pgx.BeginFunc(ctx, e.pool, func(tx pgx.Tx) error {
-			a := e.accounts[len(e.accounts)-1-len(f.connection)]
+			a := e.accountFor(p)
 			c, err := e.syncer.Connect(ctx, tx, p.ID, connsync.ConnectRequest{Email: a.Email, Password: a.Password})
 			if err != nil {
 				return err
 			}
 			f.connection[p.ID] = c.ID
-			k := e.accounts[len(e.accounts)-3-len(f.kept)]
+			k := e.accountFor(p)
 			kc, err := e.syncer.Connect(ctx, tx, p.ID, connsync.ConnectRequest{Email: k.Email, Password: k.Password})
 			f.kept[p.ID], f.keptAccount[p.ID] = kc.ID, k
 			return err
@@ -249,10 +249,9 @@ func matrixEndpoints() []endpoint {
 			}},
 		{method: "GET", route: "/api/v1/patients/:id/connections", act: consent.ActReadData, ok: 200, path: pp("/connections")},
 		{method: "POST", route: "/api/v1/patients/:id/connections", act: consent.ActWriteData, ok: 201, path: pp("/connections"),
-			body: func(f matrixFixture, _ cgmstore.Patient, _ string) (string, []byte) {
+			body: func(f matrixFixture, p cgmstore.Patient, _ string) (string, []byte) {
 				// A new LibreLinkUp account each time: one account connects once.
-				a := f.accounts[*f.next%len(f.accounts)]
-				*f.next++
+				a := f.newAccount(p)
 				b, _ := json.Marshal(ConnectRequest{PrivacyNoticeVersion: PrivacyNoticeVersion, Mode: connsync.ModePatient,
 					Email: a.Email, Password: a.Password})
 				return "application/json", b
@@ -362,7 +361,7 @@ func TestAuthorizationMatrix(t *testing.T) {
 			// Nothing personal in the service's log: no fiscal code, token,
 			// name or glucose value.
 			secrets := []string{f.minor.FiscalCode, f.adult.FiscalCode, cfParent, cfDelegate, cfMMG, f.minor.FamilyName, f.adult.FamilyName}
-			for _, a := range e.accounts {
+			for _, a := range e.fake.Accounts() {
 				secrets = append(secrets, a.Email, a.Password)
 			}
 			for _, ps := range personas {

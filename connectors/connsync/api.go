@@ -242,8 +242,10 @@ func (s *Syncer) SyncSoon(ctx context.Context, tx pgx.Tx, patientID int64, conne
 type DisconnectResult struct {
 	// Connection is the connection as it is now (disconnected).
 	Connection Connection
-	// DeletedReadings counts the readings deleted (0 unless asked).
-	DeletedReadings int64
+	// DeletedReadings counts the readings deleted (0 unless asked);
+	// RestoredReadings those the connection had revised that got back
+	// the value another source had delivered (cgmstore.Removed).
+	DeletedReadings, RestoredReadings int64
 }
 
 // Disconnect ends a connection: syncing stops at once (a sync in flight

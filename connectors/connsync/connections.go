@@ -488,16 +488,11 @@ func (s *Syncer) disconnect(ctx context.Context, tx pgx.Tx, patientID int64, pub
 	}
 	var res DisconnectResult
 	if deleteReadings && ref.oldest != nil && ref.newest != nil {
-		n, err := deleteSourceReadings(ctx, tx, patientID, cgmstore.SourceLibreLinkUp, *ref.oldest, *ref.newest)
+		rm, err := s.store.RemoveSourceReadings(ctx, tx, patientID, cgmstore.SourceLibreLinkUp, *ref.oldest, *ref.newest)
 		if err != nil {
-			return DisconnectResult{}, err
+			return DisconnectResult{}, fmt.Errorf("connsync: disconnect: %w", err)
 		}
-		res.DeletedReadings = n
-		if n > 0 {
-			if err := markDirty(ctx, tx, patientID, *ref.oldest); err != nil {
-				return DisconnectResult{}, err
-			}
-		}
+		res.DeletedReadings, res.RestoredReadings = rm.Deleted, rm.Restored
 	}
 	s.log.InfoContext(ctx, "connsync: connection ended", "connection", publicID, "deleted_readings", res.DeletedReadings)
 	res.Connection, err = getConnection(ctx, tx, patientID, publicID)

@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"fsecgm/cgm"
+	"fsecgm/cgm/cgmstore"
 	"fsecgm/cgm/identity"
 	"fsecgm/connectors/librelinkup"
 
@@ -109,4 +110,143 @@ func adviceIdentityMismatch(c librelinkup.Connection) librelinkup.Text {
 			"to: syncing was stopped and nothing was stored. Disconnect this sensor and connect the account that " +
 			"follows your own sensor.",
 	}
+}
+
+// Mismatch is a connection that a sync found following someone other than
+// its patient: the readings it stored before (its window, from its oldest
+// to its newest reading received) may be another person's.
+type Mismatch struct {
+	Connection Connection
+	// DetectedAt is when a sync first found the mismatch.
+	DetectedAt time.Time
+	// Oldest and Newest bound the readings the connection stored; zero
+	// when it stored none.
+	Oldest, Newest time.Time
+	// PurgedAt is when the operator removed them (zero while not), Purged
+	// how many readings were deleted.
+	PurgedAt time.Time
+	Purged   int64
+}
+
+// Mismatches lists, for the operator, the connections that a sync found
+// following someone other than their patient, newest first.
+func (s *Syncer) Mismatches(ctx context.Context, db DB) ([]Mismatch, error) {
+	rows, err := db.Query(ctx, `SELECT `+connectionColumns+`, c.identity_mismatch_at, c.oldest_reading_at,
+			c.newest_reading_at, c.purged_at, c.purged_readings`+connectionFrom+`
+		WHERE c.identity_mismatch_at IS NOT NULL ORDER BY c.identity_mismatch_at DESC, c.id DESC`)
+	if err != nil {
+		return nil, fmt.Errorf("connsync: mismatches: %w", err)
+	}
+	out, err := pgx.CollectRows(rows, scanMismatch)
+	if err != nil {
+		return nil, fmt.Errorf("connsync: mismatches: %w", err)
+	}
+	return out, nil
+}
+
+func scanMismatch(row pgx.CollectableRow) (Mismatch, error) {
+	var (
+		m                      Mismatch
+		detected               time.Time
+		oldest, newest, purged *time.Time
+		conn                   Connection
+		err                    error
+	)
+	conn, err = scanConnection(extraColumns{row, []any{&detected, &oldest, &newest, &purged, &m.Purged}})
+	if err != nil {
+		return m, err
+	}
+	m.Connection, m.DetectedAt = conn, detected.UTC()
+	m.Oldest, m.Newest, m.PurgedAt = utc(oldest), utc(newest), utc(purged)
+	return m, nil
+}
+
+// extraColumns lets scanConnection read a row that has more columns after
+// the connection's: they are scanned into extra.
+type extraColumns struct {
+	pgx.CollectableRow
+	extra []any
+}
+
+func (r extraColumns) Scan(dest ...any) error {
+	return r.CollectableRow.Scan(append(dest, r.extra...)...)
+}
+
+// PurgeResult is what [Syncer.Purge] did.
+type PurgeResult struct {
+	// Mismatch is the connection, after the purge.
+	Mismatch Mismatch
+	// Removed counts the readings deleted and restored now (zero when the
+	// connection had been purged before).
+	Removed cgmstore.Removed
+	// AlreadyPurged is true when an earlier purge had done it.
+	AlreadyPurged bool
+}
+
+// Purge removes, in tx, the readings that a mismatched connection (see
+// [Mismatches]) stored: the patient's LibreLinkUp readings in the
+// connection's window are deleted, and readings it had revised get their
+// earlier value back (cgmstore.RemoveSourceReadings); the connection is
+// disconnected (its secrets erased) and marked purged, and the patient's
+// summaries are marked for recomputation. Purging twice removes nothing
+// the second time. When another LibreLinkUp connection of the same
+// patient stored readings over an overlapping window, the readings of the
+// two cannot be told apart: Purge refuses (ErrConflict, naming them)
+// unless force is set, and then removes both's readings in the window.
+// The caller records the operator's act in the patient's access log in
+// the same transaction.
+func (s *Syncer) Purge(ctx context.Context, tx pgx.Tx, connectionID string, force bool) (PurgeResult, error) {
+	var (
+		id, patientID          int64
+		detected               *time.Time
+		oldest, newest, purged *time.Time
+	)
+	err := tx.QueryRow(ctx, `SELECT id, patient_id, identity_mismatch_at, oldest_reading_at, newest_reading_at, purged_at
+		FROM llu_connections WHERE public_id = $1 FOR UPDATE`, connectionID).Scan(&id, &patientID, &detected, &oldest, &newest, &purged)
+	if errors.Is(err, pgx.ErrNoRows) {
+		return PurgeResult{}, fmt.Errorf("connsync: purge: connection %s: %w", connectionID, ErrNotFound)
+	}
+	if err != nil {
+		return PurgeResult{}, fmt.Errorf("connsync: purge: %w", err)
+	}
+	if detected == nil {
+		return PurgeResult{}, fmt.Errorf("connsync: purge: connection %s: %w: no sync found it following someone else", connectionID, ErrConflict)
+	}
+	var res PurgeResult
+	if purged != nil {
+		res.AlreadyPurged = true
+	} else {
+		if oldest != nil && newest != nil {
+			var others []string
+			rows, _ := tx.Query(ctx, `SELECT public_id FROM llu_connections WHERE patient_id = $1 AND id <> $2
+				AND oldest_reading_at <= $4 AND newest_reading_at >= $3 ORDER BY id`, patientID, id, *oldest, *newest)
+			if others, err = pgx.CollectRows(rows, pgx.RowTo[string]); err != nil {
+				return PurgeResult{}, fmt.Errorf("connsync: purge: %w", err)
+			}
+			if len(others) > 0 && !force {
+				return PurgeResult{}, fmt.Errorf("connsync: purge: %w: connection(s) %s of the same patient stored LibreLinkUp readings between %s and %s too, and theirs cannot be told apart: disconnect them, purge with force, then connect the right account again",
+					ErrConflict, strings.Join(others, ", "), oldest.UTC().Format(time.RFC3339), newest.UTC().Format(time.RFC3339))
+			}
+		}
+		if _, err := s.disconnect(ctx, tx, patientID, connectionID, false); err != nil {
+			return PurgeResult{}, fmt.Errorf("connsync: purge: %w", err)
+		}
+		if oldest != nil && newest != nil {
+			if res.Removed, err = s.store.RemoveSourceReadings(ctx, tx, patientID, cgmstore.SourceLibreLinkUp, *oldest, *newest); err != nil {
+				return PurgeResult{}, fmt.Errorf("connsync: purge: %w", err)
+			}
+		}
+		if _, err := tx.Exec(ctx, `UPDATE llu_connections SET purged_at = now(), purged_readings = $2 WHERE id = $1`,
+			id, res.Removed.Deleted); err != nil {
+			return PurgeResult{}, fmt.Errorf("connsync: purge: %w", err)
+		}
+		s.log.InfoContext(ctx, "connsync: readings of a mismatched connection removed", "connection", connectionID,
+			"deleted", res.Removed.Deleted, "restored", res.Removed.Restored)
+	}
+	rows, _ := tx.Query(ctx, `SELECT `+connectionColumns+`, c.identity_mismatch_at, c.oldest_reading_at,
+			c.newest_reading_at, c.purged_at, c.purged_readings`+connectionFrom+` WHERE c.id = $1`, id)
+	if res.Mismatch, err = pgx.CollectExactlyOneRow(rows, scanMismatch); err != nil {
+		return PurgeResult{}, fmt.Errorf("connsync: purge: %w", err)
+	}
+	return res, nil
 }

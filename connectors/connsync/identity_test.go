@@ -4,10 +4,13 @@ import (
 	"context"
 	"strings"
 	"testing"
+	"time"
 
+	"fsecgm/cgm"
 	"fsecgm/cgm/cgmstore"
 	"fsecgm/connectors/librelinkup/librelinkuptest"
 
+	"github.com/google/go-cmp/cmp"
 	"github.com/jackc/pgx/v5"
 )
 
@@ -149,3 +152,80 @@ func TestStepThenAnotherPerson(t *testing.T) {
 
 // followedID is the LibreLinkUp patient id that fake account n follows.
 func (e *testEnv) followedID(n int) string { return e.accounts[n].Follows[0] }
+
+// TestPurgeMismatch: the readings that a connection bound to the wrong
+// person stored before the identity check existed are found and removed;
+// the patient's own readings and the other person's record are untouched.
+func TestPurgeMismatch(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t, 2, 0, nil)
+	ctx := context.Background()
+	p0 := e.patient(0)
+	p1, c := e.connect(1)
+	e.syncDue()
+	foreign := e.historic(p1)
+	if len(foreign) == 0 {
+		t.Fatal("no readings synced for patient 1")
+	}
+	// Patient 0's own readings, uploaded from a file, over the same hours.
+	var own []cgm.Reading
+	for _, r := range foreign {
+		own = append(own, cgm.Reading{Time: r.Time.Add(-5 * time.Minute), Value: 111, Unit: cgm.MgDL, Kind: cgm.Historic})
+	}
+	_, err := e.store.Ingest(ctx, cgmstore.Batch{Patient: p0.ID, Source: cgmstore.SourceLibreView, Readings: own})
+	must(t, err)
+	// What the code before the identity check did: the connection bound
+	// to patient 0, and patient 1's glucose stored in patient 0's record.
+	e.exec(`UPDATE llu_connections SET patient_id = $1 WHERE public_id = $2`, p0.ID, c.ID)
+	_, err = e.store.Ingest(ctx, cgmstore.Batch{Patient: p0.ID, Source: cgmstore.SourceLibreLinkUp, Readings: foreign})
+	must(t, err)
+	if got := len(e.historic(p0)); got != len(own)+len(foreign) {
+		t.Fatalf("patient 0 holds %d readings before, want %d", got, len(own)+len(foreign))
+	}
+	// The next sync finds the mismatch.
+	e.due()
+	e.syncDue()
+	ms, err := e.syncer.Mismatches(ctx, e.pool)
+	if err != nil || len(ms) != 1 || ms[0].Connection.ID != c.ID || ms[0].Oldest.IsZero() || !ms[0].PurgedAt.IsZero() {
+		t.Fatalf("Mismatches = %+v, %v", ms, err)
+	}
+	// The patient disconnects it (as the advice says); it can still be purged.
+	err = e.tx(func(tx pgx.Tx) error {
+		_, err := e.syncer.Disconnect(ctx, tx, p0.ID, c.ID, false)
+		return err
+	})
+	must(t, err)
+	var res PurgeResult
+	err = e.tx(func(tx pgx.Tx) error {
+		var err error
+		res, err = e.syncer.Purge(ctx, tx, c.ID, false)
+		return err
+	})
+	if err != nil || res.AlreadyPurged || res.Removed.Deleted != int64(len(foreign)) || res.Mismatch.PurgedAt.IsZero() {
+		t.Fatalf("Purge = %+v, %v; want %d readings deleted", res, err, len(foreign))
+	}
+	if diff := cmp.Diff(gotHistoric(own), gotHistoric(e.historic(p0))); diff != "" {
+		t.Errorf("patient 0 after the purge (-own +got):\n%s", diff)
+	}
+	if got := len(e.historic(p1)); got != len(foreign) {
+		t.Errorf("patient 1 holds %d readings after the purge, want %d", got, len(foreign))
+	}
+	// Twice: nothing more.
+	err = e.tx(func(tx pgx.Tx) error {
+		var err error
+		res, err = e.syncer.Purge(ctx, tx, c.ID, false)
+		return err
+	})
+	if err != nil || !res.AlreadyPurged || res.Removed != (cgmstore.Removed{}) {
+		t.Errorf("second Purge = %+v, %v", res, err)
+	}
+	// A connection that never mismatched cannot be purged.
+	_, c0 := e.connect(0)
+	err = e.tx(func(tx pgx.Tx) error {
+		_, err := e.syncer.Purge(ctx, tx, c0.ID, false)
+		return err
+	})
+	if !errorsIs(err, ErrConflict) {
+		t.Errorf("Purge of a sound connection = %v, want ErrConflict", err)
+	}
+}

@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"time"
 
-	"fsecgm/cgm/cgmstore"
 	"fsecgm/connectors/librelinkup"
 )
 
@@ -106,40 +105,3 @@ func markDirty(ctx context.Context, db DB, patientID int64, since time.Time) err
 	return nil
 }
 
-// deleteSourceReadings deletes the readings of a patient whose stored
-// source is src and whose instant is in [from, to], and brings the
-// patient's reading_coverage up to date, under the store's per-patient
-// ingestion lock. It returns how many readings it deleted.
-//
-// The store has no delete of its own yet; this keeps its invariants
-// (readings.meta bits 3-5 hold the source; reading_coverage is the first
-// and last instant and count per kind). It belongs in cgmstore.
-func deleteSourceReadings(ctx context.Context, db DB, patientID int64, src cgmstore.Source, from, to time.Time) (int64, error) {
-	const (
-		lockPatient = `SELECT pg_advisory_xact_lock(1179861832, $1)`
-		del         = `DELETE FROM readings WHERE patient_id = $1 AND (meta & 56) = $2 AND measured_at BETWEEN $3 AND $4`
-		recount     = `
-			WITH agg AS (
-				SELECT (meta & 7)::smallint AS kind, min(measured_at) AS first_at, max(measured_at) AS last_at, count(*) AS n
-				FROM readings WHERE patient_id = $1 GROUP BY 1
-			),
-			gone AS (DELETE FROM reading_coverage c WHERE c.patient_id = $1 AND NOT EXISTS (SELECT 1 FROM agg WHERE agg.kind = c.kind))
-			INSERT INTO reading_coverage AS c (patient_id, kind, first_at, last_at, readings)
-			SELECT $1, kind, first_at, last_at, n FROM agg
-			ON CONFLICT (patient_id, kind) DO UPDATE SET first_at = excluded.first_at, last_at = excluded.last_at,
-				readings = excluded.readings`
-	)
-	if _, err := db.Exec(ctx, lockPatient, int32(patientID)); err != nil {
-		return 0, fmt.Errorf("connsync: delete readings: %w", err)
-	}
-	tag, err := db.Exec(ctx, del, int32(patientID), int16(src)<<3, from, to)
-	if err != nil {
-		return 0, fmt.Errorf("connsync: delete readings: %w", err)
-	}
-	if tag.RowsAffected() > 0 {
-		if _, err := db.Exec(ctx, recount, int32(patientID)); err != nil {
-			return 0, fmt.Errorf("connsync: delete readings: coverage: %w", err)
-		}
-	}
-	return tag.RowsAffected(), nil
-}

@@ -598,6 +598,8 @@ func (s *Syncer) finish(ctx context.Context, c claim, row connRow, acc *account,
 				logbook_at = CASE WHEN $12 THEN now() ELSE logbook_at END,
 				llu_patient_id = coalesce($13, llu_patient_id),
 				operator_warning = CASE WHEN $14 <> '' THEN $14 ELSE operator_warning END,
+				identity_mismatch_at = CASE WHEN $2 = 'identity_mismatch' THEN coalesce(identity_mismatch_at, now())
+					ELSE identity_mismatch_at END,
 				syncs = syncs + 1, failures = failures + CASE WHEN $9 THEN 0 ELSE 1 END, readings = readings + $15,
 				lease_owner = NULL, lease_token = NULL, lease_expires_at = NULL
 			WHERE id = $1`,

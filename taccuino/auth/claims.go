@@ -133,6 +133,12 @@ func (n ClaimNames) Encode(spec PrincipalSpec) (map[string]any, error) {
 	if spec.Name != "" {
 		c[n.Name] = spec.Name
 	}
+	if spec.GivenName != "" {
+		c["given_name"] = spec.GivenName
+	}
+	if spec.FamilyName != "" {
+		c["family_name"] = spec.FamilyName
+	}
 	return c, nil
 }
 
@@ -184,6 +190,13 @@ func (n ClaimNames) principal(c map[string]any) (*Principal, error) {
 	if p.Name, err = n.name(c); err != nil {
 		return nil, err
 	}
+	if p.GivenName, _, err = stringClaim(c, "given_name"); err != nil {
+		return nil, err
+	}
+	if p.FamilyName, _, err = stringClaim(c, "family_name"); err != nil {
+		return nil, err
+	}
+	p.GivenName, p.FamilyName = strings.TrimSpace(p.GivenName), strings.TrimSpace(p.FamilyName)
 
 	switch p.Role {
 	case RoleCitizen, RolePractitioner:

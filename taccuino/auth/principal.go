@@ -90,6 +90,12 @@ type Principal struct {
 	Scopes []string
 	// Name is the display name, when the token carries one.
 	Name string
+	// GivenName and FamilyName are the person's names as the identity
+	// provider asserts them (OpenID Connect Core 1.0 §5.1 given_name and
+	// family_name; SPID's name and familyName attributes), when the token
+	// carries them: a citizen's FSE identity, against which the person a
+	// sensor account follows is compared.
+	GivenName, FamilyName string
 	// TokenID is the jti claim, when present.
 	TokenID string
 	// Expiry is when the token expires.
@@ -280,6 +286,8 @@ type PrincipalSpec struct {
 	Scopes []string
 	// Name is optional.
 	Name string
+	// GivenName and FamilyName are optional (given_name, family_name).
+	GivenName, FamilyName string
 }
 
 // validate reports what is missing or wrong in s, and returns a copy with the

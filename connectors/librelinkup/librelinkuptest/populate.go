@@ -5,6 +5,7 @@ import (
 	"time"
 
 	"fsecgm/cgm"
+	"fsecgm/cgm/codicefiscale"
 	"fsecgm/connectors/glucosim"
 )
 
@@ -54,6 +55,7 @@ func (s *Server) Populate(seed uint64, n, followers int, region string) ([]Accou
 		a := Account{
 			Email: fmt.Sprintf("paziente%04d@example.invalid", i+1), Password: demoPassword(seed, "p", i),
 			Region: region, FirstName: first, LastName: last, Unit: unit, Follows: []string{id},
+			FiscalCode: simulatedFiscalCode(first, last, i),
 		}
 		if err := s.AddAccount(a); err != nil {
 			return nil, err
@@ -81,4 +83,17 @@ func (s *Server) Populate(seed uint64, n, followers int, region string) ([]Accou
 func demoPassword(seed uint64, kind string, i int) string {
 	h := hashUint(fmt.Sprintf("password %s %d", kind, i), seed)
 	return fmt.Sprintf("Demo-%x", h[:5])
+}
+
+// simulatedFiscalCode returns the codice fiscale of the i-th simulated
+// person named first last: derived from the names, born in Firenze on a
+// date that differs for every i below 26,880, so that two simulated people
+// with the same names have different codes.
+func simulatedFiscalCode(first, last string, i int) string {
+	birth := time.Date(1930+i/336%80, time.Month(1+i/28%12), 1+i%28, 0, 0, 0, 0, time.UTC)
+	cf, ok := codicefiscale.Derive(codicefiscale.Person{Surname: last, GivenName: first, Birth: birth, Place: "D612"})
+	if !ok {
+		panic("librelinkuptest: no fiscal code for " + first + " " + last)
+	}
+	return cf
 }

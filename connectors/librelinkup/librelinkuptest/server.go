@@ -6,6 +6,7 @@ import (
 	"log/slog"
 	"net/http"
 	"net/http/httptest"
+	"slices"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -110,6 +111,12 @@ type Account struct {
 	Steps []string
 	// UserID is the account's user id; derived from the e-mail when empty.
 	UserID string
+	// FiscalCode is, for an account that Populate made for a patient, the
+	// codice fiscale of the person it follows, derived from their names
+	// (codicefiscale.Derive), so that a test or demo patient with this
+	// code passes the identity check of the binding. Empty otherwise; the
+	// fake never sends it.
+	FiscalCode string
 }
 
 // Endpoint is a set of endpoints, for [Faults.On].
@@ -393,6 +400,21 @@ func (s *Server) AddAccount(a Account) error {
 	s.accounts[a.Email] = acc
 	s.byUserID[a.UserID] = acc
 	return nil
+}
+
+// Accounts returns every account added so far, ordered by e-mail, with
+// its current password.
+func (s *Server) Accounts() []Account {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	out := make([]Account, 0, len(s.accounts))
+	for _, a := range s.accounts {
+		spec := a.spec
+		spec.Password = a.password
+		out = append(out, spec)
+	}
+	slices.SortFunc(out, func(a, b Account) int { return strings.Compare(a.Email, b.Email) })
+	return out
 }
 
 // account returns the account of an e-mail, or an error.
