@@ -35,6 +35,32 @@ const (
 // demoDays is how many days of simulated readings the demo patients get.
 const demoDays = 14
 
+// DemoSensor is the FreeStyle Libre 2 of a demo patient as the development
+// fake LibreLinkUp serves it: the same simulation (glucosim seed) as the
+// readings SeedDemo stores, so that the two are one sensor and connecting
+// it adds no second curve.
+type DemoSensor struct {
+	// GivenName and FamilyName are the patient's, as LibreLinkUp shows them.
+	GivenName, FamilyName string
+	// FiscalCode is the demo patient's.
+	FiscalCode string
+	// Seed is the simulation's seed.
+	Seed uint64
+	// Holder is the LibreLinkUp account that follows the patient in the
+	// demo: their own, or their mother's for a child.
+	HolderEmail, HolderGiven, HolderFamily string
+}
+
+// DemoSensors lists the demo patients' sensors.
+func DemoSensors() []DemoSensor {
+	return []DemoSensor{
+		{GivenName: "Mario", FamilyName: "Rossi", FiscalCode: DemoPatientCF, Seed: 11,
+			HolderEmail: "mario.rossi@example.invalid", HolderGiven: "Mario", HolderFamily: "Rossi"},
+		{GivenName: "Giulia", FamilyName: "Bianchi", FiscalCode: DemoMinorCF, Seed: 12,
+			HolderEmail: "anna.bianchi@example.invalid", HolderGiven: "Anna", HolderFamily: "Bianchi"},
+	}
+}
+
 // SeedDemo creates (or tops up) the demo data in the database of d and
 // returns the personas of the development login page. It is idempotent:
 // existing patients, relationships and choices are kept (a consent the
@@ -50,9 +76,13 @@ func SeedDemo(ctx context.Context, d web.Deps) ([]Persona, error) {
 		birth             time.Time
 		seed              uint64
 	}
-	pts := []demoPatient{
-		{DemoPatientCF, "Mario", "Rossi", time.Date(1980, 1, 1, 0, 0, 0, 0, time.UTC), 11},
-		{DemoMinorCF, "Giulia", "Bianchi", time.Date(2014, 4, 5, 0, 0, 0, 0, time.UTC), 12},
+	births := map[string]time.Time{
+		DemoPatientCF: time.Date(1980, 1, 1, 0, 0, 0, 0, time.UTC),
+		DemoMinorCF:   time.Date(2014, 4, 5, 0, 0, 0, 0, time.UTC),
+	}
+	var pts []demoPatient
+	for _, ds := range DemoSensors() {
+		pts = append(pts, demoPatient{ds.FiscalCode, ds.GivenName, ds.FamilyName, births[ds.FiscalCode], ds.Seed})
 	}
 	ids := map[string]cgmstore.Patient{}
 	for _, dp := range pts {

@@ -147,8 +147,11 @@ type patientView struct {
 	MinExpiry       string
 	AccessLog       []logView
 	Privacy         string
-	// Sync reports whether sensor connections are available.
-	Sync        bool
+	// Sync reports whether sensor connections are available;
+	// FollowerMode whether the region's follower account is configured
+	// (fsecgm follower-account), without which that mode is not offered.
+	Sync         bool
+	FollowerMode bool
 	Connections []connectionView
 }
 
@@ -186,11 +189,12 @@ type logView struct {
 
 // pageData is what the data read of the page gathers in one access.
 type pageData struct {
-	latest *cgm.Reading
-	conns  []ConnectionJSON
-	rs     cgm.Series
-	rep    agp.Report
-	cov    cgmstore.Coverage
+	latest       *cgm.Reading
+	conns        []ConnectionJSON
+	followerMode bool
+	rs           cgm.Series
+	rep          agp.Report
+	cov          cgmstore.Coverage
 }
 
 // pagePatient renders a patient's taccuino: latest glucose, metrics, time
@@ -235,7 +239,10 @@ func (s *Server) pagePatient(c *echo.Context) error {
 			return err
 		}
 		if s.deps.Sync != nil {
-			pd.conns, err = s.connectionsOf(ctx, tx, p)
+			if pd.conns, err = s.connectionsOf(ctx, tx, p); err != nil {
+				return err
+			}
+			pd.followerMode, err = s.deps.Sync.FollowerModeAvailable(ctx, tx)
 		}
 		return err
 	})
@@ -271,6 +278,7 @@ func (s *Server) pagePatient(c *echo.Context) error {
 	}
 	pv.Status = statusOf(pd.cov, now, loc, l)
 	pv.Sync = s.deps.Sync != nil
+	pv.FollowerMode = pd.followerMode
 	for _, cj := range pd.conns {
 		pv.Connections = append(pv.Connections, connectionViewOf(cj, loc, l))
 	}

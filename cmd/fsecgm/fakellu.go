@@ -11,8 +11,11 @@ import (
 	"text/tabwriter"
 	"time"
 
+	"fsecgm/connectors/connsync"
 	"fsecgm/connectors/glucosim"
+	"fsecgm/connectors/librelinkup"
 	"fsecgm/connectors/librelinkup/librelinkuptest"
+	"fsecgm/taccuino"
 )
 
 // runFakeLibreLinkUp runs a fake LibreLinkUp with simulated patients until
@@ -118,4 +121,68 @@ func printedSerial(sim *glucosim.Patient, t time.Time) string {
 		return "3" + s.Serial
 	}
 	return strings.TrimSuffix(s.Serial, "0")
+}
+
+// demoRegionalAccount is the fake LibreLinkUp account that plays the
+// region's follower account in development mode.
+const demoRegionalAccount = "regione01@example.invalid"
+
+// populateDemo fills the development fake LibreLinkUp (fsecgm serve --dev):
+// an account that follows each demo patient with the sensor whose readings
+// the demo stores (Mario's own; Anna's, following her daughter Giulia), one
+// account that follows someone else ("paziente0001", following Marco
+// Bianchi: connecting it to Mario is refused, as it must be), and the
+// regional follower account, which follows all three.
+func populateDemo(fake *librelinkuptest.Server) ([]librelinkuptest.Account, error) {
+	rome, err := time.LoadLocation("Europe/Rome")
+	if err != nil {
+		return nil, err
+	}
+	var accounts []librelinkuptest.Account
+	var followed []string
+	for _, ds := range taccuino.DemoSensors() {
+		id, err := fake.AddPatient(librelinkuptest.Patient{FirstName: ds.GivenName, LastName: ds.FamilyName,
+			Sim: glucosim.New(ds.Seed, glucosim.Libre2, rome)})
+		if err != nil {
+			return nil, err
+		}
+		a := librelinkuptest.Account{Email: ds.HolderEmail, Password: "Demo-" + ds.HolderGiven + "-2026", Region: "eu",
+			FirstName: ds.HolderGiven, LastName: ds.HolderFamily, Follows: []string{id}, FiscalCode: ds.FiscalCode}
+		if err := fake.AddAccount(a); err != nil {
+			return nil, err
+		}
+		accounts = append(accounts, a)
+		followed = append(followed, id)
+	}
+	others, err := fake.Populate(1, 1, 0, "eu")
+	if err != nil {
+		return nil, err
+	}
+	accounts = append(accounts, others...)
+	for _, o := range others {
+		followed = append(followed, o.Follows...)
+	}
+	region := librelinkuptest.Account{Email: demoRegionalAccount, Password: "Demo-Regione-2026", Region: "eu",
+		FirstName: "Regione", LastName: "Toscana", Follows: followed}
+	if err := fake.AddAccount(region); err != nil {
+		return nil, err
+	}
+	return append(accounts, region), nil
+}
+
+// configureDemoFollower makes the fake's regional account the region's
+// follower account (what "fsecgm follower-account add" does in production)
+// when none is configured yet, so that the demo offers that mode too.
+func configureDemoFollower(ctx context.Context, syncer *connsync.Syncer, pool connsync.DB, accounts []librelinkuptest.Account) error {
+	if ok, err := syncer.FollowerModeAvailable(ctx, pool); err != nil || ok {
+		return err
+	}
+	for _, a := range accounts {
+		if a.Email == demoRegionalAccount {
+			_, err := syncer.AddFollowerAccount(ctx, "Regione Toscana (demo)", "eu",
+				librelinkup.Credentials{Email: a.Email, Password: a.Password})
+			return err
+		}
+	}
+	return nil
 }

@@ -41,7 +41,7 @@ func init() {
 func TestFullRunLogs(t *testing.T) {
 	t.Parallel()
 	dir := t.TempDir()
-	_, accounts, vars := devServeVars(t, 9, 1)
+	_, accounts, vars := devServeVars(t, 9)
 	dbURL := vars["DATABASE_URL"]
 	srv := serveInProcess(t, vars, "--dev", "--addr", "127.0.0.1:0", "--log-level", "debug")
 	base, stderr := srv.base, srv.stderr

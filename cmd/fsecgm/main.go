@@ -45,6 +45,8 @@ func commands() []command {
 		{"migrate", "apply the database migrations and report the readings storage", runMigrate},
 		{"serve", "run the service: API, taccuino, FHIR, reports and sensor sync", runServe},
 		{"sync-worker", "run only the LibreLinkUp sync scheduler (a sync replica without HTTP)", runSyncWorker},
+		{"follower-account", "configure the region's LibreLinkUp follower account (add, set-credentials, list)", runFollowerAccount},
+		{"bindings", "list the connections found following someone else and remove the readings they stored", runBindings},
 		{"dev-token", "print a development bearer token (accepted only by serve --dev)", runDevToken},
 		{"fake-librelinkup", "run a fake LibreLinkUp server with simulated patients", runFakeLibreLinkUp},
 		{"fake-records", "run a fake FHIR record server (diabetology record, EHR, GP record) for deliveries", runFakeRecords},

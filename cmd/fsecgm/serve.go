@@ -328,12 +328,14 @@ func runServe(ctx context.Context, e *env, args []string) error {
 			return err
 		}
 	}
+	var demoAccounts []librelinkuptest.Account
 	if cfg.fakeLLU {
 		fake := librelinkuptest.New(librelinkuptest.Options{})
-		accounts, err := fake.Populate(1, 3, 1, "eu")
+		accounts, err := populateDemo(fake)
 		if err != nil {
 			return err
 		}
+		demoAccounts = accounts
 		template := fake.Start() // "http://127.0.0.1:PORT/{region}"
 		defer fake.Close()
 		cfg.sync.LibreLinkUp.BaseURL = template
@@ -346,6 +348,11 @@ func runServe(ctx context.Context, e *env, args []string) error {
 	}
 	if deps.Sync, err = connsync.New(cfg.sync); err != nil {
 		return err
+	}
+	if demoAccounts != nil {
+		if err := configureDemoFollower(ctx, deps.Sync, pool, demoAccounts); err != nil {
+			return fmt.Errorf("demo follower account: %w", err)
+		}
 	}
 	handler, err := taccuino.New(deps)
 	if err != nil {

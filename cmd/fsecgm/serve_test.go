@@ -87,7 +87,7 @@ func TestServeConfig(t *testing.T) {
 // password or a glucose value.
 func TestServe(t *testing.T) {
 	t.Parallel()
-	_, accounts, vars := devServeVars(t, 3, 2)
+	_, accounts, vars := devServeVars(t, 3)
 	srv := serveInProcess(t, vars, "--dev", "--addr", "127.0.0.1:0", "--log-level", "debug")
 	base, stderr := srv.base, srv.stderr
 

@@ -17,14 +17,16 @@ import (
 // listeningRE finds the address "fsecgm serve" logs once it listens.
 var listeningRE = regexp.MustCompile(`"msg":"listening","addr":"([^"]+)"`)
 
-// devServeVars starts a fake LibreLinkUp with n accounts (populated from
-// seed), closed with the test, and returns it, its accounts and the
-// environment of a development "fsecgm serve" on a fresh database that
-// syncs from it every 2 s.
-func devServeVars(t *testing.T, seed uint64, n int) (*librelinkuptest.Server, []librelinkuptest.Account, map[string]string) {
+// devServeVars starts a fake LibreLinkUp with the demo's accounts
+// (populateDemo: accounts[0] follows Mario Rossi, the demo patient; the
+// others follow Giulia Bianchi, someone else and all three), closed with
+// the test, and returns it, its accounts and the environment of a
+// development "fsecgm serve" on a fresh database that syncs from it every
+// 2 s; seed varies the credentials key.
+func devServeVars(t *testing.T, seed uint64) (*librelinkuptest.Server, []librelinkuptest.Account, map[string]string) {
 	t.Helper()
 	fake := librelinkuptest.New(librelinkuptest.Options{})
-	accounts, err := fake.Populate(seed, n, 0, "eu")
+	accounts, err := populateDemo(fake)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -106,7 +106,7 @@ func startServe(t *testing.T, vars map[string]string, args ...string) *child {
 // that, /metrics is scraped on the service's listener.
 func TestShutdownDuringSync(t *testing.T) {
 	t.Parallel()
-	fake, accounts, vars := devServeVars(t, 5, 1)
+	fake, accounts, vars := devServeVars(t, 5)
 	dbURL := vars["DATABASE_URL"]
 	const timeout = 8 * time.Second
 	c := startServe(t, vars, "--dev", "--addr", "127.0.0.1:0", "--shutdown-timeout", timeout.String())

@@ -81,7 +81,7 @@ func TestSyncReplicas(t *testing.T) {
 	}
 	patients := make([]cgmstore.Patient, connections)
 	for i := range connections {
-		p, _, err := store.EnsurePatient(ctx, testCF(i), "")
+		p, _, err := store.EnsurePatient(ctx, accounts[i].FiscalCode, "")
 		if err != nil {
 			t.Fatal(err)
 		}

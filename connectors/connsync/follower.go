@@ -184,8 +184,30 @@ func (s *Syncer) storePending(ctx context.Context, tx pgx.Tx, acc *account, list
 	return err
 }
 
+// FollowerModeAvailable reports whether the region's follower account is
+// configured (fsecgm follower-account add): without it, patients cannot
+// share their data with the region, and the mode is not offered.
+func (s *Syncer) FollowerModeAvailable(ctx context.Context, db DB) (bool, error) {
+	var ok bool
+	if err := db.QueryRow(ctx, `SELECT EXISTS (SELECT 1 FROM llu_accounts WHERE kind = 'follower' AND state <> 'disconnected')`).Scan(&ok); err != nil {
+		return false, fmt.Errorf("connsync: follower mode: %w", err)
+	}
+	return ok, nil
+}
+
+// errFollowerUnavailable refuses a binding while no follower account is
+// configured.
+var errFollowerUnavailable = &UserError{Kind: ErrConflict, Code: "follower_unavailable", Text: librelinkup.Text{
+	IT: "La condivisione con l'account regionale non è ancora attiva: collegare il sensore con il proprio account LibreLinkUp.",
+	EN: "Sharing with the regional account is not available yet: connect the sensor with your own LibreLinkUp account."}}
+
 // bind implements Syncer.Bind.
 func (s *Syncer) bind(ctx context.Context, tx pgx.Tx, patientID int64, req BindRequest) (Connection, error) {
+	if ok, err := s.FollowerModeAvailable(ctx, tx); err != nil {
+		return Connection{}, err
+	} else if !ok {
+		return Connection{}, errFollowerUnavailable
+	}
 	actor := strings.TrimSpace(req.Actor)
 	if actor == "" || len(actor) > 500 {
 		return Connection{}, fmt.Errorf("connsync: bind: %w: the actor who confirms is required", ErrInvalid)

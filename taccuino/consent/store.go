@@ -227,6 +227,34 @@ func writeEntry(ctx context.Context, q querier, e entry) error {
 	return nil
 }
 
+// RoleOperator is the access-log role of the service's operator, who acts
+// on a patient's data from the command line (never through the API).
+const RoleOperator auth.Role = "operator"
+
+// BasisOperator is the basis of an operator's act: the duty to keep the
+// record correct (GDPR art. 5(1)(d), accuracy; art. 16, rectification).
+const BasisOperator Basis = "operator"
+
+// RecordOperator writes, in tx, an access-log entry for an act of the
+// service's operator on patientID's data (act, detail as for Access), so
+// that the patient sees it: the operator, not the rules of the taccuino,
+// authorised it, and the caller commits it with the act itself. operator
+// names the person (as they gave it to the command); requestID identifies
+// the run.
+func RecordOperator(ctx context.Context, tx pgx.Tx, patientID int64, operator string, act Action, detail, requestID string) error {
+	if strings.TrimSpace(operator) == "" {
+		return fmt.Errorf("consent: operator entry: %w: the operator's name is required", ErrInvalid)
+	}
+	const ins = `INSERT INTO access_log (patient_id, at, actor_role, actor_name, basis, action, detail, outcome, reason, request_id)
+		VALUES ($1, now(), $2, $3, $4, $5, $6, $7, $8, $9)`
+	_, err := tx.Exec(ctx, ins, patientID, string(RoleOperator), clip(operator, 256), string(BasisOperator),
+		clip(string(act), 64), clip(detail, 512), string(OutcomeAllowed), string(ReasonAllowed), clip(requestID, 128))
+	if err != nil {
+		return fmt.Errorf("consent: operator entry: %w", translate(err))
+	}
+	return nil
+}
+
 // clip makes s storable in a text column of at most n characters: invalid
 // UTF-8 becomes U+FFFD, control characters (NUL included, which PostgreSQL
 // refuses) become spaces, and the text is cut after n characters. Odd text
