@@ -21,17 +21,17 @@ func TestLabelsExist(t *testing.T) {
 	for _, r := range []consent.Reason{consent.ReasonUnauthenticated, consent.ReasonUnknownAction, consent.ReasonNotPermitted,
 		consent.ReasonNoRelationship, consent.ReasonCameOfAge, consent.ReasonBirthDateUnknown, consent.ReasonGuardianshipEnded,
 		consent.ReasonDelegationExpired, consent.ReasonDelegationRevoked, consent.ReasonNoCareRelationship, consent.ReasonMissingScope,
-		consent.ReasonNoConsent, consent.ReasonInvalidRequest, consent.ReasonNotFound, consent.ReasonError} {
+		consent.ReasonNoConsent, consent.ReasonMinor, consent.ReasonInvalidRequest, consent.ReasonNotFound, consent.ReasonError} {
 		keys = append(keys, "tac_reason_"+string(r))
 	}
 	for _, b := range []consent.Basis{consent.BasisSelf, consent.BasisParent, consent.BasisTutor, consent.BasisDelegate,
-		consent.BasisMMG, consent.BasisPLS, consent.BasisDiabetology, consent.BasisService, consent.BasisRegistry} {
+		consent.BasisMMG, consent.BasisPLS, consent.BasisDiabetology, consent.BasisService, consent.BasisRegistry, consent.BasisOperator} {
 		keys = append(keys, "tac_basis_"+string(b))
 	}
 	for _, o := range []consent.Outcome{consent.OutcomeAllowed, consent.OutcomeDenied, consent.OutcomeError} {
 		keys = append(keys, "tac_out_"+string(o))
 	}
-	for _, r := range []auth.Role{auth.RoleCitizen, auth.RolePractitioner, auth.RoleService} {
+	for _, r := range []auth.Role{auth.RoleCitizen, auth.RolePractitioner, auth.RoleService, consent.RoleOperator} {
 		keys = append(keys, "tac_role_"+string(r))
 	}
 	for _, r := range []auth.PractitionerRole{auth.PractitionerMMG, auth.PractitionerPLS, auth.PractitionerDiabetologist, auth.PractitionerOther} {
@@ -48,7 +48,7 @@ func TestLabelsExist(t *testing.T) {
 		keys = append(keys, "tac_msg_"+m)
 	}
 	for _, st := range []connsync.State{connsync.StateActive, connsync.StateActionNeeded, connsync.StateBadCredentials,
-		connsync.StateBackingOff, connsync.StateError, connsync.StateDisconnected} {
+		connsync.StateBackingOff, connsync.StateError, connsync.StateIdentityMismatch, connsync.StateDisconnected} {
 		keys = append(keys, "tac_state_"+string(st))
 	}
 	for _, m := range []connsync.Mode{connsync.ModePatient, connsync.ModeFollower} {

@@ -101,6 +101,9 @@ type caps struct {
 	Write bool
 	// Log: the access log (also delegates).
 	Log bool
+	// Minor: the patient themself, under 18: they see their consent and
+	// delegations but their parent or tutor changes them.
+	Minor bool
 }
 
 // capsOf finds on what basis the caller acts for p (consent.Represented,
@@ -120,7 +123,11 @@ func (s *Server) capsOf(ctx context.Context, c *echo.Context, p cgmstore.Patient
 			continue
 		}
 		switch r.Basis {
-		case consent.BasisSelf, consent.BasisParent, consent.BasisTutor:
+		case consent.BasisSelf:
+			loc, _ := p.Location()
+			adult, ok := consent.ComingOfAge(p.FiscalCode, p.BirthDate, loc, s.deps.Clock())
+			return caps{Basis: r.Basis, Manage: true, Write: true, Log: true, Minor: !ok || s.deps.Clock().Before(adult)}, nil
+		case consent.BasisParent, consent.BasisTutor:
 			return caps{Basis: r.Basis, Manage: true, Write: true, Log: true}, nil
 		case consent.BasisDelegate:
 			return caps{Basis: r.Basis, Write: true, Log: true}, nil
@@ -145,6 +152,7 @@ type patientView struct {
 	Consent         *consentView
 	Delegations     []delegationView
 	MinExpiry       string
+	MaxExpiry       string
 	AccessLog       []logView
 	Privacy         string
 	// Sync reports whether sensor connections are available;
@@ -313,6 +321,7 @@ func (s *Server) pagePatient(c *echo.Context) error {
 			pv.Delegations = append(pv.Delegations, dv)
 		}
 		pv.MinExpiry = now.In(loc).AddDate(0, 0, 1).Format(time.DateOnly)
+		pv.MaxExpiry = now.In(loc).AddDate(s.deps.Consent.MaxDelegationYears(), 0, 0).Format(time.DateOnly)
 	}
 	if cp.Log {
 		page, err := s.deps.Consent.AccessLog(ctx, a, p.ID, 50, "")

@@ -97,7 +97,9 @@ func TestDemoConnectsOnlyThePatient(t *testing.T) {
 
 	other := account("paziente0001@example.invalid")
 	code, body = connect(other)
-	var refusal struct{ Error struct{ Code, Message string } }
+	var refusal struct {
+		Error struct{ Code, Message string }
+	}
 	if err := json.Unmarshal(body, &refusal); code != http.StatusUnprocessableEntity || err != nil ||
 		!strings.Contains(refusal.Error.Message, "Marco Bianchi") {
 		t.Fatalf("connect Marco Bianchi's account to Mario: %d %s; want 422 naming Marco Bianchi", code, body)

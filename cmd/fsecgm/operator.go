@@ -5,6 +5,7 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"flag"
 	"fmt"
 	"io"
 	"log/slog"
@@ -55,7 +56,8 @@ func operatorSyncer(ctx context.Context, e *env, dbURL, dataDir string, dev bool
 // is configured the taccuino does not offer that mode.
 func runFollowerAccount(ctx context.Context, e *env, args []string) error {
 	if len(args) == 0 || strings.HasPrefix(args[0], "-") {
-		return usageError(errors.New("usage: fsecgm follower-account add|set-credentials|list [flags] (fsecgm follower-account add --help)"))
+		return verbUsage(e, args, "fsecgm follower-account add|set-credentials|list [flags]",
+			"Configures the region's LibreLinkUp follower account; \"fsecgm follower-account add --help\" lists the flags.")
 	}
 	verb := args[0]
 	fs := newFlagSet(e, "follower-account "+verb, "[--name NAME] [--email EMAIL] [--region REGION] [--database-url URL]\n\n"+
@@ -133,7 +135,8 @@ func runFollowerAccount(ctx context.Context, e *env, args []string) error {
 // they stored, with an entry in the patient's access log.
 func runBindings(ctx context.Context, e *env, args []string) error {
 	if len(args) == 0 || strings.HasPrefix(args[0], "-") {
-		return usageError(errors.New("usage: fsecgm bindings list|purge [flags] (fsecgm bindings purge --help)"))
+		return verbUsage(e, args, "fsecgm bindings list|purge [flags]",
+			"Lists the LibreLinkUp connections found following someone other than their patient, and removes the readings they stored; \"fsecgm bindings purge --help\" lists the flags.")
 	}
 	verb := args[0]
 	fs := newFlagSet(e, "bindings "+verb, "[--json] | --connection ID --operator NAME [--force]\n\n"+
@@ -196,6 +199,16 @@ func runBindings(ctx context.Context, e *env, args []string) error {
 			*conn, res.Removed.Deleted, res.Removed.Restored, res.Mismatch.Connection.PatientPublicID)
 	}
 	return nil
+}
+
+// verbUsage answers a command that takes an action first: its usage on
+// standard error, with exit status 0 for -h/--help and 2 otherwise.
+func verbUsage(e *env, args []string, usage, what string) error {
+	fmt.Fprintf(e.Stderr, "Usage: %s\n\n%s\n", usage, what)
+	if len(args) > 0 && (args[0] == "-h" || args[0] == "--help" || args[0] == "-help") {
+		return flag.ErrHelp
+	}
+	return usageError(errors.New("an action is required"))
 }
 
 // mismatchJSON is one line of "fsecgm bindings list --json".

@@ -51,6 +51,8 @@ const (
 	envMetricsAddr = "FSECGM_METRICS_ADDR"
 	// envShutdownTimeout bounds the graceful shutdown.
 	envShutdownTimeout = "FSECGM_SHUTDOWN_TIMEOUT"
+	// envDelegationMaxYears bounds how far ahead a delegation may expire.
+	envDelegationMaxYears = "FSECGM_DELEGATION_MAX_YEARS"
 	// envSubscriptions names the JSON file of the FHIR record servers
 	// summaries are delivered to (records.ParseSubscriptions).
 	envSubscriptions = "FSECGM_SUBSCRIPTIONS_FILE"
@@ -84,6 +86,8 @@ type serveConfig struct {
 	trustProxy      bool
 	metricsAddr     string // empty: /metrics on addr
 	shutdownTimeout time.Duration
+	// delegationYears bounds delegations (consent.Options.MaxDelegationYears).
+	delegationYears int
 	// subscriptions are the FHIR record servers to deliver to, from
 	// --subscriptions (nil: keep the stored ones).
 	subscriptions     []records.Subscription
@@ -125,6 +129,8 @@ func parseServe(e *env, args []string) (serveConfig, error) {
 	trust := fs.String("trust-proxy", def(envTrustProxy, "false"), "take the client IP from X-Forwarded-For set by a reverse proxy on a private network: true or false (env "+envTrustProxy+")")
 	fs.StringVar(&cfg.metricsAddr, "metrics-addr", e.Getenv(envMetricsAddr), "serve /metrics (Prometheus) on this `address` only, e.g. 127.0.0.1:9090 (env "+envMetricsAddr+"; when empty, /metrics is served on --addr); this address also serves Go's profiles at /debug/pprof/")
 	fs.StringVar(&cfg.subscriptionsFile, "subscriptions", e.Getenv(envSubscriptions), "JSON `file` of the FHIR record servers CGM summaries are delivered to, stored at start (env "+envSubscriptions+"; see records.ParseSubscriptions)")
+	delegationYears := fs.String("delegation-max-years", def(envDelegationMaxYears, strconv.Itoa(consent.DefaultMaxDelegationYears)),
+		"how many `years` ahead a delegation may expire at most (env "+envDelegationMaxYears+")")
 	shutdown := fs.String("shutdown-timeout", def(envShutdownTimeout, "20s"), "longest `time` from SIGTERM to exit: requests, syncs and deliveries in progress finish or are handed back within it (env "+envShutdownTimeout+")")
 	fs.StringVar(&cfg.devKeyFile, "dev-key-file", devKeyFile(e), "development issuer key `file` (env "+devKeyFileEnv+"), with --dev")
 	fakeLLU := fs.Bool("fake-librelinkup", true, "with --dev and no "+connsync.EnvLibreLinkUpURL+": start an in-process fake LibreLinkUp with demo accounts (printed on stdout) for connecting sensors")
@@ -150,6 +156,11 @@ func parseServe(e *env, args []string) (serveConfig, error) {
 		if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
 			problems = append(problems, fmt.Sprintf("%s %q: want an absolute http(s) URL such as https://taccuino.example.org", envBaseURL, cfg.baseURL))
 		}
+	}
+	if n, err := strconv.Atoi(*delegationYears); err != nil || n < 1 || n > 100 {
+		problems = append(problems, fmt.Sprintf("--delegation-max-years %q: want a whole number of years from 1 to 100", *delegationYears))
+	} else {
+		cfg.delegationYears = n
 	}
 	if d, err := time.ParseDuration(*shutdown); err != nil || d <= 0 {
 		problems = append(problems, fmt.Sprintf("--shutdown-timeout %q: want a positive duration such as 20s", *shutdown))
@@ -292,7 +303,7 @@ func runServe(ctx context.Context, e *env, args []string) error {
 			Logger:  logger,
 			Pool:    pool,
 			Store:   store,
-			Consent: consent.New(pool, consent.Options{Logger: logger}),
+			Consent: consent.New(pool, consent.Options{Logger: logger, MaxDelegationYears: cfg.delegationYears}),
 			BaseURL: cfg.baseURL,
 			Dev:     cfg.dev,
 		},

@@ -172,6 +172,9 @@ const (
 	// ReasonNoConsent: the patient's third-party consent is revoked or was
 	// never granted.
 	ReasonNoConsent Reason = "no-third-party-consent"
+	// ReasonMinor: the patient is a minor, who reads their own data but
+	// whose consent and delegations are their parent's or tutor's to give.
+	ReasonMinor Reason = "minor"
 
 	// Reasons of OutcomeError entries: the rules allowed the access but
 	// serving it failed.

@@ -175,7 +175,8 @@ func scanDelegation(r pgx.CollectableRow) (Delegation, error) {
 // force is replaced (revoked as superseded). The code must be valid, not
 // the patient's nor the grantor's, and of an adult (by the birth date stored
 // for them as a patient, else the one encoded in the code: see Decide);
-// expiresAt must be in the future. A delegation granted by a parent ends at
+// expiresAt must be in the future and at most Options.MaxDelegationYears
+// (5 by default) ahead. A delegation granted by a parent ends at
 // the patient's 18th birthday at the latest: a later expiresAt is brought
 // forward to it.
 func (s *Store) GrantDelegation(ctx context.Context, a Actor, patientID int64, delegateCF string, expiresAt time.Time) (Delegation, error) {
@@ -197,6 +198,9 @@ func (s *Store) GrantDelegation(ctx context.Context, a Actor, patientID int64, d
 			expires := expiresAt.UTC().Truncate(time.Microsecond)
 			if !expires.After(now) {
 				return fmt.Errorf("%w: delegation expiry: must be in the future", ErrInvalid)
+			}
+			if limit := now.AddDate(s.maxYears, 0, 1); !expires.Before(limit) {
+				return fmt.Errorf("%w: delegation expiry: at most %d years ahead", ErrInvalid, s.maxYears)
 			}
 			if err := checkAdult(ctx, tx, cf, f.PatientLocation, now); err != nil {
 				return err

@@ -42,7 +42,12 @@ type Facts struct {
 //
 // Rules:
 //   - The patient (a citizen whose fiscal code is the patient's) may do
-//     everything on their own record except writing registry data.
+//     everything on their own record except writing registry data; a
+//     minor patient (under 18 on the day, by the stored birth date or the
+//     fiscal code's) reads and writes their data but does not change the
+//     consent nor grant or revoke delegations: those powers are their
+//     parent's or tutor's (art. 316 and 357 c.c.: parental responsibility
+//     and the tutor's representation of the minor; art. 2 c.c.).
 //   - A parent acts for a minor until the start of the patient's 18th
 //     birthday in the patient's time zone (art. 2 c.c.: majority is reached
 //     on completing the 18th year; for 29 February births we take 28
@@ -121,6 +126,12 @@ func patientAction(act Action) bool {
 	return act != ActWriteCareRelationships
 }
 
+// representativeAction reports the powers that, for a minor, belong to
+// their parent or tutor: changing the consent and the delegations.
+func representativeAction(act Action) bool {
+	return act == ActWriteConsent || act == ActWriteDelegations
+}
+
 // delegateAction reports what a delegate may do.
 func delegateAction(act Action) bool {
 	switch act {
@@ -132,10 +143,19 @@ func delegateAction(act Action) bool {
 
 func decideCitizen(f Facts, a Actor, act Action, now time.Time) Decision {
 	if f.PatientFiscalCode != "" && a.FiscalCode == f.PatientFiscalCode {
-		if patientAction(act) {
-			return allow(BasisSelf)
+		if !patientAction(act) {
+			return deny(BasisSelf, ReasonNotPermitted)
 		}
-		return deny(BasisSelf, ReasonNotPermitted)
+		if representativeAction(act) {
+			adult, ok := majority(f, now)
+			if !ok {
+				return deny(BasisSelf, ReasonBirthDateUnknown)
+			}
+			if now.Before(adult) {
+				return deny(BasisSelf, ReasonMinor)
+			}
+		}
+		return allow(BasisSelf)
 	}
 	// The closest refusal found so far, by rank: a relationship that
 	// exists but does not allow the action ranks above one that has ended,
@@ -211,6 +231,14 @@ func guardianshipInForce(g Guardianship, f Facts, now time.Time) (Basis, Reason)
 		return BasisParent, ReasonAllowed
 	}
 	return BasisNone, ReasonNoRelationship
+}
+
+// ComingOfAge returns the instant a patient comes of age: the start of
+// their 18th birthday in loc (nil: UTC), from birth or, when birth is
+// zero, from the date their fiscal code encodes; ok is false when neither
+// gives a date.
+func ComingOfAge(fiscalCode string, birth time.Time, loc *time.Location, now time.Time) (time.Time, bool) {
+	return majority(Facts{PatientFiscalCode: fiscalCode, PatientBirthDate: birth, PatientLocation: loc}, now)
 }
 
 // majority returns the instant the patient of f comes of age; ok is false

@@ -25,21 +25,33 @@ type Options struct {
 	Logger *slog.Logger
 	// Now is the clock of decisions and log entries; time.Now when nil.
 	Now func() time.Time
+	// MaxDelegationYears bounds how far ahead a delegation may expire
+	// (DefaultMaxDelegationYears when 0).
+	MaxDelegationYears int
 }
+
+// DefaultMaxDelegationYears is how many years ahead a delegation may
+// expire by default: a delegation is a lasting power over health data, to
+// be renewed, not granted for ever.
+const DefaultMaxDelegationYears = 5
 
 // Store keeps consents, delegations, guardianships, care relationships and
 // the access log in PostgreSQL, and applies the rules (Decide) to every
 // access. It is safe for concurrent use.
 type Store struct {
-	pool   *pgxpool.Pool
-	logger *slog.Logger
-	now    func() time.Time
+	pool     *pgxpool.Pool
+	logger   *slog.Logger
+	now      func() time.Time
+	maxYears int
 }
 
 // New returns a store on pool, whose database must be migrated (package
 // migrations).
 func New(pool *pgxpool.Pool, opts Options) *Store {
-	s := &Store{pool: pool, logger: opts.Logger, now: opts.Now}
+	s := &Store{pool: pool, logger: opts.Logger, now: opts.Now, maxYears: opts.MaxDelegationYears}
+	if s.maxYears <= 0 {
+		s.maxYears = DefaultMaxDelegationYears
+	}
 	if s.logger == nil {
 		s.logger = slog.New(slog.DiscardHandler)
 	}
@@ -51,6 +63,9 @@ func New(pool *pgxpool.Pool, opts Options) *Store {
 
 // clock returns now in UTC at PostgreSQL's resolution, so that what is
 // returned equals what is stored.
+// MaxDelegationYears is how many years ahead a delegation may expire.
+func (s *Store) MaxDelegationYears() int { return s.maxYears }
+
 func (s *Store) clock() time.Time { return s.now().UTC().Truncate(time.Microsecond) }
 
 // Access is the gate of every handler that touches a patient's record. In

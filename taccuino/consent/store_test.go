@@ -396,13 +396,15 @@ func TestDelegations(t *testing.T) {
 		cf  string
 		exp time.Time
 	}{
-		"invalid code":         {"RSSMRA85T10A562X", expires},
-		"the patient":          {cfPatient, expires},
-		"a minor by code":      {cfTeen, expires},
-		"a minor by record":    {minorByRecord, expires},
-		"expiry now":           {cfDelegate, start},
-		"expiry in the past":   {cfDelegate, start.Add(-time.Hour)},
-		"born today 18y ago+1": {makeCF("GRNLRA", 2008, time.May, 15, true), expires},
+		"invalid code":          {"RSSMRA85T10A562X", expires},
+		"the patient":           {cfPatient, expires},
+		"a minor by code":       {cfTeen, expires},
+		"a minor by record":     {minorByRecord, expires},
+		"expiry now":            {cfDelegate, start},
+		"expiry in the past":    {cfDelegate, start.Add(-time.Hour)},
+		"born today 18y ago+1":  {makeCF("GRNLRA", 2008, time.May, 15, true), expires},
+		"expiry beyond 5 years": {cfDelegate, start.AddDate(5, 0, 2)},
+		"expiry in 50 years":    {cfDelegate, start.AddDate(50, 0, 0)},
 	} {
 		if _, err := e.s.GrantDelegation(ctx, me, pid, tc.cf, tc.exp); !errors.Is(err, ErrInvalid) {
 			t.Errorf("GrantDelegation(%s) = %v, want ErrInvalid", name, err)
@@ -811,8 +813,11 @@ func TestRepresented(t *testing.T) {
 	if _, err := e.s.GrantDelegation(ctx, citizen(lapsed), lapsedID, me, start.Add(time.Hour)); err != nil {
 		t.Fatal(err)
 	}
-	// A delegation on top of parenthood does not add a second entry.
-	if _, err := e.s.GrantDelegation(ctx, citizen(kid), kidID, me, start.Add(48*time.Hour)); err != nil {
+	// A delegation on top of parenthood (granted by the other parent: a
+	// minor does not delegate) does not add a second entry.
+	otherParent := makeCF("LTRGNT", 1982, time.May, 5, true)
+	e.guardian(GuardianParent, otherParent, kid)
+	if _, err := e.s.GrantDelegation(ctx, citizen(otherParent), kidID, me, start.Add(48*time.Hour)); err != nil {
 		t.Fatal(err)
 	}
 	e.clock.Set(start.Add(time.Hour)) // the lapsed delegation has just expired
@@ -902,4 +907,24 @@ func TestAccessLogPages(t *testing.T) {
 	}
 	_, err = e.s.AccessLog(ctx, practitioner(cfMMG, auth.PractitionerMMG, ""), pid, 10, "")
 	wantDenied(t, err, ReasonNotPermitted)
+}
+
+// TestDelegationExpiryLimit: a delegation may expire at most five years
+// ahead by default (the end of that day included), or as configured.
+func TestDelegationExpiryLimit(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t)
+	ctx := context.Background()
+	pid := e.patient(cfPatient, time.Date(1980, 3, 10, 0, 0, 0, 0, time.UTC))
+	me := citizen(cfPatient)
+	if _, err := e.s.GrantDelegation(ctx, me, pid, cfDelegate, start.AddDate(5, 0, 0).Add(23*time.Hour)); err != nil {
+		t.Errorf("GrantDelegation(5 years ahead) = %v", err)
+	}
+	if _, err := e.s.GrantDelegation(ctx, me, pid, cfDelegate, start.AddDate(5, 0, 1).Add(time.Hour)); !errors.Is(err, ErrInvalid) {
+		t.Errorf("GrantDelegation(5 years and a day ahead) = %v, want ErrInvalid", err)
+	}
+	two := New(e.pool, Options{Now: e.clock.Now, MaxDelegationYears: 2})
+	if _, err := two.GrantDelegation(ctx, me, pid, cfDelegate, start.AddDate(3, 0, 0)); !errors.Is(err, ErrInvalid) {
+		t.Errorf("GrantDelegation(3 years ahead, limit 2) = %v, want ErrInvalid", err)
+	}
 }

@@ -170,6 +170,8 @@ var pageLabels = map[string]map[Lang]string{
 	"tac_reason_no-care-relationship":   {IT: "nessuna relazione di cura", EN: "no care relationship"},
 	"tac_reason_missing-scope":          {IT: "autorizzazione del servizio insufficiente", EN: "service lacks the scope"},
 	"tac_reason_no-third-party-consent": {IT: "consenso alla consultazione revocato o non concesso", EN: "consent to consultation revoked or not granted"},
+	"tac_minor_note":                    {IT: "Sei minorenne: puoi leggere i tuoi dati, ma il consenso e le deleghe li decide il tuo genitore o tutore dal suo taccuino.", EN: "You are under 18: you can read your data, but your parent or tutor decides the consent and the delegations from their taccuino."},
+	"tac_reason_minor":                  {IT: "decisione riservata al genitore o al tutore del minore", EN: "a decision for the minor's parent or tutor"},
 	"tac_reason_invalid-request":        {IT: "richiesta non valida", EN: "invalid request"},
 	"tac_reason_not-found":              {IT: "non trovato", EN: "not found"},
 	"tac_reason_error":                  {IT: "errore", EN: "error"},
@@ -209,4 +211,5 @@ var pageLabels = map[string]map[Lang]string{
 	"tac_state_backing_off":             {IT: "in attesa, riprova più tardi", EN: "waiting, will retry later"},
 	"tac_state_error":                   {IT: "errore all'ultima sincronizzazione", EN: "error at the last sync"},
 	"tac_state_disconnected":            {IT: "scollegato", EN: "disconnected"},
+	"tac_state_identity_mismatch":       {IT: "fermato: segue un'altra persona", EN: "stopped: follows another person"},
 }

@@ -32,7 +32,7 @@ func clinicTexts() map[string][2]string {
 		"cat_very_low":        {"Tempo < 54 mg/dL oltre l'1 %", "Time < 54 mg/dL above 1%"},
 		"cat_low":             {"Tempo < 70 mg/dL oltre il 4 %", "Time < 70 mg/dL above 4%"},
 		"cat_tir_drop":        {"Calo del TIR di oltre 15 punti", "TIR down more than 15 points"},
-		"cat_low_use":         {"Sensore attivo < 70 %", "CGM active < 70%"},
+		"cat_low_use":         {"Dati insufficienti (sensore attivo < 70 %)", "Insufficient data (CGM active < 70%)"},
 		"cat_tir_low":         {"TIR < 70 %", "TIR < 70%"},
 		"cat_very_high":       {"Tempo > 250 mg/dL oltre il 5 %", "Time > 250 mg/dL above 5%"},
 		"cat_high":            {"Tempo > 180 mg/dL oltre il 25 %", "Time > 180 mg/dL above 25%"},

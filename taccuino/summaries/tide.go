@@ -24,7 +24,9 @@ const (
 	// CategoryTIRDrop: time in range fell by more than 15 percentage
 	// points from the previous period.
 	CategoryTIRDrop
-	// CategoryLowUse: time CGM active below 70 %.
+	// CategoryLowUse: time CGM active below 70 %: the data are too few
+	// for any clinical flag ("dati insufficienti"), and no other rule is
+	// applied.
 	CategoryLowUse
 	// CategoryTIRLow: time in range below 70 %.
 	CategoryTIRLow
@@ -131,15 +133,24 @@ func (f Flags) String() string {
 // percentage points (for CategoryMeetingTargets, 100 − TIR, so that the
 // lowest time in range comes first; 0 for CategoryNoData, whose order is
 // the most recent reading first).
+//
+// No clinical flag is raised on too little data: a period with less than
+// 70 % of the possible readings (Battelino et al. 2019, the consensus's
+// minimum for the CGM metrics to be reliable) is CategoryLowUse and
+// nothing else; the drop of TIR is a change only when both periods reach
+// 70 %.
 func Categorize(cur, prev Figures) (Category, float64, Flags) {
 	if cur.Readings == 0 || cur.TimeInRanges == nil {
 		return CategoryNoData, 0, 0
+	}
+	if cur.ActivePercent < ThresholdActive {
+		return CategoryLowUse, ThresholdActive - cur.ActivePercent, 1 << (CategoryLowUse - 1)
 	}
 	tir := cur.TimeInRanges
 	below := tir.VeryLow + tir.Low
 	above := tir.High + tir.VeryHigh
 	drop := 0.0
-	if prev.Readings > 0 && prev.TimeInRanges != nil {
+	if prev.Readings > 0 && prev.TimeInRanges != nil && prev.ActivePercent >= ThresholdActive {
 		drop = prev.TimeInRanges.Target - tir.Target
 	}
 	rules := []struct {

@@ -38,8 +38,15 @@ func TestCategorize(t *testing.T) {
 		{"drop needs a previous period with data", figs(0, 3, 72, 23, 1.9, 95), Figures{}, CategoryMeetingTargets, 28, nil},
 		{"CGM active below 70", figs(0, 1, 85, 13, 1, 60), none, CategoryLowUse, 10, []Category{CategoryLowUse}},
 		{"CGM active exactly 70 is not", figs(0, 1, 85, 13, 1, 70), none, CategoryMeetingTargets, 15, nil},
-		{"drop before low use", figs(0, 1, 70.5, 26, 2.5, 50), figs(0, 0, 90, 9, 1, 95), CategoryTIRDrop, 4.5,
-			[]Category{CategoryTIRDrop, CategoryLowUse, CategoryHigh}},
+		// No clinical flag on too little data (issue 14, Battelino 2019):
+		// below 70 % active only "insufficient data" is raised, however
+		// low or high the few readings are.
+		{"insufficient data raises no drop", figs(0, 1, 70.5, 26, 2.5, 50), figs(0, 0, 90, 9, 1, 95), CategoryLowUse, 20,
+			[]Category{CategoryLowUse}},
+		{"insufficient data raises no hypo flag", figs(8, 10, 60, 20, 2, 40), none, CategoryLowUse, 30,
+			[]Category{CategoryLowUse}},
+		{"no drop from an insufficient previous period", figs(0, 1, 72, 25, 2, 95), figs(0, 1, 95, 4, 0, 60),
+			CategoryHigh, 2, []Category{CategoryHigh}},
 		{"TIR below 70", figs(0, 2, 65, 30, 3, 90), none, CategoryTIRLow, 5, []Category{CategoryTIRLow, CategoryHigh}},
 		{"TIR exactly 70 is not low", figs(0, 2, 70, 26, 2, 90), none, CategoryHigh, 3, []Category{CategoryHigh}},
 		{"very high above 5", figs(0, 1, 72, 21, 6, 90), none, CategoryVeryHigh, 1, []Category{CategoryVeryHigh, CategoryHigh}},

@@ -93,6 +93,10 @@ func engineFigures(in Input) map[string]string {
 	}
 	if p := in.Previous; p != nil && p.Readings > 0 {
 		out["prev_period"] = period(p.Period)
+	}
+	// Changes only where both periods have at least 70 % of their readings
+	// (no flag on too little data).
+	if p := in.Previous; p != nil && p.Readings > 0 && r.ActivePercent >= 70 && p.ActivePercent >= 70 {
 		pct := func(k string, a, b float64) {
 			out["cmp_"+k+"_cur"], out["cmp_"+k+"_prev"], out["cmp_"+k+"_change"] = l.Percent(a, 1), l.Percent(b, 1), l.Signed(a-b, 1)
 		}

@@ -67,6 +67,10 @@ const (
 	DiscordancePoints = 0.5
 )
 
+// sufficientActive is the share of possible readings, in percent, below
+// which a period's figures are not compared (Battelino et al. 2019).
+const sufficientActive = 70.0
+
 // Discordant reports whether a laboratory HbA1c and the GMI of the same
 // period differ by DiscordancePoints (0.5 percentage points) or more. GMI
 // estimates HbA1c from mean CGM glucose (Bergenstal et al., Diabetes Care
@@ -497,10 +501,16 @@ func labRows(l locale.Lang, r agp.Report, labs []LabResult, loc *time.Location) 
 		if r.GMI != nil {
 			row.GMI = l.Percent(r.GMI.Percent, 1)
 			row.Diff = l.Signed(lab.Percent-r.GMI.Percent, 1)
-			row.Discordant = Discordant(lab.Percent, r.GMI.Percent)
-			row.Note = t(l, "concordant")
-			if row.Discordant {
-				row.Note = t(l, "discordant")
+			// The discordance is a clinical flag: raised only when the
+			// GMI rests on enough data (14 days, 70 % active).
+			if r.Sufficient {
+				row.Discordant = Discordant(lab.Percent, r.GMI.Percent)
+				row.Note = t(l, "concordant")
+				if row.Discordant {
+					row.Note = t(l, "discordant")
+				}
+			} else {
+				row.Note = t(l, "insufficient_short")
 			}
 		}
 		out = append(out, row)
@@ -508,6 +518,11 @@ func labRows(l locale.Lang, r agp.Report, labs []LabResult, loc *time.Location) 
 	return out, ""
 }
 
+// compare returns the rows comparing the period with the previous one. A
+// change is shown only when both periods have at least 70 % of their
+// possible readings (Battelino et al., Diabetes Care 2019;42:1593, "CGM
+// metrics": the minimum for reliable figures); otherwise the note says the
+// data are insufficient and no change is shown.
 func compare(l locale.Lang, r agp.Report, prev *agp.Report, loc *time.Location) ([]CompareRow, string, string) {
 	if prev == nil || prev.Readings == 0 || r.Readings == 0 {
 		txt := ""
@@ -515,6 +530,10 @@ func compare(l locale.Lang, r agp.Report, prev *agp.Report, loc *time.Location) 
 			txt = periodText(l, prev.Period, loc)
 		}
 		return nil, txt, t(l, "no_previous")
+	}
+	if r.ActivePercent < sufficientActive || prev.ActivePercent < sufficientActive {
+		return nil, periodText(l, prev.Period, loc), fmt.Sprintf(t(l, "compare_insufficient"),
+			l.Percent(r.ActivePercent, 0), l.Percent(prev.ActivePercent, 0))
 	}
 	var out []CompareRow
 	add := func(key, label, cur, pre, change string) {

@@ -1,6 +1,11 @@
 package agpdoc
 
-import "testing"
+import (
+	"strings"
+	"testing"
+
+	"fsecgm/taccuino/locale"
+)
 
 func TestDiscordant(t *testing.T) {
 	for _, tc := range []struct {
@@ -23,5 +28,43 @@ func TestParseTargets(t *testing.T) {
 	}
 	if _, err := ParseTargets("pregnancy"); err == nil {
 		t.Error("ParseTargets(pregnancy) succeeded")
+	}
+}
+
+// TestNoFlagOnInsufficientData: the comparison with the previous period
+// and the HbA1c discordance are clinical flags, shown only when the data
+// suffice (issue 14; Battelino et al. 2019: at least 70 % of the readings).
+func TestNoFlagOnInsufficientData(t *testing.T) {
+	t.Parallel()
+	full := fixtureInput(t, locale.IT, TargetsStandard)
+	p, err := Build(full)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(p.Compare) == 0 || len(p.HbA1c) != 1 || p.HbA1c[0].Note == "" {
+		t.Fatalf("with sufficient data: compare %d rows, labs %+v; want both", len(p.Compare), p.HbA1c)
+	}
+
+	// The previous period with only 40 % of its readings: no change.
+	sparse := fixtureInput(t, locale.IT, TargetsStandard)
+	prev := *sparse.Previous
+	prev.ActivePercent = 40
+	sparse.Previous = &prev
+	if p, err = Build(sparse); err != nil {
+		t.Fatal(err)
+	}
+	if len(p.Compare) != 0 || !strings.Contains(p.CompareNote, "Dati insufficienti") || !strings.Contains(p.CompareNote, "40 %") {
+		t.Errorf("previous period at 40 %%: compare %+v, note %q; want no rows and the insufficiency said", p.Compare, p.CompareNote)
+	}
+	// The current period below 70 %: no change and no discordance flag,
+	// however far the HbA1c is from the GMI.
+	thin := fixtureInput(t, locale.IT, TargetsStandard)
+	thin.Report.ActivePercent, thin.Report.Sufficient = 50, false
+	thin.HbA1c[0].Percent = thin.Report.GMI.Percent + 2
+	if p, err = Build(thin); err != nil {
+		t.Fatal(err)
+	}
+	if len(p.Compare) != 0 || len(p.HbA1c) != 1 || p.HbA1c[0].Discordant || p.HbA1c[0].Note != "dati insufficienti" {
+		t.Errorf("current period at 50 %%: compare %+v, labs %+v; want no change and no discordance", p.Compare, p.HbA1c)
 	}
 }
