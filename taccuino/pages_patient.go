@@ -160,7 +160,7 @@ type patientView struct {
 	// (fsecgm follower-account), without which that mode is not offered.
 	Sync         bool
 	FollowerMode bool
-	Connections []connectionView
+	Connections  []connectionView
 }
 
 type latestView struct {

@@ -104,4 +104,3 @@ func markDirty(ctx context.Context, db DB, patientID int64, since time.Time) err
 	}
 	return nil
 }
-

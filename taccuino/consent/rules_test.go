@@ -99,7 +99,7 @@ func TestDecideMatrix(t *testing.T) {
 		{name: "patient", actor: citizen(cfPatient), facts: everyone, can: patientCan, basis: BasisSelf,
 			deny: Decision{Basis: BasisSelf, Reason: ReasonNotPermitted}},
 		{name: "minor patient", actor: citizen(cfChild), facts: all(child, guard(GuardianParent, cfParent, time.Time{}, never)),
-			can: []Action{ActReadData, ActWriteData, ActReadConsent, ActReadDelegations, ActReadAccessLog, ActReadCareRelationships},
+			can:   []Action{ActReadData, ActWriteData, ActReadConsent, ActReadDelegations, ActReadAccessLog, ActReadCareRelationships},
 			basis: BasisSelf, deny: Decision{Basis: BasisSelf, Reason: ReasonNotPermitted},
 			denyFor: map[Action]Decision{ActWriteConsent: {Basis: BasisSelf, Reason: ReasonMinor},
 				ActWriteDelegations: {Basis: BasisSelf, Reason: ReasonMinor}}},
