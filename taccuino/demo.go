@@ -84,6 +84,10 @@ func SeedDemo(ctx context.Context, d web.Deps) ([]Persona, error) {
 	for _, ds := range DemoSensors() {
 		pts = append(pts, demoPatient{ds.FiscalCode, ds.GivenName, ds.FamilyName, births[ds.FiscalCode], ds.Seed})
 	}
+	if _, err := d.Consent.UpsertGuardianship(ctx, registry, consent.Guardianship{Kind: consent.GuardianParent,
+		GuardianFiscalCode: DemoParentCF, PatientFiscalCode: DemoMinorCF, Source: "demo"}); err != nil {
+		return nil, fmt.Errorf("taccuino: demo: guardianship: %w", err)
+	}
 	ids := map[string]cgmstore.Patient{}
 	for _, dp := range pts {
 		p, _, err := d.Store.EnsurePatient(ctx, dp.cf, cgmstore.DefaultTimeZone)
@@ -96,6 +100,10 @@ func SeedDemo(ctx context.Context, d web.Deps) ([]Persona, error) {
 		}
 		ids[dp.cf] = p
 		self := consent.Actor{Role: auth.RoleCitizen, FiscalCode: dp.cf, Name: dp.given + " " + dp.family, RequestID: "demo-seed"}
+		if dp.cf == DemoMinorCF {
+			// A minor's consent is their parent's to give.
+			self = consent.Actor{Role: auth.RoleCitizen, FiscalCode: DemoParentCF, Name: "Anna Bianchi", RequestID: "demo-seed"}
+		}
 		st, err := d.Consent.ThirdPartyConsent(ctx, self, p.ID)
 		if err != nil {
 			return nil, fmt.Errorf("taccuino: demo: consent: %w", err)
@@ -111,10 +119,6 @@ func SeedDemo(ctx context.Context, d web.Deps) ([]Persona, error) {
 		if err := seedReadings(ctx, d, p, dp.seed, now); err != nil {
 			return nil, err
 		}
-	}
-	if _, err := d.Consent.UpsertGuardianship(ctx, registry, consent.Guardianship{Kind: consent.GuardianParent,
-		GuardianFiscalCode: DemoParentCF, PatientFiscalCode: DemoMinorCF, Source: "demo"}); err != nil {
-		return nil, fmt.Errorf("taccuino: demo: guardianship: %w", err)
 	}
 	for _, r := range []consent.CareRelationship{
 		{PatientFiscalCode: DemoPatientCF, Kind: consent.CareMMG, PractitionerFiscalCode: DemoMMGCF, Source: "demo"},

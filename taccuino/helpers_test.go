@@ -284,7 +284,14 @@ func (e *testEnv) ingest(p cgmstore.Patient, end time.Time, n int, vals []float6
 // setConsent sets the patient's third-party consent as the patient.
 func (e *testEnv) setConsent(p cgmstore.Patient, granted bool) {
 	e.t.Helper()
-	if _, err := e.consent.SetThirdPartyConsent(context.Background(), selfActor(p.FiscalCode), p.ID, granted); err != nil {
+	e.setConsentAs(selfActor(p.FiscalCode), p, granted)
+}
+
+// setConsentAs sets the patient's third-party consent as a (the parent
+// or tutor of a minor).
+func (e *testEnv) setConsentAs(a consent.Actor, p cgmstore.Patient, granted bool) {
+	e.t.Helper()
+	if _, err := e.consent.SetThirdPartyConsent(context.Background(), a, p.ID, granted); err != nil {
 		e.t.Fatal(err)
 	}
 }

@@ -96,12 +96,16 @@ func seedMatrix(t *testing.T, e *testEnv, granted bool) matrixFixture {
 		if _, err := e.consent.AcceptPrivacyNotice(ctx, self, p.ID, PrivacyNoticeVersion); err != nil {
 			t.Fatal(err)
 		}
-		d, err := e.consent.GrantDelegation(ctx, self, p.ID, cfThrowaway, now.Add(20*24*time.Hour))
+		grantor := self
+		if p.ID == f.minor.ID {
+			grantor = selfActor(cfParent) // a minor does not delegate: the parent does
+		}
+		d, err := e.consent.GrantDelegation(ctx, grantor, p.ID, cfThrowaway, now.Add(20*24*time.Hour))
 		if err != nil {
 			t.Fatal(err)
 		}
 		f.throwaway[p.ID] = d.ID
-		e.setConsent(p, granted)
+		e.setConsentAs(grantor, p, granted)
 		err = pgx.BeginFunc(ctx, e.pool, func(tx pgx.Tx) error {
 			a := e.accountFor(p)
 			c, err := e.syncer.Connect(ctx, tx, p.ID, connsync.ConnectRequest{Email: a.Email, Password: a.Password})
@@ -118,14 +122,14 @@ func seedMatrix(t *testing.T, e *testEnv, granted bool) matrixFixture {
 			t.Fatal(err)
 		}
 	}
-	if _, err := e.consent.GrantDelegation(ctx, selfActor(f.minor.FiscalCode), f.minor.ID, cfDelegate,
+	if _, err := e.consent.GrantDelegation(ctx, selfActor(cfParent), f.minor.ID, cfDelegate,
 		now.Add(30*24*time.Hour)); err != nil {
 		t.Fatal(err)
 	}
 	// A delegation that expired ten days ago, granted with a clock 40 days
 	// back.
 	past := consent.New(e.pool, consent.Options{Now: func() time.Time { return now.Add(-40 * 24 * time.Hour) }})
-	if _, err := past.GrantDelegation(ctx, selfActor(f.minor.FiscalCode), f.minor.ID, cfExpired,
+	if _, err := past.GrantDelegation(ctx, selfActor(cfParent), f.minor.ID, cfExpired,
 		now.Add(-10*24*time.Hour)); err != nil {
 		t.Fatal(err)
 	}
@@ -148,6 +152,12 @@ type persona struct {
 // The rules the matrix expects, written from the text (not from
 // consent.Decide).
 func all(act consent.Action, _ bool) bool { return act != consent.ActWriteCareRelationships }
+
+// minorMay is what a minor patient may do on their own record: everything
+// but changing consent and delegations, their parent's or tutor's powers.
+func minorMay(act consent.Action, granted bool) bool {
+	return all(act, granted) && act != consent.ActWriteConsent && act != consent.ActWriteDelegations
+}
 func none(consent.Action, bool) bool      { return false }
 func delegateMay(act consent.Action, _ bool) bool {
 	return act == consent.ActReadData || act == consent.ActWriteData || act == consent.ActReadAccessLog
@@ -167,7 +177,8 @@ func matrixPersonas(e *testEnv, f matrixFixture) []persona {
 		return e.token(auth.PrincipalSpec{Role: auth.RolePractitioner, FiscalCode: cf, PractitionerRole: r, Organization: org, Name: "Dott. Test"})
 	}
 	ps := []persona{
-		{name: "patient", token: citizen(f.minor.FiscalCode), self: true, may: all},
+		{name: "patient (minor)", token: citizen(f.minor.FiscalCode), self: true, may: minorMay},
+		{name: "patient (adult)", token: citizen(f.adult.FiscalCode), self: true, adult: true, may: all},
 		{name: "parent of minor", token: citizen(cfParent), may: all},
 		{name: "parent after the child turned 18", token: citizen(cfParentOfAdult), adult: true, may: none},
 		{name: "tutor", token: citizen(cfTutor), may: all},

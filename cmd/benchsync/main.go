@@ -43,7 +43,6 @@ import (
 	"time"
 
 	"fsecgm/cgm/cgmstore"
-	"fsecgm/cgm/codicefiscale"
 	"fsecgm/connectors/connsync"
 	"fsecgm/connectors/librelinkup"
 	"fsecgm/connectors/librelinkup/librelinkuptest"
@@ -216,7 +215,7 @@ func connectAll(ctx context.Context, pool *pgxpool.Pool, store *cgmstore.Store, 
 	for range workers {
 		wg.Go(func() {
 			for i := range next {
-				cf := fiscalCode(i)
+				cf := accounts[i].FiscalCode // derived from the followed person's names: the binding's evidence
 				p, _, err := store.EnsurePatient(ctx, cf, "")
 				if err == nil {
 					err = pgx.BeginFunc(ctx, pool, func(tx pgx.Tx) error {
@@ -240,11 +239,6 @@ func connectAll(ctx context.Context, pool *pgxpool.Pool, store *cgmstore.Store, 
 	return errors.Join(errs...)
 }
 
-// fiscalCode returns the i-th of a family of valid codici fiscali (up to
-// 26 × 1000).
-func fiscalCode(i int) string {
-	return codicefiscale.Complete(fmt.Sprintf("BNCHS%c80A01H%03d", 'A'+byte(i/1000%26), i%1000))
-}
 
 // selfCPU returns the user and system CPU time of this process.
 func selfCPU() time.Duration {

@@ -20,7 +20,6 @@ import (
 
 	"fsecgm/cgm"
 	"fsecgm/cgm/cgmstore"
-	"fsecgm/cgm/codicefiscale"
 	"fsecgm/cmd/internal/runsvc"
 	"fsecgm/connectors/connsync"
 	"fsecgm/connectors/librelinkup"
@@ -150,7 +149,7 @@ func newHarness(ctx context.Context, stderr io.Writer, n int, keep bool) (*harne
 	logf(stderr, "connecting %d simulated patients", n)
 	h.connected = time.Now()
 	for i := range n {
-		cf := fiscalCode(i)
+		cf := h.accounts[i].FiscalCode // derived from the followed person's names: the binding's evidence
 		p, _, err := h.store.EnsurePatient(ctx, cf, "Europe/Rome")
 		if err != nil {
 			return nil, err
@@ -218,10 +217,6 @@ func logf(w io.Writer, format string, args ...any) {
 	fmt.Fprintf(w, "faults: %s %s\n", time.Now().Format("15:04:05"), fmt.Sprintf(format, args...))
 }
 
-// fiscalCode returns the i-th of a family of valid codici fiscali.
-func fiscalCode(i int) string {
-	return codicefiscale.Complete(fmt.Sprintf("FLTPZN80A01H%03d", i%1000))
-}
 
 // get sends GET path with the token and returns the status and body.
 func (h *harness) get(ctx context.Context, path, token string) (int, []byte, error) {

@@ -199,11 +199,11 @@ func (s *Store) GrantDelegation(ctx context.Context, a Actor, patientID int64, d
 			if !expires.After(now) {
 				return fmt.Errorf("%w: delegation expiry: must be in the future", ErrInvalid)
 			}
-			if limit := now.AddDate(s.maxYears, 0, 1); !expires.Before(limit) {
-				return fmt.Errorf("%w: delegation expiry: at most %d years ahead", ErrInvalid, s.maxYears)
-			}
 			if err := checkAdult(ctx, tx, cf, f.PatientLocation, now); err != nil {
 				return err
+			}
+			if limit := now.AddDate(s.maxYears, 0, 1); !expires.Before(limit) {
+				return fmt.Errorf("%w: delegation expiry: at most %d years ahead", ErrInvalid, s.maxYears)
 			}
 			if d.Basis == BasisParent {
 				if adult, ok := majority(f, now); ok && expires.After(adult) {

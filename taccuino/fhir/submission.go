@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"fsecgm/cgm"
+	"fsecgm/cgm/identity"
 )
 
 // Limits of [ParseSubmissionBundle]: a submission beyond them is refused
@@ -106,6 +107,10 @@ type SubmissionEntry struct {
 	// FiscalCode is the codice fiscale identifier of a Patient entry
 	// (upper-case), or "".
 	FiscalCode string
+	// Named is the person a Patient entry names (its first name, and its
+	// birthDate when valid): compared with the FSE identity of the patient
+	// the submission is bound to. Empty names when the entry has none.
+	Named identity.Named
 	// Resource is the resource exactly as received.
 	Resource json.RawMessage
 	// Issues are what was found wrong or worth saying about the entry.
@@ -562,6 +567,22 @@ func (p *parser) classify(i int) {
 		for _, id := range e.Identifiers {
 			if id.System == FiscalCodeSystem {
 				e.FiscalCode = strings.ToUpper(strings.TrimSpace(id.Value))
+			}
+		}
+		var names []HumanName
+		if d.get("name", &names) {
+			for _, n := range names {
+				if n.Use == "old" || n.Family == "" && len(n.Given) == 0 {
+					continue
+				}
+				e.Named.FamilyName, e.Named.GivenName = n.Family, strings.Join(n.Given, " ")
+				break
+			}
+		}
+		var birth string
+		if d.get("birthDate", &birth) {
+			if t, err := time.Parse(time.DateOnly, birth); err == nil {
+				e.Named.BirthDate = t
 			}
 		}
 	case "DiagnosticReport":

@@ -15,6 +15,7 @@ import (
 
 	"fsecgm/cgm"
 	"fsecgm/cgm/cgmstore"
+	"fsecgm/cgm/identity"
 	"fsecgm/taccuino/auth"
 	"fsecgm/taccuino/consent"
 	"fsecgm/taccuino/fhir"
@@ -386,6 +387,24 @@ func (a *api) resolve(ctx context.Context, ws []*work) (p cgmstore.Patient, foun
 			}
 			w.refuse(http.StatusUnprocessableEntity, fhir.IssueValue, path,
 				"a submission is about one patient: this entry names another one")
+			continue
+		}
+		// A Patient entry that names the person must name the patient
+		// (cgm/identity): the same evidence as for a sensor account.
+		if w.kind == kindPatient && (w.e.Named.FamilyName != "" || w.e.Named.GivenName != "") {
+			who := identity.Patient{FiscalCode: p.FiscalCode, GivenName: p.GivenName, FamilyName: p.FamilyName, BirthDate: p.BirthDate}
+			loc, _ := p.Location()
+			if loc == nil {
+				loc = time.UTC
+			}
+			if res := identity.Match(who, w.e.Named, time.Now().In(loc)); !res.Match {
+				path := "resource.name"
+				if res.Failed == identity.CheckBirthDate {
+					path = "resource.birthDate"
+				}
+				w.refuse(http.StatusUnprocessableEntity, fhir.IssueValue, path,
+					"the Patient's name or birth date does not match the person this codice fiscale belongs to ("+string(res.Failed)+")")
+			}
 		}
 	}
 	return p, true, nil
