@@ -158,7 +158,7 @@ func all(act consent.Action, _ bool) bool { return act != consent.ActWriteCareRe
 func minorMay(act consent.Action, granted bool) bool {
 	return all(act, granted) && act != consent.ActWriteConsent && act != consent.ActWriteDelegations
 }
-func none(consent.Action, bool) bool      { return false }
+func none(consent.Action, bool) bool { return false }
 func delegateMay(act consent.Action, _ bool) bool {
 	return act == consent.ActReadData || act == consent.ActWriteData || act == consent.ActReadAccessLog
 }

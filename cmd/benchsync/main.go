@@ -239,7 +239,6 @@ func connectAll(ctx context.Context, pool *pgxpool.Pool, store *cgmstore.Store, 
 	return errors.Join(errs...)
 }
 
-
 // selfCPU returns the user and system CPU time of this process.
 func selfCPU() time.Duration {
 	var ru syscall.Rusage

@@ -217,7 +217,6 @@ func logf(w io.Writer, format string, args ...any) {
 	fmt.Fprintf(w, "faults: %s %s\n", time.Now().Format("15:04:05"), fmt.Sprintf(format, args...))
 }
 
-
 // get sends GET path with the token and returns the status and body.
 func (h *harness) get(ctx context.Context, path, token string) (int, []byte, error) {
 	req, err := http.NewRequestWithContext(ctx, http.MethodGet, h.svc.URL+path, nil)
