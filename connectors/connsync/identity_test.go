@@ -8,6 +8,7 @@ import (
 
 	"fsecgm/cgm"
 	"fsecgm/cgm/cgmstore"
+	"fsecgm/connectors/librelinkup"
 	"fsecgm/connectors/librelinkup/librelinkuptest"
 
 	"github.com/google/go-cmp/cmp"
@@ -227,5 +228,33 @@ func TestPurgeMismatch(t *testing.T) {
 	})
 	if !errorsIs(err, ErrConflict) {
 		t.Errorf("Purge of a sound connection = %v, want ErrConflict", err)
+	}
+}
+
+// TestFollowerModeNeedsAnAccount: until the operator configures the
+// region's follower account, the mode is not offered and binding is
+// refused.
+func TestFollowerModeNeedsAnAccount(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t, 1, 1, nil)
+	ctx := context.Background()
+	if ok, err := e.syncer.FollowerModeAvailable(ctx, e.pool); err != nil || ok {
+		t.Fatalf("FollowerModeAvailable before any account = %v, %v; want false", ok, err)
+	}
+	p0 := e.patient(0)
+	err := e.tx(func(tx pgx.Tx) error {
+		_, err := e.syncer.Bind(ctx, tx, p0.ID, BindRequest{Serial: printedSerial(e, 0), Actor: "patient"})
+		return err
+	})
+	var ue *UserError
+	if !errorsAs(err, &ue) || ue.Code != "follower_unavailable" || !errorsIs(err, ErrConflict) {
+		t.Fatalf("Bind without a follower account = %v, want follower_unavailable", err)
+	}
+	region := e.accounts[1]
+	if _, err := e.syncer.AddFollowerAccount(ctx, "Regione Toscana", "", librelinkup.Credentials{Email: region.Email, Password: region.Password}); err != nil {
+		t.Fatal(err)
+	}
+	if ok, err := e.syncer.FollowerModeAvailable(ctx, e.pool); err != nil || !ok {
+		t.Errorf("FollowerModeAvailable after AddFollowerAccount = %v, %v; want true", ok, err)
 	}
 }

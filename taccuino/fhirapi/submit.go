@@ -387,24 +387,6 @@ func (a *api) resolve(ctx context.Context, ws []*work) (p cgmstore.Patient, foun
 			}
 			w.refuse(http.StatusUnprocessableEntity, fhir.IssueValue, path,
 				"a submission is about one patient: this entry names another one")
-			continue
-		}
-		// A Patient entry that names the person must name the patient
-		// (cgm/identity): the same evidence as for a sensor account.
-		if w.kind == kindPatient && (w.e.Named.FamilyName != "" || w.e.Named.GivenName != "") {
-			who := identity.Patient{FiscalCode: p.FiscalCode, GivenName: p.GivenName, FamilyName: p.FamilyName, BirthDate: p.BirthDate}
-			loc, _ := p.Location()
-			if loc == nil {
-				loc = time.UTC
-			}
-			if res := identity.Match(who, w.e.Named, time.Now().In(loc)); !res.Match {
-				path := "resource.name"
-				if res.Failed == identity.CheckBirthDate {
-					path = "resource.birthDate"
-				}
-				w.refuse(http.StatusUnprocessableEntity, fhir.IssueValue, path,
-					"the Patient's name or birth date does not match the person this codice fiscale belongs to ("+string(res.Failed)+")")
-			}
 		}
 	}
 	return p, true, nil
@@ -449,6 +431,9 @@ func (a *api) submit(c *echo.Context) error {
 	}
 	submitter := submitterOf(web.Principal(c))
 	err = a.gate(c, p, "FHIR $submit-cgm-bundle: "+describe(ws), func(ctx context.Context, tx pgx.Tx) error {
+		if err := samePerson(p, ws); err != nil {
+			return err
+		}
 		return a.store(ctx, tx, p, submitter, ws)
 	})
 	if err != nil {
@@ -470,6 +455,36 @@ func (a *api) submit(c *echo.Context) error {
 		return &outcomeError{status: http.StatusUnprocessableEntity, oo: fhir.OperationOutcomeFor(issues...)}
 	}
 	return writeResource(c, http.StatusOK, fhir.ResponseBundle(results))
+}
+
+// samePerson refuses the whole submission when a Patient entry names
+// someone other than the person of the codice fiscale it was bound to
+// (cgm/identity: the same evidence as for a sensor account): readings about
+// that person must not reach this patient's record. It runs behind the
+// gate, so that it tells nothing about a patient to a caller who may not
+// write their data, and the refusal is in the patient's access log.
+func samePerson(p cgmstore.Patient, ws []*work) error {
+	who := identity.Patient{FiscalCode: p.FiscalCode, GivenName: p.GivenName, FamilyName: p.FamilyName, BirthDate: p.BirthDate}
+	loc, err := p.Location()
+	if err != nil {
+		loc = time.UTC
+	}
+	for i, w := range ws {
+		n := w.e.Named
+		if w.kind != kindPatient || w.done || (n.FamilyName == "" && n.GivenName == "") {
+			continue
+		}
+		if res := identity.Match(who, n, time.Now().In(loc)); !res.Match {
+			path := "resource.name"
+			if res.Failed == identity.CheckBirthDate {
+				path = "resource.birthDate"
+			}
+			return fail(http.StatusUnprocessableEntity, fhir.IssueValue, entryPath(i, path),
+				"the Patient's name or birth date is not that of the person its codice fiscale belongs to ("+string(res.Failed)+
+					"): nothing of this submission was stored")
+		}
+	}
+	return nil
 }
 
 // describe counts the entries by kind, for the access log (no values).

@@ -419,3 +419,40 @@ func TestCreateLabObservation(t *testing.T) {
 		})
 	}
 }
+
+// TestSubmitPatientOfAnotherPerson: a Patient entry whose names are not
+// those of its codice fiscale's person (issue 14: data bound only with
+// evidence) is refused with the field named, and nothing is stored; the
+// patient's own names are accepted.
+func TestSubmitPatientOfAnotherPerson(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t)
+	ctx := context.Background()
+	p := e.patient(11, true) // Mario Rossi
+	tok := e.citizen(p.FiscalCode)
+	at := time.Date(2024, 5, 2, 8, 0, 0, 0, time.UTC)
+	bundle := func(family string, given ...string) []byte {
+		b, err := fhir.ReadingsBundle(fhir.ReadingsInput{Base: platform,
+			Patient: fhir.PatientInfo{ID: "plat-1", FiscalCode: p.FiscalCode, Family: family, Given: given},
+			Devices: []fhir.DeviceInfo{sensor}, Readings: readings(at, 6), Type: fhir.BundleTransaction, Timestamp: time.Now()})
+		if err != nil {
+			t.Fatal(err)
+		}
+		data, err := json.Marshal(b)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return data
+	}
+	r := e.do("POST", "/fhir/$submit-cgm-bundle", tok, bundle("Bianchi", "Marco"))
+	if r.status == http.StatusOK || !strings.Contains(string(r.body), "resource.name") {
+		t.Errorf("a Patient named Marco Bianchi with Mario Rossi's code: %d %s; want refused at resource.name", r.status, r.body)
+	}
+	if cov, err := e.store.Coverage(ctx, p.ID); err != nil || cov.Count != 0 {
+		t.Errorf("readings stored after the refusal: %+v %v", cov, err)
+	}
+	st, _ := results(t, e.do("POST", "/fhir/$submit-cgm-bundle", tok, bundle("ROSSI", "Mario")))
+	if count(st, "201") != 7 {
+		t.Errorf("the patient's own names: statuses %v", st)
+	}
+}
