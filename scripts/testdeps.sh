@@ -27,7 +27,11 @@ if [ "$(id -u)" != 0 ]; then
 	fi
 fi
 echo "testdeps: installing$missing from the OS packages" >&2
-$sudo apt-get update -qq >/dev/null 2>&1 || skip "apt-get update failed"
-# shellcheck disable=SC2086 # one word per package
-DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq $missing >/dev/null 2>&1 ||
+# Another apt-get (a package install in progress) holds dpkg's lock for a
+# while: wait for it rather than skip the browser tests.
+lock="-o DPkg::Lock::Timeout=600"
+# shellcheck disable=SC2086 # one word per option and package
+$sudo apt-get $lock update -qq >/dev/null 2>&1 || skip "apt-get update failed"
+# shellcheck disable=SC2086
+DEBIAN_FRONTEND=noninteractive $sudo apt-get $lock install -y -qq $missing >/dev/null 2>&1 ||
 	skip "apt-get install failed"
