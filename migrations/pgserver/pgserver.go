@@ -475,8 +475,10 @@ func Install(ctx context.Context, w io.Writer) error {
 	if os.Geteuid() != 0 {
 		return fmt.Errorf("%w: run \"sudo apt-get update && sudo apt-get install -y postgresql\" and try again", ErrNotInstalled)
 	}
+	// Wait for dpkg's lock (another install in progress) rather than fail.
+	lock := []string{"-o", "DPkg::Lock::Timeout=600"}
 	for _, args := range [][]string{{"update"}, {"install", "-y", "--no-install-recommends", "postgresql"}} {
-		cmd := exec.CommandContext(ctx, "apt-get", args...)
+		cmd := exec.CommandContext(ctx, "apt-get", append(lock, args...)...)
 		cmd.Env = append(os.Environ(), "DEBIAN_FRONTEND=noninteractive")
 		cmd.Stdout = w
 		cmd.Stderr = w
