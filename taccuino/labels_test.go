@@ -25,7 +25,8 @@ func TestLabelsExist(t *testing.T) {
 		keys = append(keys, "tac_reason_"+string(r))
 	}
 	for _, b := range []consent.Basis{consent.BasisSelf, consent.BasisParent, consent.BasisTutor, consent.BasisDelegate,
-		consent.BasisMMG, consent.BasisPLS, consent.BasisDiabetology, consent.BasisService, consent.BasisRegistry, consent.BasisOperator} {
+		consent.BasisMMG, consent.BasisPLS, consent.BasisDiabetology, consent.BasisService, consent.BasisRegistry, consent.BasisOperator,
+		consent.BasisLink} {
 		keys = append(keys, "tac_basis_"+string(b))
 	}
 	for _, o := range []consent.Outcome{consent.OutcomeAllowed, consent.OutcomeDenied, consent.OutcomeError} {

@@ -56,9 +56,15 @@ type Action string
 //	ReadAccessLog          yes       yes          yes       no             no             no
 //	ReadCareRelationships  yes       yes          no        no             no             yes (scope)
 //	WriteCareRelationships no        no           no        no             no             yes (scope)
+//	ReadNotifications      yes       yes          no        no             no             no
+//	WriteNotifications     yes       yes          no        no             no             no
 //
 // (*) practitioners need a care relationship, services the scope
 // ScopeReadData, and both need the patient's third-party consent.
+//
+// A delegation carries no right over the notification address: the
+// delegations of fsecgm have no per-right grants yet, and deny by default
+// keeps delegates out until one exists.
 const (
 	// ActReadData: read glucose data (latest glucose, glucometrics,
 	// readings, daily profiles, reports, FHIR reads).
@@ -83,12 +89,21 @@ const (
 	// ActWriteCareRelationships: write care relationships and
 	// guardianships from the regional registry.
 	ActWriteCareRelationships Action = "care-relationships.write"
+	// ActReadNotifications: read the access notification settings (the
+	// address, masked, and the mode).
+	ActReadNotifications Action = "notifications.read"
+	// ActWriteNotifications: set the address access notifications go to,
+	// and their mode. Unlike other actions, it is logged even when the
+	// patient does it: a change of the address must be visible to the
+	// patient (package notify).
+	ActWriteNotifications Action = "notifications.write"
 )
 
 // Actions lists every Action, for exhaustive tests and documentation.
 func Actions() []Action {
 	return []Action{ActReadData, ActWriteData, ActReadConsent, ActWriteConsent, ActReadDelegations,
-		ActWriteDelegations, ActReadAccessLog, ActReadCareRelationships, ActWriteCareRelationships}
+		ActWriteDelegations, ActReadAccessLog, ActReadCareRelationships, ActWriteCareRelationships,
+		ActReadNotifications, ActWriteNotifications}
 }
 
 // Scopes checked by the rules, matched with auth.Principal.HasScope (SMART
@@ -131,6 +146,10 @@ const (
 	BasisService Basis = "service"
 	// BasisRegistry: the regional registry service.
 	BasisRegistry Basis = "registry"
+	// BasisLink: whoever opened a single-use link fsecgm sent by e-mail
+	// (the confirmation of a notification address): not authenticated,
+	// but holding the secret sent to that address.
+	BasisLink Basis = "link"
 )
 
 // Reason is a stable code saying why a decision was taken. Allowed

@@ -26,7 +26,14 @@
 // that data is never served without its log entry and a log entry never
 // claims an access that was rolled back. Denials are logged too, including
 // those of callers that could not be authenticated (Store.LogDenied). The
-// patient's own accesses are not logged.
+// patient's own accesses are not logged, except changes of the
+// notification address (ActWriteNotifications), which are logged whoever
+// makes them; the confirmation of an address by its e-mailed link is
+// logged with BasisLink (Store.LogLinkAction).
+//
+// Every access-log row of a patient whose access notifications are on is
+// also queued for package notify, by a trigger on access_log (migration
+// 00060), in the transaction that writes it.
 //
 // The patient-facing operations (consent, privacy notice, delegations,
 // access log), the registry-facing ones (care relationships,

@@ -15,7 +15,8 @@ import (
 // The capability sets of the matrix, written out from the issue (not from
 // the code under test).
 var (
-	patientCan  = []Action{ActReadData, ActWriteData, ActReadConsent, ActWriteConsent, ActReadDelegations, ActWriteDelegations, ActReadAccessLog, ActReadCareRelationships}
+	patientCan = []Action{ActReadData, ActWriteData, ActReadConsent, ActWriteConsent, ActReadDelegations, ActWriteDelegations, ActReadAccessLog, ActReadCareRelationships,
+		ActReadNotifications, ActWriteNotifications}
 	delegateCan = []Action{ActReadData, ActWriteData, ActReadAccessLog}
 	readerCan   = []Action{ActReadData}
 	registryCan = []Action{ActReadCareRelationships, ActWriteCareRelationships}

@@ -122,7 +122,7 @@ func (s *Store) access(ctx context.Context, a Actor, patientID int64, act Action
 		}
 		return d, &DeniedError{Action: act, Reason: d.Reason}
 	}
-	logged := d.Basis != BasisSelf
+	logged := d.Basis != BasisSelf || alwaysLogged(act)
 	if logged {
 		e.outcome = OutcomeAllowed
 		if err := writeEntry(ctx, tx, e); err != nil {
@@ -145,6 +145,25 @@ func (s *Store) access(ctx context.Context, a Actor, patientID int64, act Action
 		return d, fmt.Errorf("consent: %s: commit: %w", act, translate(err))
 	}
 	return d, nil
+}
+
+// alwaysLogged reports whether act is logged even when the patient does it
+// on their own record: the notification address, whose change the patient
+// must be able to see in the log whoever made it.
+func alwaysLogged(act Action) bool { return act == ActWriteNotifications }
+
+// LogLinkAction records in tx, in patientID's access log, an action done
+// by opening a single-use link fsecgm sent by e-mail (act, with detail;
+// BasisLink, outcome allowed): no token identified the caller, the link's
+// secret did, and the caller of LogLinkAction has checked it. It commits
+// with tx.
+func (s *Store) LogLinkAction(ctx context.Context, tx pgx.Tx, patientID int64, act Action, detail, requestID string) error {
+	e := entry{patientID: patientID, at: s.clock(), actor: Actor{RequestID: requestID}, basis: BasisLink,
+		action: act, detail: detail, outcome: OutcomeAllowed, reason: ReasonAllowed}
+	if err := writeEntry(ctx, tx, e); err != nil {
+		return fmt.Errorf("consent: log link action: patient %d: %w", patientID, err)
+	}
+	return nil
 }
 
 // recordError writes the "error" entry of a failed access in a transaction

@@ -3,14 +3,11 @@ package records
 import (
 	"bytes"
 	"context"
-	crand "crypto/rand"
-	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
 	"log/slog"
-	"math/rand/v2"
 	"net/http"
 	"os"
 	"strconv"
@@ -20,6 +17,7 @@ import (
 
 	"fsecgm/taccuino/auth"
 	"fsecgm/taccuino/consent"
+	"fsecgm/taccuino/internal/outbox"
 
 	"github.com/jackc/pgx/v5"
 )
@@ -92,8 +90,7 @@ func NewDeliverer(s *Store, c *consent.Store, o DeliveryOptions) (*Deliverer, er
 		return nil, fmt.Errorf("records: deliverer: %w: store and consent are required", ErrInvalid)
 	}
 	if o.Replica == "" {
-		host, _ := os.Hostname()
-		o.Replica = fmt.Sprintf("%s-%d-%s", host, os.Getpid(), randomToken()[:8])
+		o.Replica = outbox.Replica()
 	}
 	def := func(d *time.Duration, v time.Duration) {
 		if *d <= 0 {
@@ -134,35 +131,13 @@ func NewDeliverer(s *Store, c *consent.Store, o DeliveryOptions) (*Deliverer, er
 	return &Deliverer{s: s, consent: c, o: o, log: l.With(slog.String("replica", o.Replica)), tokens: map[int64]cachedToken{}}, nil
 }
 
-// randomToken returns 16 random bytes in hex.
-func randomToken() string {
-	var b [16]byte
-	_, _ = crand.Read(b[:])
-	return hex.EncodeToString(b[:])
-}
-
 // Run delivers due messages with Concurrency workers until ctx is
 // cancelled, then lets the deliveries in progress finish (within Grace)
 // and returns nil. Database errors are logged and retried after Poll.
 func (d *Deliverer) Run(ctx context.Context) error {
-	var wg sync.WaitGroup
-	for range d.o.Concurrency {
-		wg.Go(func() {
-			for ctx.Err() == nil {
-				n, err := d.deliverNext(ctx)
-				if err != nil && ctx.Err() == nil {
-					d.log.Error("records: delivery worker", slog.String("err", err.Error()))
-				}
-				if n == 0 || err != nil {
-					select {
-					case <-ctx.Done():
-					case <-time.After(d.o.Poll):
-					}
-				}
-			}
-		})
-	}
-	wg.Wait()
+	outbox.Work(ctx, d.o.Concurrency, d.o.Poll, d.deliverNext, func(err error) {
+		d.log.Error("records: delivery worker", slog.String("err", err.Error()))
+	})
 	return nil
 }
 
@@ -181,23 +156,15 @@ func (d *Deliverer) DeliverDue(ctx context.Context) (int, error) {
 
 // deliverNext claims one due message and delivers it; 0 when none is due.
 func (d *Deliverer) deliverNext(ctx context.Context) (int, error) {
-	c, ok, err := d.s.claim(ctx, d.o.Replica, randomToken(), d.o.Lease)
+	c, ok, err := d.s.claim(ctx, d.o.Replica, outbox.Token(), d.o.Lease)
 	if err != nil || !ok {
 		return 0, err
 	}
 	// The attempt outlives ctx by at most Grace: shutdown lets it finish.
-	actx, cancel := context.WithCancelCause(context.WithoutCancel(ctx))
-	defer cancel(nil)
-	stop := context.AfterFunc(ctx, func() {
-		t := time.AfterFunc(d.o.Grace, func() { cancel(errShutdown) })
-		context.AfterFunc(actx, func() { t.Stop() })
-	})
-	defer stop()
+	actx, cancel := outbox.Detach(ctx, d.o.Grace)
+	defer cancel()
 	return 1, d.deliver(actx, c)
 }
-
-// errShutdown cuts short a delivery still running Grace after shutdown.
-var errShutdown = errors.New("records: delivery cut short by shutdown")
 
 // errLeaseLost: another replica holds the message now.
 var errLeaseLost = errors.New("records: the lease on the message was lost")
@@ -251,7 +218,7 @@ func (d *Deliverer) deliver(ctx context.Context, c claimed) error {
 	case errors.Is(err, errLeaseLost):
 		log.Warn("records: the lease on a message was lost; another replica delivers it")
 		return nil
-	case errors.Is(context.Cause(ctx), errShutdown):
+	case errors.Is(context.Cause(ctx), outbox.ErrShutdown):
 		rctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Second)
 		defer cancel()
 		log.Info("records: delivery handed back at shutdown")
@@ -301,13 +268,7 @@ func (d *Deliverer) retry(ctx context.Context, c claimed, status int, cause erro
 // 2^(n-1), at most MaxBackoff, with jitter over its upper half, and at
 // least after (a Retry-After), itself capped at MaxBackoff.
 func (d *Deliverer) backoff(n int, after time.Duration) time.Duration {
-	b := d.o.MinBackoff
-	for i := 1; i < n && b < d.o.MaxBackoff; i++ {
-		b *= 2
-	}
-	b = min(b, d.o.MaxBackoff)
-	b = b/2 + time.Duration(rand.Int64N(int64(b/2)+1))
-	return min(max(b, after), d.o.MaxBackoff)
+	return outbox.Backoff(n, d.o.MinBackoff, d.o.MaxBackoff, after)
 }
 
 // deliveryError is a failed POST.
