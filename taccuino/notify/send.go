@@ -122,9 +122,6 @@ func (w *Sender) sendNext(ctx context.Context) (int, error) {
 	return 1, w.attempt(actx, c)
 }
 
-// errAbandoned ends an attempt without recording anything (AfterSend).
-var errAbandoned = errors.New("notify: attempt abandoned")
-
 // attempt makes one attempt at c, in a transaction that holds the
 // message's row (FOR NO KEY UPDATE: no other replica claims it) until the
 // outcome commits.
@@ -155,6 +152,12 @@ func (w *Sender) attempt(ctx context.Context, c claimed) error {
 		if code != 0 {
 			cd = &code
 		}
+		// A finished message needs its hand-offs no more; a dead one keeps
+		// them for the operator (Message.Handoffs; Resend clears them).
+		if _, err := tx.Exec(octx, `DELETE FROM notification_handoffs WHERE message_id = $1 AND $2 <> 'dead'`,
+			c.id, string(state)); err != nil {
+			return fmt.Errorf("notify: message %d: %w", c.id, translate(err))
+		}
 		if _, err := tx.Exec(octx, `UPDATE notification_messages SET state = $2, finished_at = now(),
 				last_code = coalesce($3, last_code), last_error = $4, lease_owner = NULL, lease_token = NULL, lease_until = NULL
 			WHERE id = $1`, c.id, string(state), cd, clip(reason, 1024)); err != nil {
@@ -184,7 +187,8 @@ func (w *Sender) attempt(ctx context.Context, c claimed) error {
 	})
 	if err == nil && w.o.AfterSend != nil {
 		if aerr := w.o.AfterSend(c.id); aerr != nil {
-			return errAbandoned
+			log.Warn("notify: attempt abandoned after the send (AfterSend)", slog.String("err", aerr.Error()))
+			return nil // the deferred rollback: as if the process had died here
 		}
 	}
 	var se *SendError
