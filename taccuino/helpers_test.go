@@ -27,6 +27,8 @@ import (
 	"fsecgm/taccuino/auth"
 	"fsecgm/taccuino/auth/authtest"
 	"fsecgm/taccuino/consent"
+	"fsecgm/taccuino/notify"
+	"fsecgm/taccuino/notify/mailtest"
 	"fsecgm/taccuino/web"
 
 	"github.com/jackc/pgx/v5/pgxpool"
@@ -92,6 +94,8 @@ type testEnv struct {
 	syncer   *connsync.Syncer
 	// accountsMade numbers the accounts accountFor adds.
 	accountsMade atomic.Int64
+	// mail receives the notification e-mails (package notify).
+	mail *mailtest.Server
 }
 
 // newEnv starts the service in production mode (the fake provider's
@@ -129,7 +133,17 @@ func newEnv(t *testing.T) *testEnv {
 	if err != nil {
 		t.Fatal(err)
 	}
+	if env.mail, err = mailtest.Start(mailtest.Options{}); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { env.mail.Close() })
+	smtpCfg, err := notify.ParseSMTPURL(env.mail.URL(), "notifiche@taccuino.example.org")
+	if err != nil {
+		t.Fatal(err)
+	}
 	env.srv, err = New(Deps{
+		Notify: &notify.Service{Store: notify.New(pool, env.consent, notify.Options{Logger: logger}),
+			Mailer: notify.NewSMTPMailer(smtpCfg), BaseURL: "https://taccuino.example.org"},
 		Deps:           web.Deps{Logger: logger, Pool: pool, Store: env.store, Consent: env.consent},
 		Sync:           env.syncer,
 		Reports:        reports.Options{Summaries: summaries.NewStore(pool)},

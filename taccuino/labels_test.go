@@ -42,7 +42,7 @@ func TestLabelsExist(t *testing.T) {
 		keys = append(keys, "tac_trend_"+trendName(tr))
 	}
 	for _, m := range []string{"consent-granted", "consent-revoked", "delegation-granted", "delegation-revoked", "connected", "disconnected",
-		"credentials-updated", "sync-requested"} {
+		"credentials-updated", "sync-requested", "notifications-sent", "notifications-saved"} {
 		if !isMessage(m) {
 			t.Errorf("message %s not accepted", m)
 		}

@@ -209,6 +209,9 @@ type endpoint struct {
 	act    consent.Action
 	ok     int  // status when allowed
 	html   bool // an HTML page
+	// selfLogged: logged even when the patient does it (the notification
+	// address).
+	selfLogged bool
 	// path returns the request path for patient p.
 	path func(f matrixFixture, p cgmstore.Patient) string
 	// body returns the content type and body (nil for none).
@@ -284,6 +287,14 @@ func matrixEndpoints() []endpoint {
 			path: func(f matrixFixture, p cgmstore.Patient) string {
 				return "/api/v1/patients/" + p.PublicID + "/connections/" + f.kept[p.ID] + "/sync"
 			}},
+		{method: "GET", route: "/api/v1/patients/:id/notifications", act: consent.ActReadNotifications, ok: 200, path: pp("/notifications")},
+		{method: "PUT", route: "/api/v1/patients/:id/notifications", act: consent.ActWriteNotifications, ok: 202, path: pp("/notifications"),
+			selfLogged: true,
+			body: func(_ matrixFixture, _ cgmstore.Patient, reqID string) (string, []byte) {
+				// A new address each time: each allowed change sends a
+				// confirmation e-mail (202).
+				return "application/json", []byte(`{"email":"` + strings.ToLower(strings.ReplaceAll(reqID, "-", ".")) + `@example.org","mode":"each"}`)
+			}},
 		{method: "GET", route: "/taccuino/p/:id", act: consent.ActReadData, ok: 200, html: true,
 			path: func(_ matrixFixture, p cgmstore.Patient) string { return "/taccuino/p/" + p.PublicID }},
 	}
@@ -351,6 +362,10 @@ func TestAuthorizationMatrix(t *testing.T) {
 					case !allowed:
 						if !hasOutcome(entries, target.ID, consent.OutcomeDenied) {
 							t.Errorf("%s: access log %+v, want a denial", what, entries)
+						}
+					case ps.self && ep.selfLogged:
+						if len(entries) != 1 || entries[0].Outcome != consent.OutcomeAllowed || entries[0].Basis != consent.BasisSelf {
+							t.Errorf("%s: access log %+v, want the patient's own change logged", what, entries)
 						}
 					case ps.self:
 						if len(entries) != 0 {

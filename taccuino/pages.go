@@ -29,10 +29,13 @@ type pages struct {
 func newPages() (*pages, error) {
 	p := &pages{t: map[string]*template.Template{}, static: map[string][]byte{}}
 	// Each page of templates/ is rendered inside layout.html.
-	for _, name := range []string{"login", "home", "patient", "import", "error", "privacy"} {
+	// Partials some pages include, each in a file of its own.
+	partials := map[string][]string{"patient": {"templates/notifications.html"}}
+	for _, name := range []string{"login", "home", "patient", "import", "error", "privacy", "confirm", "devmail"} {
+		files := append([]string{"templates/layout.html", "templates/" + name + ".html"}, partials[name]...)
 		t, err := template.New("layout.html").Funcs(template.FuncMap{
 			"add": func(a, b int) int { return a + b },
-		}).ParseFS(assets, "templates/layout.html", "templates/"+name+".html")
+		}).ParseFS(assets, files...)
 		if err != nil {
 			return nil, fmt.Errorf("taccuino: template %s: %w", name, err)
 		}

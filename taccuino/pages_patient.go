@@ -154,7 +154,10 @@ type patientView struct {
 	MinExpiry       string
 	MaxExpiry       string
 	AccessLog       []logView
-	Privacy         string
+	// Notifications is the access notifications block (patient, parent,
+	// tutor), nil when not shown.
+	Notifications *notificationsView
+	Privacy       string
 	// Sync reports whether sensor connections are available;
 	// FollowerMode whether the region's follower account is configured
 	// (fsecgm follower-account), without which that mode is not offered.
@@ -322,6 +325,9 @@ func (s *Server) pagePatient(c *echo.Context) error {
 		}
 		pv.MinExpiry = now.In(loc).AddDate(0, 0, 1).Format(time.DateOnly)
 		pv.MaxExpiry = now.In(loc).AddDate(s.deps.Consent.MaxDelegationYears(), 0, 0).Format(time.DateOnly)
+		if pv.Notifications, err = s.notificationsBlock(ctx, c, p.ID, loc); err != nil {
+			return err
+		}
 	}
 	if cp.Log {
 		page, err := s.deps.Consent.AccessLog(ctx, a, p.ID, 50, "")
@@ -341,7 +347,7 @@ func (s *Server) pagePatient(c *echo.Context) error {
 func isMessage(m string) bool {
 	switch m {
 	case "consent-granted", "consent-revoked", "delegation-granted", "delegation-revoked", "connected", "disconnected",
-		"credentials-updated", "sync-requested":
+		"credentials-updated", "sync-requested", "notifications-sent", "notifications-saved":
 		return true
 	}
 	return false

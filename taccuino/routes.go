@@ -70,6 +70,8 @@ func (s *Server) routes() error {
 	pt.DELETE("/connections/:connection", s.apiDisconnect)
 	pt.PUT("/connections/:connection/credentials", s.apiUpdateCredentials, sensitive)
 	pt.POST("/connections/:connection/sync", s.apiSyncNow)
+	pt.GET("/notifications", s.apiGetNotifications)
+	pt.PUT("/notifications", s.apiPutNotifications, sensitive) // sends an e-mail to any address: rate limited
 
 	// FHIR API (R4, HL7 CGM IG): its own body limits, timeouts and
 	// OperationOutcome errors; bearer tokens only.
@@ -103,6 +105,13 @@ func (s *Server) routes() error {
 	html.POST("/taccuino/p/:"+web.PatientParam+"/connections/:connection/disconnect", s.postDisconnect)
 	html.POST("/taccuino/p/:"+web.PatientParam+"/connections/:connection/credentials", s.postCredentials, sensitive)
 	html.POST("/taccuino/p/:"+web.PatientParam+"/connections/:connection/sync", s.postSyncNow)
+	html.POST("/taccuino/p/:"+web.PatientParam+"/notifications", s.postNotifications, sensitive)
+	// The confirmation link of a notification address: no login, the
+	// link's token is the proof.
+	html.GET("/notifications/confirm", s.pageConfirmNotifications)
+	if d.Dev && d.DevMail != nil {
+		html.GET("/dev/mail", s.pageDevMail)
+	}
 
 	// AGP reports and the clinic view (HTML under html, JSON under api).
 	if d.Reports.Summaries != nil {

@@ -8,6 +8,8 @@ import (
 
 	"fsecgm/connectors/connsync"
 	"fsecgm/taccuino/auth"
+	"fsecgm/taccuino/notify"
+	"fsecgm/taccuino/notify/mailtest"
 	"fsecgm/taccuino/records"
 	"fsecgm/taccuino/reports"
 	"fsecgm/taccuino/web"
@@ -44,6 +46,13 @@ type Deps struct {
 	// Records is the FHIR resource store and outbox (taccuino/records);
 	// nil leaves the FHIR API out.
 	Records *records.Store
+	// Notify sets and confirms the patients' notification addresses and
+	// sends the confirmation e-mails (taccuino/notify); nil makes the
+	// notification routes answer 503.
+	Notify *notify.Service
+	// DevMail is the in-process SMTP receiver of development mode, whose
+	// messages /dev/mail shows; set only in development mode.
+	DevMail interface{ Messages() []mailtest.Message }
 	// Reports configures the AGP reports and the clinic view
 	// (taccuino/reports); without Reports.Summaries they are left out.
 	Reports reports.Options
@@ -82,8 +91,8 @@ func New(d Deps) (*Server, error) {
 	if d.Dev && d.DevIssuer == nil {
 		return nil, errors.New("taccuino: deps: development mode needs the DevIssuer")
 	}
-	if !d.Dev && (d.DevIssuer != nil || len(d.Demo) > 0) {
-		return nil, errors.New("taccuino: deps: the development issuer and demo personas are for development mode only")
+	if !d.Dev && (d.DevIssuer != nil || len(d.Demo) > 0 || d.DevMail != nil) {
+		return nil, errors.New("taccuino: deps: the development issuer, demo personas and mailbox are for development mode only")
 	}
 	ui, err := newPages()
 	if err != nil {

@@ -115,9 +115,9 @@ func (c *Composer) ComposeDue(ctx context.Context) (int, error) {
 			ORDER BY e.patient_id, e.at, e.access_log_id
 			LIMIT $4`, now, c.o.Grace.Seconds(), c.o.DigestHour, c.o.Batch)
 		type row struct {
-			a                  access
-			email, mode, lang  string
-			zone, publicID     string
+			a                 access
+			email, mode, lang string
+			zone, publicID    string
 		}
 		got2, err := pgx.CollectRows(rows, func(r pgx.CollectableRow) (row, error) {
 			var x row

@@ -235,9 +235,9 @@ func TestDailyDST(t *testing.T) {
 	at(utc(2026, 3, 29, 22, 0))  // 00:00 CEST on the 30th
 	// 25 October: 25 hours; 03:00 CEST becomes 02:00 CET (01:00 UTC):
 	// 02:30 happens twice.
-	at(utc(2026, 10, 24, 22, 0)) // 00:00 CEST on the 25th
-	at(utc(2026, 10, 25, 0, 30)) // 02:30 CEST
-	at(utc(2026, 10, 25, 1, 30)) // 02:30 CET
+	at(utc(2026, 10, 24, 22, 0))  // 00:00 CEST on the 25th
+	at(utc(2026, 10, 25, 0, 30))  // 02:30 CEST
+	at(utc(2026, 10, 25, 1, 30))  // 02:30 CET
 	at(utc(2026, 10, 25, 22, 59)) // 23:59 CET on the 25th
 	at(utc(2026, 10, 25, 23, 0))  // 00:00 CET on the 26th
 

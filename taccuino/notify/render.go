@@ -15,12 +15,12 @@ import (
 // actor's id (a fiscal code for people) is read only to tell people apart;
 // it is never written in a message.
 type access struct {
-	id                                int64
-	patientID                         int64
-	at                                time.Time
-	role, actorID, name, prole, org   string
-	basis, action, detail             string
-	outcome, reason                   string
+	id                              int64
+	patientID                       int64
+	at                              time.Time
+	role, actorID, name, prole, org string
+	basis, action, detail           string
+	outcome, reason                 string
 }
 
 // actorKey tells apart the people (and services) who act, for grouping.

@@ -31,7 +31,9 @@ type SendFailure struct {
 }
 
 // Error says what failed.
-func (e *SendFailure) Error() string { return "notify: the confirmation e-mail could not be sent: " + e.Err.Error() }
+func (e *SendFailure) Error() string {
+	return "notify: the confirmation e-mail could not be sent: " + e.Err.Error()
+}
 
 // Unwrap returns the cause.
 func (e *SendFailure) Unwrap() error { return e.Err }
