@@ -8,6 +8,7 @@ import (
 	"fsecgm/cgm/cgmstore"
 	"fsecgm/connectors/connsync"
 	"fsecgm/taccuino/consent"
+	"fsecgm/taccuino/notify"
 	"fsecgm/taccuino/records"
 	"fsecgm/taccuino/summaries"
 
@@ -35,6 +36,11 @@ type jobDeps struct {
 	// Getenv reads the subscriptions' secrets.
 	Getenv func(string) string
 	Dev    bool
+	// Notify is the access notifications' store (nil: notifications off);
+	// Mailer sends them; Compose configures the composer.
+	Notify  *notify.Store
+	Mailer  notify.Mailer
+	Compose notify.ComposerOptions
 	// ShutdownTimeout bounds the shutdown: a job must stop within it
 	// after its context is cancelled (deliveries get a grace shorter than
 	// it).
@@ -52,7 +58,11 @@ type jobDeps struct {
 //     round in progress is a transaction that rolls back at shutdown;
 //   - fhir-delivery: the outbox worker (records.Deliverer.Run); at
 //     shutdown, deliveries in progress get half the shutdown timeout to
-//     finish, then are handed back, their attempt not counted.
+//     finish, then are handed back, their attempt not counted;
+//   - notify-compose and notify-send: the access notifications' composer
+//     (notify.Composer.Run: queued accesses into messages, one replica at
+//     a time) and SMTP sender (notify.Sender.Run: the outbox, with the
+//     same grace as the deliveries).
 func serveJobs(d jobDeps) ([]job, error) {
 	jobs := []job{{name: "llu-sync", run: d.Sync.Run}}
 	if d.Summaries != nil {
@@ -65,6 +75,17 @@ func serveJobs(d jobDeps) ([]job, error) {
 			return nil, err
 		}
 		jobs = append(jobs, job{name: "fhir-delivery", run: dl.Run})
+	}
+	if d.Notify != nil {
+		comp, err := notify.NewComposer(d.Notify, d.Compose)
+		if err != nil {
+			return nil, err
+		}
+		sender, err := notify.NewSender(d.Notify, d.Mailer, notify.SenderOptions{Logger: d.Logger, Grace: d.ShutdownTimeout / 2})
+		if err != nil {
+			return nil, err
+		}
+		jobs = append(jobs, job{name: "notify-compose", run: comp.Run}, job{name: "notify-send", run: sender.Run})
 	}
 	return jobs, nil
 }

@@ -50,6 +50,7 @@ func commands() []command {
 		{"dev-token", "print a development bearer token (accepted only by serve --dev)", runDevToken},
 		{"fake-librelinkup", "run a fake LibreLinkUp server with simulated patients", runFakeLibreLinkUp},
 		{"fake-records", "run a fake FHIR record server (diabetology record, EHR, GP record) for deliveries", runFakeRecords},
+		{"notifications", "list the access-notification e-mails waiting for the operator, or send one again", runNotifications},
 		{"fhir", "print the FHIR summary Bundle of a CSV file", runFHIR},
 		{"report", "write the AGP report of a CSV file as PDF or HTML", runReport},
 	}

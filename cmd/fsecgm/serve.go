@@ -26,6 +26,8 @@ import (
 	"fsecgm/taccuino"
 	"fsecgm/taccuino/auth"
 	"fsecgm/taccuino/consent"
+	"fsecgm/taccuino/notify"
+	"fsecgm/taccuino/notify/mailtest"
 	"fsecgm/taccuino/records"
 	"fsecgm/taccuino/reports"
 	"fsecgm/taccuino/summaries"
@@ -56,6 +58,13 @@ const (
 	// envSubscriptions names the JSON file of the FHIR record servers
 	// summaries are delivered to (records.ParseSubscriptions).
 	envSubscriptions = "FSECGM_SUBSCRIPTIONS_FILE"
+	// envSMTPURL names the mail server of the access notifications
+	// (notify.ParseSMTPURL); without it, and without --dev, they are off.
+	envSMTPURL = "FSECGM_SMTP_URL"
+	// envMailFrom is the notifications' sender address.
+	envMailFrom = "FSECGM_MAIL_FROM"
+	// envDigestHour is the local hour of the daily digests.
+	envDigestHour = "FSECGM_NOTIFY_DIGEST_HOUR"
 )
 
 // devBaseURL is the external URL assumed in development mode when none is
@@ -98,6 +107,12 @@ type serveConfig struct {
 	// LibreLinkUp for the demo (--dev without FSECGM_LIBRELINKUP_URL).
 	sync    connsync.Config
 	fakeLLU bool
+	// smtp is the mail server of the access notifications (nil: off, or
+	// in development mode the in-process receiver); digestHour the local
+	// hour of the daily digests.
+	smtp       *notify.SMTPConfig
+	mailFrom   string
+	digestHour int
 }
 
 // parseServe reads the flags and environment of "fsecgm serve" and
@@ -105,7 +120,8 @@ type serveConfig struct {
 func parseServe(e *env, args []string) (serveConfig, error) {
 	fs := newFlagSet(e, "serve", "[flags]\n\nRuns the taccuino, the JSON API and the background jobs until SIGINT or SIGTERM.\n"+
 		"Environment: "+strings.Join([]string{envAddr, envDatabaseURL, envBaseURL, envLogLevel, envOIDCIssuer, envOIDCAudience,
-		envOIDCJWKSURL, envTrustProxy, envMetricsAddr, envShutdownTimeout, envSubscriptions, devKeyFileEnv}, ", ")+" (flags override them);\n"+
+		envOIDCJWKSURL, envTrustProxy, envMetricsAddr, envShutdownTimeout, envSubscriptions, envSMTPURL, envMailFrom, envDigestHour,
+		devKeyFileEnv}, ", ")+" (flags override them);\n"+
 		"sensor sync: "+strings.Join([]string{connsync.EnvCredentialsKey, connsync.EnvCredentialsKeyFile, connsync.EnvCredentialsOldKeys,
 		connsync.EnvLibreLinkUpURL, connsync.EnvLibreLinkUpRegion, connsync.EnvLibreLinkUpVersion, connsync.EnvLibreLinkUpTimeout, connsync.EnvSyncInterval,
 		connsync.EnvSyncWorkers, connsync.EnvSyncLease, connsync.EnvSyncTick, connsync.EnvReplica}, ", ")+".\n"+
@@ -133,6 +149,9 @@ func parseServe(e *env, args []string) (serveConfig, error) {
 		"how many `years` ahead a delegation may expire at most (env "+envDelegationMaxYears+")")
 	shutdown := fs.String("shutdown-timeout", def(envShutdownTimeout, "20s"), "longest `time` from SIGTERM to exit: requests, syncs and deliveries in progress finish or are handed back within it (env "+envShutdownTimeout+")")
 	fs.StringVar(&cfg.devKeyFile, "dev-key-file", devKeyFile(e), "development issuer key `file` (env "+devKeyFileEnv+"), with --dev")
+	smtpURL := fs.String("smtp-url", e.Getenv(envSMTPURL), "mail server of the access notifications, e.g. smtp://user:password@host:587 (STARTTLS when offered; ?tls=required or ?tls=none) or smtps://host:465 (env "+envSMTPURL+"; without it notifications are off, except with --dev, which starts an in-process receiver shown at /dev/mail)")
+	fs.StringVar(&cfg.mailFrom, "mail-from", e.Getenv(envMailFrom), "sender `address` of the notifications (env "+envMailFrom+"; default notifiche@ the base URL's host)")
+	digest := fs.String("notify-digest-hour", def(envDigestHour, "8"), "local `hour` (0-23) at which the daily digest of the previous day's accesses is sent (env "+envDigestHour+")")
 	fakeLLU := fs.Bool("fake-librelinkup", true, "with --dev and no "+connsync.EnvLibreLinkUpURL+": start an in-process fake LibreLinkUp with demo accounts (printed on stdout) for connecting sensors")
 	if err := parseFlags(fs, args); err != nil {
 		return cfg, err
@@ -209,6 +228,28 @@ func parseServe(e *env, args []string) (serveConfig, error) {
 			}
 		}
 	}
+	if h, err := strconv.Atoi(*digest); err != nil || h < 0 || h > 23 {
+		problems = append(problems, fmt.Sprintf("%s %q: want an hour from 0 to 23", envDigestHour, *digest))
+	} else {
+		cfg.digestHour = h
+	}
+	if cfg.mailFrom == "" {
+		host := "fsecgm.localhost"
+		if u, err := url.Parse(cfg.baseURL); err == nil && strings.Contains(u.Hostname(), ".") {
+			host = u.Hostname()
+		}
+		cfg.mailFrom = "notifiche@" + host
+	}
+	if *smtpURL != "" {
+		sc, err := notify.ParseSMTPURL(*smtpURL, cfg.mailFrom)
+		if err != nil {
+			problems = append(problems, envSMTPURL+": "+strings.TrimPrefix(err.Error(), "notify: invalid: "))
+		} else {
+			cfg.smtp = &sc
+		}
+	} else if _, err := notify.NormalizeEmail(cfg.mailFrom); err != nil {
+		problems = append(problems, fmt.Sprintf("%s %q: not an e-mail address", envMailFrom, cfg.mailFrom))
+	}
 	sc, err := connsync.ConfigFromEnv(e.Getenv, connsync.EnvOptions{Dev: cfg.dev, DataDir: filepath.Dir(cfg.dataDir)})
 	if err != nil {
 		problems = append(problems, "sensor sync: "+strings.TrimPrefix(err.Error(), "connsync: "))
@@ -251,7 +292,11 @@ func runServe(ctx context.Context, e *env, args []string) error {
 	if workers <= 0 {
 		workers = connsync.DefaultWorkers
 	}
-	pool, err := newPool(ctx, dbURL, workers+poolOthers)
+	conns := workers + poolOthers
+	if cfg.smtp != nil || cfg.dev {
+		conns += notifyConns
+	}
+	pool, err := newPool(ctx, dbURL, conns)
 	if err != nil {
 		return err
 	}
@@ -365,6 +410,40 @@ func runServe(ctx context.Context, e *env, args []string) error {
 			return fmt.Errorf("demo follower account: %w", err)
 		}
 	}
+	// Access notifications: the configured mail server, or in development
+	// mode an in-process receiver whose messages /dev/mail shows.
+	if cfg.smtp == nil && cfg.dev {
+		mt, err := mailtest.Start(mailtest.Options{Keep: 200})
+		if err != nil {
+			return err
+		}
+		defer mt.Close()
+		sc, err := notify.ParseSMTPURL(mt.URL(), cfg.mailFrom)
+		if err != nil {
+			return err
+		}
+		cfg.smtp, deps.DevMail = &sc, mt
+		fmt.Fprintf(e.Stdout, "development mail receiver: %s (FSECGM_SMTP_URL); received messages at %s/dev/mail\n",
+			mt.URL(), strings.TrimSuffix(baseURL, "/"))
+		logger.Warn("development mode: notification e-mails go to an in-process SMTP receiver, shown at /dev/mail")
+	}
+	var notifyStore *notify.Store
+	var mailer notify.Mailer
+	if cfg.smtp != nil {
+		notifyStore = notify.New(pool, deps.Consent, notify.Options{Logger: logger})
+		mailer = notify.NewSMTPMailer(*cfg.smtp)
+		deps.Notify = &notify.Service{Store: notifyStore, Mailer: mailer, BaseURL: baseURL}
+		if err := metrics.WatchNotifications(func(ctx context.Context) (telemetry.NotificationStats, error) {
+			st, err := notifyStore.Stats(ctx)
+			return telemetry.NotificationStats{Pending: st.Pending, Leased: st.Leased, Dead: st.Dead, Bounced: st.Bounced,
+				Sent: st.Sent, Cancelled: st.Cancelled, Queued: st.Queued, OldestPending: st.OldestPending}, err
+		}, logger); err != nil {
+			return err
+		}
+		logger.Info("access notifications on", slog.String("smtp", cfg.smtp.Redacted()), slog.Int("digest_hour", cfg.digestHour))
+	} else {
+		logger.Warn("access notifications are off: set " + envSMTPURL)
+	}
 	handler, err := taccuino.New(deps)
 	if err != nil {
 		return err
@@ -400,7 +479,8 @@ func runServe(ctx context.Context, e *env, args []string) error {
 	logger.Info("listening", slog.String("addr", ln.Addr().String()), slog.Bool("dev", cfg.dev))
 
 	jobs, err := serveJobs(jobDeps{Logger: logger, Pool: pool, Store: deps.Store, Consent: deps.Consent, Sync: deps.Sync,
-		Records: rec, Summaries: updater, Getenv: e.Getenv, Dev: cfg.dev, ShutdownTimeout: cfg.shutdownTimeout})
+		Records: rec, Summaries: updater, Getenv: e.Getenv, Dev: cfg.dev, ShutdownTimeout: cfg.shutdownTimeout,
+		Notify: notifyStore, Mailer: mailer, Compose: notify.ComposerOptions{BaseURL: baseURL, From: cfg.mailFrom, DigestHour: cfg.digestHour}})
 	if err != nil {
 		for _, l := range servers {
 			l.ln.Close()
@@ -553,6 +633,12 @@ func serveUntilDone(ctx context.Context, logger *slog.Logger, servers []*listene
 // poolOthers is the database connections kept for the HTTP requests and
 // the jobs other than the sync (summaries, delivery, upkeep): see newPool.
 const poolOthers = 6
+
+// notifyConns is the database connections kept for the notification jobs
+// when they run: the composer's round, and the senders' (each holds its
+// message's row while it sends, and briefly a second one for the
+// hand-off).
+const notifyConns = 3
 
 // statementGrace is how long a statement in progress may still run when
 // its request's context ends (the client went away or timed out) before

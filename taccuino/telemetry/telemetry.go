@@ -16,7 +16,9 @@
 //   - [Metrics.WatchPool] reads pgxpool.Stat() at scrape time;
 //   - [Metrics.WatchOutbox] reads the FHIR outbox's depth and oldest
 //     pending age at scrape time, through a function (records.Store.Stats,
-//     adapted).
+//     adapted);
+//   - [Metrics.WatchNotifications] does the same for the access
+//     notifications' outbox (notify.Store.Stats, adapted).
 //
 // Labels hold only bounded sets of values (route patterns, statuses,
 // outcome and error kind names, source names); no label or value ever
@@ -40,25 +42,29 @@ const Namespace = "fsecgm"
 // The metrics of fsecgm, besides the Go runtime (go_*), process
 // (process_*) and build (go_build_info) metrics.
 const (
-	MetricHTTPRequests        = "fsecgm_http_requests_total"                      // counter: method, route, status
-	MetricHTTPDuration        = "fsecgm_http_request_duration_seconds"            // histogram: method, route
-	MetricHTTPInFlight        = "fsecgm_http_requests_in_flight"                  // gauge
-	MetricSyncs               = "fsecgm_sync_runs_total"                          // counter: run (connection, follower_list), outcome (ok, failed, lost, released)
-	MetricSyncDuration        = "fsecgm_sync_run_duration_seconds"                // histogram: run
-	MetricConnectorErrors     = "fsecgm_connector_errors_total"                   // counter: connector (librelinkup), kind
-	MetricReadingsIngested    = "fsecgm_readings_ingested_total"                  // counter: source, result (inserted, duplicate, revised, rejected)
-	MetricOutboxMessages      = "fsecgm_outbox_messages"                          // gauge: state (pending, leased, poisoned, delivered, cancelled)
-	MetricOutboxOldestPending = "fsecgm_outbox_oldest_pending_age_seconds"        // gauge
-	MetricOutboxUp            = "fsecgm_outbox_stats_up"                          // gauge: 1 when the outbox could be read at the last scrape
-	MetricPoolConns           = "fsecgm_db_pool_connections"                      // gauge: state (acquired, idle, constructing)
-	MetricPoolMaxConns        = "fsecgm_db_pool_max_connections"                  // gauge
-	MetricPoolAcquires        = "fsecgm_db_pool_acquires_total"                   // counter
-	MetricPoolEmptyAcquires   = "fsecgm_db_pool_empty_acquires_total"             // counter: acquires that had to wait for a connection
-	MetricPoolCanceled        = "fsecgm_db_pool_canceled_acquires_total"          // counter
-	MetricPoolAcquireWait     = "fsecgm_db_pool_acquire_wait_seconds_total"       // counter
-	MetricPoolNewConns        = "fsecgm_db_pool_new_connections_total"            // counter
-	MetricPoolDestroyed       = "fsecgm_db_pool_destroyed_connections_total"      // counter: reason (max_lifetime, max_idle)
-	MetricPoolEmptyWait       = "fsecgm_db_pool_empty_acquire_wait_seconds_total" // counter
+	MetricHTTPRequests              = "fsecgm_http_requests_total"                      // counter: method, route, status
+	MetricHTTPDuration              = "fsecgm_http_request_duration_seconds"            // histogram: method, route
+	MetricHTTPInFlight              = "fsecgm_http_requests_in_flight"                  // gauge
+	MetricSyncs                     = "fsecgm_sync_runs_total"                          // counter: run (connection, follower_list), outcome (ok, failed, lost, released)
+	MetricSyncDuration              = "fsecgm_sync_run_duration_seconds"                // histogram: run
+	MetricConnectorErrors           = "fsecgm_connector_errors_total"                   // counter: connector (librelinkup), kind
+	MetricReadingsIngested          = "fsecgm_readings_ingested_total"                  // counter: source, result (inserted, duplicate, revised, rejected)
+	MetricOutboxMessages            = "fsecgm_outbox_messages"                          // gauge: state (pending, leased, poisoned, delivered, cancelled)
+	MetricOutboxOldestPending       = "fsecgm_outbox_oldest_pending_age_seconds"        // gauge
+	MetricOutboxUp                  = "fsecgm_outbox_stats_up"                          // gauge: 1 when the outbox could be read at the last scrape
+	MetricNotificationMessages      = "fsecgm_notification_messages"                    // gauge: state (pending, leased, sent, dead, bounced, cancelled)
+	MetricNotificationQueued        = "fsecgm_notification_accesses_queued"             // gauge
+	MetricNotificationOldestPending = "fsecgm_notification_oldest_pending_age_seconds"  // gauge
+	MetricNotificationUp            = "fsecgm_notification_stats_up"                    // gauge
+	MetricPoolConns                 = "fsecgm_db_pool_connections"                      // gauge: state (acquired, idle, constructing)
+	MetricPoolMaxConns              = "fsecgm_db_pool_max_connections"                  // gauge
+	MetricPoolAcquires              = "fsecgm_db_pool_acquires_total"                   // counter
+	MetricPoolEmptyAcquires         = "fsecgm_db_pool_empty_acquires_total"             // counter: acquires that had to wait for a connection
+	MetricPoolCanceled              = "fsecgm_db_pool_canceled_acquires_total"          // counter
+	MetricPoolAcquireWait           = "fsecgm_db_pool_acquire_wait_seconds_total"       // counter
+	MetricPoolNewConns              = "fsecgm_db_pool_new_connections_total"            // counter
+	MetricPoolDestroyed             = "fsecgm_db_pool_destroyed_connections_total"      // counter: reason (max_lifetime, max_idle)
+	MetricPoolEmptyWait             = "fsecgm_db_pool_empty_acquire_wait_seconds_total" // counter
 )
 
 // httpBuckets are the latency buckets of HTTP requests, in seconds; 0.2 is
