@@ -68,7 +68,8 @@ func newBrowser(t *testing.T) (*browser, *testEnv) {
 	// A person with no record yet, for the connection scenario.
 	personas = append(personas, Persona{Key: "newcomer", Landing: "/taccuino",
 		Spec: auth.PrincipalSpec{Role: auth.RoleCitizen, FiscalCode: cfNewcomer, Name: "Nora Nuova", GivenName: "Nora", FamilyName: "Nuova"}})
-	s, err := New(Deps{Deps: d, Verifier: v, DevIssuer: iss, Demo: personas, Sync: e.syncer, SensitiveRate: 1e6, SensitiveBurst: 1e6})
+	s, err := New(Deps{Deps: d, Verifier: v, DevIssuer: iss, Demo: personas, Sync: e.syncer, SensitiveRate: 1e6, SensitiveBurst: 1e6,
+		Notify: e.notify, DevMail: e.mail})
 	if err != nil {
 		t.Fatal(err)
 	}

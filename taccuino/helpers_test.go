@@ -94,8 +94,10 @@ type testEnv struct {
 	syncer   *connsync.Syncer
 	// accountsMade numbers the accounts accountFor adds.
 	accountsMade atomic.Int64
-	// mail receives the notification e-mails (package notify).
-	mail *mailtest.Server
+	// mail receives the notification e-mails (package notify); notify
+	// sends them there.
+	mail   *mailtest.Server
+	notify *notify.Service
 }
 
 // newEnv starts the service in production mode (the fake provider's
@@ -141,9 +143,10 @@ func newEnv(t *testing.T) *testEnv {
 	if err != nil {
 		t.Fatal(err)
 	}
+	env.notify = &notify.Service{Store: notify.New(pool, env.consent, notify.Options{Logger: logger}),
+		Mailer: notify.NewSMTPMailer(smtpCfg), BaseURL: "https://taccuino.example.org"}
 	env.srv, err = New(Deps{
-		Notify: &notify.Service{Store: notify.New(pool, env.consent, notify.Options{Logger: logger}),
-			Mailer: notify.NewSMTPMailer(smtpCfg), BaseURL: "https://taccuino.example.org"},
+		Notify:         env.notify,
 		Deps:           web.Deps{Logger: logger, Pool: pool, Store: env.store, Consent: env.consent},
 		Sync:           env.syncer,
 		Reports:        reports.Options{Summaries: summaries.NewStore(pool)},
