@@ -1,6 +1,7 @@
 package main
 
 import (
+	"context"
 	"encoding/json"
 	"fmt"
 	"io"
@@ -10,6 +11,7 @@ import (
 	"testing"
 	"time"
 
+	"fsecgm/migrations/dbtest"
 	"fsecgm/taccuino"
 	"fsecgm/taccuino/auth"
 	"fsecgm/taccuino/notify/mailtest"
@@ -153,5 +155,31 @@ func TestServeNotifications(t *testing.T) {
 	if code, body := call("GET", srv.base+"/metrics", "", ""); code != 200 ||
 		!strings.Contains(string(body), `fsecgm_notification_messages{state="sent"} 2`) {
 		t.Errorf("/metrics: %d, no sent notifications", code)
+	}
+}
+
+// TestNotificationsCommand: 'fsecgm notifications' lists and refuses what
+// it cannot do, with the right exit statuses.
+func TestNotificationsCommand(t *testing.T) {
+	t.Parallel()
+	url := dbtest.URL(t)
+	for _, c := range []struct {
+		args []string
+		code int
+		out  string
+	}{
+		{[]string{"notifications", "list", "--database-url", url}, 0, "0 messages"},
+		{[]string{"notifications", "list", "--state", "all", "--database-url", url}, 0, "ID  PATIENT"},
+		{[]string{"notifications", "resend", "42", "--database-url", url}, 1, "not found"},
+		{[]string{"notifications", "resend", "x"}, 2, "not a message id"},
+		{[]string{"notifications", "list", "--state", "lost"}, 2, "--state"},
+		{[]string{"notifications", "purge"}, 2, "unknown verb"},
+	} {
+		var stdout, stderr strings.Builder
+		e := &env{Stdout: &stdout, Stderr: &stderr, Getenv: mapEnv(nil)}
+		code := run(context.Background(), e, c.args)
+		if code != c.code || !strings.Contains(stdout.String()+stderr.String(), c.out) {
+			t.Errorf("%v: exit %d, want %d; output %q, want %q", c.args, code, c.code, stdout.String()+stderr.String(), c.out)
+		}
 	}
 }

@@ -54,8 +54,9 @@ func TestServeConfig(t *testing.T) {
 		{"bad values", []string{"--addr", "nowhere", "--log-level", "loud", "--base-url", "ftp://x"},
 			map[string]string{"FSECGM_OIDC_ISSUER": "https://idp.example", "FSECGM_OIDC_AUDIENCE": "fsecgm",
 				"FSECGM_OIDC_JWKS_URL": "https://idp.example/jwks", "FSECGM_CREDENTIALS_KEY": base64.StdEncoding.EncodeToString(make([]byte, 32)),
-				"FSECGM_TRUST_PROXY": "perhaps"},
-			[]string{"--addr", "--log-level", "FSECGM_BASE_URL", "FSECGM_TRUST_PROXY"}},
+				"FSECGM_TRUST_PROXY": "perhaps", "FSECGM_SMTP_URL": "smtp://u:secret@relay.example.org?tls=none",
+				"FSECGM_NOTIFY_DIGEST_HOUR": "25"},
+			[]string{"--addr", "--log-level", "FSECGM_BASE_URL", "FSECGM_TRUST_PROXY", "FSECGM_SMTP_URL", "FSECGM_NOTIFY_DIGEST_HOUR"}},
 	} {
 		var stdout, stderr bytes.Buffer
 		e := &env{Stdout: &stdout, Stderr: &stderr, Getenv: mapEnv(tt.env)}
