@@ -5,11 +5,13 @@ import (
 	"errors"
 	"net/http"
 	"net/http/httptest"
+	"strings"
 	"testing"
 	"time"
 
 	"fsecgm/connectors/connsync"
 	"fsecgm/taccuino/locale"
+	"fsecgm/taccuino/notify"
 	"fsecgm/taccuino/web"
 
 	"github.com/labstack/echo/v5"
@@ -32,8 +34,10 @@ func FuzzAPIBodies(f *testing.F) {
 		`{"identifier":"http://hl7.it/sid/codiceFiscale|RSSMRA80A01H501U"}`, `{"identifier":"rssmra80a01h501u"}`,
 		`{"kind":"mmg","patient_fiscal_code":"RSSMRA80A01H501U","practitioner_fiscal_code":"VRDLCU68H12D612K","valid_from":"2026-01-01T00:00:00Z"}`,
 		`{"kind":"parent","patient_fiscal_code":"BNCGLI14D45D612K","guardian_fiscal_code":"BNCNNA85M50D612T","valid_to":"not a time"}`,
+		`{"email":"mario.rossi@example.org","mode":"each"}`, `{"email":"M@Example.ORG","mode":"daily","lang":"en"}`,
+		`{"mode":"off"}`, `{"email":"a b@c","mode":"hourly"}`,
 	} {
-		for k := range uint8(5) {
+		for k := range uint8(6) {
 			f.Add([]byte(s), k)
 		}
 	}
@@ -46,7 +50,7 @@ func FuzzAPIBodies(f *testing.F) {
 		req.Header.Set("Content-Type", "application/json")
 		c := echo.New().NewContext(req, httptest.NewRecorder())
 		var check func() error
-		switch kind % 5 {
+		switch kind % 6 {
 		case 0:
 			var r ConsentRequest
 			err = web.DecodeJSON(c, &r)
@@ -98,6 +102,26 @@ func FuzzAPIBodies(f *testing.F) {
 			var r CareRelationshipJSON
 			err = web.DecodeJSON(c, &r)
 			check = func() error { return nil }
+		case 5:
+			var r NotificationsRequest
+			err = web.DecodeJSON(c, &r)
+			check = func() error {
+				m, err := notify.ParseMode(r.Mode)
+				if err != nil {
+					return web.Invalid("/mode", err.Error())
+				}
+				if m == notify.ModeOff {
+					return nil
+				}
+				e, err := notify.NormalizeEmail(r.Email)
+				if err != nil {
+					return web.Invalid("/email", err.Error())
+				}
+				if len(e) > 254 || strings.Count(e, "@") != 1 || strings.ContainsAny(e, " <>\r\n") || notify.MaskEmail(e) == e {
+					t.Fatalf("NormalizeEmail(%q) accepted %q", r.Email, e)
+				}
+				return nil
+			}
 		}
 		if err == nil {
 			err = check()

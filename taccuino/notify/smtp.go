@@ -9,7 +9,6 @@ import (
 	"net/smtp"
 	"net/textproto"
 	"net/url"
-	"strconv"
 	"strings"
 	"time"
 )
@@ -294,13 +293,6 @@ func clip(s string, n int) string {
 		n--
 	}
 	return s[:n]
-}
-
-// portOf returns the port of addr as a number (0 when none).
-func portOf(addr string) int {
-	_, p, _ := net.SplitHostPort(addr)
-	n, _ := strconv.Atoi(p)
-	return n
 }
 
 // domainOf returns the domain of an address (for Message-IDs).
