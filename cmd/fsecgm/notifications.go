@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"strconv"
+	"strings"
 	"text/tabwriter"
 
 	"fsecgm/taccuino/consent"
@@ -23,11 +24,10 @@ func runNotifications(ctx context.Context, e *env, args []string) error {
 	dbURL := fs.String("database-url", "", "PostgreSQL URL of the database (default $DATABASE_URL; when neither is set, a private server in --data-dir)")
 	dataDir := fs.String("data-dir", defaultDataDir, "data directory of the private PostgreSQL used when no database URL is set")
 	state := fs.String("state", string(notify.MessageDead), "the state to list, or all")
-	if len(args) == 0 {
-		fs.Usage()
-		return usageError(errors.New("want list or resend ID"))
+	verb, rest := "list", args // flags alone (--help, --state) list
+	if len(args) > 0 && !strings.HasPrefix(args[0], "-") {
+		verb, rest = args[0], args[1:]
 	}
-	verb, rest := args[0], args[1:]
 	var id int64
 	if verb == "resend" {
 		if len(rest) == 0 {
