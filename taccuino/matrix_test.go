@@ -154,9 +154,11 @@ type persona struct {
 func all(act consent.Action, _ bool) bool { return act != consent.ActWriteCareRelationships }
 
 // minorMay is what a minor patient may do on their own record: everything
-// but changing consent and delegations, their parent's or tutor's powers.
+// but changing consent, delegations and the notification address, their
+// parent's or tutor's powers.
 func minorMay(act consent.Action, granted bool) bool {
-	return all(act, granted) && act != consent.ActWriteConsent && act != consent.ActWriteDelegations
+	return all(act, granted) && act != consent.ActWriteConsent && act != consent.ActWriteDelegations &&
+		act != consent.ActWriteNotifications
 }
 func none(consent.Action, bool) bool { return false }
 func delegateMay(act consent.Action, _ bool) bool {

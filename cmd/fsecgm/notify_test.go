@@ -29,7 +29,7 @@ func TestServeNotifications(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer mail.Close()
-	_, _, vars := devServeVars(t, 21, 1)
+	_, _, vars := devServeVars(t, 21)
 	vars["FSECGM_SMTP_URL"] = mail.URL() // loopback: credentials without TLS allowed
 	srv := serveInProcess(t, vars, "--dev", "--addr", "127.0.0.1:0")
 	defer srv.stop(t, 30*time.Second)

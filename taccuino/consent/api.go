@@ -57,10 +57,13 @@ type Action string
 //	ReadCareRelationships  yes       yes          no        no             no             yes (scope)
 //	WriteCareRelationships no        no           no        no             no             yes (scope)
 //	ReadNotifications      yes       yes          no        no             no             no
-//	WriteNotifications     yes       yes          no        no             no             no
+//	WriteNotifications     yes (**)  yes          no        no             no             no
 //
 // (*) practitioners need a care relationship, services the scope
 // ScopeReadData, and both need the patient's third-party consent.
+//
+// (**) not a minor patient: changing the consent, the delegations and the
+// notification address is their parent's or tutor's power.
 //
 // A delegation carries no right over the notification address: the
 // delegations of fsecgm have no per-right grants yet, and deny by default

@@ -45,7 +45,8 @@ type Facts struct {
 //     everything on their own record except writing registry data; a
 //     minor patient (under 18 on the day, by the stored birth date or the
 //     fiscal code's) reads and writes their data but does not change the
-//     consent nor grant or revoke delegations: those powers are their
+//     consent or the notification address, nor grant or revoke
+//     delegations: those powers are their
 //     parent's or tutor's (art. 316 and 357 c.c.: parental responsibility
 //     and the tutor's representation of the minor; art. 2 c.c.).
 //   - A parent acts for a minor until the start of the patient's 18th
@@ -127,9 +128,11 @@ func patientAction(act Action) bool {
 }
 
 // representativeAction reports the powers that, for a minor, belong to
-// their parent or tutor: changing the consent and the delegations.
+// their parent or tutor: changing the consent, the delegations and the
+// address the accesses are notified to (which the FSE shows with the
+// consent).
 func representativeAction(act Action) bool {
-	return act == ActWriteConsent || act == ActWriteDelegations
+	return act == ActWriteConsent || act == ActWriteDelegations || act == ActWriteNotifications
 }
 
 // delegateAction reports what a delegate may do.
