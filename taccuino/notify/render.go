@@ -37,6 +37,8 @@ func who(a access, l locale.Lang) string {
 		return l.T("ntf_who_anonymous")
 	case "service":
 		return l.T("ntf_who_service") + " «" + a.name + "»"
+	case "operator": // the service's operator, from the command line
+		return joinNonEmpty(", ", a.name, l.T("tac_role_operator"))
 	case "practitioner":
 		role := l.T("tac_prole_" + a.prole)
 		if a.prole == "" {
