@@ -64,3 +64,24 @@ func BenchmarkMetrics90d15min(b *testing.B) { benchMetrics(b, benchSeries(8640, 
 
 // BenchmarkSum90d15min is the baseline for BenchmarkMetrics90d15min.
 func BenchmarkSum90d15min(b *testing.B) { benchSum(b, benchSeries(8640, 15*time.Minute)) }
+
+func benchExtended(b *testing.B, s cgm.Series) {
+	o := Options{Location: rome}
+	b.ReportAllocs()
+	for b.Loop() {
+		e, err := ComputeExtended(s, o)
+		if err != nil {
+			b.Fatal(err)
+		}
+		sink += *e.Value(MetricMAGE)
+	}
+}
+
+// BenchmarkExtended14d1min computes every extended metric (iglu 4.3.0's
+// all_metrics()) of 14 days of one-minute readings (20,160), the consensus
+// figures they build on included.
+func BenchmarkExtended14d1min(b *testing.B) { benchExtended(b, benchSeries(20160, time.Minute)) }
+
+// BenchmarkExtended90d15min computes every extended metric of 90 days of
+// 15-minute readings (8,640).
+func BenchmarkExtended90d15min(b *testing.B) { benchExtended(b, benchSeries(8640, 15*time.Minute)) }

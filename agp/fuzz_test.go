@@ -3,6 +3,7 @@ package agp
 import (
 	"encoding/binary"
 	"math"
+	"slices"
 	"testing"
 	"time"
 
@@ -43,7 +44,7 @@ func FuzzCompute(f *testing.F) {
 			rs = append(rs, cgm.Reading{Time: at.UTC(), Value: v, Unit: unit, Kind: kind, Flags: fl})
 			data = data[2:]
 		}
-		r, err := Compute(cgm.NewSeries(rs), Options{Location: rome, AGP: true, Daily: true})
+		r, err := Compute(cgm.NewSeries(rs), Options{Location: rome, AGP: true, Daily: true, Extended: true})
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -74,6 +75,7 @@ func FuzzCompute(f *testing.F) {
 			e.HyperLevel1Exclusive.Total > e.HyperLevel1.Total || e.HyperExtended.Total > e.HyperLevel2.Total {
 			t.Errorf("episode counts inconsistent: %+v", e)
 		}
+		checkExtended(t, r)
 		days := 0
 		for _, d := range r.Daily {
 			days += d.Readings
@@ -82,4 +84,40 @@ func FuzzCompute(f *testing.F) {
 			t.Errorf("daily profiles hold %d readings, report %d", days, r.Readings)
 		}
 	})
+}
+
+// checkExtended checks the invariants of the extended metrics: percentages
+// within 0–100, the five-number summary in order, SDs and indices not
+// negative, GRI equal to the report's.
+func checkExtended(t *testing.T, r Report) {
+	t.Helper()
+	e := r.Extended
+	get := func(m Metric) float64 {
+		if v := e.Value(m); v != nil {
+			if math.IsInf(*v, 0) {
+				t.Errorf("%s is infinite", m.Column())
+			}
+			return *v
+		}
+		return math.NaN()
+	}
+	for _, m := range []Metric{MetricAbove140, MetricAbove180, MetricAbove250, MetricBelow54, MetricBelow70,
+		MetricInRange63140, MetricInRange70180, MetricGRI, MetricCOGI, MetricActivePercent,
+		MetricGRADEEugly, MetricGRADEHyper, MetricGRADEHypo} {
+		if v := get(m); v < -1e-9 || v > 100+1e-9 {
+			t.Errorf("%s = %v, outside 0–100", m.Column(), v)
+		}
+	}
+	if q := []float64{get(MetricMin), get(MetricQ1), get(MetricMedian), get(MetricQ3), get(MetricMax)}; q[0] == q[0] && !slices.IsSorted(q) {
+		t.Errorf("summary out of order: %v", q)
+	}
+	for _, m := range []Metric{MetricSD, MetricSDw, MetricSDhhmm, MetricSDwsh, MetricSDdm, MetricSDb, MetricSDbdm,
+		MetricCONGA, MetricMODD, MetricMAGE, MetricMAG, MetricIQR, MetricMAD, MetricLBGI, MetricHBGI, MetricADRR, MetricRange} {
+		if v := get(m); v < 0 {
+			t.Errorf("%s = %v < 0", m.Column(), v)
+		}
+	}
+	if r.GRI != nil && get(MetricGRI) == get(MetricGRI) && r.Unit == "mg/dL" && math.Abs(r.GRI.Value-get(MetricGRI)) > 1e-9 {
+		t.Errorf("GRI %v in the report, %v extended", r.GRI.Value, get(MetricGRI))
+	}
 }

@@ -28,6 +28,9 @@ type Options struct {
 	AGP bool
 	// Daily asks for the daily profiles.
 	Daily bool
+	// Extended asks for the extended metrics (every metric of iglu 4.3.0's
+	// all_metrics(); see Extended).
+	Extended bool
 }
 
 // Period is a reporting period [Start, End).
@@ -103,6 +106,13 @@ type work struct {
 	grid  []float64
 	slot  []int16
 	runs  []run
+	ext   []float64 // the extended metrics' scratch
+	cells []float64 // the extended metrics' local days × times of day
+	// terms remembers the raw-reading terms per whole mg/dL value (a value
+	// always gives the same terms, so the cache lives across computations).
+	terms    [1024]terms
+	termsSet [1024]bool
+	hist     [1024]int // readings per whole mg/dL value
 }
 
 var workPool = sync.Pool{New: func() any { return new(work) }}
@@ -203,6 +213,13 @@ func (c *calc) report() Report {
 	r.Sufficient = r.Period.Days >= SufficientDays && r.ActivePercent >= SufficientActivePercent
 	if o.Daily {
 		r.Daily = c.daily(r.Period)
+	}
+	if r.TimeInRanges != nil {
+		gri := GRIFromRanges(*r.TimeInRanges)
+		r.GRI = &gri
+	}
+	if o.Extended {
+		r.Extended = c.extended(&r)
 	}
 	return r
 }
@@ -367,6 +384,14 @@ func (c *calc) activePercent() float64 {
 		}
 		return math.Min(float64(slots)/expected*100, 100)
 	}
+	return c.igluActivePercent()
+}
+
+// igluActivePercent is iglu 4.3.0's active_percent(range_type =
+// "automatic") over the readings: the share of the readings expected from
+// the first to the last that are present. Complexity O(n).
+func (c *calc) igluActivePercent() float64 {
+	n := len(c.times)
 	switch n {
 	case 0:
 		return 0

@@ -56,6 +56,13 @@ type Report struct {
 	// Daily holds one profile per local calendar day; only when asked for.
 	Daily []Day `json:"daily_profiles,omitempty"`
 
+	// GRI is the Glycemia Risk Index of the period with its components and
+	// zone (null without readings).
+	GRI *GRI `json:"gri"`
+	// Extended holds every metric of iglu 4.3.0's all_metrics(); only when
+	// asked for.
+	Extended *Extended `json:"extended,omitempty"`
+
 	// Engine names the engine version and definition set.
 	Engine string `json:"engine"`
 }
