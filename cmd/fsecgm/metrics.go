@@ -16,7 +16,7 @@ import (
 
 // runMetrics implements "fsecgm metrics".
 func runMetrics(ctx context.Context, e *env, args []string) error {
-	fs := newFlagSet(e, "metrics", "--input FILE [--format auto|libreview|long] | --patient CF [--database-url URL]; [--tz ZONE] [--from YYYY-MM-DD --to YYYY-MM-DD] [--agp] [--daily] [--table [--lang it|en]]")
+	fs := newFlagSet(e, "metrics", "--input FILE [--format auto|libreview|long] | --patient CF [--database-url URL]; [--tz ZONE] [--from YYYY-MM-DD --to YYYY-MM-DD] [--agp] [--daily] [--extended] [--table [--lang it|en]]")
 	inputPath := fs.String("input", "", "CSV `file`: a LibreView export or a long CSV id,time,gl")
 	format := fs.String("format", "auto", "input format: auto, libreview or long")
 	tz := fs.String("tz", "", "time `zone` of calendar days and times of day: an IANA name or an offset such as -05:00 (default: the offset the file's timestamps carry, else Europe/Rome)")
@@ -24,6 +24,7 @@ func runMetrics(ctx context.Context, e *env, args []string) error {
 	to := fs.String("to", "", "last local `date` of the reporting period, inclusive (YYYY-MM-DD)")
 	withAGP := fs.Bool("agp", false, "include the AGP profile (5/25/50/75/95 percentiles per 5-minute slot of the local day)")
 	daily := fs.Bool("daily", false, "include the daily profiles")
+	extended := fs.Bool("extended", false, "include \"extended\": every metric of iglu 4.3.0's all_metrics(), keyed by its column name in snake case")
 	table := fs.Bool("table", false, "print a readable table instead of JSON (rounded for reading)")
 	lang := fs.String("lang", "it", "language of the table: it or en")
 	patientCF := fs.String("patient", "", "codice fiscale of a stored patient: compute from the database instead of --input (all data unless --from/--to)")
@@ -36,7 +37,7 @@ func runMetrics(ctx context.Context, e *env, args []string) error {
 		if *inputPath != "" {
 			return usageError(errors.New("give --input or --patient, not both"))
 		}
-		r, err := storedMetrics(ctx, e, *patientCF, *dbURL, *dataDir, *tz, *from, *to, *withAGP, *daily)
+		r, err := storedMetrics(ctx, e, *patientCF, *dbURL, *dataDir, *tz, *from, *to, agp.Options{AGP: *withAGP, Daily: *daily, Extended: *extended})
 		if err != nil {
 			return err
 		}
@@ -64,7 +65,7 @@ func runMetrics(ctx context.Context, e *env, args []string) error {
 	reports := make([]agp.Report, 0, len(in.Subjects))
 	for _, s := range in.Subjects {
 		r, err := agp.Compute(cgm.NewSeries(s.Readings), agp.Options{
-			Patient: s.ID, Location: in.Location, Zone: in.Zone, Period: period, AGP: *withAGP, Daily: *daily,
+			Patient: s.ID, Location: in.Location, Zone: in.Zone, Period: period, AGP: *withAGP, Daily: *daily, Extended: *extended,
 		})
 		if err != nil {
 			return err
@@ -112,6 +113,9 @@ func printTable(w io.Writer, reports []agp.Report, l locale.Lang) error {
 		row(l.T("low"), pct(tir.Low))
 		row(l.T("very_low"), pct(tir.VeryLow))
 		row(l.T("tight"), pct(tir.Tight))
+		if r.GRI != nil {
+			row(l.T("gri"), fmt.Sprintf("%s (%s %s)", l.Number(r.GRI.Value, 0), l.T("gri_zone"), r.GRI.Zone))
+		}
 		ev := r.Events
 		row(l.T("hypo_events"), fmt.Sprintf("%d (%s %s)", ev.HypoLevel1.Total, l.Number(ev.HypoLevel1.PerDay, 1), l.T("per_day")))
 		row(l.T("hypo2_events"), fmt.Sprint(ev.HypoLevel2.Total))

@@ -4,11 +4,14 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"math"
 	"os"
 	"path/filepath"
 	"slices"
+	"strconv"
 	"strings"
 	"testing"
+	"unicode"
 )
 
 // runCmd runs fsecgm with args and returns exit status, stdout and stderr.
@@ -212,4 +215,93 @@ func TestFHIRCommand(t *testing.T) {
 	if code, _, errOut := runCmd(t, nil, "fhir", "--input", igluCSV, "--patient", "Subject 9"); code != 2 || !strings.Contains(errOut, "Subject 1") {
 		t.Errorf("unknown subject: exit %d, %q", code, errOut)
 	}
+}
+
+// TestMetricsExtendedMatchesIglu is our independent check of "fsecgm metrics
+// --extended" against iglu's own output on iglu's example file: every key of
+// every patient's "extended" object (iglu's all_metrics() column in snake
+// case) equals the reference figure iglu 4.3.0 computed (1e-9 relative).
+func TestMetricsExtendedMatchesIglu(t *testing.T) {
+	code, out, errOut := runCmd(t, nil, "metrics", "--input", igluCSV, "--extended")
+	if code != 0 {
+		t.Fatalf("exit %d: %s", code, errOut)
+	}
+	var reports []struct {
+		Patient  string              `json:"patient"`
+		Extended map[string]*float64 `json:"extended"`
+		GRI      struct {
+			Value float64 `json:"value"`
+			Zone  string  `json:"zone"`
+		} `json:"gri"`
+	}
+	if err := json.Unmarshal([]byte(out), &reports); err != nil {
+		t.Fatal(err)
+	}
+	got := map[string]map[string]*float64{}
+	for _, r := range reports {
+		got[r.Patient] = r.Extended
+		if len(r.Extended) != 59 {
+			t.Errorf("%s: %d extended keys, want 59", r.Patient, len(r.Extended))
+		}
+	}
+	raw, err := os.ReadFile("../../agp/testdata/iglu_example_5_subject.extended.iglu.txt")
+	if err != nil {
+		t.Fatal(err)
+	}
+	matched := 0
+	for _, line := range strings.Split(string(raw), "\n") {
+		if line == "" || strings.HasPrefix(line, "#") {
+			continue
+		}
+		f := strings.Split(line, "|")
+		key := snake(f[1])
+		v, ok := got[f[0]][key]
+		if !ok {
+			t.Errorf("%s: no key %q (iglu column %q)", f[0], key, f[1])
+			continue
+		}
+		if f[2] == "NA" {
+			if v != nil {
+				t.Errorf("%s %s = %v, want null", f[0], key, *v)
+			}
+			matched++
+			continue
+		}
+		want, _ := strconv.ParseFloat(f[2], 64)
+		if v == nil || math.Abs(*v-want) > 1e-9*math.Abs(want) {
+			t.Errorf("%s %s = %v, want %.17g (iglu)", f[0], key, v, want)
+			continue
+		}
+		matched++
+	}
+	if matched != 5*59 {
+		t.Errorf("%d of %d iglu figures matched", matched, 5*59)
+	}
+	if reports[1].GRI.Zone != "D" || reports[0].GRI.Zone != "A" {
+		t.Errorf("GRI zones %+v %+v", reports[0].GRI, reports[1].GRI)
+	}
+	// Without --extended the object is absent.
+	_, out, _ = runCmd(t, nil, "metrics", "--input", igluCSV)
+	if strings.Contains(out, `"extended"`) {
+		t.Error(`"extended" printed without --extended`)
+	}
+}
+
+// snake is the issue's rule written independently of agp.SnakeCase: lower
+// case, each run of other characters one "_", none at either end.
+func snake(s string) string {
+	var b strings.Builder
+	sep := false
+	for _, r := range strings.ToLower(s) {
+		if unicode.IsLetter(r) || unicode.IsDigit(r) {
+			if sep && b.Len() > 0 {
+				b.WriteByte('_')
+			}
+			sep = false
+			b.WriteRune(r)
+		} else {
+			sep = true
+		}
+	}
+	return b.String()
 }

@@ -11,10 +11,11 @@ import (
 )
 
 // storedMetrics computes the glucometrics of a stored patient ("fsecgm
-// metrics --patient"): the readings of the period given by --from/--to
+// metrics --patient"), the parts what asks for (AGP, Daily, Extended): the
+// readings of the period given by --from/--to
 // (local days in the patient's zone, or --tz), or all of them. The report
 // names the patient by public id, never by fiscal code.
-func storedMetrics(ctx context.Context, e *env, cf, dbURL, dataDir, tz, from, to string, withAGP, daily bool) (agp.Report, error) {
+func storedMetrics(ctx context.Context, e *env, cf, dbURL, dataDir, tz, from, to string, what agp.Options) (agp.Report, error) {
 	pool, done, err := openDatabase(ctx, e, dbURL, dataDir)
 	if err != nil {
 		return agp.Report{}, err
@@ -50,5 +51,6 @@ func storedMetrics(ctx context.Context, e *env, cf, dbURL, dataDir, tz, from, to
 	if err != nil {
 		return agp.Report{}, err
 	}
-	return agp.Compute(rs, agp.Options{Patient: p.PublicID, Location: loc, Zone: label, Period: period, AGP: withAGP, Daily: daily})
+	what.Patient, what.Location, what.Zone, what.Period = p.PublicID, loc, label, period
+	return agp.Compute(rs, what)
 }
