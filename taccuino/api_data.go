@@ -71,15 +71,17 @@ func (s *Server) apiLatest(c *echo.Context) error {
 }
 
 // report computes the glucometrics of p over per from the readings read in
-// tx, exactly as "fsecgm metrics" does for a file.
-// The period's dates are in the patient's zone (patientPeriod).
-func (s *Server) report(ctx context.Context, tx pgx.Tx, p cgmstore.Patient, per period, daily bool) (agp.Report, error) {
+// tx, exactly as "fsecgm metrics" does for a file, with the parts what asks
+// for (Daily, Extended). The period's dates are in the patient's zone
+// (patientPeriod).
+func (s *Server) report(ctx context.Context, tx pgx.Tx, p cgmstore.Patient, per period, what agp.Options) (agp.Report, error) {
 	rs, err := s.deps.Store.InTx(tx).Readings(ctx, p.ID, per.Start, per.End)
 	if err != nil {
 		return agp.Report{}, err
 	}
 	ap := per.Period
-	return agp.Compute(rs, agp.Options{Patient: p.PublicID, Location: per.From.Location(), Zone: p.TimeZone, Period: &ap, Daily: daily})
+	what.Patient, what.Location, what.Zone, what.Period = p.PublicID, per.From.Location(), p.TimeZone, &ap
+	return agp.Compute(rs, what)
 }
 
 // patientPeriod reads the from/to parameters in the patient's zone.
@@ -95,7 +97,7 @@ func (s *Server) patientPeriod(c *echo.Context, p cgmstore.Patient, maxDays int)
 // days ending today) and computes the report of that period in the
 // transaction of the access, which the access log names label and the
 // period.
-func (s *Server) periodReport(c *echo.Context, label string, daily bool) (cgmstore.Patient, agp.Report, error) {
+func (s *Server) periodReport(c *echo.Context, label string, what agp.Options) (cgmstore.Patient, agp.Report, error) {
 	p, err := s.deps.Patient(c, consent.ActReadData)
 	if err != nil {
 		return p, agp.Report{}, err
@@ -106,7 +108,7 @@ func (s *Server) periodReport(c *echo.Context, label string, daily bool) (cgmsto
 	}
 	var rep agp.Report
 	err = s.deps.Access(c, p, consent.ActReadData, label+" "+per.String(), func(ctx context.Context, tx pgx.Tx) error {
-		rep, err = s.report(ctx, tx, p, per, daily)
+		rep, err = s.report(ctx, tx, p, per, what)
 		return err
 	})
 	return p, rep, err
@@ -114,9 +116,18 @@ func (s *Server) periodReport(c *echo.Context, label string, daily bool) (cgmsto
 
 // apiGlucometrics serves the glucometrics of a period: the object "fsecgm
 // metrics" prints (agp.Report), for the local dates from..to (default the
-// 14 days ending today).
+// 14 days ending today); with extended=true also the extended metrics, as
+// "fsecgm metrics --extended".
 func (s *Server) apiGlucometrics(c *echo.Context) error {
-	_, rep, err := s.periodReport(c, "glucometrics", false)
+	var extended bool
+	switch c.QueryParam("extended") {
+	case "", "false", "0":
+	case "true", "1":
+		extended = true
+	default:
+		return web.Invalid("extended", "extended must be true or false")
+	}
+	_, rep, err := s.periodReport(c, "glucometrics", agp.Options{Extended: extended})
 	if err != nil {
 		return err
 	}
@@ -135,7 +146,7 @@ type DailyProfilesJSON struct {
 
 // apiDailyProfiles serves one profile per local day of the period.
 func (s *Server) apiDailyProfiles(c *echo.Context) error {
-	p, rep, err := s.periodReport(c, "daily profiles", true)
+	p, rep, err := s.periodReport(c, "daily profiles", agp.Options{Daily: true})
 	if err != nil {
 		return err
 	}

@@ -107,6 +107,20 @@ func TestImportAndGlucometrics(t *testing.T) {
 		t.Errorf("glucometrics differ from agp.Compute on the file (-metrics +api):\n%s", diff)
 	}
 
+	// Extended metrics: the object "fsecgm metrics --extended" computes.
+	wantX, _ := agp.Compute(series, agp.Options{Patient: p.PublicID, Location: loc, Zone: "Europe/Rome", Period: &per, Extended: true})
+	wantJSON, _ = json.Marshal(wantX)
+	res = e.get("/api/v1/patients/"+p.PublicID+"/glucometrics?from="+from+"&to="+to+"&extended=true", tok)
+	got, exp = nil, nil
+	json.Unmarshal(res.body, &got)
+	json.Unmarshal(wantJSON, &exp)
+	if diff := cmp.Diff(exp, got); diff != "" || res.status != http.StatusOK {
+		t.Errorf("extended glucometrics: %d, differ from agp.Compute (-metrics +api):\n%s", res.status, diff)
+	}
+	if x, _ := got.(map[string]any)["extended"].(map[string]any); len(x) != agp.NumMetrics {
+		t.Errorf("extended: %d keys, want %d", len(x), agp.NumMetrics)
+	}
+
 	// Daily profiles: the report's days.
 	wantD, _ := agp.Compute(series, agp.Options{Patient: p.PublicID, Location: loc, Zone: "Europe/Rome", Period: &per, Daily: true})
 	res = e.get("/api/v1/patients/"+p.PublicID+"/daily-profiles?from="+from+"&to="+to, tok)
@@ -245,6 +259,7 @@ func TestPeriodParameters(t *testing.T) {
 		{"from=2024-01-01&to=2025-06-01", "to"},
 		{"to=yesterday", "to"},
 		{"from=1999-12-01&to=1999-12-02", "from"},
+		{"extended=maybe", "extended"},
 	} {
 		res := e.get("/api/v1/patients/"+p.PublicID+"/glucometrics?"+tt.query, tok)
 		var eb struct{ Error struct{ Code, Field string } }

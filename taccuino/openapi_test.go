@@ -7,6 +7,8 @@ import (
 	"slices"
 	"strings"
 	"testing"
+
+	"fsecgm/agp"
 )
 
 // documented reports whether a route belongs in the OpenAPI document: the
@@ -93,5 +95,27 @@ func TestOpenAPIMatchesRoutes(t *testing.T) {
 	}
 	if len(routes) < 10 {
 		t.Errorf("only %d routes compared", len(routes))
+	}
+}
+
+// TestOpenAPIExtendedKeys: the Extended schema lists exactly the keys the
+// engine writes, in the same order.
+func TestOpenAPIExtendedKeys(t *testing.T) {
+	var doc struct {
+		Components struct {
+			Schemas map[string]struct {
+				Required []string `json:"required"`
+			} `json:"schemas"`
+		} `json:"components"`
+	}
+	if err := json.Unmarshal(openAPIDoc, &doc); err != nil {
+		t.Fatal(err)
+	}
+	var want []string
+	for m := agp.Metric(0); m < agp.NumMetrics; m++ {
+		want = append(want, m.Key())
+	}
+	if got := doc.Components.Schemas["Extended"].Required; !slices.Equal(got, want) {
+		t.Errorf("OpenAPI Extended keys %v, want %v", got, want)
 	}
 }
