@@ -124,6 +124,7 @@ const (
 	unitEpisodesPerDay unit = "{episodes}/d"
 	unitMinutes        unit = "min"
 	unitScans          unit = "{scans}"
+	unitScore          unit = "{score}"
 )
 
 // text returns the human unit text written beside the code: for the IG's
@@ -143,6 +144,8 @@ func (u unit) text() string {
 		return "episodes/day"
 	case unitScans:
 		return "scans"
+	case unitScore:
+		return "score"
 	}
 	return string(u)
 }

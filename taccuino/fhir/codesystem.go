@@ -5,7 +5,7 @@ import "fmt"
 // LocalCodeSystem is the canonical URL of fsecgm's own code system for the
 // figures the HL7 CGM IG has no profile and LOINC (as used by the IG) has no
 // code for: time in tight range, hypo- and hyperglycaemic episodes, scans,
-// and the kind of a sensor reading. It is a fixed canonical, the same for
+// the Glycemia Risk Index, and the kind of a sensor reading. It is a fixed canonical, the same for
 // every deployment, so that a code means one thing wherever it is read; the
 // resource itself is [LocalCodes], served at /fhir/CodeSystem/cgm-metrics.
 const LocalCodeSystem = "https://fsecgm.example.org/fhir/CodeSystem/cgm-metrics"
@@ -15,7 +15,7 @@ const LocalCodeSystemID = "cgm-metrics"
 
 // LocalCodeSystemVersion is the version of [LocalCodes]; it changes whenever
 // a definition changes.
-const LocalCodeSystemVersion = "1.0.0"
+const LocalCodeSystemVersion = "1.1.0"
 
 // The codes of [LocalCodeSystem].
 const (
@@ -32,6 +32,10 @@ const (
 	LocalMeanEpisodeDuration     = "mean-episode-duration"
 	LocalMeanEpisodeGlucose      = "mean-episode-glucose"
 	LocalScanCount               = "scan-count"
+	LocalGRI                     = "glycemia-risk-index"
+	LocalGRIHypoComponent        = "gri-hypoglycemia-component"
+	LocalGRIHyperComponent       = "gri-hyperglycemia-component"
+	LocalGRIZone                 = "gri-zone"
 	LocalReadingHistoric         = "reading-historic"
 	LocalReadingScan             = "reading-scan"
 	LocalReadingCurrent          = "reading-current"
@@ -84,6 +88,19 @@ func localConcepts() []CodeSystemConcept {
 			Definition: "Component of an episodes Observation: the mean over the episodes of each episode's mean interpolated glucose, in mg/dL, as iglu 4.3.0 avg_ep_gl. Left out when there is no episode. Unit: mg/dL."},
 		{Code: LocalScanCount, Display: "Number of sensor scans",
 			Definition: "The number of scan readings (a FreeStyle Libre reading asked for by scanning the sensor; LibreView record type 1) in the reporting period. Scans do not enter any other figure (standards.md trap 8). Unit: {scans}."},
+		{Code: LocalGRI, Display: "Glycemia Risk Index (GRI)",
+			Definition: "The Glycemia Risk Index of the reporting period (Klonoff et al., J Diabetes Sci Technol 2023;17:1226): 3.0 x the hypoglycaemia component + 1.6 x the hyperglycaemia component (= 3.0 x %VLow + 2.4 x %Low + 1.6 x %VHigh + 0.8 x %High), capped at 100, the percentages being those of the historic readings in the consensus bands (VLow < 54, Low 54-69, High 181-250, VHigh > 250 mg/dL; the mmol/L cut-offs for readings reported in mmol/L), as iglu 4.3.0 gri() computes it. LOINC has no code for it. Value: the index, 0-100 (unit {score}); components: the two components (%) and the zone (gri-zone)."},
+		{Code: LocalGRIHypoComponent, Display: "GRI hypoglycaemia component",
+			Definition: "Component of a glycemia-risk-index Observation: %VLow + 0.8 x %Low (Klonoff et al. 2023), the horizontal axis of the GRI grid. Not capped. Unit: %."},
+		{Code: LocalGRIHyperComponent, Display: "GRI hyperglycaemia component",
+			Definition: "Component of a glycemia-risk-index Observation: %VHigh + 0.5 x %High (Klonoff et al. 2023), the vertical axis of the GRI grid. Not capped. Unit: %."},
+		{Code: LocalGRIZone, Display: "GRI zone",
+			Definition: "Component of a glycemia-risk-index Observation: the GRI zone (Klonoff et al. 2023, Figure 5), its value one of the codes gri-zone-a (GRI 0-20), gri-zone-b (over 20 to 40), gri-zone-c (over 40 to 60), gri-zone-d (over 60 to 80), gri-zone-e (over 80); a GRI equal to a limit belongs to the lower zone."},
+		{Code: "gri-zone-a", Display: "GRI zone A (0-20)", Definition: "Value of a gri-zone component: GRI from 0 to 20, the lowest risk quintile of Klonoff et al. 2023."},
+		{Code: "gri-zone-b", Display: "GRI zone B (over 20 to 40)", Definition: "Value of a gri-zone component: GRI over 20 and up to 40, the second risk quintile of Klonoff et al. 2023."},
+		{Code: "gri-zone-c", Display: "GRI zone C (over 40 to 60)", Definition: "Value of a gri-zone component: GRI over 40 and up to 60, the middle risk quintile of Klonoff et al. 2023."},
+		{Code: "gri-zone-d", Display: "GRI zone D (over 60 to 80)", Definition: "Value of a gri-zone component: GRI over 60 and up to 80, the fourth risk quintile of Klonoff et al. 2023."},
+		{Code: "gri-zone-e", Display: "GRI zone E (over 80)", Definition: "Value of a gri-zone component: GRI over 80, the highest risk quintile of Klonoff et al. 2023."},
 		{Code: LocalReadingHistoric, Display: "Historic sensor reading",
 			Definition: "Used in Observation.method of a CGM sensor reading: an automatic reading the sensor stores at its fixed interval (LibreView record type 0). Only these readings enter the glucometrics."},
 		{Code: LocalReadingScan, Display: "Scan sensor reading",
@@ -121,8 +138,8 @@ func LocalCodes() CodeSystem {
 		Date:         "2026-01-01",
 		Publisher:    "fsecgm",
 		Description: "Codes for the continuous glucose monitoring figures fsecgm computes that the HL7 FHIR CGM IG 1.0.0 " +
-			"has no profile for: time in tight range, hypo- and hyperglycaemic episodes, scan counts, and the kind " +
-			"of a sensor reading. Each definition cites its source; glucose thresholds are the consensus ones " +
+			"has no profile for: time in tight range, hypo- and hyperglycaemic episodes, scan counts, the Glycemia Risk " +
+			"Index with its components and zones, and the kind of a sensor reading. Each definition cites its source; glucose thresholds are the consensus ones " +
 			"(Battelino et al., Diabetes Care 2019;42:1593). These codes are never used where a LOINC code of the IG applies.",
 		CaseSensitive: &yes,
 		Content:       "complete",

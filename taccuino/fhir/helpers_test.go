@@ -46,6 +46,7 @@ func exampleReport(t testing.TB) agp.Report {
 		CVPercent:       ptr(34.0),
 		GMI:             &agp.GMI{Percent: 6.8, MmolMol: 50.8},
 		TimeInRanges:    &agp.Ranges{VeryLow: 3, Low: 8, Target: 65, High: 20, VeryHigh: 4, Tight: 41.25},
+		GRI:             ptrGRI(agp.GRIFromRanges(agp.Ranges{VeryLow: 3, Low: 8, Target: 65, High: 20, VeryHigh: 4})),
 		Events: agp.Events{
 			HypoLevel1:           agp.Episodes{Total: 12, PerDay: 0.4285714285714286, MeanMinutes: 47.5, MeanMgDL: ptr(61.2)},
 			HypoLevel2:           agp.Episodes{Total: 3, PerDay: 0.10714285714285714, MeanMinutes: 30, MeanMgDL: ptr(50.1)},
@@ -112,3 +113,5 @@ func summaryInput(t testing.TB, typ string) SummaryInput {
 		Timestamp: time.Date(2024, 6, 1, 8, 0, 0, 0, time.UTC),
 	}
 }
+
+func ptrGRI(g agp.GRI) *agp.GRI { return &g }

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"regexp"
 	"strconv"
+	"strings"
 	"time"
 
 	"fsecgm/agp"
@@ -347,7 +348,45 @@ func summaryObservations(c *summaryContext, r agp.Report) ([]*Observation, error
 	scans := c.observation(local(LocalScanCount), "")
 	scans.ValueQuantity = unitScans.quantity(DecimalInt(r.Scans))
 	out = append(out, scans)
+	if r.GRI != nil {
+		gri, err := griObservation(c, *r.GRI)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, gri)
+	}
 	return out, nil
+}
+
+// griObservation returns the Glycemia Risk Index Observation: the index as
+// value, its two components (the axes of the GRI grid) and its zone as
+// components. LOINC has no code for the GRI: it is a local code.
+func griObservation(c *summaryContext, g agp.GRI) (*Observation, error) {
+	v, err := figure{"GRI", g.Value, false}.decimal()
+	if err != nil {
+		return nil, err
+	}
+	hypo, err := figure{"GRI hypoglycaemia component", g.Hypo, true}.decimal()
+	if err != nil {
+		return nil, err
+	}
+	hyper, err := figure{"GRI hyperglycaemia component", g.Hyper, true}.decimal()
+	if err != nil {
+		return nil, err
+	}
+	zone := "gri-zone-" + strings.ToLower(g.Zone)
+	if localDisplay(zone) == "" {
+		return nil, fmt.Errorf("fhir: GRI zone %q", g.Zone)
+	}
+	o := c.observation(local(LocalGRI), "")
+	o.ValueQuantity = unitScore.quantity(v)
+	zc := local(zone)
+	o.Component = []ObservationComponent{
+		{Code: local(LocalGRIHypoComponent), ValueQuantity: unitPercent.quantity(hypo)},
+		{Code: local(LocalGRIHyperComponent), ValueQuantity: unitPercent.quantity(hyper)},
+		{Code: local(LocalGRIZone), ValueCodeableConcept: &zc},
+	}
+	return o, nil
 }
 
 // timesInRanges returns the times-in-ranges panel: five components, each a
@@ -442,7 +481,8 @@ func newSummaryContext(in SummaryInput) (*summaryContext, error) {
 // Bundle around them: the IG's summary panel (LOINC 107931-8) first, then
 // its members (mean glucose in mg/dL and mmol/L, times in ranges, GMI, CV,
 // days of wear, sensor active %), then the local figures (time in tight
-// range, the eight kinds of episode, scans; none with in.IGOnly). See
+// range, the eight kinds of episode, scans, the Glycemia Risk Index; none
+// with in.IGOnly). See
 // [SummaryBundle].
 func SummaryObservations(in SummaryInput) ([]*Observation, error) {
 	c, err := newSummaryContext(in)
@@ -459,7 +499,8 @@ func SummaryObservations(in SummaryInput) ([]*Observation, error) {
 // 106793-3 with its five components, GMI 97506-0, CV 104638-2, days of wear
 // 104636-6, sensor active % 104637-4), the local figures without an IG
 // profile ([LocalCodeSystem]: time in tight range, hypo- and
-// hyperglycaemic episodes, scans) and, with in.PDF, the cgm-summary-pdf
+// hyperglycaemic episodes, scans, the Glycemia Risk Index) and, with in.PDF,
+// the cgm-summary-pdf
 // DiagnosticReport.
 //
 // Every Observation has meta.profile of its IG profile (local ones none),

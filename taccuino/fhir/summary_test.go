@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"slices"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -52,7 +53,7 @@ func TestSummaryBundle(t *testing.T) {
 		}
 	}
 	want := []string{"Patient", "Device"}
-	for range 1 + 7 + 1 + 8 + 1 { // panel, members, tight, episodes, scans
+	for range 1 + 7 + 1 + 8 + 1 + 1 { // panel, members, tight, episodes, scans, GRI
 		want = append(want, "Observation")
 	}
 	if d := cmp.Diff(want, types); d != "" {
@@ -460,5 +461,54 @@ func TestLocalCodes(t *testing.T) {
 			t.Fatal(err)
 		}
 		walk(tree)
+	}
+}
+
+// TestSummaryGRI: the Glycemia Risk Index travels as a local-code
+// Observation with its two components and its zone, equal to the report's;
+// never with a LOINC code, and not in an IG-only summary.
+func TestSummaryGRI(t *testing.T) {
+	in := summaryInput(t, BundleCollection)
+	g := in.Report.GRI
+	if g == nil {
+		t.Fatal("the example report has no GRI")
+	}
+	obs, err := SummaryObservations(in)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var gri *Observation
+	for _, o := range obs {
+		if o.Code.Coding[0].Code == LocalGRI {
+			gri = o
+		}
+	}
+	if gri == nil {
+		t.Fatal("no GRI Observation")
+	}
+	if c := gri.Code.Coding[0]; c.System != LocalCodeSystem || gri.Meta != nil {
+		t.Errorf("GRI coded %+v, meta %+v; want the local code system and no IG profile", c, gri.Meta)
+	}
+	num := func(d Decimal) float64 {
+		v, err := strconv.ParseFloat(string(d), 64)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return v
+	}
+	if num(gri.ValueQuantity.Value) != g.Value || gri.ValueQuantity.Code != "{score}" {
+		t.Errorf("GRI value %+v, want %v {score}", gri.ValueQuantity, g.Value)
+	}
+	if len(gri.Component) != 3 || num(gri.Component[0].ValueQuantity.Value) != g.Hypo ||
+		num(gri.Component[1].ValueQuantity.Value) != g.Hyper ||
+		gri.Component[2].ValueCodeableConcept.Coding[0].Code != "gri-zone-"+strings.ToLower(g.Zone) {
+		t.Errorf("GRI components %+v, want %+v", gri.Component, g)
+	}
+	in.IGOnly = true
+	obs, _ = SummaryObservations(in)
+	for _, o := range obs {
+		if o.Code.Coding[0].Code == LocalGRI {
+			t.Error("GRI in an IG-only summary")
+		}
 	}
 }

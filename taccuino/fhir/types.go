@@ -113,10 +113,11 @@ type Observation struct {
 
 // ObservationComponent is one component of an Observation.
 type ObservationComponent struct {
-	Code             CodeableConcept   `json:"code,omitzero"`
-	ValueQuantity    *Quantity         `json:"valueQuantity,omitempty"`
-	DataAbsentReason *CodeableConcept  `json:"dataAbsentReason,omitempty"`
-	Interpretation   []CodeableConcept `json:"interpretation,omitempty"`
+	Code                 CodeableConcept   `json:"code,omitzero"`
+	ValueQuantity        *Quantity         `json:"valueQuantity,omitempty"`
+	ValueCodeableConcept *CodeableConcept  `json:"valueCodeableConcept,omitempty"`
+	DataAbsentReason     *CodeableConcept  `json:"dataAbsentReason,omitempty"`
+	Interpretation       []CodeableConcept `json:"interpretation,omitempty"`
 }
 
 // Patient is an R4 Patient.
