@@ -59,7 +59,7 @@ func TestSearchObservations(t *testing.T) {
 	gmi := obs + "&code=" + url.QueryEscape(fhir.LOINC+"|"+fhir.CodeGMI)
 
 	total, ids, links := entries(t, e.get(obs, tok))
-	if total != 5*18 || len(ids) != DefaultCount || links["next"] == "" || links["self"] == "" || links["previous"] != "" {
+	if total != 5*19 || len(ids) != DefaultCount || links["next"] == "" || links["self"] == "" || links["previous"] != "" {
 		t.Errorf("all Observations: total %d, page %d, links %v", total, len(ids), links)
 	}
 	for _, tc := range []struct {
@@ -129,17 +129,17 @@ func TestSearchObservations(t *testing.T) {
 		t.Errorf("paged ids differ from one page (-one +paged):\n%s", diff)
 	}
 	// _count=0 is the total only; a large _count is lowered to 100.
-	if total, ids, _ := entries(t, e.get(obs+"&_count=0", tok)); total != 90 || len(ids) != 0 {
+	if total, ids, _ := entries(t, e.get(obs+"&_count=0", tok)); total != 95 || len(ids) != 0 {
 		t.Errorf("_count=0: total %d, %d entries", total, len(ids))
 	}
-	if _, ids, links := entries(t, e.get(obs+"&_count=1000", tok)); len(ids) != 90 || !strings.Contains(links["self"], "_count=100") {
+	if _, ids, links := entries(t, e.get(obs+"&_count=1000", tok)); len(ids) != 95 || !strings.Contains(links["self"], "_count=100") {
 		t.Errorf("_count=1000: %d entries, self %s", len(ids), links["self"])
 	}
 	// Submitted resources are apart: none yet.
 	if total, _, _ := entries(t, e.get(obs+"&origin=submitted", tok)); total != 0 {
 		t.Errorf("origin=submitted: %d", total)
 	}
-	if total, _, _ := entries(t, e.get(obs+"&origin=fsecgm,submitted", tok)); total != 90 {
+	if total, _, _ := entries(t, e.get(obs+"&origin=fsecgm,submitted", tok)); total != 95 {
 		t.Errorf("origin=fsecgm,submitted: %d", total)
 	}
 }
