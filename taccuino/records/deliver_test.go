@@ -80,8 +80,8 @@ func TestDeliver(t *testing.T) {
 	if len(ms) != 1 || ms[0].State != StateDelivered || ms[0].Attempts != 1 || ms[0].LastStatus != 200 {
 		t.Fatalf("message after delivery: %+v", ms)
 	}
-	// Patient, Device, 18 Observations, the DiagnosticReport.
-	want := map[string]int{"Patient": 1, "Device": 1, "Observation": 18, "DiagnosticReport": 1}
+	// Patient, Device, 19 Observations, the DiagnosticReport.
+	want := map[string]int{"Patient": 1, "Device": 1, "Observation": 19, "DiagnosticReport": 1}
 	got := map[string]int{}
 	for _, r := range srv.Resources("") {
 		got[r.Type]++
@@ -114,8 +114,8 @@ func TestDeliver(t *testing.T) {
 			t.Errorf("purge of every finished message: %d, %v; want 4", n, err)
 		}
 	}()
-	if n := len(srv.Resources("")); n != 21 {
-		t.Errorf("record server holds %d resources, want 21", n)
+	if n := len(srv.Resources("")); n != 22 {
+		t.Errorf("record server holds %d resources, want 22", n)
 	}
 	// The access log shows both deliveries, by the subscription.
 	if n := e.count(t, `SELECT count(*) FROM access_log WHERE patient_id = $1 AND actor_id = 'fsecgm-delivery/diab'

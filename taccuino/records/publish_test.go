@@ -37,7 +37,7 @@ func TestPublishSummary(t *testing.T) {
 	if _, err := pgx.ForEachRow(rows, []any{&typ, &n}, func() error { got[typ] = n; return nil }); err != nil {
 		t.Fatal(err)
 	}
-	if diff := cmp.Diff(map[string]int{"Observation": 18, "Device": 1, "DiagnosticReport": 1}, got); diff != "" {
+	if diff := cmp.Diff(map[string]int{"Observation": 19, "Device": 1, "DiagnosticReport": 1}, got); diff != "" {
 		t.Errorf("stored resources (-want +got):\n%s", diff)
 	}
 	if n := e.count(t, `SELECT count(*) FROM outbox WHERE patient_id = $1`, p.ID); n != 1 {
