@@ -115,6 +115,13 @@ func engineFigures(in Input) map[string]string {
 		out["cmp_hypo1_total_prev"] = strconv.Itoa(p.Events.HypoLevel1.Total)
 		out["cmp_hypo1_total_change"] = l.Signed(float64(r.Events.HypoLevel1.Total-p.Events.HypoLevel1.Total), 0)
 	}
+	if g := r.GRI; g != nil {
+		out["gri"], out["gri_grid_value"] = l.Number(g.Value, 0), l.Number(g.Value, 0)
+		out["gri_zone"], out["gri_grid_zone"] = l.T("gri_zone")+" "+g.Zone, g.Zone
+	}
+	if p := in.Previous; p != nil && p.Readings > 0 && p.GRI != nil {
+		out["gri_prev_value"] = l.Number(p.GRI.Value, 0)
+	}
 	if !r.Sufficient {
 		// The warning's figures: the period's days and % time CGM active.
 		out["warning"] = l.Number(r.Period.Days, 0) + "|" + l.Percent(r.ActivePercent, 1)

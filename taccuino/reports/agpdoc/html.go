@@ -9,11 +9,11 @@ import (
 	"sync"
 )
 
-//go:embed templates/report.html templates/report.css
+//go:embed templates/report.html templates/gri.html templates/report.css
 var assets embed.FS
 
 var reportTemplate = sync.OnceValues(func() (*template.Template, error) {
-	return template.ParseFS(assets, "templates/report.html")
+	return template.ParseFS(assets, "templates/report.html", "templates/gri.html")
 })
 
 // CSS returns the report's stylesheet (served by package reports for the
@@ -71,6 +71,10 @@ func HTML(w io.Writer, p *Page, o HTMLOptions) error {
 		lb[k] = t(l, k)
 	}
 	lb["nav"] = map[bool]string{true: "Navigazione del referto", false: "Report navigation"}[l == "it"]
+	for k, v := range griLabels(l) {
+		lb[k] = v
+	}
+	lb["gri_zone"] = l.T("gri_zone")
 	data := struct {
 		P      *Page
 		L      map[string]string
@@ -79,6 +83,7 @@ func HTML(w io.Writer, p *Page, o HTMLOptions) error {
 		Nav    *Nav
 		TIRBar template.HTML
 		AGP    template.HTML
+		GRI    template.HTML
 		Days   []dayHTML
 	}{P: p, L: lb, CSSURL: o.StylesheetURL, Nav: o.Nav}
 	if o.StylesheetURL == "" {
@@ -86,7 +91,8 @@ func HTML(w io.Writer, p *Page, o HTMLOptions) error {
 	}
 	// The SVGs are built by this package from escaped text only.
 	data.TIRBar = template.HTML(svgDoc(tirW, tirH, t(l, "tir"), func(c canvas) { drawTIRBar(c, 0, 0, tirW, tirH, p.bands) }))
-	data.AGP = template.HTML(svgDoc(agpW, agpH, t(l, "agp"), func(c canvas) { drawAGP(c, 0, 0, agpW, agpH, p.agp, p.labels) }))
+	data.AGP = template.HTML(svgDoc(agpW-griW-griGap, agpH, t(l, "agp"), func(c canvas) { drawAGP(c, 0, 0, agpW-griW-griGap, agpH, p.agp, p.labels) }))
+	data.GRI = template.HTML(svgDoc(griW, griH, lb["gri_grid"], func(c canvas) { drawGRIGrid(c, 0, 0, griW, griH, p.GRI, lb) }))
 	for i, d := range p.Days {
 		d := d
 		data.Days = append(data.Days, dayHTML{Date: d.Date, Hours: d.Hours, Readings: d.Readings, Older: i < len(p.Days)-pdfDays,

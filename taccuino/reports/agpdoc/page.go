@@ -151,6 +151,9 @@ type Page struct {
 	TIR     []Band
 	TIRNote string
 
+	// GRI is the Glycemia Risk Index (nil without readings); gri.go.
+	GRI *GRIView
+
 	Events     []EventRow
 	EventsNote string
 
@@ -305,6 +308,8 @@ func Build(in Input) (*Page, error) {
 		p.Warning = fmt.Sprintf(t(l, "insufficient_d"), l.Number(r.Period.Days, 0), l.Percent(r.ActivePercent, 1))
 	}
 	p.Stats = stats(l, r, tg)
+	p.GRI = griView(l, r, in.Previous)
+	p.Stats = withGRI(p.Stats, griFigure(l, p.GRI))
 	p.TIR, p.bands = ranges(l, r, tg)
 	p.TIRNote = t(l, "tir_note")
 	p.Events = events(l, r)

@@ -249,7 +249,11 @@ func (d *pdfDoc) stats(x, y float64) float64 {
 		}
 		d.textAt(x+58, ry, val, bodyPt, anchorEnd, true, colorInk)
 		if fg.Value2 != "" && fg.Value2 != dash {
-			d.textAt(x+59, ry, "("+fg.Value2+" "+fg.Unit2+")", smallPt, anchorStart, false, colorMuted)
+			v2 := fg.Value2
+			if fg.Unit2 != "" {
+				v2 += " " + fg.Unit2
+			}
+			d.textAt(x+59, ry, "("+v2+")", smallPt, anchorStart, false, colorMuted)
 		}
 		if fg.Goal != "" {
 			d.goal(x+halfW, ry, fg.Goal, fg.Met)
@@ -298,7 +302,8 @@ func (d *pdfDoc) agp() {
 	y := d.y
 	d.heading(margin, y, contentW, t(p.Lang, "agp"))
 	d.textAt(margin, y+8, t(p.Lang, "agp_note"), smallPt, anchorStart, false, colorMuted)
-	drawAGP(d.c, margin, y+9, agpW, agpH, p.agp, p.labels)
+	drawAGP(d.c, margin, y+9, agpW-griW-griGap, agpH, p.agp, p.labels)
+	drawGRIGrid(d.c, margin+agpW-griW, y+9, griW, griH, p.GRI, griLabels(p.Lang))
 	d.y = y + 9 + agpH + 3
 }
 
