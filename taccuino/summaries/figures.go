@@ -25,6 +25,8 @@ type Figures struct {
 	CVPercent    *float64     `json:"cv_percent"`
 	GMI          *agp.GMI     `json:"gmi"`
 	TimeInRanges *agp.Ranges  `json:"time_in_ranges"`
+	// GRI is the Glycemia Risk Index of the band percentages (agp.GRI).
+	GRI *agp.GRI `json:"gri"`
 	// ActivePercent is the % time CGM active.
 	ActivePercent float64 `json:"active_percent"`
 	// DaysWorn counts the local days with at least one historic reading.
@@ -38,7 +40,7 @@ type Figures struct {
 // FiguresOf returns the figures of an engine report.
 func FiguresOf(r agp.Report) Figures {
 	return Figures{Readings: r.Readings, Scans: r.Scans, Unit: r.Unit, MeanGlucose: r.MeanGlucose, SDMgDL: r.SDMgDL,
-		CVPercent: r.CVPercent, GMI: r.GMI, TimeInRanges: r.TimeInRanges, ActivePercent: r.ActivePercent,
+		CVPercent: r.CVPercent, GMI: r.GMI, TimeInRanges: r.TimeInRanges, GRI: r.GRI, ActivePercent: r.ActivePercent,
 		DaysWorn: r.DaysWorn, Days: r.Period.Days, Sufficient: r.Sufficient}
 }
 
@@ -330,6 +332,8 @@ func mergeDays(ds []day, p agp.Period, loc *time.Location) (Figures, bool) {
 	pct := func(k int) float64 { return float64(k) / float64(n) * 100 }
 	f.TimeInRanges = &agp.Ranges{VeryLow: pct(counts[bandVeryLow]), Low: pct(counts[bandLow]), Target: pct(counts[bandTarget]),
 		High: pct(counts[bandHigh]), VeryHigh: pct(counts[bandVeryHigh]), Tight: pct(counts[bandTight])}
+	gri := agp.GRIFromRanges(*f.TimeInRanges)
+	f.GRI = &gri
 	// % time CGM active (the engine's rule for a given period): distinct
 	// slots of the grid step dt0 from the period's start ÷ expected slots.
 	dt := gridStep(gapCount, n-1)

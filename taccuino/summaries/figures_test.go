@@ -73,6 +73,16 @@ func compareFigures(got Figures, r agp.Report) []string {
 		num("very high", a.VeryHigh, b.VeryHigh)
 		num("tight", a.Tight, b.Tight)
 	}
+	if (got.GRI == nil) != (r.GRI == nil) {
+		diffs = append(diffs, "GRI presence differs")
+	} else if a, b := got.GRI, r.GRI; a != nil {
+		num("GRI", a.Value, b.Value)
+		num("GRI hypo", a.Hypo, b.Hypo)
+		num("GRI hyper", a.Hyper, b.Hyper)
+		if a.Zone != b.Zone {
+			diffs = append(diffs, fmt.Sprintf("GRI zone %s, engine %s", a.Zone, b.Zone))
+		}
+	}
 	return diffs
 }
 

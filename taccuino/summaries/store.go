@@ -33,6 +33,12 @@ type Query struct {
 	Patients []int64
 	// Category keeps one category (0: all).
 	Category Category
+	// GRIZone keeps the patients whose current period's Glycemia Risk
+	// Index is in one zone, 1–5 for A–E (0: all).
+	GRIZone int
+	// ByGRI sorts by the current period's GRI, highest first (patients
+	// without one last), instead of the attention order.
+	ByGRI bool
 	// Search keeps the patients whose family name, given name, "given
 	// family", "family given" or fiscal code starts with it (case
 	// insensitive); "" keeps all.
@@ -59,7 +65,8 @@ type Entry struct {
 // List is a page of the clinic list.
 type List struct {
 	// Entries are the page's patients, by category, then severity
-	// (highest first), then most recent reading, then id.
+	// (highest first), then most recent reading, then id; with ByGRI, by
+	// GRI (highest first), then id.
 	Entries []Entry
 	// More is true when patients follow the page.
 	More bool
@@ -118,6 +125,9 @@ func (s *Store) List(ctx context.Context, q Query) (List, error) {
 		where = `(p.fiscal_code LIKE ` + cf + ` OR lower(p.family_name) LIKE ` + name + ` OR lower(p.given_name) LIKE ` + name +
 			` OR lower(p.given_name || ' ' || p.family_name) LIKE ` + name + ` OR lower(p.family_name || ' ' || p.given_name) LIKE ` + name + `)`
 	}
+	if q.GRIZone != 0 {
+		where += " AND s.gri_zone = " + arg(int16(q.GRIZone))
+	}
 	searchArgs := args
 	pageArgs := append([]any(nil), args...)
 	pageWhere := where
@@ -126,9 +136,13 @@ func (s *Store) List(ctx context.Context, q Query) (List, error) {
 		pageWhere += fmt.Sprintf(" AND s.category = $%d", len(pageArgs))
 	}
 	pageArgs = append(pageArgs, q.Limit+1, q.Offset)
+	order := `s.category, s.severity DESC, s.last_reading_at DESC NULLS LAST, s.patient_id`
+	if q.ByGRI {
+		order = `s.gri DESC NULLS LAST, s.patient_id` // index patient_summaries_gri
+	}
 	page := `SELECT s.patient_id, s.category, s.severity, s.flags FROM patient_summaries s` + join + `
 		WHERE ` + seen + ` AND ` + pageWhere + `
-		ORDER BY s.category, s.severity DESC, s.last_reading_at DESC NULLS LAST, s.patient_id` +
+		ORDER BY ` + order +
 		fmt.Sprintf(" LIMIT $%d OFFSET $%d", len(pageArgs)-1, len(pageArgs))
 	// The ended periods the caller sees: most reads find none at all, so
 	// the batch only reads the earliest end of all (the first entry of

@@ -4,9 +4,11 @@ import (
 	"cmp"
 	"context"
 	"slices"
+	"strings"
 	"testing"
 	"time"
 
+	"fsecgm/agp"
 	"fsecgm/cgm/cgmstore"
 	"fsecgm/migrations/dbtest"
 
@@ -157,3 +159,87 @@ func TestListOrder(t *testing.T) {
 		t.Errorf("Stale of the first = %v, want none (another patient's period ended)", l.Stale)
 	}
 }
+
+// TestListGRI: the list filtered by GRI zone (in the attention order, with
+// counts) and sorted by GRI, highest first, patients without one last.
+func TestListGRI(t *testing.T) {
+	ctx := context.Background()
+	pool := dbtest.Pool(t)
+	store := cgmstore.New(pool, cgmstore.Options{})
+	now := time.Date(2026, 4, 5, 8, 0, 0, 0, time.UTC)
+	specs := []struct {
+		category Category
+		severity float64
+		gri      *float64
+	}{
+		{CategoryLow, 2, ptr(35)},
+		{CategoryVeryLow, 1, ptr(81)},
+		{CategoryHigh, 3, ptr(35)},
+		{CategoryNoData, 0, nil},
+		{CategoryMeetingTargets, -1, ptr(12.5)},
+		{CategoryTIRLow, 4, ptr(55)},
+	}
+	var ids []int64
+	for i, sp := range specs {
+		p, _, err := store.EnsurePatient(ctx, fiscalCode(100+i), "Europe/Rome")
+		if err != nil {
+			t.Fatal(err)
+		}
+		var zone *int16
+		if sp.gri != nil {
+			z := int16(strings.Index("ABCDE", agp.GRIZone(*sp.gri)) + 1)
+			zone = &z
+		}
+		_, err = pool.Exec(ctx, `INSERT INTO patient_summaries (patient_id, time_zone, period_start, period_end,
+				stale_after, readings, active_percent, days_worn, sufficient, category, severity, flags, figures_key, gri, gri_zone)
+			VALUES ($1, 'Europe/Rome', '2026-03-21', '2026-04-03', $2, 0, 0, 0, false, $3, $4, 0, '', $5, $6)`,
+			p.ID, now.Add(20*time.Hour), int16(sp.category), sp.severity, sp.gri, zone)
+		if err != nil {
+			t.Fatal(err)
+		}
+		ids = append(ids, p.ID)
+	}
+	s := NewStore(pool)
+	got := func(q Query) []int64 {
+		t.Helper()
+		q.Patients, q.Now = ids, now
+		l, err := s.List(ctx, q)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var out []int64
+		for _, e := range l.Entries {
+			out = append(out, e.PatientID)
+		}
+		return out
+	}
+	// By GRI: 81, 55, 35 (lower id first), 35, 12.5, then none.
+	if g, want := got(Query{ByGRI: true}), []int64{ids[1], ids[5], ids[0], ids[2], ids[4], ids[3]}; !slices.Equal(g, want) {
+		t.Errorf("by GRI: %v, want %v", g, want)
+	}
+	// By GRI in pages of two.
+	var paged []int64
+	for off := 0; off < 6; off += 2 {
+		paged = append(paged, got(Query{ByGRI: true, Limit: 2, Offset: off})...)
+	}
+	if want := []int64{ids[1], ids[5], ids[0], ids[2], ids[4], ids[3]}; !slices.Equal(paged, want) {
+		t.Errorf("by GRI in pages: %v, want %v", paged, want)
+	}
+	// Zone B (two patients) in the attention order: very low first… here
+	// low (category 2) before high (category 6).
+	if g, want := got(Query{GRIZone: 2}), []int64{ids[0], ids[2]}; !slices.Equal(g, want) {
+		t.Errorf("zone B: %v, want %v", g, want)
+	}
+	if g := got(Query{GRIZone: 4}); len(g) != 0 {
+		t.Errorf("zone D: %v, want none", g)
+	}
+	l, err := s.List(ctx, Query{Patients: ids, GRIZone: 2, Counts: true, Now: now})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if l.Total != 2 || l.Counts[CategoryLow] != 1 || l.Counts[CategoryHigh] != 1 || l.Counts[CategoryVeryLow] != 0 {
+		t.Errorf("zone B counts: total %d, %v", l.Total, l.Counts)
+	}
+}
+
+func ptr(v float64) *float64 { return &v }

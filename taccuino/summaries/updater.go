@@ -10,6 +10,7 @@ import (
 	"log/slog"
 	"math"
 	"slices"
+	"strings"
 	"time"
 
 	"fsecgm/agp"
@@ -550,9 +551,9 @@ func figuresKey(start, end time.Time, f Figures) string {
 const upsertSQL = `
 	INSERT INTO patient_summaries (patient_id, time_zone, period_start, period_end, stale_after, readings,
 		mean_mgdl, gmi_percent, cv_percent, very_low, low, target, high, very_high, active_percent, days_worn, sufficient,
-		prev_target, tir_delta, last_reading_at, category, severity, flags, figures_key, published_key, updated_at)
+		prev_target, tir_delta, last_reading_at, category, severity, flags, figures_key, published_key, gri, gri_zone, updated_at)
 	VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, $20, $21, $22, $23, $24,
-		$25, now())
+		$25, $26, $27, now())
 	ON CONFLICT (patient_id) DO UPDATE SET time_zone = excluded.time_zone, period_start = excluded.period_start,
 		period_end = excluded.period_end, stale_after = excluded.stale_after,
 		readings = excluded.readings, mean_mgdl = excluded.mean_mgdl, gmi_percent = excluded.gmi_percent,
@@ -561,7 +562,7 @@ const upsertSQL = `
 		days_worn = excluded.days_worn, sufficient = excluded.sufficient,
 		prev_target = excluded.prev_target, tir_delta = excluded.tir_delta, last_reading_at = excluded.last_reading_at,
 		category = excluded.category, severity = excluded.severity, flags = excluded.flags,
-		figures_key = excluded.figures_key,
+		figures_key = excluded.figures_key, gri = excluded.gri, gri_zone = excluded.gri_zone,
 		published_key = coalesce(excluded.published_key, patient_summaries.published_key),
 		publish_after = CASE WHEN patient_summaries.figures_key = excluded.figures_key
 			THEN patient_summaries.publish_after END,
@@ -598,9 +599,15 @@ func queueUpsert(b *pgx.Batch, s summary) error {
 	if f.Readings == 0 {
 		published = &s.key // nothing to publish without data
 	}
+	var gri *float64
+	var griZone *int16
+	if g := f.GRI; g != nil {
+		z := int16(strings.Index("ABCDE", g.Zone) + 1)
+		gri, griZone = &g.Value, &z
+	}
 	b.Queue(upsertSQL, int32(s.id), s.tz, civil(s.start), civil(s.end), s.staleAfter, f.Readings,
 		mean, gmi, f.CVPercent, vl, lo, tg, hi, vh, finite(f.ActivePercent), f.DaysWorn, f.Sufficient,
-		prevTarget, s.delta, lastAt, int16(s.cat), s.severity, int32(s.flags), s.key, published)
+		prevTarget, s.delta, lastAt, int16(s.cat), s.severity, int32(s.flags), s.key, published, gri, griZone)
 	b.Queue(`INSERT INTO patient_summary_figures (patient_id, figures, prev_figures) VALUES ($1, $2, $3)
 		ON CONFLICT (patient_id) DO UPDATE SET figures = excluded.figures, prev_figures = excluded.prev_figures
 		WHERE (patient_summary_figures.figures, patient_summary_figures.prev_figures) IS DISTINCT FROM (excluded.figures, excluded.prev_figures)`,

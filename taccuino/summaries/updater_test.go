@@ -52,6 +52,17 @@ func checkSummaries(t *testing.T, e *env, u *Updater) {
 			for _, d := range compareFigures(c.f, rep) {
 				t.Errorf("patient %d, %s period: %s", r.PatientID, c.name, d)
 			}
+			if c.name == "current" {
+				// The clinic list's GRI columns hold the current period's.
+				var gri float64
+				var zone int16
+				if err := e.pool.QueryRow(ctx, `SELECT gri, gri_zone FROM patient_summaries WHERE patient_id = $1`, r.PatientID).Scan(&gri, &zone); err != nil {
+					t.Fatal(err)
+				}
+				if !close(gri, rep.GRI.Value) || agp.GRIZones[zone-1] != rep.GRI.Zone {
+					t.Errorf("patient %d: stored GRI %v zone %d, engine %+v", r.PatientID, gri, zone, rep.GRI)
+				}
+			}
 		}
 		cat, sev, flags := Categorize(r.Current, r.Previous)
 		if cat != r.Category || sev != r.Severity || flags != r.Flags {
