@@ -14,6 +14,7 @@ import (
 	"time"
 	"unicode/utf8"
 
+	"fsecgm/agp"
 	"fsecgm/cgm"
 	"fsecgm/taccuino/locale"
 	"fsecgm/taccuino/summaries"
@@ -23,7 +24,7 @@ import (
 	"github.com/labstack/echo/v5"
 )
 
-//go:embed templates/clinic.html static/clinic.css
+//go:embed templates/clinic.html templates/gri_filter.html static/clinic.css
 var assets embed.FS
 
 // pageSet holds the parsed clinic page and its stylesheet.
@@ -33,7 +34,7 @@ type pageSet struct {
 }
 
 func newPageSet() (*pageSet, error) {
-	t, err := template.ParseFS(assets, "templates/clinic.html")
+	t, err := template.ParseFS(assets, "templates/clinic.html", "templates/gri_filter.html")
 	if err != nil {
 		return nil, fmt.Errorf("reports: template: %w", err)
 	}
@@ -61,6 +62,44 @@ type clinicQuery struct {
 	search      string
 	page, limit int
 	counts      bool
+	griZone     int  // 1–5 for GRI zones A–E; 0: all
+	byGRI       bool // sort by GRI instead of the attention order
+}
+
+// parseGRIZone reads a GRI zone filter: "A"–"E" (either case), or "" or
+// "all" for every zone.
+func parseGRIZone(s string) (int, error) {
+	switch s {
+	case "", "all":
+		return 0, nil
+	}
+	if len(s) == 1 {
+		if i := strings.IndexByte("ABCDE", s[0]&^0x20); i >= 0 {
+			return i + 1, nil
+		}
+	}
+	return 0, web.BadRequest("gri_zone", "gri_zone must be one of A, B, C, D, E (or all)")
+}
+
+// parseSort reads the order: "attention" (or "") or "gri".
+func parseSort(s string) (bool, error) {
+	switch s {
+	case "", "attention":
+		return false, nil
+	case "gri":
+		return true, nil
+	}
+	return false, web.BadRequest("sort", "sort must be attention or gri")
+}
+
+// griParams reads the GRI zone filter and the order.
+func griParams(q *clinicQuery, zone, sort string) error {
+	var err error
+	if q.griZone, err = parseGRIZone(zone); err != nil {
+		return err
+	}
+	q.byGRI, err = parseSort(sort)
+	return err
 }
 
 func parseCategory(s string) (summaries.Category, error) {
@@ -119,7 +158,7 @@ func (h *handlers) list(c *echo.Context, q clinicQuery) (clinicList, error) {
 	}
 	now := h.now()
 	sq := summaries.Query{PatientsSQL: visible, PatientsArgs: args, Category: q.category, Search: q.search,
-		Limit: q.limit, Offset: (q.page - 1) * q.limit, Counts: q.counts, Now: now}
+		Limit: q.limit, Offset: (q.page - 1) * q.limit, Counts: q.counts, Now: now, GRIZone: q.griZone, ByGRI: q.byGRI}
 	l, err := h.o.Summaries.List(ctx, sq)
 	if err != nil {
 		return clinicList{}, err
@@ -261,6 +300,9 @@ func (h *handlers) apiClinic(c *echo.Context) error {
 	if q.counts, err = parseCounts(c.QueryParam("counts")); err != nil {
 		return err
 	}
+	if err := griParams(&q, c.QueryParam("gri_zone"), c.QueryParam("sort")); err != nil {
+		return err
+	}
 	cl, err := h.list(c, q)
 	if err != nil {
 		return err
@@ -275,6 +317,8 @@ type searchBody struct {
 	Page     int    `json:"page"`
 	Limit    int    `json:"limit"`
 	Counts   bool   `json:"counts"`
+	GRIZone  string `json:"gri_zone"`
+	Sort     string `json:"sort"`
 }
 
 // parseCounts reads the counts parameter: "1"/"true" or ""/"0"/"false".
@@ -305,6 +349,9 @@ func (h *handlers) apiClinicSearch(c *echo.Context) error {
 		return err
 	}
 	q.counts = b.Counts
+	if err := griParams(&q, b.GRIZone, b.Sort); err != nil {
+		return err
+	}
 	cl, err := h.list(c, q)
 	if err != nil {
 		return err
@@ -349,6 +396,7 @@ type (
 		Flags                                      []flagView
 		TIR, Below, VeryLow, Above, VeryHigh       string
 		CV, GMI, Active, Delta, Last, Period       string
+		GRI                                        string
 	}
 	clinicView struct {
 		Lang     locale.Lang
@@ -364,6 +412,12 @@ type (
 		Prev     int
 		Next     int
 		PageText string
+		// GRIZone ("A"–"E" or "") and Sort ("gri" or "") select the GRI
+		// filter and order; Keep carries them in the page's links.
+		GRIZone string
+		Sort    string
+		Keep    template.URL
+		Zones   []string
 	}
 )
 
@@ -387,6 +441,13 @@ func (h *handlers) pageClinic(c *echo.Context) error {
 	if q.counts, err = parseCounts(counts); err != nil {
 		return err
 	}
+	zone, sort := c.QueryParam("gri_zone"), c.QueryParam("sort")
+	if c.Request().Method == http.MethodPost {
+		zone, sort = c.FormValue("gri_zone"), c.FormValue("sort")
+	}
+	if err := griParams(&q, zone, sort); err != nil {
+		return err
+	}
 	cl, err := h.list(c, q)
 	if err != nil {
 		return err
@@ -396,6 +457,15 @@ func (h *handlers) pageClinic(c *echo.Context) error {
 	v := clinicView{Lang: l, T: tl, CSRF: web.CSRFToken(c), Search: q.search, Stale: len(cl.list.Stale) > 0, Counts: q.counts}
 	if q.category != 0 {
 		v.Category = q.category.String()
+	}
+	v.Zones = agp.GRIZones[:]
+	if q.griZone != 0 {
+		v.GRIZone = agp.GRIZones[q.griZone-1]
+		v.Keep += template.URL("&gri_zone=" + v.GRIZone)
+	}
+	if q.byGRI {
+		v.Sort = "gri"
+		v.Keep += "&sort=gri"
 	}
 	for _, cat := range summaries.Categories() {
 		n := cl.list.Counts[cat]
@@ -432,7 +502,7 @@ func rowViewOf(l locale.Lang, tl map[string]string, r summaries.Row, now time.Ti
 	const dash = "—"
 	v := rowView{ID: r.PublicID, Code: r.Category.String(), Name: displayName(r), Report: "/reports/agp/" + r.PublicID,
 		CategoryLabel: tl["cat_"+r.Category.String()], TIR: dash, Below: dash, VeryLow: dash, Above: dash, VeryHigh: dash,
-		CV: dash, GMI: dash, Active: dash, Delta: dash, Last: tl["never"], Period: dash}
+		CV: dash, GMI: dash, Active: dash, Delta: dash, Last: tl["never"], Period: dash, GRI: dash}
 	if v.Name != r.FiscalCode {
 		v.Sub = r.FiscalCode
 	}
@@ -451,6 +521,9 @@ func rowViewOf(l locale.Lang, tl map[string]string, r summaries.Row, now time.Ti
 		}
 		v.GMI = pct(f.GMI.Percent)
 		v.Active = pct(f.ActivePercent)
+		if g := f.GRI; g != nil {
+			v.GRI = l.Number(g.Value, 0) + " " + g.Zone
+		}
 	}
 	if r.TIRDelta != nil {
 		v.Delta = l.Signed(*r.TIRDelta, 1)
@@ -484,7 +557,7 @@ func (v rowView) write(b *strings.Builder) {
 	b.WriteString(`</td>`)
 	for _, c := range [...]struct{ key, val string }{{"target", v.TIR}, {"below", v.Below}, {"very_low", v.VeryLow},
 		{"above", v.Above}, {"very_high", v.VeryHigh}, {"cv_percent", v.CV}, {"gmi_percent", v.GMI},
-		{"active_percent", v.Active}, {"tir_delta", v.Delta}} {
+		{"active_percent", v.Active}, {"gri", v.GRI}, {"tir_delta", v.Delta}} {
 		b.WriteString(`<td class="num" data-fig="` + c.key + `">` + e(c.val) + `</td>`)
 	}
 	b.WriteString(`<td data-fig="last">` + e(v.Last) + `</td><td>` + e(v.Period) + "</td></tr>\n")

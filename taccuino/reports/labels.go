@@ -41,6 +41,9 @@ func clinicTexts() map[string][2]string {
 	}
 }
 
+// griKeys are the GRI texts of the clinic page, from package locale.
+var griKeys = []string{"gri_short", "gri_zone_title", "gri_all_zones", "gri_sort", "gri_sort_attention", "gri_sort_gri", "gri_apply", "gri_explain"}
+
 // clinicLabels returns every text of the clinic page in l.
 func clinicLabels(l locale.Lang) map[string]string {
 	out := map[string]string{}
@@ -50,6 +53,9 @@ func clinicLabels(l locale.Lang) map[string]string {
 		} else {
 			out[k] = t[0]
 		}
+	}
+	for _, k := range griKeys {
+		out[k] = l.T(k)
 	}
 	return out
 }

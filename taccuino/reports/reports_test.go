@@ -3,6 +3,8 @@ package reports
 import (
 	"bytes"
 	"context"
+	"encoding/json"
+	"math"
 	"net/http"
 	"net/url"
 	"slices"
@@ -14,6 +16,7 @@ import (
 	"fsecgm/agp"
 	"fsecgm/cgm"
 	"fsecgm/taccuino/auth"
+	"fsecgm/taccuino/locale"
 	"fsecgm/taccuino/summaries"
 	"fsecgm/taccuino/web"
 
@@ -280,5 +283,93 @@ func TestClinicEscapes(t *testing.T) {
 	}
 	if bytes.Contains(body, []byte("<script>")) || !bytes.Contains(body, []byte("&lt;script&gt;alert(&#34;x&#34;)&lt;/script&gt; Conti")) {
 		t.Error("the name is not escaped")
+	}
+}
+
+// TestClinicGRI: the clinic list sorted by the current period's GRI and
+// filtered by its zone, through the API, the search and the page.
+func TestClinicGRI(t *testing.T) {
+	e := newEnv(t)
+	doc := e.doctor(t)
+	var all ClinicJSON
+	e.getJSON(t, "/api/v1/clinic", doc, &all)
+	zones := map[string]int{}
+	for _, p := range all.Patients {
+		if p.Current != nil && p.Current.GRI != nil {
+			g := p.Current.GRI
+			if want := agp.GRIFromRanges(*p.Current.TimeInRanges); g.Value != want.Value || g.Zone != want.Zone {
+				t.Errorf("%s: GRI %+v, the band percentages give %+v", p.Name, *g, want)
+			}
+			zones[g.Zone]++
+		}
+	}
+	if len(zones) < 2 {
+		t.Fatalf("the fixture's patients are in GRI zones %v: want at least two zones to test the filter", zones)
+	}
+	var byGRI ClinicJSON
+	e.getJSON(t, "/api/v1/clinic?sort=gri", doc, &byGRI)
+	if len(byGRI.Patients) != len(all.Patients) {
+		t.Fatalf("by GRI: %d patients, want %d", len(byGRI.Patients), len(all.Patients))
+	}
+	last, none := math.Inf(1), false
+	for _, p := range byGRI.Patients {
+		if p.Current == nil || p.Current.GRI == nil {
+			none = true
+			continue
+		}
+		if none || p.Current.GRI.Value > last {
+			t.Errorf("by GRI: %s (GRI %v) after %v or after a patient without GRI", p.Name, p.Current.GRI.Value, last)
+		}
+		last = p.Current.GRI.Value
+	}
+	for zone, n := range zones {
+		var z ClinicJSON
+		e.getJSON(t, "/api/v1/clinic?counts=1&gri_zone="+strings.ToLower(zone), doc, &z)
+		if len(z.Patients) != n || z.Total == nil || *z.Total != n {
+			t.Errorf("zone %s: %d patients (total %v), want %d", zone, len(z.Patients), z.Total, n)
+		}
+		for _, p := range z.Patients {
+			if p.Current.GRI.Zone != zone {
+				t.Errorf("zone %s lists %s in zone %s", zone, p.Name, p.Current.GRI.Zone)
+			}
+		}
+		resp, body := e.do(t, http.MethodPost, "/api/v1/clinic/search", doc, strings.NewReader(`{"gri_zone":"`+zone+`","sort":"gri"}`),
+			"Content-Type", "application/json")
+		var s ClinicJSON
+		json.Unmarshal(body, &s)
+		if resp.StatusCode != http.StatusOK || len(s.Patients) != n {
+			t.Errorf("search in zone %s: %d, %d patients, want %d", zone, resp.StatusCode, len(s.Patients), n)
+		}
+	}
+	for _, q := range []string{"gri_zone=F", "gri_zone=AB", "sort=name"} {
+		if resp, body := e.do(t, http.MethodGet, "/api/v1/clinic?"+q, doc, nil); resp.StatusCode != http.StatusBadRequest {
+			t.Errorf("GET /api/v1/clinic?%s: %d, want 400: %s", q, resp.StatusCode, body)
+		}
+	}
+	// The page: the filter kept in the links, the GRI column.
+	var zone string
+	for z := range zones {
+		zone = z
+	}
+	resp, body := e.do(t, http.MethodGet, "/clinic?gri_zone="+zone+"&sort=gri", doc, nil)
+	if resp.StatusCode != http.StatusOK || !bytes.Contains(body, []byte(`<option value="`+zone+`" selected>`)) ||
+		!bytes.Contains(body, []byte(`<option value="gri" selected>`)) || !bytes.Contains(body, []byte(`data-fig="gri"`)) ||
+		!bytes.Contains(body, []byte(`&amp;gri_zone=`+zone+`&amp;sort=gri`)) {
+		t.Errorf("clinic page with the GRI filter: %d\n%s", resp.StatusCode, body)
+	}
+}
+
+// TestClinicGRITexts: every GRI text of the clinic page is in the catalogue,
+// in Italian and in English.
+func TestClinicGRITexts(t *testing.T) {
+	for _, l := range []locale.Lang{locale.IT, locale.EN} {
+		for _, k := range griKeys {
+			if s := l.T(k); s == k || s == "" {
+				t.Errorf("%s: %q has no text", l, k)
+			}
+		}
+	}
+	if locale.IT.T("gri_apply") == locale.EN.T("gri_apply") {
+		t.Error("gri_apply: the same text in both languages")
 	}
 }
