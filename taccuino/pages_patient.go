@@ -173,6 +173,9 @@ type latestView struct {
 type metricsView struct {
 	Mean, CV, GMI, Readings, Active, Sufficient, Days string
 	CVStable                                          bool
+	// GRI and GRIZone: the Glycemia Risk Index (Klonoff 2023) and its
+	// zone A–E; empty without readings.
+	GRI, GRIZone string
 }
 
 type dayView struct{ Date, Readings, Mean, Target string }
@@ -409,6 +412,9 @@ func metricsViewOf(rep agp.Report, l locale.Lang) *metricsView {
 	}
 	if rep.GMI != nil {
 		mv.GMI = l.Percent(rep.GMI.Percent, 1)
+	}
+	if g := rep.GRI; g != nil {
+		mv.GRI, mv.GRIZone = l.Number(g.Value, 0), g.Zone
 	}
 	mv.Sufficient = l.T("no")
 	if rep.Sufficient {
