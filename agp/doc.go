@@ -47,6 +47,32 @@
 //     a given period, the historic readings (at most one per interval slot)
 //     over the readings the period can hold.
 //
+// # Extended metrics and the Glycemia Risk Index
+//
+// With [Options].Extended (or [ComputeExtended]) the report also carries
+// every figure of iglu 4.3.0's all_metrics() with its default parameters:
+// 59 metrics ([Metric], in all_metrics' column order, keyed by
+// [Metric.Key], the column name in snake case). Each function cites the
+// paper that introduced its metric (Kovatchev 1997 and 2006 for LBGI, HBGI
+// and ADRR, Service 1970 for MAGE, McDonnell 2005 for CONGA, Molnar 1972
+// for MODD, Hill 2007 for GRADE, Rodbard 2009 for the SD components, Peyser
+// 2018 for GVP, Klonoff 2023 for GRI, …) and iglu's documentation where the
+// paper leaves a detail open; each states its complexity. MAGE and the SD
+// components are linear in the readings (MAGE is checked against iglu's
+// quadratic loops). A figure iglu gives as NA is NaN here and null in JSON.
+//
+// The day-based measures (MODD, the CV measures, SDw, SDhhmm, SDdm, SDb,
+// SDbdm) use iglu's interpolated grid laid on the patient's local days,
+// like the rest of the engine; iglu anchors that grid on UTC, so on the
+// repeated autumn hour it drops twelve five-minute readings and measures a
+// day against itself (TestExtendedDSTRepeatedHour).
+//
+// The Glycemia Risk Index (Klonoff et al., J Diabetes Sci Technol
+// 2023;17:1226) is in every report ([Report].GRI): 3.0 × the hypoglycaemia
+// component (% < 54 + 0.8 × % 54–70) + 1.6 × the hyperglycaemia component
+// (% > 250 + 0.5 × % 180–250), capped at 100, with its zone A–E
+// ([GRIZone]).
+//
 // # Time zones
 //
 // Calendar days, days worn, daily profiles and AGP time-of-day slots use the
