@@ -119,7 +119,7 @@ func engineFigures(in Input) map[string]string {
 		out["gri"], out["gri_grid_value"] = l.Number(g.Value, 0), l.Number(g.Value, 0)
 		out["gri_zone"], out["gri_grid_zone"] = l.T("gri_zone")+" "+g.Zone, g.Zone
 	}
-	if p := in.Previous; p != nil && p.Readings > 0 && p.GRI != nil {
+	if p := in.Previous; p != nil && p.Readings > 0 && p.GRI != nil && r.ActivePercent >= 70 && p.ActivePercent >= 70 {
 		out["gri_prev_value"] = l.Number(p.GRI.Value, 0)
 	}
 	if !r.Sufficient {

@@ -41,7 +41,8 @@ const (
 // griZoneColors shade zones A–E, green to red (our palette).
 var griZoneColors = [5]string{"#cfe8d3", "#e6efc4", "#fbefc0", "#f8d9b5", "#f3c2bd"}
 
-// griView makes the view of the report's GRI and the previous period's.
+// griView makes the view of the report's GRI and the previous period's
+// (when both periods have at least 70 % of their readings).
 func griView(l locale.Lang, r agp.Report, prev *agp.Report) *GRIView {
 	if r.GRI == nil {
 		return nil
@@ -49,7 +50,10 @@ func griView(l locale.Lang, r agp.Report, prev *agp.Report) *GRIView {
 	g := r.GRI
 	v := &GRIView{Value: l.Number(g.Value, 0), Zone: g.Zone, Hypo: l.Percent(g.Hypo, 1), Hyper: l.Percent(g.Hyper, 1),
 		Note: locale.Lang(l).T("gri_explain"), cur: &point{g.Hypo, g.Hyper}}
-	if prev != nil && prev.GRI != nil && prev.Readings > 0 {
+	// The previous period's point is a comparison: shown, like the other
+	// changes, only when both periods have enough data (compare).
+	if prev != nil && prev.GRI != nil && prev.Readings > 0 &&
+		r.ActivePercent >= sufficientActive && prev.ActivePercent >= sufficientActive {
 		v.PrevValue, v.PrevZone = l.Number(prev.GRI.Value, 0), prev.GRI.Zone
 		v.prev = &point{prev.GRI.Hypo, prev.GRI.Hyper}
 	}
