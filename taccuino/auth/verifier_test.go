@@ -436,12 +436,14 @@ func TestVerifyConcurrent(t *testing.T) {
 // verified-token cache is still refused once it expires.
 func TestVerifyCacheKeepsExpiry(t *testing.T) {
 	p := authtest.New(t)
+	// The token first: its not-before is the second it is issued in, and
+	// the verifier's clock (no leeway) must not be earlier than that.
+	tok := p.Token(t, citizen)
 	now := time.Now()
 	cfg := p.Config()
 	cfg.Now = func() time.Time { return now }
 	cfg.Leeway = -1
 	v := newVerifier(t, cfg)
-	tok := p.Token(t, citizen)
 	first, err := v.Verify(t.Context(), tok)
 	if err != nil {
 		t.Fatalf("Verify: %v", err)
