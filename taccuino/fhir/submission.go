@@ -6,11 +6,13 @@ import (
 	"fmt"
 	"net/url"
 	"regexp"
+	"strconv"
 	"strings"
 	"time"
 
 	"fsecgm/cgm"
 	"fsecgm/cgm/identity"
+	"fsecgm/taccuino/jsonscan"
 )
 
 // Limits of [ParseSubmissionBundle]: a submission beyond them is refused
@@ -210,7 +212,9 @@ var dateTimeRE = regexp.MustCompile(`^[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9]{2}:[0-9]{
 //
 // The whole submission is refused, with an error of type [Issues] that
 // [OperationOutcomeFor] turns into the response, when it is larger than
-// [MaxSubmissionBytes], deeper than [MaxNestingDepth], not JSON, not a
+// [MaxSubmissionBytes], deeper than [MaxNestingDepth], with an object that
+// names a member twice (package jsonscan; the issue's expression is the
+// member's FHIRPath, its diagnostics the JSON pointer), not JSON, not a
 // Bundle, not of type transaction, without a valid timestamp, without
 // entries, or with more than [MaxSubmissionEntries].
 //
@@ -244,7 +248,12 @@ func ParseSubmissionBundle(data []byte) (*Submission, error) {
 	if len(data) > MaxSubmissionBytes {
 		return nil, fail(IssueTooCostly, "Bundle", "the submission is %d bytes; at most %d are accepted", len(data), MaxSubmissionBytes)
 	}
-	if d := depth(data); d > MaxNestingDepth {
+	if err := jsonscan.Scan(data, jsonscan.Options{MaxDepth: MaxNestingDepth}); err != nil {
+		var se *jsonscan.Error
+		if errors.As(err, &se) && se.Duplicate() {
+			return nil, fail(IssueStructure, PointerPath("Bundle", se.Pointer),
+				"the JSON object names the member %s (JSON pointer) more than once", se.Pointer)
+		}
 		return nil, fail(IssueTooCostly, "Bundle", "JSON nested deeper than %d levels", MaxNestingDepth)
 	}
 	var top map[string]json.RawMessage
@@ -293,36 +302,25 @@ func ParseSubmissionBundle(data []byte) (*Submission, error) {
 	return s, nil
 }
 
-// depth returns the maximum nesting of objects and arrays in a JSON text
-// (valid or not: json.Unmarshal judges validity afterwards).
-func depth(data []byte) int {
-	d, max := 0, 0
-	inStr, esc := false, false
-	for _, c := range data {
-		if inStr {
-			switch {
-			case esc:
-				esc = false
-			case c == '\\':
-				esc = true
-			case c == '"':
-				inStr = false
-			}
+// PointerPath turns a JSON pointer (RFC 6901) into a FHIRPath below the
+// resource type root, for OperationOutcome.issue.expression:
+// "/entry/3/resource/code" below "Bundle" is "Bundle.entry[3].resource.code"
+// (FHIR JSON has no member named by digits, so a number is an array index).
+func PointerPath(root, pointer string) string {
+	var b strings.Builder
+	b.WriteString(root)
+	if pointer == "" {
+		return root
+	}
+	for _, tok := range strings.Split(strings.TrimPrefix(pointer, "/"), "/") {
+		tok = strings.ReplaceAll(strings.ReplaceAll(tok, "~1", "/"), "~0", "~")
+		if n, err := strconv.Atoi(tok); err == nil && n >= 0 && tok == strconv.Itoa(n) {
+			b.WriteString("[" + tok + "]")
 			continue
 		}
-		switch c {
-		case '"':
-			inStr = true
-		case '{', '[':
-			d++
-			if d > max {
-				max = d
-			}
-		case '}', ']':
-			d--
-		}
+		b.WriteString("." + tok)
 	}
-	return max
+	return b.String()
 }
 
 // jsonProblem describes a JSON decoding error without quoting the input.

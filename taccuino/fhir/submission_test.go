@@ -11,6 +11,7 @@ import (
 	"github.com/google/go-cmp/cmp"
 
 	"fsecgm/cgm"
+	"fsecgm/taccuino/jsonscan"
 )
 
 func readFile(t *testing.T, name string) []byte {
@@ -151,6 +152,11 @@ func TestParseSubmissionRefused(t *testing.T) {
 		{"entry not an array", `{"resourceType":"Bundle","type":"transaction","timestamp":"2024-05-02T14:30:00Z","entry":{}}`, "Bundle.entry", IssueStructure},
 		{"too deep", deep, "Bundle", IssueTooCostly},
 		{"too many entries", many, "Bundle.entry", IssueTooCostly},
+		{"a repeated member", `{"resourceType":"Bundle","type":"transaction","type":"batch","timestamp":"2024-05-02T14:30:00Z","entry":[{}]}`,
+			"Bundle.type", IssueStructure},
+		{"a repeated member deep in an entry", `{"resourceType":"Bundle","type":"transaction","timestamp":"2024-05-02T14:30:00Z","entry":[{},` +
+			`{"resource":{"resourceType":"Observation","subject":{"reference":"Patient/a","reference":"Patient/b"}}}]}`,
+			"Bundle.entry[1].resource.subject.reference", IssueStructure},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			s, err := ParseSubmissionBundle([]byte(tc.data))
@@ -160,6 +166,9 @@ func TestParseSubmissionRefused(t *testing.T) {
 			}
 			if is[0].Expression != tc.expr || is[0].Code != tc.code || is[0].Severity != SeverityFatal {
 				t.Errorf("issue %+v, want %s at %s", *is[0], tc.code, tc.expr)
+			}
+			if strings.HasPrefix(tc.name, "a repeated member") && !strings.Contains(is[0].Diagnostics, "/reference") && !strings.Contains(is[0].Diagnostics, "/type") {
+				t.Errorf("diagnostics %q do not name the member's JSON pointer", is[0].Diagnostics)
 			}
 			oo := OperationOutcomeFor(err)
 			if len(oo.Issue) != 1 || oo.Issue[0].Expression[0] != tc.expr {
@@ -228,6 +237,20 @@ func TestReadingsRoundTrip(t *testing.T) {
 	}
 	if d := cmp.Diff(want, got); d != "" {
 		t.Errorf("round trip (-want +got):\n%s", d)
+	}
+}
+
+func TestPointerPath(t *testing.T) {
+	for ptr, want := range map[string]string{
+		"":                        "Bundle",
+		"/type":                   "Bundle.type",
+		"/entry/3/resource/code":  "Bundle.entry[3].resource.code",
+		"/entry/0/resource/a~1b":  "Bundle.entry[0].resource.a/b",
+		"/entry/10/request/url~0": "Bundle.entry[10].request.url~",
+	} {
+		if got := PointerPath("Bundle", ptr); got != want {
+			t.Errorf("PointerPath(%q) = %q, want %q", ptr, got, want)
+		}
 	}
 }
 
@@ -337,6 +360,9 @@ func FuzzParseSubmissionBundle(f *testing.F) {
 				t.Fatalf("refusal is not Issues: %v", err)
 			}
 			return
+		}
+		if err := jsonscan.Scan(data, jsonscan.Options{}); err != nil {
+			t.Fatalf("accepted a submission with %v", err)
 		}
 		for i, e := range s.Entries {
 			if e.Index != i {

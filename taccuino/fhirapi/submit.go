@@ -19,6 +19,7 @@ import (
 	"fsecgm/taccuino/auth"
 	"fsecgm/taccuino/consent"
 	"fsecgm/taccuino/fhir"
+	"fsecgm/taccuino/jsonscan"
 	"fsecgm/taccuino/records"
 	"fsecgm/taccuino/web"
 
@@ -685,6 +686,14 @@ func (a *api) createObservation(c *echo.Context) error {
 	body, err := readBody(c, MaxResourceBytes)
 	if err != nil {
 		return err
+	}
+	if err := jsonscan.Scan(body, jsonscan.Options{MaxDepth: fhir.MaxNestingDepth}); err != nil {
+		var se *jsonscan.Error
+		if errors.As(err, &se) && se.Duplicate() {
+			return fail(http.StatusBadRequest, fhir.IssueStructure, fhir.PointerPath("Observation", se.Pointer),
+				"the JSON object names the member "+se.Pointer+" (JSON pointer) more than once")
+		}
+		return fail(http.StatusRequestEntityTooLarge, fhir.IssueTooCostly, "Observation", err.Error())
 	}
 	var head struct {
 		ResourceType string            `json:"resourceType"`

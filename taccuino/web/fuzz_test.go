@@ -11,6 +11,8 @@ import (
 	"testing"
 	"time"
 
+	"fsecgm/taccuino/jsonscan"
+
 	"github.com/labstack/echo/v5"
 )
 
@@ -43,7 +45,7 @@ func FuzzDecodeJSON(f *testing.F) {
 	for _, s := range []string{
 		`{}`, `{"name":"x","granted":true,"count":3,"tags":["a"],"inner":{"name":"y"}}`,
 		`{"granted":"yes"}`, `{"unknown":1}`, `{"a":1}{"b":2}`, `[1,2,3]`, `null`, `{"name":"\u00e8\"[["}`,
-		`{"when":"2026-01-02T03:04:05Z"}`, `{"when":"yesterday"}`, `{"count":1e400}`, `{"extra":{"k":"v"}}`,
+		`{"when":"2026-01-02T03:04:05Z"}`, `{"name":"a","Name":"b"}`, `{"inner":{"count":1,"count":2}}`, `{"when":"yesterday"}`, `{"count":1e400}`, `{"extra":{"k":"v"}}`,
 		strings.Repeat(`{"inner":`, 20) + `{}` + strings.Repeat(`}`, 20), `{"name":"` + strings.Repeat("x", 200) + `"`,
 	} {
 		f.Add([]byte(s), uint8(0))
@@ -75,21 +77,77 @@ func FuzzDecodeJSON(f *testing.F) {
 			if len(body) > MaxJSONBytes {
 				t.Fatalf("accepted %d bytes", len(body))
 			}
-			if d := jsonDepth(body); d > MaxJSONDepth {
+			if d := jsonscan.Depth(body); d > MaxJSONDepth {
 				t.Fatalf("accepted a body nested %d deep", d)
 			}
 			if !json.Valid(body) {
 				t.Fatalf("accepted invalid JSON %q", body)
 			}
+			if name, dup := repeatedMember(body); dup {
+				t.Fatalf("accepted a body that names %q twice in one object: %q", name, body)
+			}
 			again, err := json.Marshal(v)
 			if err != nil {
 				t.Fatalf("accepted value does not encode: %v", err)
 			}
-			if err := decode(again, "application/json", target()); err != nil && jsonDepth(again) <= MaxJSONDepth && len(again) <= MaxJSONBytes {
+			if err := decode(again, "application/json", target()); err != nil && jsonscan.Depth(again) <= MaxJSONDepth && len(again) <= MaxJSONBytes {
 				t.Fatalf("round trip refused: %v\n%s", err, again)
 			}
 		}
 	})
+}
+
+// repeatedMember reports whether an object of the valid JSON text b names
+// a member twice, compared as encoding/json compares names with struct
+// fields (after unescaping, regardless of case): the fuzz target's own
+// check, by encoding/json's tokenizer, of what jsonscan finds by bytes.
+func repeatedMember(b []byte) (string, bool) {
+	dec := json.NewDecoder(bytes.NewReader(b))
+	type level struct {
+		obj, wantKey bool
+		seen         []string
+	}
+	var st []*level
+	for {
+		tok, err := dec.Token()
+		if err != nil {
+			return "", false
+		}
+		top := func() *level {
+			if len(st) == 0 {
+				return nil
+			}
+			return st[len(st)-1]
+		}
+		switch v := tok.(type) {
+		case json.Delim:
+			if v == '{' || v == '[' {
+				st = append(st, &level{obj: v == '{', wantKey: v == '{'})
+				continue
+			}
+			st = st[:len(st)-1]
+			if l := top(); l != nil && l.obj {
+				l.wantKey = true
+			}
+		case string:
+			if l := top(); l != nil && l.obj && l.wantKey {
+				for _, s := range l.seen {
+					if strings.EqualFold(s, v) {
+						return v, true
+					}
+				}
+				l.seen, l.wantKey = append(l.seen, v), false
+				continue
+			}
+			if l := top(); l != nil && l.obj {
+				l.wantKey = true
+			}
+		default:
+			if l := top(); l != nil && l.obj {
+				l.wantKey = true
+			}
+		}
+	}
 }
 
 // countingReader counts the bytes read from it; it produces n bytes of b

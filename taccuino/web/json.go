@@ -10,6 +10,8 @@ import (
 	"net/http"
 	"strings"
 
+	"fsecgm/taccuino/jsonscan"
+
 	"github.com/labstack/echo/v5"
 )
 
@@ -24,9 +26,13 @@ const (
 // DecodeJSON reads the request's JSON body into v, cheaply refusing what
 // it should not parse: a Content-Type other than application/json (415), a
 // body over MaxJSONBytes (413, read no further), nesting deeper than
-// MaxJSONDepth (400, found by one byte scan before decoding). Syntax errors
-// are 400 with the byte offset; unknown members and members of the wrong
-// type are 422 naming the member as a JSON pointer; trailing data is 400.
+// MaxJSONDepth and an object that names a member twice (400, found by one
+// byte scan before decoding, package jsonscan; names are compared after
+// unescaping and regardless of case, as encoding/json matches them to
+// struct fields; Field is the repeated member's JSON pointer). Syntax
+// errors are 400 with the byte offset; unknown members and members of the
+// wrong type are 422 naming the member as a JSON pointer; trailing data is
+// 400.
 func DecodeJSON(c *echo.Context, v any) error {
 	r := c.Request()
 	mt, _, err := mime.ParseMediaType(r.Header.Get("Content-Type"))
@@ -44,7 +50,11 @@ func DecodeJSON(c *echo.Context, v any) error {
 		return NewError(http.StatusRequestEntityTooLarge, CodeTooLarge,
 			fmt.Sprintf("the JSON body is larger than %d bytes", MaxJSONBytes))
 	}
-	if depth := jsonDepth(body); depth > MaxJSONDepth {
+	if err := jsonscan.Scan(body, jsonscan.Options{MaxDepth: MaxJSONDepth, Fold: true}); err != nil {
+		var se *jsonscan.Error
+		if errors.As(err, &se) && se.Duplicate() {
+			return BadRequest(se.Pointer, "the JSON body names the member "+se.Pointer+" more than once")
+		}
 		return BadRequest("", fmt.Sprintf("the JSON body is nested deeper than %d levels", MaxJSONDepth))
 	}
 	dec := json.NewDecoder(bytes.NewReader(body))
@@ -59,36 +69,6 @@ func DecodeJSON(c *echo.Context, v any) error {
 		return BadRequest("", "the body holds more than one JSON value")
 	}
 	return nil
-}
-
-// jsonDepth returns the deepest nesting of arrays and objects in b,
-// ignoring brackets inside strings.
-func jsonDepth(b []byte) int {
-	depth, deepest := 0, 0
-	inString, escaped := false, false
-	for _, ch := range b {
-		if inString {
-			switch {
-			case escaped:
-				escaped = false
-			case ch == '\\':
-				escaped = true
-			case ch == '"':
-				inString = false
-			}
-			continue
-		}
-		switch ch {
-		case '"':
-			inString = true
-		case '[', '{':
-			depth++
-			deepest = max(deepest, depth)
-		case ']', '}':
-			depth--
-		}
-	}
-	return deepest
 }
 
 // jsonError maps a decoding error to a 400 or 422 Error.

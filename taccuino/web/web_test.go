@@ -12,6 +12,7 @@ import (
 	"fsecgm/cgm/cgmstore"
 	"fsecgm/taccuino/auth"
 	"fsecgm/taccuino/consent"
+	"fsecgm/taccuino/jsonscan"
 
 	"github.com/labstack/echo/v5"
 )
@@ -25,10 +26,43 @@ func TestJSONDepth(t *testing.T) {
 		`[[["x\\"],[]]]`:        3,
 		strings.Repeat("[", 50): 50,
 	} {
-		if got := jsonDepth([]byte(in)); got != want {
-			t.Errorf("jsonDepth(%q) = %d, want %d", in, got, want)
+		if got := jsonscan.Depth([]byte(in)); got != want {
+			t.Errorf("Depth(%q) = %d, want %d", in, got, want)
 		}
 	}
+}
+
+// TestDecodeJSONDuplicates checks that a body naming a member twice, at
+// any depth and in any spelling encoding/json would match to the same
+// field, is refused with 400 naming the member's JSON pointer, before
+// decoding.
+func TestDecodeJSONDuplicates(t *testing.T) {
+	for _, tt := range []struct{ body, field string }{
+		{`{"name":"a","name":"b"}`, "/name"},
+		{`{"granted":true,"Granted":false}`, "/Granted"},
+		{`{"name":"a","n\u0061me":"b"}`, "/name"},
+		{`{"inner":{"count":1,"count":2}}`, "/inner/count"},
+		{`{"inner":{"inner":{"tags":[],"value":1,"VALUE":2}}}`, "/inner/inner/VALUE"},
+		{`{"extra":{"k":"1","k":"2"}}`, "/extra/k"},
+	} {
+		var v fuzzBody
+		err := decode([]byte(tt.body), "application/json", &v)
+		var e *Error
+		if !errors.As(err, &e) || e.Status != 400 || e.Field != tt.field || !strings.Contains(e.Message, tt.field) {
+			t.Errorf("%s: %v (field %q), want 400 naming %s", tt.body, err, fieldOf(e), tt.field)
+		}
+	}
+	var v fuzzBody
+	if err := decode([]byte(`{"name":"a","inner":{"name":"b"},"extra":{"name":"c"}}`), "application/json", &v); err != nil {
+		t.Errorf("the same name in different objects: %v", err)
+	}
+}
+
+func fieldOf(e *Error) string {
+	if e == nil {
+		return ""
+	}
+	return e.Field
 }
 
 func TestAsError(t *testing.T) {
