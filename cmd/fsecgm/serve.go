@@ -48,7 +48,10 @@ const (
 	envOIDCIssuer   = "FSECGM_OIDC_ISSUER"
 	envOIDCAudience = "FSECGM_OIDC_AUDIENCE"
 	envOIDCJWKSURL  = "FSECGM_OIDC_JWKS_URL"
-	envTrustProxy   = "FSECGM_TRUST_PROXY"
+	// envOIDCClientIDs lists the OAuth clients whose access tokens are
+	// accepted without the typ header at+jwt (RFC 9068 §2.1), comma-separated.
+	envOIDCClientIDs = "FSECGM_OIDC_CLIENT_IDS"
+	envTrustProxy    = "FSECGM_TRUST_PROXY"
 	// envMetricsAddr moves /metrics to a listener of its own.
 	envMetricsAddr = "FSECGM_METRICS_ADDR"
 	// envShutdownTimeout bounds the graceful shutdown.
@@ -92,6 +95,7 @@ type serveConfig struct {
 	oidcIssuer      string
 	oidcAudience    string
 	oidcJWKSURL     string
+	oidcClientIDs   []string
 	trustProxy      bool
 	metricsAddr     string // empty: /metrics on addr
 	shutdownTimeout time.Duration
@@ -120,7 +124,7 @@ type serveConfig struct {
 func parseServe(e *env, args []string) (serveConfig, error) {
 	fs := newFlagSet(e, "serve", "[flags]\n\nRuns the taccuino, the JSON API and the background jobs until SIGINT or SIGTERM.\n"+
 		"Environment: "+strings.Join([]string{envAddr, envDatabaseURL, envBaseURL, envLogLevel, envOIDCIssuer, envOIDCAudience,
-		envOIDCJWKSURL, envTrustProxy, envMetricsAddr, envShutdownTimeout, envSubscriptions, envSMTPURL, envMailFrom, envDigestHour,
+		envOIDCJWKSURL, envOIDCClientIDs, envTrustProxy, envMetricsAddr, envShutdownTimeout, envSubscriptions, envSMTPURL, envMailFrom, envDigestHour,
 		devKeyFileEnv}, ", ")+" (flags override them);\n"+
 		"sensor sync: "+strings.Join([]string{connsync.EnvCredentialsKey, connsync.EnvCredentialsKeyFile, connsync.EnvCredentialsOldKeys,
 		connsync.EnvLibreLinkUpURL, connsync.EnvLibreLinkUpRegion, connsync.EnvLibreLinkUpVersion, connsync.EnvLibreLinkUpTimeout, connsync.EnvSyncInterval,
@@ -142,6 +146,7 @@ func parseServe(e *env, args []string) (serveConfig, error) {
 	fs.StringVar(&cfg.oidcIssuer, "oidc-issuer", e.Getenv(envOIDCIssuer), "OpenID Connect issuer `URL` of the regional identity provider (env "+envOIDCIssuer+")")
 	fs.StringVar(&cfg.oidcAudience, "oidc-audience", e.Getenv(envOIDCAudience), "expected token `audience` (env "+envOIDCAudience+")")
 	fs.StringVar(&cfg.oidcJWKSURL, "oidc-jwks-url", e.Getenv(envOIDCJWKSURL), "`URL` of the provider's JWK Set (env "+envOIDCJWKSURL+")")
+	clientIDs := fs.String("oidc-client-ids", e.Getenv(envOIDCClientIDs), "comma-separated OAuth `clients` whose access tokens are accepted without the typ header at+jwt (RFC 9068), for a provider that does not set it (env "+envOIDCClientIDs+"; empty: every token needs it)")
 	trust := fs.String("trust-proxy", def(envTrustProxy, "false"), "take the client IP from X-Forwarded-For set by a reverse proxy on a private network: true or false (env "+envTrustProxy+")")
 	fs.StringVar(&cfg.metricsAddr, "metrics-addr", e.Getenv(envMetricsAddr), "serve /metrics (Prometheus) on this `address` only, e.g. 127.0.0.1:9090 (env "+envMetricsAddr+"; when empty, /metrics is served on --addr); this address also serves Go's profiles at /debug/pprof/")
 	fs.StringVar(&cfg.subscriptionsFile, "subscriptions", e.Getenv(envSubscriptions), "JSON `file` of the FHIR record servers CGM summaries are delivered to, stored at start (env "+envSubscriptions+"; see records.ParseSubscriptions)")
@@ -159,6 +164,11 @@ func parseServe(e *env, args []string) (serveConfig, error) {
 	cfg.fakeLLU = cfg.dev && *fakeLLU && strings.TrimSpace(e.Getenv(connsync.EnvLibreLinkUpURL)) == ""
 
 	var problems []string
+	for _, c := range strings.Split(*clientIDs, ",") {
+		if c = strings.TrimSpace(c); c != "" {
+			cfg.oidcClientIDs = append(cfg.oidcClientIDs, c)
+		}
+	}
 	if _, _, err := net.SplitHostPort(cfg.addr); err != nil {
 		problems = append(problems, fmt.Sprintf("--addr %q: want host:port or :port", cfg.addr))
 	}
@@ -379,7 +389,7 @@ func runServe(ctx context.Context, e *env, args []string) error {
 		logger.Warn("development mode: only development tokens are accepted; demo data seeded; do not use with real data")
 	} else {
 		deps.Verifier, err = auth.NewVerifier(vctx, auth.Config{Issuer: cfg.oidcIssuer, Audience: cfg.oidcAudience,
-			JWKSURL: cfg.oidcJWKSURL, Logger: logger})
+			JWKSURL: cfg.oidcJWKSURL, ClientIDs: cfg.oidcClientIDs, Logger: logger})
 		if err != nil {
 			return err
 		}

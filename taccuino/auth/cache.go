@@ -15,9 +15,10 @@ import (
 //
 // An entry is used only while both its ttl and its token's expiry have not
 // passed, so the cache never accepts a token Verify would refuse for
-// expiry; the ttl bounds how long a key withdrawn from the issuer's key set
-// keeps its tokens accepted (the key set itself is refreshed far less
-// often: Config.RefreshInterval). Entries are keyed by the SHA-256 of the
+// expiry, and only while the issuer's key set has not dropped or changed a
+// key since (its generation), so that a withdrawn key stops being trusted
+// as soon as the key set is fetched again (Config.RefreshInterval).
+// Entries are keyed by the SHA-256 of the
 // token: the cache holds no token. It is bounded to max entries: when full,
 // expired entries are dropped, then, if still full, all of them.
 type verifiedCache struct {
@@ -31,6 +32,7 @@ type verifiedCache struct {
 type cacheEntry struct {
 	p     *Principal
 	until time.Time // the earlier of verification + ttl and the token's expiry
+	gen   uint64    // the key set's generation when verified
 }
 
 // newVerifiedCache returns a cache keeping entries for ttl; nil when ttl is
@@ -43,8 +45,9 @@ func newVerifiedCache(ttl time.Duration, max int) *verifiedCache {
 }
 
 // get returns a copy of the Principal of raw if it verified less than ttl
-// ago and has not expired at now.
-func (c *verifiedCache) get(raw string, now time.Time) (*Principal, bool) {
+// ago, with the key set of generation gen (no key dropped or changed
+// since), and has not expired at now.
+func (c *verifiedCache) get(raw string, now time.Time, gen uint64) (*Principal, bool) {
 	if c == nil {
 		return nil, false
 	}
@@ -52,15 +55,16 @@ func (c *verifiedCache) get(raw string, now time.Time) (*Principal, bool) {
 	c.mu.RLock()
 	e, ok := c.entries[k]
 	c.mu.RUnlock()
-	if !ok || !now.Before(e.until) {
+	if !ok || !now.Before(e.until) || e.gen != gen {
 		return nil, false
 	}
 	p := *e.p
 	return &p, true
 }
 
-// put remembers p, the Principal of raw verified at now.
-func (c *verifiedCache) put(raw string, p *Principal, now time.Time) {
+// put remembers p, the Principal of raw verified at now with the key set
+// of generation gen.
+func (c *verifiedCache) put(raw string, p *Principal, now time.Time, gen uint64) {
 	if c == nil || p.Expiry.IsZero() {
 		return
 	}
@@ -85,5 +89,5 @@ func (c *verifiedCache) put(raw string, p *Principal, now time.Time) {
 			clear(c.entries)
 		}
 	}
-	c.entries[k] = cacheEntry{p: &cp, until: until}
+	c.entries[k] = cacheEntry{p: &cp, until: until, gen: gen}
 }

@@ -26,42 +26,52 @@ func TestVerifiedCache(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			c := newVerifiedCache(time.Minute, 10)
-			c.put("tok", tt.put, t0)
-			got, ok := c.get("tok", tt.getAt)
+			c.put("tok", tt.put, t0, 0)
+			got, ok := c.get("tok", tt.getAt, 0)
 			if ok != tt.hit {
 				t.Fatalf("get at +%s: hit %v, want %v", tt.getAt.Sub(t0), ok, tt.hit)
 			}
 			if ok && (got == tt.put || got.Subject != tt.put.Subject) {
 				t.Errorf("get returned %p %+v, want a copy of %p", got, got, tt.put)
 			}
-			if _, ok := c.get("other", tt.getAt); ok {
+			if _, ok := c.get("other", tt.getAt, 0); ok {
 				t.Errorf("get of another token hit")
 			}
 		})
 	}
 
+	t.Run("key set changed", func(t *testing.T) {
+		c := newVerifiedCache(time.Minute, 10)
+		c.put("tok", p, t0, 4)
+		if _, ok := c.get("tok", t0.Add(time.Second), 4); !ok {
+			t.Errorf("no hit with the same key set")
+		}
+		if _, ok := c.get("tok", t0.Add(time.Second), 5); ok {
+			t.Errorf("a hit after the key set dropped or changed a key")
+		}
+	})
 	t.Run("disabled", func(t *testing.T) {
 		c := newVerifiedCache(-1, 10)
-		c.put("tok", p, t0)
-		if _, ok := c.get("tok", t0); ok {
+		c.put("tok", p, t0, 0)
+		if _, ok := c.get("tok", t0, 0); ok {
 			t.Errorf("a disabled cache hit")
 		}
 	})
 	t.Run("bounded", func(t *testing.T) {
 		c := newVerifiedCache(time.Minute, 3)
 		for i, tok := range []string{"a", "b", "c"} {
-			c.put(tok, p, t0.Add(time.Duration(i)*30*time.Second))
+			c.put(tok, p, t0.Add(time.Duration(i)*30*time.Second), 0)
 		}
 		// At +61 s "a" has expired: it makes room for "d".
-		c.put("d", p, t0.Add(61*time.Second))
+		c.put("d", p, t0.Add(61*time.Second), 0)
 		if n := len(c.entries); n != 3 {
 			t.Errorf("%d entries after an expired one made room, want 3", n)
 		}
-		if _, ok := c.get("d", t0.Add(62*time.Second)); !ok {
+		if _, ok := c.get("d", t0.Add(62*time.Second), 0); !ok {
 			t.Errorf("d not kept")
 		}
 		// Full of live entries: cleared.
-		c.put("e", p, t0.Add(62*time.Second))
+		c.put("e", p, t0.Add(62*time.Second), 0)
 		if n := len(c.entries); n != 1 {
 			t.Errorf("%d entries after the cache was full of live ones, want 1 (cleared, then e)", n)
 		}

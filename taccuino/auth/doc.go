@@ -9,10 +9,20 @@
 // or ES256 by a key of that JWKS whose type fits the alg (so "none", HS256
 // keyed with the public key and any other algorithm are refused), with the
 // exact iss, an aud holding the audience, an exp (required) and nbf
-// respected within a leeway (default 30 s). The key set is fetched with
-// github.com/MicahParks/jwkset, cached, refreshed every hour and, when a
-// token names an unknown kid (key rotation), refetched at most once per
-// minute. Errors wrap one of ErrMissing, ErrMalformed, ErrExpired,
+// respected within a leeway (default 30 s), and the typ header at+jwt of
+// an access token (RFC 9068 §2.1), unless the token's client is one of
+// Config.ClientIDs: an ID token of the same issuer and audience is not an
+// access token.
+//
+// The key set is fetched (keys parsed by github.com/MicahParks/jwkset),
+// kept in memory, and fetched again every five minutes (a key the issuer
+// removes stops being trusted then, cached verifications included) and
+// when a token names an unknown kid (key rotation). Such a token must
+// first pass every check that needs no key (header, issuer, audience,
+// times); then it waits for the one fetch in flight or the next allowed,
+// at most one per UnknownKIDInterval (5 s), so that junk tokens can neither
+// make the provider be fetched more often nor keep a genuine new key out.
+// Errors wrap one of ErrMissing, ErrMalformed, ErrExpired,
 // ErrNotYetValid, ErrBadSignature, ErrWrongIssuer, ErrWrongAudience,
 // ErrAlgorithm, ErrClaims or ErrKeySetUnavailable, and never contain the
 // token or values read from a token whose signature was not verified.

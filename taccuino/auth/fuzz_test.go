@@ -72,7 +72,7 @@ func fuzzVerifier(t testing.TB, key *ecdsa.PrivateKey, kid string) *auth.Verifie
 	}
 	set, _ := json.Marshal(jwkset.JWKSMarshal{Keys: []jwkset.JWKMarshal{pub.Marshal()}})
 	v, err := auth.NewVerifier(t.Context(), auth.Config{
-		Issuer: fuzzIssuer, Audience: "fsecgm", KeySet: set,
+		Issuer: fuzzIssuer, Audience: "fsecgm", KeySet: set, ClientIDs: []string{"mmg-record"},
 		Now: func() time.Time { return fuzzNow },
 	})
 	if err != nil {
@@ -101,15 +101,21 @@ func seedTokens(t testing.TB, key *ecdsa.PrivateKey, kid string) map[string]stri
 		}
 		return mc
 	}
-	sign := func(m jwt.SigningMethod, c jwt.MapClaims, k any) string {
+	signTyp := func(typ string, m jwt.SigningMethod, c jwt.MapClaims, k any) string {
 		tok := jwt.NewWithClaims(m, c)
 		tok.Header["kid"] = kid
+		if typ == "" {
+			delete(tok.Header, "typ")
+		} else {
+			tok.Header["typ"] = typ
+		}
 		s, err := tok.SignedString(k)
 		if err != nil {
 			t.Fatal(err)
 		}
 		return s
 	}
+	sign := func(m jwt.SigningMethod, c jwt.MapClaims, k any) string { return signTyp("at+jwt", m, c, k) }
 	der, _ := x509.MarshalPKIXPublicKey(&key.PublicKey)
 	pemKey := pem.EncodeToMemory(&pem.Block{Type: "PUBLIC KEY", Bytes: der})
 	good := sign(jwt.SigningMethodES256, claims(citizen, nil), key)
@@ -122,7 +128,11 @@ func seedTokens(t testing.TB, key *ecdsa.PrivateKey, kid string) map[string]stri
 		"hs256-pubkey": sign(jwt.SigningMethodHS256, claims(citizen, nil), pemKey),
 		"expired":      sign(jwt.SigningMethodES256, claims(citizen, func(c jwt.MapClaims) { c["exp"] = fuzzNow.Add(-time.Hour).Unix() }), key),
 		"wrong-aud":    sign(jwt.SigningMethodES256, claims(citizen, func(c jwt.MapClaims) { c["aud"] = []string{"x", "y"} }), key),
-		"tampered":     parts[0] + "." + base64.RawURLEncoding.EncodeToString([]byte(`{"sub":"x","role":"service","client_id":"c","iss":"`+fuzzIssuer+`","aud":"fsecgm","exp":2000000000}`)) + "." + parts[2],
+		// An ID token (typ JWT) is not an access token; a client the
+		// verifier lists is accepted without the typ.
+		"id-token":      signTyp("JWT", jwt.SigningMethodES256, claims(citizen, nil), key),
+		"listed-client": signTyp("", jwt.SigningMethodES256, claims(service, nil), key),
+		"tampered":      parts[0] + "." + base64.RawURLEncoding.EncodeToString([]byte(`{"sub":"x","role":"service","client_id":"c","iss":"`+fuzzIssuer+`","aud":"fsecgm","exp":2000000000}`)) + "." + parts[2],
 	}
 }
 
@@ -145,7 +155,7 @@ func TestFuzzSeeds(t *testing.T) {
 	v := fuzzVerifier(t, key, kid)
 	want := map[string]error{"citizen": nil, "practitioner": nil, "service": nil,
 		"none": auth.ErrAlgorithm, "hs256-pubkey": auth.ErrAlgorithm, "expired": auth.ErrExpired,
-		"wrong-aud": auth.ErrWrongAudience, "tampered": auth.ErrBadSignature}
+		"wrong-aud": auth.ErrWrongAudience, "tampered": auth.ErrBadSignature, "id-token": auth.ErrClaims, "listed-client": nil}
 	for name, wantErr := range want {
 		b, err := os.ReadFile(filepath.Join(dir, name))
 		if err != nil {

@@ -6,60 +6,67 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"log/slog"
 	"net"
 	"net/http"
 	"net/url"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/MicahParks/jwkset"
-	"golang.org/x/time/rate"
 )
 
 // maxJWKSBytes bounds a JWKS or discovery response.
 const maxJWKSBytes = 1 << 20
 
-// keySet is where a Verifier finds keys: a static set, or a JWKS URL cached
-// and refreshed by jwkset (periodically, and on an unknown kid at most once
-// per UnknownKIDInterval).
+// keySet is where a Verifier finds keys: a static set, or the issuer's
+// JWKS fetched over HTTP, kept in memory and fetched again
+//
+//   - every Config.RefreshInterval (a key the issuer removed stops being
+//     trusted within that time: the fetched set replaces the cached one);
+//   - on a token naming a key id not in the cache (key rotation), once the
+//     token's header and claims have passed the checks a genuine token of
+//     this issuer passes (see Verifier.mayFetch), at most once per
+//     Config.UnknownKIDInterval.
+//
+// Fetches are single-flight: however many requests want one, one request
+// goes to the issuer, and every request waiting for it gets its result.
+// A request with an unknown key id never gets a refusal because other
+// requests used up the fetch rate (which junk tokens could do at will): it
+// waits for the fetch in flight, or for the next one allowed, which is
+// scheduled for it, at most UnknownKIDInterval plus the fetch's own time
+// away (bounded by its context). So junk can make the issuer's key set be
+// fetched no more than once per interval, and cannot delay a genuine
+// token with a new key id by more than that.
+//
+// jwkset parses and validates the keys (types, curves, sizes); this type
+// decides when to fetch.
 type keySet struct {
-	store jwkset.Storage
-	url   string // empty for a static set
-	state *fetchState
+	url      string // empty for a static set
+	client   *http.Client
+	timeout  time.Duration
+	interval time.Duration // least time between two fetches on unknown key ids
+	logger   *slog.Logger
+	life     context.Context // the Verifier's life: fetches end with it
+	now      func() time.Time
+
+	gen atomic.Uint64 // bumped when a fetched set drops or changes a key
+
+	mu        sync.Mutex
+	keys      map[string]jwkset.JWK
+	lastErr   error     // the last fetch's failure; nil after a success
+	lastStart time.Time // when the last fetch started
+	flight    *flight   // the fetch in flight, or scheduled, or nil
+	fetches   int
 }
 
-// fetchState remembers whether the last JWKS fetch failed.
-type fetchState struct {
-	mu      sync.Mutex
-	lastErr error
-}
-
-func (s *fetchState) set(err error) {
-	s.mu.Lock()
-	s.lastErr = err
-	s.mu.Unlock()
-}
-
-func (s *fetchState) get() error {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.lastErr
-}
-
-// trackedStore is the cache behind jwkset's HTTP storage: jwkset replaces
-// its content only after a successful fetch, which clears the failure.
-type trackedStore struct {
-	*jwkset.MemoryJWKSet
-	state *fetchState
-}
-
-func (s trackedStore) KeyReplaceAll(ctx context.Context, given []jwkset.JWK) error {
-	if err := s.MemoryJWKSet.KeyReplaceAll(ctx, given); err != nil {
-		return err
-	}
-	s.state.set(nil)
-	return nil
+// flight is one fetch of the key set, in flight or scheduled; done is
+// closed when it has finished.
+type flight struct {
+	done      chan struct{}
+	scheduled bool // waiting for its time, not running yet
 }
 
 func newStaticKeySet(raw []byte) (*keySet, error) {
@@ -67,85 +74,228 @@ func newStaticKeySet(raw []byte) (*keySet, error) {
 	if err := json.Unmarshal(raw, &set); err != nil {
 		return nil, fmt.Errorf("auth: static key set: not a JWK Set: %w", err)
 	}
-	store := jwkset.NewMemoryStorage()
+	keys := map[string]jwkset.JWK{}
 	for i, m := range set.Keys {
 		// Public material only: private parameters in the set are ignored.
 		k, err := jwkset.NewJWKFromMarshal(m, jwkset.JWKMarshalOptions{}, jwkset.JWKValidateOptions{})
 		if err != nil {
 			return nil, fmt.Errorf("auth: static key set: key %d: %w", i, err)
 		}
-		if err := store.KeyWrite(context.Background(), k); err != nil {
-			return nil, fmt.Errorf("auth: static key set: key %d: %w", i, err)
-		}
+		keys[k.Marshal().KID] = k
 	}
 	if len(set.Keys) == 0 {
 		return nil, errors.New("auth: static key set: no keys")
 	}
-	return &keySet{store: store}, nil
+	return &keySet{keys: keys}, nil
 }
 
 func newRemoteKeySet(ctx context.Context, cfg Config) (*keySet, error) {
 	if err := checkFetchURL(cfg.JWKSURL); err != nil {
 		return nil, fmt.Errorf("auth: JWKS URL: %w", err)
 	}
-	timeout := cfg.HTTPTimeout
-	if timeout <= 0 {
-		timeout = DefaultHTTPTimeout
+	ks := &keySet{url: cfg.JWKSURL, timeout: cfg.HTTPTimeout, interval: cfg.UnknownKIDInterval,
+		logger: cfg.Logger, life: ctx, now: time.Now, keys: map[string]jwkset.JWK{}}
+	if ks.timeout <= 0 {
+		ks.timeout = DefaultHTTPTimeout
+	}
+	if ks.interval <= 0 {
+		ks.interval = DefaultUnknownKIDInterval
 	}
 	refresh := cfg.RefreshInterval
 	if refresh <= 0 {
 		refresh = DefaultRefreshInterval
 	}
-	unknown := cfg.UnknownKIDInterval
-	if unknown <= 0 {
-		unknown = DefaultUnknownKIDInterval
-	}
-	client := limitedClient(cfg.HTTPClient, timeout)
-	state := &fetchState{}
-	logger := cfg.Logger
-	u := cfg.JWKSURL
-	onError := func(_ context.Context, err error) {
-		if errors.Is(err, context.Canceled) {
-			return // the request that triggered the fetch went away
+	ks.client = limitedClient(cfg.HTTPClient, ks.timeout)
+	// The first fetch, before serving: a failure is logged and remembered
+	// (tokens get ErrKeySetUnavailable until a fetch succeeds), so that the
+	// service can start while the provider is down.
+	<-ks.start(true).done
+	go func() {
+		t := time.NewTicker(refresh)
+		defer t.Stop()
+		for {
+			select {
+			case <-ctx.Done():
+				return
+			case <-t.C:
+				ks.start(true)
+			}
 		}
-		state.set(err)
-		logger.Warn("auth: JWKS fetch failed", "url", u, "err", err)
-	}
-	httpStore, err := jwkset.NewStorageFromHTTP(u, jwkset.HTTPClientStorageOptions{
-		Client:                    client,
-		Ctx:                       ctx,
-		HTTPTimeout:               timeout,
-		NoErrorReturnFirstHTTPReq: true,
-		RefreshErrorHandler:       onError,
-		RefreshInterval:           refresh,
-		Storage:                   trackedStore{MemoryJWKSet: jwkset.NewMemoryStorage(), state: state},
-	})
-	if err != nil {
-		return nil, fmt.Errorf("auth: JWKS %s: %w", u, err)
-	}
-	store, err := jwkset.NewHTTPClient(jwkset.HTTPClientOptions{
-		HTTPURLs:          map[string]jwkset.Storage{u: httpStore},
-		RateLimitWaitMax:  timeout,
-		RefreshUnknownKID: rate.NewLimiter(rate.Every(unknown), 1),
-	})
-	if err != nil {
-		return nil, fmt.Errorf("auth: JWKS %s: %w", u, err)
-	}
-	return &keySet{store: store, url: u, state: state}, nil
+	}()
+	return ks, nil
 }
 
-// read returns the key named kid, or an error of this package's kinds.
-func (ks *keySet) read(ctx context.Context, kid string) (jwkset.JWK, error) {
-	k, err := ks.store.KeyRead(ctx, kid)
-	if err == nil {
+// lookup returns the cached key named kid.
+func (ks *keySet) lookup(kid string) (jwkset.JWK, bool) {
+	ks.mu.Lock()
+	defer ks.mu.Unlock()
+	k, ok := ks.keys[kid]
+	return k, ok
+}
+
+// generation changes whenever a fetch drops or changes a key, so that
+// what was verified with the old set is verified again.
+func (ks *keySet) generation() uint64 { return ks.gen.Load() }
+
+// remote reports whether the set is fetched (not static).
+func (ks *keySet) remote() bool { return ks.url != "" }
+
+// missing is the error for a key id the set does not have: the last
+// fetch's failure when it failed (a server-side problem), else a bad
+// signature.
+func (ks *keySet) missing() error {
+	ks.mu.Lock()
+	last := ks.lastErr
+	ks.mu.Unlock()
+	if last != nil {
+		return fmt.Errorf("%w: JWKS %s: %w", ErrKeySetUnavailable, ks.url, last)
+	}
+	return fmt.Errorf("%w: the issuer has no key with the token's kid", ErrBadSignature)
+}
+
+// fetchFor waits for a fetch that may bring kid (the one in flight, or
+// the next one allowed) and returns the key, or the error of missing.
+func (ks *keySet) fetchFor(ctx context.Context, kid string) (jwkset.JWK, error) {
+	if k, ok := ks.lookup(kid); ok {
 		return k, nil
 	}
-	if ks.state != nil {
-		if last := ks.state.get(); last != nil {
-			return jwkset.JWK{}, fmt.Errorf("%w: JWKS %s: %w", ErrKeySetUnavailable, ks.url, last)
+	f := ks.start(false)
+	ks.mu.Lock()
+	down := f.scheduled && ks.lastErr != nil
+	ks.mu.Unlock()
+	if down {
+		// The last fetch failed and the next is not due yet: say so now
+		// (503) rather than hold the request.
+		return jwkset.JWK{}, ks.missing()
+	}
+	select {
+	case <-f.done:
+	case <-ctx.Done():
+		return jwkset.JWK{}, fmt.Errorf("%w: waiting for the JWKS: %w", ErrKeySetUnavailable, ctx.Err())
+	}
+	if k, ok := ks.lookup(kid); ok {
+		return k, nil
+	}
+	return jwkset.JWK{}, ks.missing()
+}
+
+// start returns the fetch to wait for: the one in flight or scheduled;
+// else a new one, started now when force is set or the last one started
+// at least interval ago, otherwise scheduled for then.
+func (ks *keySet) start(force bool) *flight {
+	ks.mu.Lock()
+	defer ks.mu.Unlock()
+	if ks.flight != nil {
+		return ks.flight
+	}
+	f := &flight{done: make(chan struct{})}
+	ks.flight = f
+	wait := time.Duration(0)
+	if !force && !ks.lastStart.IsZero() {
+		wait = ks.interval - ks.now().Sub(ks.lastStart)
+	}
+	if wait <= 0 {
+		ks.lastStart = ks.now()
+		go ks.run(f)
+		return f
+	}
+	f.scheduled = true
+	time.AfterFunc(wait, func() {
+		ks.mu.Lock()
+		ks.lastStart, f.scheduled = ks.now(), false
+		ks.mu.Unlock()
+		ks.run(f)
+	})
+	return f
+}
+
+// run fetches the set for flight f and ends it.
+func (ks *keySet) run(f *flight) {
+	var err error
+	if ks.life.Err() != nil {
+		err = ks.life.Err()
+	} else {
+		ctx, cancel := context.WithTimeout(ks.life, ks.timeout)
+		var keys map[string]jwkset.JWK
+		keys, err = ks.fetch(ctx)
+		cancel()
+		if err == nil {
+			ks.replace(keys)
 		}
 	}
-	return jwkset.JWK{}, fmt.Errorf("%w: the issuer has no key with the token's kid", ErrBadSignature)
+	ks.mu.Lock()
+	ks.fetches++
+	if err != nil && ks.life.Err() == nil {
+		ks.lastErr = err
+		ks.logger.Warn("auth: JWKS fetch failed", "url", ks.url, "err", err)
+	}
+	ks.flight = nil
+	ks.mu.Unlock()
+	close(f.done)
+}
+
+// replace installs a fetched set, bumping the generation when a key was
+// dropped or changed.
+func (ks *keySet) replace(keys map[string]jwkset.JWK) {
+	ks.mu.Lock()
+	defer ks.mu.Unlock()
+	for kid, old := range ks.keys {
+		k, ok := keys[kid]
+		if !ok || !sameKey(old, k) {
+			ks.gen.Add(1)
+			break
+		}
+	}
+	ks.keys, ks.lastErr = keys, nil
+}
+
+// sameKey reports whether two JWKs carry the same public key and metadata.
+func sameKey(a, b jwkset.JWK) bool {
+	ma, errA := json.Marshal(a.Marshal())
+	mb, errB := json.Marshal(b.Marshal())
+	return errA == nil && errB == nil && string(ma) == string(mb)
+}
+
+// fetch reads the JWK Set at ks.url. Keys of types jwkset does not support
+// are skipped (a provider may publish keys for other uses); a key that is
+// malformed fails the fetch, so that a broken set never replaces a good one.
+func (ks *keySet) fetch(ctx context.Context) (map[string]jwkset.JWK, error) {
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, ks.url, nil)
+	if err != nil {
+		return nil, err
+	}
+	req.Header.Set("Accept", "application/jwk-set+json, application/json")
+	resp, err := ks.client.Do(req)
+	if err != nil {
+		return nil, err
+	}
+	defer resp.Body.Close()
+	if resp.StatusCode != http.StatusOK {
+		return nil, fmt.Errorf("HTTP status %d", resp.StatusCode)
+	}
+	var set jwkset.JWKSMarshal
+	if err := json.NewDecoder(resp.Body).Decode(&set); err != nil {
+		return nil, fmt.Errorf("not a JWK Set: %w", err)
+	}
+	keys := make(map[string]jwkset.JWK, len(set.Keys))
+	for i, m := range set.Keys {
+		k, err := jwkset.NewJWKFromMarshal(m, jwkset.JWKMarshalOptions{}, jwkset.JWKValidateOptions{})
+		switch {
+		case errors.Is(err, jwkset.ErrUnsupportedKey):
+			continue
+		case err != nil:
+			return nil, fmt.Errorf("key %d: %w", i, err)
+		}
+		keys[k.Marshal().KID] = k
+	}
+	return keys, nil
+}
+
+// fetchCount returns how many fetches have finished (tests).
+func (ks *keySet) fetchCount() int {
+	ks.mu.Lock()
+	defer ks.mu.Unlock()
+	return ks.fetches
 }
 
 // checkFetchURL allows https, and http only on loopback hosts (a local

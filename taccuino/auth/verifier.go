@@ -15,6 +15,7 @@ import (
 	"fmt"
 	"log/slog"
 	"net/http"
+	"slices"
 	"strings"
 	"time"
 
@@ -56,10 +57,17 @@ var (
 
 // Defaults of Config.
 const (
-	DefaultLeeway             = 30 * time.Second
-	DefaultRefreshInterval    = time.Hour
-	DefaultUnknownKIDInterval = time.Minute
+	DefaultLeeway = 30 * time.Second
+	// DefaultRefreshInterval is how often the issuer's key set is fetched
+	// again: a key the issuer withdraws stops being trusted within it.
+	DefaultRefreshInterval = 5 * time.Minute
+	// DefaultUnknownKIDInterval is the least time between two fetches
+	// asked for by tokens naming an unknown key id (see keySet).
+	DefaultUnknownKIDInterval = 5 * time.Second
 	DefaultHTTPTimeout        = 10 * time.Second
+	// DefaultTokenType is the typ header access tokens carry (RFC 9068
+	// §2.1), required unless Config.ClientIDs says otherwise.
+	DefaultTokenType = "at+jwt"
 	// DefaultCacheTTL is how long a verified token is remembered (see
 	// Config.CacheTTL).
 	DefaultCacheTTL = time.Minute
@@ -89,11 +97,18 @@ type Config struct {
 	// KeySet is a static JWK Set (JSON), used instead of JWKSURL; the
 	// development issuer's set is passed here.
 	KeySet []byte
-	// TokenType, when set (e.g. "at+jwt", RFC 9068 §2.1), is the typ header
-	// tokens must carry (compared case-insensitively, with or without the
-	// "application/" prefix), so that ID tokens of the same audience are not
-	// taken as access tokens (RFC 8725 §3.11). Empty accepts any typ.
+	// TokenType is the typ header tokens must carry (compared
+	// case-insensitively, with or without the "application/" prefix), so
+	// that ID tokens and other JWTs of the same issuer and audience are not
+	// taken as access tokens (RFC 9068 §2.1 and §4, RFC 8725 §3.11).
+	// Empty means DefaultTokenType, "at+jwt".
 	TokenType string
+	// ClientIDs lists OAuth clients whose tokens are accepted without the
+	// typ header, for providers that issue JWT access tokens without it:
+	// such a token must name one of them in its client id claim
+	// (ClaimNames.ClientID: client_id, RFC 9068 §2.2, else azp). Empty:
+	// every token needs the typ.
+	ClientIDs []string
 	// Claims maps identity claims; empty fields take DefaultClaimNames.
 	Claims ClaimNames
 	// Leeway is the clock skew allowed on exp and nbf; zero means
@@ -104,12 +119,16 @@ type Config struct {
 	// HTTPTimeout bounds each JWKS fetch; zero means DefaultHTTPTimeout.
 	HTTPTimeout time.Duration
 	// RefreshInterval is how often the JWKS is refetched in the background;
-	// zero means DefaultRefreshInterval.
+	// zero means DefaultRefreshInterval. A key the issuer removes from its
+	// set stops being trusted within it (tokens verified with it before
+	// are verified again).
 	RefreshInterval time.Duration
-	// UnknownKIDInterval is the least time between two fetches triggered by
-	// tokens naming a key id not in the cache (key rotation); tokens with
-	// an unknown kid arriving sooner are refused without a fetch. Zero
-	// means DefaultUnknownKIDInterval.
+	// UnknownKIDInterval is the least time between two fetches asked for
+	// by tokens naming a key id not in the cache (key rotation). Such a
+	// token is first checked as far as it can be without the key (header,
+	// issuer, audience, times: see Verifier.mayFetch); then it waits for
+	// the fetch in flight or the next one allowed (see keySet). Zero means
+	// DefaultUnknownKIDInterval.
 	UnknownKIDInterval time.Duration
 	// Logger receives JWKS refresh failures; nil discards them.
 	Logger *slog.Logger
@@ -128,10 +147,12 @@ type Config struct {
 // Verifier verifies bearer JWTs of one issuer and maps them to Principals.
 // It is safe for concurrent use.
 type Verifier struct {
-	issuer   string
-	audience string
-	typ      string
-	names    ClaimNames
+	issuer    string
+	audience  string
+	typ       string
+	clientIDs []string
+	leeway    time.Duration
+	names     ClaimNames
 	parser   *jwt.Parser
 	keys     *keySet
 	logKey   []byte
@@ -168,6 +189,9 @@ func NewVerifier(ctx context.Context, cfg Config) (*Verifier, error) {
 	if cfg.CacheTTL == 0 {
 		cfg.CacheTTL = DefaultCacheTTL
 	}
+	if cfg.TokenType == "" {
+		cfg.TokenType = DefaultTokenType
+	}
 	logKey := cfg.LogKey
 	if len(logKey) == 0 {
 		logKey = make([]byte, 32)
@@ -186,10 +210,12 @@ func NewVerifier(ctx context.Context, cfg Config) (*Verifier, error) {
 		return nil, err
 	}
 	return &Verifier{
-		issuer:   cfg.Issuer,
-		audience: cfg.Audience,
-		typ:      normalizeTyp(cfg.TokenType),
-		names:    cfg.Claims.withDefaults(),
+		issuer:    cfg.Issuer,
+		audience:  cfg.Audience,
+		typ:       normalizeTyp(cfg.TokenType),
+		clientIDs: slices.Clone(cfg.ClientIDs),
+		leeway:    cfg.Leeway,
+		names:     cfg.Claims.withDefaults(),
 		keys:     keys,
 		logKey:   logKey,
 		now:      cfg.Now,
@@ -221,20 +247,23 @@ func (v *Verifier) VerifyRequest(r *http.Request) (*Principal, error) {
 // Verify checks raw (a compact JWS) and returns its Principal: the alg is
 // RS256 or ES256 and fits the key named by kid, the signature verifies with
 // the issuer's key, iss and aud are exact, exp is present and, like nbf,
-// respected within the leeway, and the identity claims are complete (see
+// respected within the leeway, the typ header is at+jwt (or the client is
+// one of Config.ClientIDs), and the identity claims are complete (see
 // ClaimNames). The error wraps one of the Err values of this package.
 // A token that verified within Config.CacheTTL and has not expired is not
-// verified again.
+// verified again, unless the issuer's key set dropped or changed a key
+// since.
 func (v *Verifier) Verify(ctx context.Context, raw string) (*Principal, error) {
 	now := v.now()
-	if p, ok := v.cache.get(raw, now); ok {
+	gen := v.keys.generation()
+	if p, ok := v.cache.get(raw, now, gen); ok {
 		return p, nil
 	}
 	p, err := v.verify(ctx, raw)
 	if err != nil {
 		return nil, err
 	}
-	v.cache.put(raw, p, now)
+	v.cache.put(raw, p, now, gen)
 	return p, nil
 }
 
@@ -254,14 +283,12 @@ func (v *Verifier) verify(ctx context.Context, raw string) (*Principal, error) {
 	if err != nil {
 		return nil, classify(err, claims, v.issuer, v.audience)
 	}
-	if v.typ != "" {
-		if typ, _ := tok.Header["typ"].(string); normalizeTyp(typ) != v.typ {
-			return nil, fmt.Errorf("%w: typ header is not %q", ErrClaims, v.typ)
-		}
-	}
 	p, err := v.names.principal(claims)
 	if err != nil {
 		return nil, err
+	}
+	if !v.typeOK(tok.Header, p.ClientID) {
+		return nil, fmt.Errorf("%w: typ header is not %q (and the client is not one accepted without it)", ErrClaims, v.typ)
 	}
 	if exp, err := claims.GetExpirationTime(); err == nil && exp != nil {
 		p.Expiry = exp.UTC()
@@ -365,9 +392,15 @@ func printable(s string) string {
 func (v *Verifier) key(ctx context.Context, t *jwt.Token) (any, error) {
 	alg, _ := t.Header["alg"].(string)
 	kid, _ := t.Header["kid"].(string)
-	jwk, err := v.keys.read(ctx, kid)
-	if err != nil {
-		return nil, err
+	jwk, ok := v.keys.lookup(kid)
+	if !ok {
+		if !v.keys.remote() || !v.mayFetch(t) {
+			return nil, fmt.Errorf("%w: the issuer has no key with the token's kid", ErrBadSignature)
+		}
+		var err error
+		if jwk, err = v.keys.fetchFor(ctx, kid); err != nil {
+			return nil, err
+		}
 	}
 	m := jwk.Marshal()
 	if m.USE != "" && m.USE != jwkset.UseSig {
@@ -401,6 +434,87 @@ func (v *Verifier) key(ctx context.Context, t *jwt.Token) (any, error) {
 		return nil, fmt.Errorf("%w: alg is not RS256 or ES256", ErrAlgorithm)
 	}
 	return key, nil
+}
+
+// typeOK reports whether a token with header h and client id is an access
+// token this Verifier takes: typ at+jwt (RFC 9068 §2.1), or a client of
+// Config.ClientIDs.
+func (v *Verifier) typeOK(h map[string]any, clientID string) bool {
+	if typ, _ := h["typ"].(string); normalizeTyp(typ) == v.typ {
+		return true
+	}
+	return clientID != "" && slices.Contains(v.clientIDs, clientID)
+}
+
+// maxKIDBytes bounds a key id worth fetching the key set for.
+const maxKIDBytes = 256
+
+// mayFetch reports whether a token whose key id is not in the cache is
+// worth fetching the issuer's key set for: everything that can be checked
+// without the key holds, as it does for a genuine access token of this
+// issuer signed with a key it has just published. The header: an allowed
+// alg (checked before), a key id of printable ASCII, the typ (or a client
+// of Config.ClientIDs); the claims, unverified: iss exactly the issuer, aud
+// a string or an array of strings holding the audience, exp a number not
+// past and nbf, when given, not ahead (within the leeway). Anything else
+// is refused without a fetch, so that the key set is fetched for nothing
+// but tokens that claim to be this issuer's for this service.
+func (v *Verifier) mayFetch(t *jwt.Token) bool {
+	kid, _ := t.Header["kid"].(string)
+	if kid == "" || len(kid) > maxKIDBytes {
+		return false
+	}
+	for i := 0; i < len(kid); i++ {
+		if kid[i] < 0x21 || kid[i] > 0x7e {
+			return false
+		}
+	}
+	c, ok := t.Claims.(jwt.MapClaims)
+	if !ok {
+		return false
+	}
+	if iss, _ := c["iss"].(string); iss != v.issuer {
+		return false
+	}
+	switch aud := c["aud"].(type) {
+	case string:
+		if aud != v.audience {
+			return false
+		}
+	case []any:
+		found := false
+		for _, a := range aud {
+			s, isString := a.(string)
+			if !isString {
+				return false
+			}
+			found = found || s == v.audience
+		}
+		if !found {
+			return false
+		}
+	default:
+		return false
+	}
+	now := v.now()
+	exp, ok := c["exp"].(float64)
+	if !ok || time.Unix(int64(exp), 0).Add(v.leeway).Before(now) {
+		return false
+	}
+	if nbf, present := c["nbf"]; present {
+		n, ok := nbf.(float64)
+		if !ok || time.Unix(int64(n), 0).Add(-v.leeway).After(now) {
+			return false
+		}
+	}
+	clientID := ""
+	for _, name := range v.names.ClientID {
+		if s, _ := c[name].(string); s != "" {
+			clientID = s
+			break
+		}
+	}
+	return v.typeOK(t.Header, clientID)
 }
 
 // keyError carries an error of key() through jwt.Parser, which wraps it.

@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/base64"
 	"errors"
+	"fmt"
 	"strings"
 	"sync"
 	"testing"
@@ -254,7 +255,9 @@ func TestVerifyMalformed(t *testing.T) {
 
 func TestKeyRotation(t *testing.T) {
 	p := authtest.New(t)
-	v := newVerifier(t, p.Config())
+	cfg := p.Config()
+	cfg.UnknownKIDInterval = 300 * time.Millisecond
+	v := newVerifier(t, cfg)
 	if _, err := v.Verify(t.Context(), p.Token(t, citizen)); err != nil {
 		t.Fatalf("Verify before rotation: %v", err)
 	}
@@ -264,6 +267,7 @@ func TestKeyRotation(t *testing.T) {
 	}
 
 	oldKID := p.KeyID("ES256")
+	time.Sleep(cfg.UnknownKIDInterval) // the construction's fetch is an interval old
 	newKID := p.Rotate(t, "ES256")
 	if _, err := v.Verify(t.Context(), p.Token(t, doctor, authtest.WithAlg("ES256"))); err != nil {
 		t.Fatalf("Verify with rotated key %s: %v", newKID, err)
@@ -276,21 +280,164 @@ func TestKeyRotation(t *testing.T) {
 		t.Errorf("Verify token of the previous key %s: %v", oldKID, err)
 	}
 
-	// A second unknown kid within UnknownKIDInterval is refused without a fetch.
+	// A second new kid right away waits for the next fetch allowed, one
+	// interval after the last, and is accepted.
 	p.Rotate(t, "ES256")
-	_, err := v.Verify(t.Context(), p.Token(t, doctor, authtest.WithAlg("ES256")))
-	if !errors.Is(err, auth.ErrBadSignature) {
-		t.Errorf("Verify with a second new kid right away = %v, want ErrBadSignature (rate limited)", err)
+	start := time.Now()
+	if _, err := v.Verify(t.Context(), p.Token(t, doctor, authtest.WithAlg("ES256"))); err != nil {
+		t.Errorf("Verify with a second new kid right away = %v, want it to wait for the next fetch", err)
+	}
+	if waited := time.Since(start); waited > 3*cfg.UnknownKIDInterval {
+		t.Errorf("the second new kid waited %s, more than an interval and the fetch", waited)
+	}
+	if got := p.JWKSRequests(); got != fetched+2 {
+		t.Errorf("JWKS fetched %d times, want %d", got, fetched+2)
+	}
+	// Unknown kids flooding in at once share one fetch.
+	var wg sync.WaitGroup
+	for range 20 {
+		wg.Go(func() { v.Verify(t.Context(), p.Token(t, citizen, authtest.WithKID("attacker-kid"))) })
+	}
+	wg.Wait()
+	if got := p.JWKSRequests(); got != fetched+3 {
+		t.Errorf("JWKS fetched %d times after 20 tokens with the same unknown kid at once, want %d", got, fetched+3)
+	}
+}
+
+// TestNoFetchForForeignTokens: a token naming an unknown key id makes the
+// verifier fetch the issuer's key set only when everything that can be
+// checked without the key says it is an access token of this issuer for
+// this service; anything else is refused at once, without a fetch.
+func TestNoFetchForForeignTokens(t *testing.T) {
+	p := authtest.New(t)
+	cfg := p.Config()
+	cfg.UnknownKIDInterval = time.Millisecond
+	v := newVerifier(t, cfg)
+	fetched := p.JWKSRequests()
+	unknown := authtest.WithKID("rotated-maybe")
+	for _, tc := range []struct {
+		name string
+		opts []authtest.Option
+	}{
+		{"another issuer", []authtest.Option{authtest.WithIssuer("https://evil.example")}},
+		{"no issuer", []authtest.Option{authtest.WithIssuer("")}},
+		{"another audience", []authtest.Option{authtest.WithAudience("another-service")}},
+		{"audience list without ours", []authtest.Option{authtest.WithAudience([]string{"a", "b"})}},
+		{"audience of the wrong shape", []authtest.Option{authtest.WithAudience(map[string]any{"aud": authtest.Audience})}},
+		{"audience list with a number", []authtest.Option{authtest.WithAudience([]any{authtest.Audience, 7})}},
+		{"no audience", []authtest.Option{authtest.WithAudience(nil)}},
+		{"expired", []authtest.Option{authtest.ExpiredFor(time.Hour)}},
+		{"no exp", []authtest.Option{authtest.WithClaim("exp", nil)}},
+		{"exp a string", []authtest.Option{authtest.WithClaim("exp", "2099-01-01")}},
+		{"not yet valid", []authtest.Option{authtest.NotBefore(time.Hour)}},
+		{"typ JWT (an ID token)", []authtest.Option{authtest.WithHeader("typ", "JWT")}},
+		{"no typ", []authtest.Option{authtest.WithHeader("typ", nil)}},
+		{"a kid with spaces", []authtest.Option{authtest.WithKID("a b")}},
+		{"a kid of 300 bytes", []authtest.Option{authtest.WithKID(strings.Repeat("k", 300))}},
+	} {
+		tok := p.Token(t, citizen, append([]authtest.Option{unknown, authtest.SignedByForeignKey()}, tc.opts...)...)
+		_, err := v.Verify(t.Context(), tok)
+		if !errors.Is(err, auth.ErrBadSignature) {
+			t.Errorf("%s: Verify = %v, want ErrBadSignature", tc.name, err)
+		}
+		if got := p.JWKSRequests(); got != fetched {
+			t.Errorf("%s: the JWKS was fetched (%d times, want %d)", tc.name, got, fetched)
+			fetched = got
+		}
+	}
+	// The same token with this issuer's claims is worth a fetch.
+	time.Sleep(5 * time.Millisecond)
+	if _, err := v.Verify(t.Context(), p.Token(t, citizen, unknown, authtest.SignedByForeignKey())); !errors.Is(err, auth.ErrBadSignature) {
+		t.Errorf("plausible token with an unknown kid: %v, want ErrBadSignature", err)
 	}
 	if got := p.JWKSRequests(); got != fetched+1 {
-		t.Errorf("JWKS fetched %d times, want %d (refetch on unknown kid is rate limited)", got, fetched+1)
+		t.Errorf("JWKS fetched %d times for a plausible unknown kid, want %d", got, fetched+1)
 	}
-	// Unknown kids flooding in cause no fetch either.
-	for range 5 {
-		v.Verify(t.Context(), p.Token(t, citizen, authtest.WithKID("attacker-kid")))
+}
+
+// TestUnknownKIDFloodDoesNotStarve: while anonymous junk (plausible claims,
+// random key ids, forged signatures) floods the verifier from 32
+// goroutines, the issuer rotates its key; the first token signed with the
+// new key is accepted at its first try, within about one interval, and
+// the junk made the key set be fetched no more than once per interval.
+func TestUnknownKIDFloodDoesNotStarve(t *testing.T) {
+	p := authtest.New(t)
+	cfg := p.Config()
+	cfg.UnknownKIDInterval = 500 * time.Millisecond
+	v := newVerifier(t, cfg)
+	ctx, stop := context.WithCancel(t.Context())
+	var wg sync.WaitGroup
+	junk := make([]string, 64)
+	for i := range junk {
+		junk[i] = p.Token(t, citizen, authtest.WithKID(fmt.Sprintf("junk-%d", i)), authtest.SignedByForeignKey())
 	}
-	if got := p.JWKSRequests(); got != fetched+1 {
-		t.Errorf("JWKS fetched %d times after a flood of unknown kids, want %d", got, fetched+1)
+	start := time.Now()
+	for g := range 32 {
+		wg.Go(func() {
+			for i := g; ctx.Err() == nil; i++ {
+				jctx, cancel := context.WithTimeout(ctx, 10*time.Second)
+				v.Verify(jctx, junk[i%len(junk)])
+				cancel()
+			}
+		})
+	}
+	time.Sleep(time.Second) // the flood is on
+	kid := p.Rotate(t, "RS256")
+	tok := p.Token(t, doctor)
+	vctx, cancel := context.WithTimeout(t.Context(), 5*time.Second)
+	defer cancel()
+	rotated := time.Now()
+	_, err := v.Verify(vctx, tok)
+	took := time.Since(rotated)
+	stop()
+	wg.Wait()
+	if err != nil {
+		t.Fatalf("the first token of the new key %s during the flood: %v (after %s)", kid, err, took)
+	}
+	if took > 3*cfg.UnknownKIDInterval {
+		t.Errorf("the first token of the new key waited %s, more than the interval and a fetch", took)
+	}
+	elapsed := time.Since(start)
+	if max := int(elapsed/cfg.UnknownKIDInterval) + 2; p.JWKSRequests() > max {
+		t.Errorf("the flood made %d JWKS fetches in %s, more than one per interval (%d)", p.JWKSRequests(), elapsed, max)
+	}
+}
+
+// TestRemovedKeyStopsBeingTrusted: a key the issuer removes from its JWKS
+// is no longer trusted once the key set is fetched again (every
+// RefreshInterval, 5 minutes by default), even for a token verified with
+// it a moment before and remembered by the verified-token cache.
+func TestRemovedKeyStopsBeingTrusted(t *testing.T) {
+	if auth.DefaultRefreshInterval > 5*time.Minute {
+		t.Errorf("DefaultRefreshInterval %s: a removed key would be trusted for more than minutes", auth.DefaultRefreshInterval)
+	}
+	p := authtest.New(t)
+	cfg := p.Config()
+	cfg.RefreshInterval = 200 * time.Millisecond
+	v := newVerifier(t, cfg)
+	old := p.KeyID("RS256")
+	tok := p.Token(t, citizen)
+	if _, err := v.Verify(t.Context(), tok); err != nil {
+		t.Fatalf("Verify before the removal: %v", err)
+	}
+	p.Rotate(t, "RS256")
+	p.Retire(old)
+	deadline := time.Now().Add(3 * time.Second)
+	for {
+		_, err := v.Verify(t.Context(), tok)
+		if errors.Is(err, auth.ErrBadSignature) {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("a token of the removed key %s is still accepted 3 s after the removal (refresh every %s): %v", old, cfg.RefreshInterval, err)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	if _, err := v.Verify(t.Context(), p.Token(t, citizen, authtest.SignedBy(old))); !errors.Is(err, auth.ErrBadSignature) {
+		t.Errorf("a new token of the removed key: %v, want ErrBadSignature", err)
+	}
+	if _, err := v.Verify(t.Context(), p.Token(t, citizen)); err != nil {
+		t.Errorf("a token of the new key: %v", err)
 	}
 }
 
@@ -383,9 +530,7 @@ func TestCustomClaimNamesAndLeeway(t *testing.T) {
 
 func TestTokenType(t *testing.T) {
 	p := authtest.New(t)
-	cfg := p.Config()
-	cfg.TokenType = "at+jwt"
-	v := newVerifier(t, cfg)
+	v := newVerifier(t, p.Config()) // at+jwt unless configured otherwise
 	for _, typ := range []string{"at+jwt", "AT+JWT", "application/at+jwt"} {
 		if _, err := v.Verify(t.Context(), p.Token(t, citizen, authtest.WithHeader("typ", typ))); err != nil {
 			t.Errorf("Verify with typ %q: %v", typ, err)
@@ -394,6 +539,24 @@ func TestTokenType(t *testing.T) {
 	for _, typ := range []any{"JWT", nil} {
 		if _, err := v.Verify(t.Context(), p.Token(t, citizen, authtest.WithHeader("typ", typ))); !errors.Is(err, auth.ErrClaims) {
 			t.Errorf("Verify with typ %v = %v, want ErrClaims", typ, err)
+		}
+	}
+	// A client the configuration lists is accepted without the typ (a
+	// provider whose JWT access tokens carry none); others are not.
+	cfg := p.Config()
+	cfg.ClientIDs = []string{"portal"}
+	lv := newVerifier(t, cfg)
+	listed := auth.PrincipalSpec{Role: auth.RoleCitizen, FiscalCode: citizenCF, ClientID: "portal"}
+	for _, c := range []struct {
+		claim, client string
+		ok            bool
+	}{{"client_id", "portal", true}, {"azp", "portal", true}, {"client_id", "other", false}} {
+		spec := listed
+		spec.ClientID = ""
+		tok := p.Token(t, spec, authtest.WithHeader("typ", "JWT"), authtest.WithClaim(c.claim, c.client))
+		_, err := lv.Verify(t.Context(), tok)
+		if (err == nil) != c.ok || (!c.ok && !errors.Is(err, auth.ErrClaims)) {
+			t.Errorf("typ JWT with %s %q: %v, want accepted %v", c.claim, c.client, err, c.ok)
 		}
 	}
 }

@@ -119,13 +119,17 @@ func (p *Provider) JWKSURL() string { return p.srv.URL + "/jwks" }
 // Client returns an HTTP client that trusts the provider's certificate.
 func (p *Provider) Client() *http.Client { return p.srv.Client() }
 
-// Config returns a verifier configuration for this provider.
+// Config returns a verifier configuration for this provider. A token
+// naming an unknown key id waits at most 50 ms for the key set to be
+// fetched again (auth.Config.UnknownKIDInterval), so that the forged
+// tokens of Rejections cost tests little.
 func (p *Provider) Config() auth.Config {
 	return auth.Config{
-		Issuer:     p.Issuer(),
-		Audience:   Audience,
-		JWKSURL:    p.JWKSURL(),
-		HTTPClient: p.Client(),
+		Issuer:             p.Issuer(),
+		Audience:           Audience,
+		JWKSURL:            p.JWKSURL(),
+		HTTPClient:         p.Client(),
+		UnknownKIDInterval: 50 * time.Millisecond,
 	}
 }
 
@@ -554,5 +558,7 @@ func (p *Provider) Rejections() []Rejection {
 		{"issuer with trailing slash", []Option{WithIssuer(p.Issuer() + "/")}, auth.ErrWrongIssuer},
 		{"no issuer", []Option{WithIssuer("")}, auth.ErrWrongIssuer},
 		{"dev issuer", []Option{WithIssuer(auth.DevIssuerID)}, auth.ErrWrongIssuer},
+		{"ID token (typ JWT, not at+jwt)", []Option{WithHeader("typ", "JWT")}, auth.ErrClaims},
+		{"no typ", []Option{WithHeader("typ", nil)}, auth.ErrClaims},
 	}
 }
