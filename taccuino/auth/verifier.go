@@ -153,11 +153,11 @@ type Verifier struct {
 	clientIDs []string
 	leeway    time.Duration
 	names     ClaimNames
-	parser   *jwt.Parser
-	keys     *keySet
-	logKey   []byte
-	now      func() time.Time
-	cache    *verifiedCache
+	parser    *jwt.Parser
+	keys      *keySet
+	logKey    []byte
+	now       func() time.Time
+	cache     *verifiedCache
 }
 
 // NewVerifier returns a Verifier for cfg. With a JWKSURL it fetches the key
@@ -216,10 +216,10 @@ func NewVerifier(ctx context.Context, cfg Config) (*Verifier, error) {
 		clientIDs: slices.Clone(cfg.ClientIDs),
 		leeway:    cfg.Leeway,
 		names:     cfg.Claims.withDefaults(),
-		keys:     keys,
-		logKey:   logKey,
-		now:      cfg.Now,
-		cache:    newVerifiedCache(cfg.CacheTTL, cacheEntries),
+		keys:      keys,
+		logKey:    logKey,
+		now:       cfg.Now,
+		cache:     newVerifiedCache(cfg.CacheTTL, cacheEntries),
 		parser: jwt.NewParser(
 			jwt.WithValidMethods(allowedAlgs),
 			jwt.WithIssuer(cfg.Issuer),
