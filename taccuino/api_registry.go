@@ -73,7 +73,7 @@ func (s *Server) apiPutCareRelationship(c *echo.Context) error {
 		// Log the refused attempt in the patient's access log, when there
 		// is such a patient.
 		if p, err := s.deps.Store.PatientByFiscalCode(ctx, req.PatientFiscalCode); err == nil {
-			detail := "POST /api/v1/care-relationships: " + authWhy(web.AuthError(c))
+			detail := "POST /api/v1/care-relationships: " + web.AuthFailure(web.AuthError(c))
 			if err := s.deps.Consent.LogDenied(ctx, p.ID, consent.ActWriteCareRelationships, detail, web.RequestIDOf(c)); err != nil {
 				return err
 			}
@@ -145,22 +145,6 @@ func registryError(err error) error {
 
 func containsAny(s, word string) bool { return strings.Contains(strings.ToLower(s), word) }
 
-// authWhy is web's authFailure, for handlers that log a refusal without a
-// patient route.
-func authWhy(err error) string {
-	switch {
-	case errors.Is(err, auth.ErrMissing):
-		return "no token"
-	case errors.Is(err, auth.ErrExpired):
-		return "expired token"
-	case errors.Is(err, auth.ErrWrongAudience):
-		return "token for another audience"
-	case errors.Is(err, auth.ErrWrongIssuer):
-		return "token from another issuer"
-	}
-	return "token refused"
-}
-
 // CareRelationshipsJSON is the answer of GET /patients/{id}/care-relationships.
 type CareRelationshipsJSON struct {
 	CareRelationships []CareRelationshipJSON `json:"care_relationships"`
@@ -223,7 +207,7 @@ func (s *Server) findPatient(c *echo.Context, cf string) (cgmstore.Patient, erro
 	}
 	if web.Principal(c) == nil {
 		if found {
-			detail := c.Request().Method + " " + c.Path() + ": " + authWhy(web.AuthError(c))
+			detail := c.Request().Method + " " + c.Path() + ": " + web.AuthFailure(web.AuthError(c))
 			if err := s.deps.Consent.LogDenied(ctx, p.ID, consent.ActReadData, detail, web.RequestIDOf(c)); err != nil {
 				return p, err
 			}

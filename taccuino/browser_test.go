@@ -3,6 +3,7 @@ package taccuino
 import (
 	"context"
 	"log/slog"
+	"net"
 	"net/http/httptest"
 	"os"
 	"os/exec"
@@ -14,6 +15,8 @@ import (
 	"fsecgm/taccuino/auth"
 	"fsecgm/taccuino/web"
 
+	"github.com/chromedp/cdproto/cdp"
+	"github.com/chromedp/cdproto/network"
 	"github.com/chromedp/cdproto/page"
 	"github.com/chromedp/chromedp"
 )
@@ -45,6 +48,12 @@ type browser struct {
 // when Chromium cannot be found.
 func newBrowser(t *testing.T) (*browser, *testEnv) {
 	t.Helper()
+	return newBrowserOn(t, "127.0.0.1:0")
+}
+
+// newBrowserOn is newBrowser with the service listening on addr.
+func newBrowserOn(t *testing.T, addr string) (*browser, *testEnv) {
+	t.Helper()
 	exe := chromiumPath()
 	if exe == "" {
 		t.Skip("SKIPPING BROWSER TEST: no Chromium found (install Debian's chromium: apt-get install -y chromium, or set FSECGM_CHROMIUM)")
@@ -68,12 +77,19 @@ func newBrowser(t *testing.T) (*browser, *testEnv) {
 	// A person with no record yet, for the connection scenario.
 	personas = append(personas, Persona{Key: "newcomer", Landing: "/taccuino",
 		Spec: auth.PrincipalSpec{Role: auth.RoleCitizen, FiscalCode: cfNewcomer, Name: "Nora Nuova", GivenName: "Nora", FamilyName: "Nuova"}})
-	s, err := New(Deps{Deps: d, Verifier: v, DevIssuer: iss, Demo: personas, Sync: e.syncer, SensitiveRate: 1e6, SensitiveBurst: 1e6,
+	s, err := New(Deps{Deps: d, Verifier: v, DevIssuer: iss, Demo: personas, Sync: e.syncer, Sessions: e.sessions, SensitiveRate: 1e6, SensitiveBurst: 1e6,
 		Notify: e.notify, DevMail: e.mail})
 	if err != nil {
 		t.Fatal(err)
 	}
-	srv := httptest.NewServer(s)
+	srv := httptest.NewUnstartedServer(s)
+	ln, err := net.Listen("tcp", addr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv.Listener.Close()
+	srv.Listener = ln
+	srv.Start()
 	t.Cleanup(srv.Close)
 
 	profile, err := os.MkdirTemp("", "fsecgm-chromium-")
@@ -351,5 +367,77 @@ func TestBrowserConnectSensor(t *testing.T) {
 	}
 	if acc, err := e.consent.LatestPrivacyNotice(context.Background(), selfActor(cfNewcomer), p.ID); err != nil || acc.Version != PrivacyNoticeVersion {
 		t.Errorf("privacy notice acceptance: %+v %v", acc, err)
+	}
+}
+
+// TestCSRFCookieChromium checks in a real Chromium what the CSRF cookie's
+// name relies on: over plain http, Chromium keeps the __Host- cookie
+// (Secure) from http://127.0.0.1 and http://localhost, so the demo's forms
+// work there with it; from another plain-http host (the demo opened from a
+// phone on the local network) it refuses Secure cookies, so the service
+// uses the fallback name without Secure, and the forms still work.
+func TestCSRFCookieChromium(t *testing.T) {
+	t.Parallel()
+	b, _ := newBrowserOn(t, "0.0.0.0:0")
+	_, port, _ := net.SplitHostPort(strings.TrimPrefix(b.base, "http://"))
+	all := func(u string) []*network.Cookie {
+		var cs []*network.Cookie
+		err := chromedp.Do(b.ctx, chromedp.Func(func(ctx context.Context, tg *chromedp.Target) error {
+			res, err := cdp.Call(ctx, tg, network.GetCookies, network.GetCookiesParams{URLs: []string{u}})
+			cs = res.Cookies
+			return err
+		}))
+		if err != nil {
+			t.Fatal(err)
+		}
+		return cs
+	}
+	cookies := func() map[string]bool {
+		out := map[string]bool{}
+		for _, c := range all(b.base + "/") {
+			out[c.Name] = c.Secure
+		}
+		return out
+	}
+	loginAt := func(base string) {
+		t.Helper()
+		b.base = base
+		b.login("patient")
+		if loc, _ := chromedp.Run(b.ctx, chromedp.Location()); !strings.Contains(loc, "/taccuino/p/") {
+			t.Fatalf("login at %s: the form was refused (%s)", base, loc)
+		}
+		b.logout()
+	}
+	for _, host := range []string{"127.0.0.1", "localhost"} {
+		loginAt("http://" + host + ":" + port)
+		if secure, ok := cookies()[web.CSRFCookie]; !ok || !secure {
+			t.Errorf("http://%s: no Secure %s cookie in Chromium: %v", host, web.CSRFCookie, cookies())
+		}
+	}
+	lan := ""
+	addrs, _ := net.InterfaceAddrs()
+	for _, a := range addrs {
+		if n, ok := a.(*net.IPNet); ok && n.IP.To4() != nil && !n.IP.IsLoopback() {
+			lan = n.IP.String()
+			break
+		}
+	}
+	if lan == "" {
+		t.Log("NO NON-LOOPBACK ADDRESS: the fallback cookie on a plain-http LAN host is not checked in Chromium here")
+		return
+	}
+	loginAt("http://" + lan + ":" + port)
+	cs := all(b.base + "/")
+	found := false
+	for _, c := range cs {
+		if c.Domain == lan {
+			if c.Name == web.CSRFCookie {
+				t.Errorf("http://%s: Chromium kept a __Host- cookie over plain http", lan)
+			}
+			found = found || c.Name == web.CSRFFallbackCookie && !c.Secure
+		}
+	}
+	if !found {
+		t.Errorf("http://%s: no %s cookie: %+v", lan, web.CSRFFallbackCookie, cs)
 	}
 }

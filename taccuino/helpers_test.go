@@ -29,6 +29,7 @@ import (
 	"fsecgm/taccuino/consent"
 	"fsecgm/taccuino/notify"
 	"fsecgm/taccuino/notify/mailtest"
+	"fsecgm/taccuino/sessions"
 	"fsecgm/taccuino/web"
 
 	"github.com/jackc/pgx/v5/pgxpool"
@@ -98,6 +99,8 @@ type testEnv struct {
 	// sends them there.
 	mail   *mailtest.Server
 	notify *notify.Service
+	// sessions records sign-outs; its listener runs for the test.
+	sessions *sessions.Store
 }
 
 // newEnv starts the service in production mode (the fake provider's
@@ -145,9 +148,12 @@ func newEnv(t *testing.T) *testEnv {
 	}
 	env.notify = &notify.Service{Store: notify.New(pool, env.consent, notify.Options{Logger: logger}),
 		Mailer: notify.NewSMTPMailer(smtpCfg), BaseURL: "https://taccuino.example.org"}
+	env.sessions = sessions.New(pool, sessions.Options{Logger: logger})
+	go env.sessions.Run(ctx)
 	env.srv, err = New(Deps{
 		Notify:         env.notify,
 		Deps:           web.Deps{Logger: logger, Pool: pool, Store: env.store, Consent: env.consent},
+		Sessions:       env.sessions,
 		Sync:           env.syncer,
 		Reports:        reports.Options{Summaries: summaries.NewStore(pool)},
 		Verifier:       v,

@@ -108,7 +108,7 @@ func TestRateLimit(t *testing.T) {
 	pool := dbtest.Pool(t)
 	e := newEnv(t)
 	s, err := New(Deps{Deps: web.Deps{Logger: slog.New(slog.DiscardHandler), Pool: pool, Store: e.store, Consent: e.consent},
-		Verifier: mustVerifier(t, e), SensitiveRate: 1, SensitiveBurst: 3})
+		Verifier: mustVerifier(t, e), Sessions: e.sessions, SensitiveRate: 1, SensitiveBurst: 3})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -148,7 +148,7 @@ func mustVerifier(t *testing.T, e *testEnv) *auth.Verifier {
 	return v
 }
 
-var csrfInput = regexp.MustCompile(`name="csrf_token" value="([0-9a-f]{32})"`)
+var csrfInput = regexp.MustCompile(`name="csrf_token" value="([0-9a-f]{64})"`)
 
 // TestPagesAndCSRF checks the pages in production mode: the login page
 // sends to the identity provider, pages need a session, the cookie token
@@ -349,15 +349,15 @@ func TestDevLogin(t *testing.T) {
 	if cov, _ := e.store.Coverage(ctx, mario.ID); cov.Count < 13*96 {
 		t.Errorf("demo readings: %d", cov.Count)
 	}
-	if _, err := New(Deps{Deps: d, Verifier: v}); err == nil {
+	if _, err := New(Deps{Deps: d, Verifier: v, Sessions: e.sessions}); err == nil {
 		t.Error("dev mode without the DevIssuer accepted")
 	}
 	d2 := d
 	d2.Dev = false
-	if _, err := New(Deps{Deps: d2, Verifier: v, DevIssuer: iss}); err == nil {
+	if _, err := New(Deps{Deps: d2, Verifier: v, DevIssuer: iss, Sessions: e.sessions}); err == nil {
 		t.Error("the DevIssuer accepted outside dev mode")
 	}
-	s, err := New(Deps{Deps: d, Verifier: v, DevIssuer: iss, Demo: personas})
+	s, err := New(Deps{Deps: d, Verifier: v, DevIssuer: iss, Demo: personas, Sessions: e.sessions})
 	if err != nil {
 		t.Fatal(err)
 	}

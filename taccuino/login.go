@@ -62,14 +62,24 @@ func (s *Server) postLogin(c *echo.Context) error {
 		}
 		c.SetCookie(&http.Cookie{Name: web.SessionCookie, Value: tok, Path: "/", HttpOnly: true,
 			Secure: s.secure(), SameSite: http.SameSiteLaxMode, MaxAge: int(sessionTTL / time.Second)})
+		web.RotateCSRF(c, s.csrf, tok)
 		return seeOther(c, p.Landing)
 	}
 	return web.Invalid("persona", "unknown demo persona")
 }
 
-// postLogout ends the session.
+// postLogout ends the session on the server: the token that authenticated
+// the request (the session cookie's) is refused from now on, on every
+// replica and on every route, as a cookie and as a bearer token
+// (taccuino/sessions); the cookie is cleared and the CSRF token rotated.
 func (s *Server) postLogout(c *echo.Context) error {
+	if p := web.Principal(c); p != nil {
+		if err := s.deps.Sessions.End(c.Request().Context(), web.Token(c), p.Expiry); err != nil {
+			return err
+		}
+	}
 	c.SetCookie(&http.Cookie{Name: web.SessionCookie, Value: "", Path: "/", HttpOnly: true,
 		Secure: s.secure(), SameSite: http.SameSiteLaxMode, MaxAge: -1})
+	web.RotateCSRF(c, s.csrf, "")
 	return seeOther(c, "/login")
 }

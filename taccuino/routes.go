@@ -44,7 +44,7 @@ func (s *Server) routes() error {
 	e.GET("/static/:file", s.static)
 
 	// JSON API, versioned; bearer tokens from the Authorization header only.
-	api := e.Group("/api/v1", web.Authenticate(web.AuthOptions{Verifier: d.Verifier}))
+	api := e.Group("/api/v1", web.Authenticate(web.AuthOptions{Verifier: d.Verifier, Sessions: d.Sessions}))
 	api.GET("/openapi.json", s.openAPI)
 	api.GET("/me", s.apiMe, web.RequireAuth())
 	api.GET("/patients", s.apiFindPatient, sensitive)
@@ -76,16 +76,17 @@ func (s *Server) routes() error {
 	// FHIR API (R4, HL7 CGM IG): its own body limits, timeouts and
 	// OperationOutcome errors; bearer tokens only.
 	if d.Records != nil {
-		fhirG := e.Group("/fhir", web.Authenticate(web.AuthOptions{Verifier: d.Verifier}))
+		fhirG := e.Group("/fhir", web.Authenticate(web.AuthOptions{Verifier: d.Verifier, Sessions: d.Sessions}))
 		if err := fhirapi.Register(fhirG, d.Deps, d.Records, fhirapi.Options{Version: d.Version}); err != nil {
 			return err
 		}
 	}
 
 	// HTML pages: session cookie or bearer token, CSRF on every form.
+	s.csrf = web.CSRFOptions{Origin: d.Origin(), Secure: s.secure(), SessionCookie: web.SessionCookie}
 	html := e.Group("", web.MarkHTML(),
-		web.Authenticate(web.AuthOptions{Verifier: d.Verifier, Cookie: web.SessionCookie}),
-		web.CSRF(web.CSRFOptions{Origin: d.Origin(), Secure: s.secure()}))
+		web.Authenticate(web.AuthOptions{Verifier: d.Verifier, Cookie: web.SessionCookie, Sessions: d.Sessions}),
+		web.CSRF(s.csrf))
 	html.GET("/", func(c *echo.Context) error { return c.Redirect(http.StatusSeeOther, "/taccuino") })
 	html.GET("/login", s.pageLogin)
 	if d.Dev {

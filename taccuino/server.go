@@ -12,6 +12,7 @@ import (
 	"fsecgm/taccuino/notify/mailtest"
 	"fsecgm/taccuino/records"
 	"fsecgm/taccuino/reports"
+	"fsecgm/taccuino/sessions"
 	"fsecgm/taccuino/web"
 
 	"github.com/labstack/echo/v5"
@@ -40,6 +41,10 @@ type Deps struct {
 	// DevIssuer signs the tokens of the demo login page; set only in
 	// development mode (Dev), where it is required.
 	DevIssuer *auth.DevIssuer
+	// Sessions records sign-outs and refuses the tokens of ended sessions
+	// on every route (taccuino/sessions). Required: run its Run beside
+	// the service, so that its checks are answered from memory.
+	Sessions *sessions.Store
 	// Sync manages the LibreLinkUp connections (connectors/connsync); nil
 	// makes the connection routes answer 503.
 	Sync *connsync.Syncer
@@ -77,6 +82,7 @@ type Server struct {
 	deps Deps
 	e    *echo.Echo
 	ui   *pages
+	csrf web.CSRFOptions
 }
 
 // New builds the service: the echo instance with its middleware and all
@@ -87,6 +93,9 @@ func New(d Deps) (*Server, error) {
 	}
 	if d.Verifier == nil {
 		return nil, errors.New("taccuino: deps: missing Verifier")
+	}
+	if d.Sessions == nil {
+		return nil, errors.New("taccuino: deps: missing Sessions")
 	}
 	if d.Dev && d.DevIssuer == nil {
 		return nil, errors.New("taccuino: deps: development mode needs the DevIssuer")

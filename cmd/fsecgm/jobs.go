@@ -10,6 +10,7 @@ import (
 	"fsecgm/taccuino/consent"
 	"fsecgm/taccuino/notify"
 	"fsecgm/taccuino/records"
+	"fsecgm/taccuino/sessions"
 	"fsecgm/taccuino/summaries"
 
 	"github.com/jackc/pgx/v5/pgxpool"
@@ -29,6 +30,8 @@ type jobDeps struct {
 	Store   *cgmstore.Store
 	Consent *consent.Store
 	Sync    *connsync.Syncer
+	// Sessions keeps the ended sessions in memory (its listener).
+	Sessions *sessions.Store
 	// Records is the FHIR outbox the delivery job empties.
 	Records *records.Store
 	// Summaries keeps the patients' summaries up to date.
@@ -62,9 +65,14 @@ type jobDeps struct {
 //   - notify-compose and notify-send: the access notifications' composer
 //     (notify.Composer.Run: queued accesses into messages, one replica at
 //     a time) and SMTP sender (notify.Sender.Run: the outbox, with the
-//     same grace as the deliveries).
+//     same grace as the deliveries);
+//   - sessions: the listener of ended sessions (sessions.Store.Run), so
+//     that every request's check is answered from memory.
 func serveJobs(d jobDeps) ([]job, error) {
 	jobs := []job{{name: "llu-sync", run: d.Sync.Run}}
+	if d.Sessions != nil {
+		jobs = append(jobs, job{name: "sessions", run: d.Sessions.Run})
+	}
 	if d.Summaries != nil {
 		jobs = append(jobs, job{name: "summaries", run: d.Summaries.Run})
 	}

@@ -30,6 +30,7 @@ import (
 	"fsecgm/taccuino/notify/mailtest"
 	"fsecgm/taccuino/records"
 	"fsecgm/taccuino/reports"
+	"fsecgm/taccuino/sessions"
 	"fsecgm/taccuino/summaries"
 	"fsecgm/taccuino/telemetry"
 	"fsecgm/taccuino/web"
@@ -364,6 +365,7 @@ func runServe(ctx context.Context, e *env, args []string) error {
 		},
 		TrustProxy: cfg.trustProxy,
 		Records:    rec,
+		Sessions:   sessions.New(pool, sessions.Options{Logger: logger}),
 	}
 	// The summaries: kept up to date by the updater job from the dirty
 	// marks the ingestion leaves, published to the records (FHIR
@@ -489,7 +491,7 @@ func runServe(ctx context.Context, e *env, args []string) error {
 	logger.Info("listening", slog.String("addr", ln.Addr().String()), slog.Bool("dev", cfg.dev))
 
 	jobs, err := serveJobs(jobDeps{Logger: logger, Pool: pool, Store: deps.Store, Consent: deps.Consent, Sync: deps.Sync,
-		Records: rec, Summaries: updater, Getenv: e.Getenv, Dev: cfg.dev, ShutdownTimeout: cfg.shutdownTimeout,
+		Sessions: deps.Sessions, Records: rec, Summaries: updater, Getenv: e.Getenv, Dev: cfg.dev, ShutdownTimeout: cfg.shutdownTimeout,
 		Notify: notifyStore, Mailer: mailer, Compose: notify.ComposerOptions{BaseURL: baseURL, From: cfg.mailFrom, DigestHour: cfg.digestHour}})
 	if err != nil {
 		for _, l := range servers {

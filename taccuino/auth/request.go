@@ -99,6 +99,7 @@ func WWWAuthenticate(realm string, err error) string {
 		{ErrNotYetValid, "the access token is not yet valid"},
 		{ErrWrongAudience, "the access token is for another audience"},
 		{ErrWrongIssuer, "the access token is from another issuer"},
+		{ErrRevoked, "the session of the access token was ended"},
 	} {
 		if errors.Is(err, k.err) {
 			desc = k.desc

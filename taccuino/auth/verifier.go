@@ -49,6 +49,10 @@ var (
 	// ErrClaims means a genuine token lacks an identity claim or has a bad
 	// one (role, fiscal code, practitioner role, client id, types).
 	ErrClaims = errors.New("auth: invalid token claims")
+	// ErrRevoked means the token verified but its session was ended on the
+	// server (the caller signed out: package taccuino/sessions). Verify
+	// never returns it; the HTTP layer does.
+	ErrRevoked = errors.New("auth: token revoked (its session was ended)")
 	// ErrKeySetUnavailable means the token names a key that is not cached
 	// and the issuer's JWKS could not be fetched: a server-side failure
 	// (HTTP 503), not the caller's.

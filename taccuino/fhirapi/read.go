@@ -12,7 +12,6 @@ import (
 	"time"
 
 	"fsecgm/cgm/cgmstore"
-	"fsecgm/taccuino/auth"
 	"fsecgm/taccuino/consent"
 	"fsecgm/taccuino/fhir"
 	"fsecgm/taccuino/records"
@@ -46,11 +45,7 @@ func (a *api) requirePrincipal(c *echo.Context, p *cgmstore.Patient, act consent
 	}
 	aerr := web.AuthError(c)
 	if p != nil {
-		why := "token refused"
-		if errors.Is(aerr, auth.ErrMissing) {
-			why = "no token"
-		}
-		detail := c.Request().Method + " " + c.Path() + ": " + why
+		detail := c.Request().Method + " " + c.Path() + ": " + web.AuthFailure(aerr)
 		if err := a.d.Consent.LogDenied(c.Request().Context(), p.ID, act, detail, web.RequestIDOf(c)); err != nil {
 			return err
 		}

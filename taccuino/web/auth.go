@@ -1,6 +1,7 @@
 package web
 
 import (
+	"context"
 	"errors"
 
 	"fsecgm/taccuino/auth"
@@ -18,7 +19,14 @@ const SessionCookie = "fsecgm_session"
 const (
 	principalKey = "web.principal"
 	authErrKey   = "web.auth_error"
+	tokenKey     = "web.token"
 )
+
+// SessionChecker says whether the session of a token was ended on the
+// server (package taccuino/sessions).
+type SessionChecker interface {
+	Ended(ctx context.Context, token string) (bool, error)
+}
 
 // AuthOptions configure Authenticate.
 type AuthOptions struct {
@@ -28,13 +36,17 @@ type AuthOptions struct {
 	// used when the request has no Authorization header: for HTML pages
 	// only, which are protected by CSRF. The JSON API leaves it empty.
 	Cookie string
+	// Sessions, when set, refuses a token whose session was ended (sign
+	// out), with auth.ErrRevoked.
+	Sessions SessionChecker
 }
 
 // Authenticate is middleware that verifies the caller's bearer token (the
-// Authorization header, else the cookie of opts.Cookie) and records the
-// outcome for Principal and AuthError. It never refuses a request itself:
-// handlers decide (RequireAuth, Deps.Patient), so that a refused attempt
-// on a patient's record can be written to that patient's access log.
+// Authorization header, else the cookie of opts.Cookie), refuses one whose
+// session was ended (opts.Sessions), and records the outcome for
+// Principal and AuthError. It never refuses a request itself: handlers
+// decide (RequireAuth, Deps.Patient), so that a refused attempt on a
+// patient's record can be written to that patient's access log.
 func Authenticate(opts AuthOptions) echo.MiddlewareFunc {
 	return func(next echo.HandlerFunc) echo.HandlerFunc {
 		return func(c *echo.Context) error {
@@ -46,8 +58,15 @@ func Authenticate(opts AuthOptions) echo.MiddlewareFunc {
 			if err == nil {
 				var p *auth.Principal
 				p, err = opts.Verifier.Verify(r.Context(), raw)
+				if err == nil && opts.Sessions != nil {
+					var ended bool
+					if ended, err = opts.Sessions.Ended(r.Context(), raw); err == nil && ended {
+						err = auth.ErrRevoked
+					}
+				}
 				if err == nil {
 					c.Set(principalKey, p)
+					c.Set(tokenKey, raw)
 					c.SetRequest(r.WithContext(auth.NewContext(r.Context(), p)))
 					return next(c)
 				}
@@ -56,6 +75,13 @@ func Authenticate(opts AuthOptions) echo.MiddlewareFunc {
 			return next(c)
 		}
 	}
+}
+
+// Token returns the token that authenticated the request ("" without a
+// principal), for signing out.
+func Token(c *echo.Context) string {
+	t, _ := c.Get(tokenKey).(string)
+	return t
 }
 
 // Principal returns the verified caller, or nil when the request has no

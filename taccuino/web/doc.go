@@ -38,11 +38,18 @@
 // # CSRF
 //
 // The HTML pages authenticate with a session cookie, so their unsafe
-// requests (POST, PUT, PATCH, DELETE) are checked by [CSRF]: a
-// double-submit token (a random value in the SameSite=Strict cookie
-// [CSRFCookie], repeated in the form field [CSRFField] or the header
-// X-CSRF-Token) and, when the browser sends one, an Origin header equal to
-// the service's own origin. The JSON API takes bearer tokens from the
-// Authorization header only, which a browser never adds by itself, so it
-// needs no CSRF check.
+// requests (POST, PUT, PATCH, DELETE) are checked by [CSRF]: a signed
+// double-submit token bound to the session (a random value and its HMAC
+// keyed by the session cookie, kept in the __Host- cookie [CSRFCookie],
+// SameSite=Strict, repeated in the form field [CSRFField] or the header
+// X-CSRF-Token), rotated when the session changes (sign-in, sign-out), and,
+// when the browser sends one, an Origin header equal to the service's own
+// origin. The JSON API takes bearer tokens from the Authorization header
+// only, which a browser never adds by itself, so it needs no CSRF check.
+//
+// # Sessions
+//
+// [Authenticate] refuses a token whose session was ended on the server
+// (sign-out; package taccuino/sessions), as a cookie and as a bearer token,
+// with auth.ErrRevoked.
 package web

@@ -213,7 +213,7 @@ func DatabaseUnavailable(err error) bool {
 // isAuthError reports whether err is a token verification failure.
 func isAuthError(err error) bool {
 	for _, k := range []error{auth.ErrMissing, auth.ErrMalformed, auth.ErrExpired, auth.ErrNotYetValid,
-		auth.ErrBadSignature, auth.ErrWrongIssuer, auth.ErrWrongAudience, auth.ErrAlgorithm, auth.ErrClaims} {
+		auth.ErrBadSignature, auth.ErrWrongIssuer, auth.ErrWrongAudience, auth.ErrAlgorithm, auth.ErrClaims, auth.ErrRevoked} {
 		if errors.Is(err, k) {
 			return true
 		}
@@ -232,7 +232,9 @@ func Unauthenticated(err error) *Error {
 	if err != nil && !errors.Is(err, auth.ErrMissing) {
 		msg = "the bearer token was refused"
 	}
-	if errors.Is(err, auth.ErrKeySetUnavailable) {
+	if errors.Is(err, auth.ErrKeySetUnavailable) || err != nil && !errors.Is(err, auth.ErrMissing) && !isAuthError(err) {
+		// Not the caller's token: the identity provider's keys or the
+		// sessions' database could not be read (503), or a fault (500).
 		return AsError(err)
 	}
 	h := http.Header{}

@@ -63,7 +63,7 @@ func (d *Deps) Patient(c *echo.Context, act consent.Action) (cgmstore.Patient, e
 	if Principal(c) == nil {
 		aerr := AuthError(c)
 		if found {
-			detail := c.Request().Method + " " + routeOf(c) + ": " + authFailure(aerr)
+			detail := c.Request().Method + " " + routeOf(c) + ": " + AuthFailure(aerr)
 			if err := d.Consent.LogDenied(ctx, p.ID, act, detail, RequestIDOf(c)); err != nil {
 				// The refusal stands; only its record failed.
 				Logger(c).Error("could not log a refused access", slog.String("route", routeOf(c)),
@@ -79,8 +79,9 @@ func (d *Deps) Patient(c *echo.Context, act consent.Action) (cgmstore.Patient, e
 	return p, nil
 }
 
-// authFailure says in a few safe words why a request has no principal.
-func authFailure(err error) string {
+// AuthFailure says in a few safe words why a request has no principal
+// (for access-log details: never the token).
+func AuthFailure(err error) string {
 	for _, k := range []struct {
 		err  error
 		text string
@@ -94,6 +95,7 @@ func authFailure(err error) string {
 		{auth.ErrBadSignature, "bad token signature"},
 		{auth.ErrMalformed, "malformed token"},
 		{auth.ErrClaims, "invalid token claims"},
+		{auth.ErrRevoked, "session ended (signed out)"},
 		{auth.ErrKeySetUnavailable, "identity provider unavailable"},
 	} {
 		if errors.Is(err, k.err) {

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"net/http"
 	"net/http/httptest"
 	"strings"
 	"testing"
@@ -175,5 +176,119 @@ func TestMiddlewareChain(t *testing.T) {
 	}
 	if n := strings.Count(out, `"msg":"request"`); n != 4 {
 		t.Errorf("%d request lines, want 4", n)
+	}
+}
+
+// TestCSRFSessionBound checks the signed double-submit token: bound to the
+// session cookie, refused for another session (so a token learnt before
+// sign-in, or planted, does not work after), rotated when the session
+// changes, in a __Host- cookie wherever the browser keeps Secure cookies.
+func TestCSRFSessionBound(t *testing.T) {
+	e := echo.New()
+	e.HTTPErrorHandler = ErrorHandler(nil, nil)
+	opts := CSRFOptions{SessionCookie: SessionCookie}
+	e.Use(CSRF(opts))
+	e.GET("/form", func(c *echo.Context) error { return c.String(200, CSRFToken(c)) })
+	e.POST("/form", func(c *echo.Context) error { return c.String(200, "done") })
+	e.POST("/login", func(c *echo.Context) error { return c.String(200, RotateCSRF(c, opts, "new-session")) })
+	type req struct {
+		method, host, session, cookie, form string
+	}
+	do := func(r req) *httptest.ResponseRecorder {
+		var body *strings.Reader
+		if r.form != "" {
+			body = strings.NewReader(CSRFField + "=" + r.form)
+		} else {
+			body = strings.NewReader("")
+		}
+		hr := httptest.NewRequest(r.method, "http://"+r.host+"/form", body)
+		if r.method == "POST" {
+			hr.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+		}
+		if r.session != "" {
+			hr.AddCookie(&http.Cookie{Name: SessionCookie, Value: r.session})
+		}
+		if r.cookie != "" {
+			name := CSRFCookie
+			if !loopbackHost(r.host) {
+				name = CSRFFallbackCookie
+			}
+			hr.AddCookie(&http.Cookie{Name: name, Value: r.cookie})
+		}
+		w := httptest.NewRecorder()
+		e.ServeHTTP(w, hr)
+		return w
+	}
+	// A page gives a token in a __Host- cookie: Secure, Path=/, no Domain.
+	w := do(req{method: "GET", host: "127.0.0.1:8080", session: "s1"})
+	tok := w.Body.String()
+	res := w.Result()
+	cs := res.Cookies()
+	if len(cs) != 1 || cs[0].Name != "__Host-fsecgm_csrf" || !cs[0].Secure || cs[0].Path != "/" || cs[0].Domain != "" ||
+		!cs[0].HttpOnly || cs[0].SameSite != http.SameSiteStrictMode || cs[0].Value != tok || len(tok) != 64 {
+		t.Fatalf("CSRF cookie %+v for token %q", cs, tok)
+	}
+	if !csrfBound(tok, "s1") || csrfBound(tok, "s2") || csrfBound(tok, "") {
+		t.Error("the token is not bound to its session alone")
+	}
+	for _, tc := range []struct {
+		name string
+		r    req
+		want int
+	}{
+		{"same session", req{"POST", "127.0.0.1:8080", "s1", tok, tok}, 200},
+		{"no form token", req{"POST", "127.0.0.1:8080", "s1", tok, ""}, 403},
+		{"another session", req{"POST", "127.0.0.1:8080", "s2", tok, tok}, 403},
+		{"signed out", req{"POST", "127.0.0.1:8080", "", tok, tok}, 403},
+		{"a forged unsigned token", req{"POST", "127.0.0.1:8080", "s1", strings.Repeat("a", 64), strings.Repeat("a", 64)}, 403},
+		{"the old 32-character form", req{"POST", "127.0.0.1:8080", "s1", strings.Repeat("a", 32), strings.Repeat("a", 32)}, 403},
+	} {
+		if w := do(tc.r); w.Code != tc.want {
+			t.Errorf("%s: %d, want %d", tc.name, w.Code, tc.want)
+		}
+	}
+	// A token of another session is replaced on the next page (rotation).
+	w = do(req{method: "GET", host: "localhost:8080", session: "s2", cookie: tok})
+	if w.Body.String() == tok || !csrfBound(w.Body.String(), "s2") {
+		t.Error("a page with another session's token did not rotate it")
+	}
+	// Sign-in rotates at once.
+	if w := do(req{method: "POST", host: "localhost", session: "s1", cookie: tok, form: tok}); w.Code != 200 {
+		t.Fatalf("sign-in form: %d", w.Code)
+	}
+	lw := httptest.NewRecorder()
+	lr := httptest.NewRequest("POST", "http://localhost/login", nil)
+	lr.AddCookie(&http.Cookie{Name: CSRFCookie, Value: tok})
+	lr.AddCookie(&http.Cookie{Name: SessionCookie, Value: "s1"})
+	lr.Header.Set(CSRFHeader, tok)
+	e.ServeHTTP(lw, lr)
+	if nt := lw.Body.String(); lw.Code != 200 || nt == tok || !csrfBound(nt, "new-session") {
+		t.Errorf("sign-in did not rotate the token: %d %q", lw.Code, nt)
+	}
+	// Plain http to a host that is not the loopback: the fallback name,
+	// without Secure (browsers refuse Secure cookies there).
+	w = do(req{method: "GET", host: "192.0.2.7:8080"})
+	if cs := w.Result().Cookies(); len(cs) != 1 || cs[0].Name != CSRFFallbackCookie || cs[0].Secure {
+		t.Errorf("plain http on a LAN address: %+v", cs)
+	}
+	// A service reached over HTTPS never uses (nor reads) the fallback.
+	hs := echo.New()
+	hs.HTTPErrorHandler = ErrorHandler(nil, nil)
+	hs.Use(CSRF(CSRFOptions{Secure: true, SessionCookie: SessionCookie}))
+	hs.POST("/form", func(c *echo.Context) error { return c.String(200, "done") })
+	ft := NewCSRFToken("")
+	hr := httptest.NewRequest("POST", "http://taccuino.example/form", strings.NewReader(CSRFField+"="+ft))
+	hr.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+	hr.AddCookie(&http.Cookie{Name: CSRFFallbackCookie, Value: ft})
+	hw := httptest.NewRecorder()
+	hs.ServeHTTP(hw, hr)
+	if hw.Code != 403 {
+		t.Errorf("HTTPS service accepted the fallback cookie: %d", hw.Code)
+	}
+	for host, want := range map[string]bool{"localhost": true, "LOCALHOST:80": true, "app.localhost:1": true, "127.0.0.2:8080": true,
+		"[::1]:8080": true, "192.168.1.10:8080": false, "taccuino.example": false, "localhost.example": false} {
+		if got := loopbackHost(host); got != want {
+			t.Errorf("loopbackHost(%q) = %v, want %v", host, got, want)
+		}
 	}
 }

@@ -1,0 +1,222 @@
+package taccuino
+
+import (
+	"context"
+	"io"
+	"log/slog"
+	"net/http"
+	"net/http/cookiejar"
+	"net/http/httptest"
+	"net/url"
+	"strings"
+	"testing"
+	"time"
+
+	"fsecgm/taccuino/auth"
+	"fsecgm/taccuino/sessions"
+	"fsecgm/taccuino/web"
+)
+
+// browserClient is an HTTP client with a cookie jar that does not follow
+// redirects, holding the session cookie tok for srvURL.
+func browserClient(t *testing.T, srvURL, tok string) *http.Client {
+	t.Helper()
+	jar, _ := cookiejar.New(nil)
+	if tok != "" {
+		u, _ := url.Parse(srvURL)
+		jar.SetCookies(u, []*http.Cookie{{Name: web.SessionCookie, Value: tok, Path: "/"}})
+	}
+	return &http.Client{Jar: jar, CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
+}
+
+// getPage gets path with c and returns the status and body.
+func getPage(t *testing.T, c *http.Client, u string) (int, string) {
+	t.Helper()
+	r, err := c.Get(u)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer r.Body.Close()
+	b, _ := io.ReadAll(r.Body)
+	return r.StatusCode, string(b)
+}
+
+// postForm posts form with c and returns the status.
+func postForm(t *testing.T, c *http.Client, u string, form url.Values) int {
+	t.Helper()
+	r, err := c.PostForm(u, form)
+	if err != nil {
+		t.Fatal(err)
+	}
+	r.Body.Close()
+	return r.StatusCode
+}
+
+// TestLogoutEndsSession: signing out ends the session on the server. The
+// old token is refused at once, replayed as the session cookie and as a
+// bearer token on the API, on this replica and on
+// another one serving the same database; a token of another session of
+// the same person still works.
+func TestLogoutEndsSession(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t)
+	cf := testCF(40)
+	p := e.newPatient(cf, "Sara", "Uscita", time.Time{})
+	e.ingest(p, time.Now(), 8, []float64{100, 150})
+	tok := e.token(auth.PrincipalSpec{Role: auth.RoleCitizen, FiscalCode: cf})
+	other := e.token(auth.PrincipalSpec{Role: auth.RoleCitizen, FiscalCode: cf})
+	// A second replica of the service on the same database.
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	ss2 := sessions.New(e.pool, sessions.Options{})
+	go ss2.Run(ctx)
+	s2, err := New(Deps{Deps: web.Deps{Logger: slog.New(slog.DiscardHandler), Pool: e.pool, Store: e.store, Consent: e.consent},
+		Verifier: mustVerifier(t, e), Sessions: ss2})
+	if err != nil {
+		t.Fatal(err)
+	}
+	replica2 := httptest.NewServer(s2)
+	defer replica2.Close()
+	for deadline := time.Now().Add(5 * time.Second); !ss2.Live() && time.Now().Before(deadline); {
+		time.Sleep(10 * time.Millisecond)
+	}
+
+	c := browserClient(t, e.http.URL, tok)
+	status, body := getPage(t, c, e.http.URL+"/taccuino/p/"+p.PublicID)
+	m := csrfInput.FindStringSubmatch(body)
+	if status != 200 || m == nil {
+		t.Fatalf("page before sign-out: %d", status)
+	}
+	if st := postForm(t, c, e.http.URL+"/logout", url.Values{web.CSRFField: {m[1]}}); st != http.StatusSeeOther {
+		t.Fatalf("sign-out: %d", st)
+	}
+	// The browser dropped its cookie; a copy of it replayed:
+	replay := browserClient(t, e.http.URL, tok)
+	if st, _ := getPage(t, replay, e.http.URL+"/taccuino/p/"+p.PublicID); st != http.StatusUnauthorized {
+		t.Errorf("the old session cookie after sign-out: %d, want 401", st)
+	}
+	for _, path := range []string{"/api/v1/patients/" + p.PublicID + "/glucose/latest", "/api/v1/me", "/api/v1/reports/agp/" + p.PublicID} {
+		if res := e.get(path, tok); res.status != http.StatusUnauthorized {
+			t.Errorf("the old token as a bearer on %s: %d, want 401", path, res.status)
+		} else if !strings.Contains(res.header.Get("WWW-Authenticate"), "invalid_token") {
+			t.Errorf("%s: WWW-Authenticate %q", path, res.header.Get("WWW-Authenticate"))
+		}
+	}
+	deadline := time.Now().Add(2 * time.Second)
+	for {
+		req, _ := http.NewRequest("GET", replica2.URL+"/api/v1/me", nil)
+		req.Header.Set("Authorization", "Bearer "+tok)
+		r, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		r.Body.Close()
+		if r.StatusCode == http.StatusUnauthorized {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("the other replica still accepts the old token 2 s after sign-out: %d", r.StatusCode)
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	if res := e.get("/api/v1/patients/"+p.PublicID+"/glucose/latest", other); res.status != 200 {
+		t.Errorf("another session of the same person after sign-out: %d", res.status)
+	}
+	// The refused attempt is in the patient's access log: the patient
+	// sees that someone used an ended session.
+	if n := e.count(`SELECT count(*) FROM access_log WHERE patient_id = $1 AND detail LIKE '%session ended%'`, p.ID); n == 0 {
+		t.Error("no access-log entry says the session had ended")
+	}
+}
+
+// count returns the result of a count query.
+func (e *testEnv) count(q string, args ...any) int {
+	e.t.Helper()
+	var n int
+	if err := e.pool.QueryRow(context.Background(), q, args...).Scan(&n); err != nil {
+		e.t.Fatal(err)
+	}
+	return n
+}
+
+// TestCSRFRotatedAtLogin: the demo login rotates the CSRF token; a token
+// obtained before signing in (the login page's, which an attacker can get
+// for a browser too) is refused afterwards; the cookie is a __Host- cookie.
+func TestCSRFRotatedAtLogin(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t)
+	srv := e.devServer(t)
+	c := browserClient(t, srv.URL, "")
+	status, body := getPage(t, c, srv.URL+"/login")
+	m := csrfInput.FindStringSubmatch(body)
+	if status != 200 || m == nil {
+		t.Fatalf("login page: %d", status)
+	}
+	before := m[1]
+	u, _ := url.Parse(srv.URL)
+	if cs := c.Jar.Cookies(u); !hasCookie(cs, "__Host-fsecgm_csrf", before) {
+		t.Errorf("no __Host- CSRF cookie holding the page's token: %v", cs)
+	}
+	if st := postForm(t, c, srv.URL+"/login", url.Values{"persona": {"patient"}, web.CSRFField: {before}}); st != http.StatusSeeOther {
+		t.Fatalf("login: %d", st)
+	}
+	if hasCookie(c.Jar.Cookies(u), "__Host-fsecgm_csrf", before) {
+		t.Error("the CSRF token was not rotated at login")
+	}
+	status, body = getPage(t, c, srv.URL+"/taccuino")
+	m = csrfInput.FindStringSubmatch(body)
+	if status != 200 || m == nil || m[1] == before {
+		t.Fatalf("home after login: %d, token rotated %v", status, m != nil && m[1] != before)
+	}
+	// The pre-login token in a forged form: refused; the new one works.
+	forged := &http.Client{Jar: c.Jar, CheckRedirect: c.CheckRedirect}
+	req, _ := http.NewRequest("POST", srv.URL+"/logout", strings.NewReader(url.Values{web.CSRFField: {before}}.Encode()))
+	req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+	r, err := forged.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	r.Body.Close()
+	if r.StatusCode != http.StatusForbidden {
+		t.Errorf("a form with the pre-login CSRF token: %d, want 403", r.StatusCode)
+	}
+	if st := postForm(t, c, srv.URL+"/logout", url.Values{web.CSRFField: {m[1]}}); st != http.StatusSeeOther {
+		t.Errorf("logout with the session's token: %d", st)
+	}
+}
+
+func hasCookie(cs []*http.Cookie, name, value string) bool {
+	for _, c := range cs {
+		if c.Name == name && c.Value == value {
+			return true
+		}
+	}
+	return false
+}
+
+// devServer starts the service in development mode (demo login) on e's
+// database.
+func (e *testEnv) devServer(t *testing.T) *httptest.Server {
+	t.Helper()
+	ctx := context.Background()
+	iss, err := auth.OpenDevIssuer(t.TempDir() + "/dev.jwk")
+	if err != nil {
+		t.Fatal(err)
+	}
+	v, err := auth.NewVerifier(ctx, iss.VerifierConfig())
+	if err != nil {
+		t.Fatal(err)
+	}
+	d := web.Deps{Logger: slog.New(slog.DiscardHandler), Pool: e.pool, Store: e.store, Consent: e.consent, Dev: true}
+	personas, err := SeedDemo(ctx, d)
+	if err != nil {
+		t.Fatal(err)
+	}
+	s, err := New(Deps{Deps: d, Verifier: v, DevIssuer: iss, Demo: personas, Sessions: e.sessions, SensitiveRate: 1e6, SensitiveBurst: 1e6})
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv := httptest.NewServer(s)
+	t.Cleanup(srv.Close)
+	return srv
+}
