@@ -13,6 +13,8 @@ import (
 	"time"
 
 	"fsecgm/taccuino/auth"
+	"fsecgm/taccuino/consent"
+	"fsecgm/taccuino/records"
 	"fsecgm/taccuino/sessions"
 	"fsecgm/taccuino/web"
 )
@@ -219,4 +221,122 @@ func (e *testEnv) devServer(t *testing.T) *httptest.Server {
 	srv := httptest.NewServer(s)
 	t.Cleanup(srv.Close)
 	return srv
+}
+
+// TestLookupLimits: the requests that name a patient — by fiscal code on
+// the API and the FHIR API, or about care relationships — share one limit
+// per client and one per patient named, whoever asks. Beyond either the
+// answer is 429 with Retry-After (an OperationOutcome on the FHIR API),
+// nothing is looked up, and nothing reaches the patient's access log.
+func TestLookupLimits(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t)
+	rec, err := records.New(e.pool, records.Options{Base: "http://fsecgm.test/fhir"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	s, err := New(Deps{Deps: web.Deps{Logger: slog.New(slog.DiscardHandler), Pool: e.pool, Store: e.store, Consent: e.consent,
+		Lookups: web.NewLookups(web.LookupOptions{ClientPerMinute: 0.001, ClientBurst: 5, PatientPerMinute: 0.001, PatientBurst: 4})},
+		Verifier: mustVerifier(t, e), Sessions: e.sessions, Records: rec})
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv := httptest.NewServer(s)
+	defer srv.Close()
+	send := func(method, path, tok, body string) *http.Response {
+		t.Helper()
+		var rd io.Reader
+		if body != "" {
+			rd = strings.NewReader(body)
+		}
+		req, _ := http.NewRequest(method, srv.URL+path, rd)
+		if body != "" {
+			req.Header.Set("Content-Type", "application/json")
+		}
+		if tok != "" {
+			req.Header.Set("Authorization", "Bearer "+tok)
+		}
+		r, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		b, _ := io.ReadAll(r.Body)
+		r.Body.Close()
+		r.Header.Set("X-Test-Body", string(b))
+		return r
+	}
+	cf := testCF(41)
+	p := e.newPatient(cf, "Lia", "Cercata", time.Time{})
+	e.setConsent(p, true)
+	citizen := func(n int) string { return e.token(auth.PrincipalSpec{Role: auth.RoleCitizen, FiscalCode: testCF(n)}) }
+	logged := func() int { return e.count(`SELECT count(*) FROM access_log WHERE patient_id = $1`, p.ID) }
+
+	// Four requests naming the patient, by four callers on four routes:
+	// the patient's limit (4) is spent.
+	for i, r := range []*http.Response{
+		send("GET", "/api/v1/patients?identifier="+cf, citizen(42), ""),
+		send("GET", "/fhir/Patient?identifier="+url.QueryEscape("http://hl7.it/sid/codiceFiscale|"+cf), citizen(43), ""),
+		send("POST", "/api/v1/care-relationships", "", `{"kind":"mmg","patient_fiscal_code":"`+cf+`","practitioner_fiscal_code":"`+testCF(44)+`"}`),
+		send("GET", "/api/v1/patients/"+p.PublicID+"/care-relationships", citizen(45), ""),
+	} {
+		if r.StatusCode == http.StatusTooManyRequests {
+			t.Fatalf("request %d refused within the limits", i)
+		}
+	}
+	before := logged()
+	// The fifth, by yet another caller, on each route: 429.
+	for _, tc := range []struct {
+		name, method, path, body string
+		fhir                     bool
+	}{
+		{"API lookup", "GET", "/api/v1/patients?identifier=" + cf, "", false},
+		{"FHIR search", "GET", "/fhir/Patient?identifier=" + url.QueryEscape("http://hl7.it/sid/codiceFiscale|"+cf), "", true},
+		{"FHIR search by id", "GET", "/fhir/Patient?identifier=" + p.PublicID, "", true},
+		{"care relationship write", "POST", "/api/v1/care-relationships",
+			`{"kind":"mmg","patient_fiscal_code":"` + cf + `","practitioner_fiscal_code":"` + testCF(44) + `"}`, false},
+		{"care relationships read", "GET", "/api/v1/patients/" + p.PublicID + "/care-relationships", "", false},
+	} {
+		for _, tok := range []string{citizen(46), ""} {
+			r := send(tc.method, tc.path, tok, tc.body)
+			body := r.Header.Get("X-Test-Body")
+			what := tc.name
+			if tok == "" {
+				what += " (anonymous)"
+			}
+			if r.StatusCode != http.StatusTooManyRequests || r.Header.Get("Retry-After") == "" {
+				t.Errorf("%s beyond the patient's limit: %d, Retry-After %q", what, r.StatusCode, r.Header.Get("Retry-After"))
+				continue
+			}
+			if tc.fhir && !strings.Contains(body, `"resourceType":"OperationOutcome"`) || tc.fhir && !strings.Contains(body, `"throttled"`) {
+				t.Errorf("%s: 429 is not an OperationOutcome (throttled): %s", what, body)
+			}
+			if !tc.fhir && !strings.Contains(body, `"code":"rate_limited"`) {
+				t.Errorf("%s: 429 body %s", what, body)
+			}
+			if strings.Contains(body, cf) || strings.Contains(body, p.FamilyName) {
+				t.Errorf("%s: the 429 names the patient", what)
+			}
+		}
+	}
+	if n := logged(); n != before {
+		t.Errorf("%d access-log entries written by refused lookups", n-before)
+	}
+	// Per client: one caller naming five other people, then a sixth.
+	tok := citizen(47)
+	for i := range 5 {
+		if r := send("GET", "/api/v1/patients?identifier="+testCF(100+i), tok, ""); r.StatusCode == 429 {
+			t.Fatalf("lookup %d of the client refused within its limit", i)
+		}
+	}
+	if r := send("GET", "/fhir/Patient?identifier="+testCF(110), tok, ""); r.StatusCode != http.StatusTooManyRequests {
+		t.Errorf("the client's sixth lookup, on the FHIR API: %d, want 429", r.StatusCode)
+	}
+	// The registry service loading relationships is limited per patient
+	// only.
+	reg := e.token(auth.PrincipalSpec{Role: auth.RoleService, ClientID: "registry", Scopes: []string{consent.ScopeRegistry}})
+	for i := range 8 {
+		if r := send("POST", "/api/v1/care-relationships", reg, `{"kind":"mmg","patient_fiscal_code":"`+testCF(200+i)+`","practitioner_fiscal_code":"`+testCF(44)+`"}`); r.StatusCode != 200 {
+			t.Errorf("registry write %d: %d %s", i, r.StatusCode, r.Header.Get("X-Test-Body"))
+		}
+	}
 }

@@ -60,12 +60,24 @@ func guardianJSON(g consent.Guardianship) CareRelationshipJSON {
 // apiPutCareRelationship records (creates, updates or ends, with valid_to)
 // a care relationship or guardianship: the regional registry service only.
 // Idempotent.
+//
+// It is under the lookup limits (web.Lookups): the caller's, unless it is
+// the registry service, which loads every resident's relationships, and
+// the named patient's, before anything is looked up or logged.
 func (s *Server) apiPutCareRelationship(c *echo.Context) error {
+	if p := web.Principal(c); p == nil || !p.HasScope(consent.ScopeRegistry) {
+		if err := s.deps.Lookups.Client(c); err != nil {
+			return err
+		}
+	}
 	var req CareRelationshipJSON
 	if err := web.DecodeJSON(c, &req); err != nil {
 		if web.Principal(c) == nil {
 			return web.Unauthenticated(web.AuthError(c))
 		}
+		return err
+	}
+	if err := s.deps.Lookups.Patient("cf:" + codicefiscale.Normalize(req.PatientFiscalCode)); err != nil {
 		return err
 	}
 	ctx := c.Request().Context()
@@ -154,7 +166,7 @@ type CareRelationshipsJSON struct {
 // apiListCareRelationships lists who takes care of and who represents the
 // patient.
 func (s *Server) apiListCareRelationships(c *echo.Context) error {
-	p, err := s.deps.Patient(c, consent.ActReadCareRelationships)
+	p, err := s.deps.LookupPatient(c, consent.ActReadCareRelationships)
 	if err != nil {
 		return err
 	}
@@ -197,9 +209,14 @@ func parseIdentifier(s string) (string, bool) {
 // when the caller may read its data (the lookup is logged as a data read),
 // else an error: 401 without a token (logged in the patient's access log
 // when the patient exists), 403 when refused or unknown, 404 for a citizen
-// looking up themself before any data was stored.
+// looking up themself before any data was stored, 429 beyond the limit of
+// the lookups naming this fiscal code (web.Lookups; the caller's own limit
+// is spent by the handler before anything else).
 func (s *Server) findPatient(c *echo.Context, cf string) (cgmstore.Patient, error) {
 	ctx := c.Request().Context()
+	if err := s.deps.Lookups.Patient("cf:" + cf); err != nil {
+		return cgmstore.Patient{}, err
+	}
 	p, err := s.deps.Store.PatientByFiscalCode(ctx, cf)
 	found := err == nil
 	if err != nil && !errors.Is(err, cgmstore.ErrNotFound) && !errors.Is(err, cgmstore.ErrInvalid) {
@@ -229,6 +246,9 @@ func (s *Server) findPatient(c *echo.Context, cf string) (cgmstore.Patient, erro
 // apiFindPatient finds a patient by fiscal code: ?identifier=CF (the
 // codice fiscale appears in the query only, never in a path or a log).
 func (s *Server) apiFindPatient(c *echo.Context) error {
+	if err := s.deps.Lookups.Client(c); err != nil {
+		return err
+	}
 	cf, ok := parseIdentifier(c.QueryParam("identifier"))
 	if !ok && web.Principal(c) != nil {
 		return web.Invalid("identifier", "identifier must be a codice fiscale (optionally "+codicefiscale.System+"|CF)")

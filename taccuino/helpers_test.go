@@ -151,8 +151,9 @@ func newEnv(t *testing.T) *testEnv {
 	env.sessions = sessions.New(pool, sessions.Options{Logger: logger})
 	go env.sessions.Run(ctx)
 	env.srv, err = New(Deps{
-		Notify:         env.notify,
-		Deps:           web.Deps{Logger: logger, Pool: pool, Store: env.store, Consent: env.consent},
+		Notify: env.notify,
+		Deps: web.Deps{Logger: logger, Pool: pool, Store: env.store, Consent: env.consent,
+			Lookups: web.NewLookups(web.LookupOptions{ClientPerMinute: 1e6, ClientBurst: 1e6, PatientPerMinute: 1e6, PatientBurst: 1e6})},
 		Sessions:       env.sessions,
 		Sync:           env.syncer,
 		Reports:        reports.Options{Summaries: summaries.NewStore(pool)},

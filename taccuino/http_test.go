@@ -116,7 +116,7 @@ func TestRateLimit(t *testing.T) {
 	defer srv.Close()
 	codes := []int{}
 	for range 5 {
-		res, err := http.Get(srv.URL + "/api/v1/patients?identifier=" + testCF(1))
+		res, err := http.Post(srv.URL+"/api/v1/patients/"+strings.Repeat("ab", 16)+"/connections", "application/json", strings.NewReader("{}"))
 		if err != nil {
 			t.Fatal(err)
 		}

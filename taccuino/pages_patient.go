@@ -78,6 +78,9 @@ func romeOr(loc *time.Location) *time.Location {
 // postFind opens a patient's page from a fiscal code typed in a form (a
 // POST, so that the code stays out of URLs and browser history).
 func (s *Server) postFind(c *echo.Context) error {
+	if err := s.deps.Lookups.Client(c); err != nil {
+		return err
+	}
 	if web.Principal(c) == nil {
 		return web.Unauthenticated(web.AuthError(c))
 	}

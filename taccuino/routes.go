@@ -11,7 +11,9 @@ import (
 	"github.com/labstack/echo/v5"
 )
 
-// Rate limits of authentication-sensitive routes, per client IP.
+// Rate limits of authentication-sensitive routes (login, sensor
+// credentials), per client IP. The routes that name a patient by fiscal
+// code or ask about care relationships are under Deps.Lookups instead.
 const (
 	sensitivePerMinute = 20
 	sensitiveBurst     = 10
@@ -47,7 +49,7 @@ func (s *Server) routes() error {
 	api := e.Group("/api/v1", web.Authenticate(web.AuthOptions{Verifier: d.Verifier, Sessions: d.Sessions}))
 	api.GET("/openapi.json", s.openAPI)
 	api.GET("/me", s.apiMe, web.RequireAuth())
-	api.GET("/patients", s.apiFindPatient, sensitive)
+	api.GET("/patients", s.apiFindPatient) // under d.Lookups
 	api.POST("/patients", s.apiCreatePatient)
 	api.POST("/care-relationships", s.apiPutCareRelationship)
 
@@ -96,7 +98,7 @@ func (s *Server) routes() error {
 	html.GET("/privacy", s.pagePrivacy)
 	html.GET("/taccuino", s.pageHome)
 	html.POST("/taccuino/activate", s.postActivate)
-	html.POST("/taccuino/find", s.postFind, sensitive)
+	html.POST("/taccuino/find", s.postFind) // under d.Lookups
 	html.GET("/taccuino/p/:"+web.PatientParam, s.pagePatient)
 	html.POST("/taccuino/p/:"+web.PatientParam+"/consent", s.postConsent)
 	html.POST("/taccuino/p/:"+web.PatientParam+"/delegations", s.postGrantDelegation)

@@ -67,8 +67,11 @@ type Deps struct {
 	// Demo lists the personas of the demo login page (development mode).
 	Demo []Persona
 	// SensitiveRate and SensitiveBurst rate-limit the authentication-
-	// sensitive routes (login, lookups by fiscal code), per client IP:
+	// sensitive routes (login, sensor credentials), per client IP:
 	// requests per minute and burst; zero means 20 a minute, bursts of 10.
+	// Lookups by fiscal code and the care relationships routes are under
+	// Deps.Lookups (defaults of web.NewLookups when nil), which the FHIR
+	// API shares.
 	SensitiveRate  float64
 	SensitiveBurst int
 	// TrustProxy makes the client IP (rate limits) the first untrusted
@@ -106,6 +109,9 @@ func New(d Deps) (*Server, error) {
 	ui, err := newPages()
 	if err != nil {
 		return nil, err
+	}
+	if d.Lookups == nil {
+		d.Lookups = web.NewLookups(web.LookupOptions{Now: d.Now})
 	}
 	s := &Server{deps: d, ui: ui}
 	e := echo.New()

@@ -50,9 +50,10 @@ type Options struct {
 	// CapabilityStatement ("dev" when empty).
 	Version string
 	// LookupPerMinute and LookupBurst limit Patient searches (lookups by
-	// codice fiscale) per client IP (web.RateLimit); defaults 120 and 60,
-	// generous for a record server's lookups and a bound on probing.
-	// A negative LookupPerMinute turns the limit off (tests).
+	// codice fiscale) per client when the Deps carry no web.Lookups (the
+	// service passes its own, shared with the taccuino's lookups): see
+	// web.LookupOptions for the defaults. A negative LookupPerMinute turns
+	// the limits off (tests).
 	LookupPerMinute float64
 	LookupBurst     int
 	// RequestTimeout bounds a request's work (default 30 seconds);
@@ -99,18 +100,13 @@ func Register(g *echo.Group, d web.Deps, rec *records.Store, opts Options) error
 	if opts.SubmitTimeout <= 0 {
 		opts.SubmitTimeout = 2 * time.Minute
 	}
-	if opts.LookupPerMinute == 0 {
-		opts.LookupPerMinute, opts.LookupBurst = 120, 60
+	if d.Lookups == nil && opts.LookupPerMinute >= 0 {
+		d.Lookups = web.NewLookups(web.LookupOptions{ClientPerMinute: opts.LookupPerMinute, ClientBurst: opts.LookupBurst, Now: d.Now})
 	}
 	a := &api{d: d, rec: rec, base: rec.Base(), opts: opts}
 	g.Use(a.outcomes, a.negotiate)
-	lookup := a.searchPatients
-	if opts.LookupPerMinute > 0 {
-		limit := web.RateLimit(opts.LookupPerMinute, max(opts.LookupBurst, 1))
-		lookup = limit(a.searchPatients)
-	}
 	a.route(g, "/metadata", map[string]echo.HandlerFunc{http.MethodGet: a.metadata})
-	a.route(g, "/Patient", map[string]echo.HandlerFunc{http.MethodGet: lookup})
+	a.route(g, "/Patient", map[string]echo.HandlerFunc{http.MethodGet: a.searchPatients})
 	a.route(g, "/Patient/:id", map[string]echo.HandlerFunc{http.MethodGet: a.readPatient})
 	a.route(g, "/Observation", map[string]echo.HandlerFunc{http.MethodGet: a.search("Observation"), http.MethodPost: a.createObservation})
 	a.route(g, "/Observation/:id", map[string]echo.HandlerFunc{http.MethodGet: a.read("Observation")})

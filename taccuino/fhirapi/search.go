@@ -303,9 +303,15 @@ func (a *api) search(typ string) echo.HandlerFunc {
 // searchPatients serves GET /Patient?identifier=SYSTEM|VALUE. A patient
 // who is unknown and one the caller may not see give the same empty
 // result (the refusal is in the patient's access log), so that fiscal
-// codes cannot be probed.
+// codes cannot be probed. It is under the lookup limits the taccuino's
+// GET /api/v1/patients?identifier= shares (web.Lookups): 429 with an
+// OperationOutcome (throttled) and Retry-After beyond the caller's or the
+// named patient's.
 func (a *api) searchPatients(c *echo.Context) error {
 	ctx := c.Request().Context()
+	if err := a.d.Lookups.Client(c); err != nil {
+		return err
+	}
 	q, err := checkParams(c, "identifier")
 	if err != nil {
 		return err
@@ -336,6 +342,15 @@ func (a *api) searchPatients(c *echo.Context) error {
 	}
 	found := err == nil
 	if err != nil && !errors.Is(err, cgmstore.ErrNotFound) {
+		return err
+	}
+	key := "cf:" + strings.ToUpper(val)
+	if found {
+		key = "cf:" + p.FiscalCode
+	} else if publicIDRE.MatchString(val) {
+		key = "id:" + val
+	}
+	if err := a.d.Lookups.Patient(key); err != nil {
 		return err
 	}
 	var pp *cgmstore.Patient

@@ -36,6 +36,11 @@ type Deps struct {
 	// Dev reports development mode (fsecgm serve --dev): the development
 	// token issuer is accepted and the demo login page is served.
 	Dev bool
+	// Lookups is the one rate limit, per client and per patient, of the
+	// requests that name a patient by fiscal code or ask about care
+	// relationships, shared by every package that serves them (see
+	// Lookups); nil limits nothing.
+	Lookups *Lookups
 }
 
 // Validate reports what is missing in d.

@@ -46,8 +46,26 @@ func validPublicID(s string) bool {
 //   - otherwise the patient. Whether the caller may do act is decided by
 //     Access, which logs it.
 func (d *Deps) Patient(c *echo.Context, act consent.Action) (cgmstore.Patient, error) {
+	return d.patient(c, act, false)
+}
+
+// LookupPatient is Patient for the routes under the lookup limits (the
+// care relationships of a patient): the caller's limit is spent before
+// anything is looked up, the named patient's (by fiscal code, or by the id
+// named when there is no such patient) before the access or its refusal
+// is logged; beyond either, 429 (see Lookups).
+func (d *Deps) LookupPatient(c *echo.Context, act consent.Action) (cgmstore.Patient, error) {
+	return d.patient(c, act, true)
+}
+
+func (d *Deps) patient(c *echo.Context, act consent.Action, limited bool) (cgmstore.Patient, error) {
 	ctx := c.Request().Context()
 	id := c.Param(PatientParam)
+	if limited {
+		if err := d.Lookups.Client(c); err != nil {
+			return cgmstore.Patient{}, err
+		}
+	}
 	var p cgmstore.Patient
 	found := false
 	if validPublicID(id) {
@@ -57,6 +75,15 @@ func (d *Deps) Patient(c *echo.Context, act consent.Action) (cgmstore.Patient, e
 		case err == nil:
 			found = true
 		case !errors.Is(err, cgmstore.ErrNotFound):
+			return cgmstore.Patient{}, err
+		}
+	}
+	if limited {
+		key := "id:" + id
+		if found {
+			key = "cf:" + p.FiscalCode
+		}
+		if err := d.Lookups.Patient(key); err != nil {
 			return cgmstore.Patient{}, err
 		}
 	}
