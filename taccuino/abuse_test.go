@@ -340,3 +340,58 @@ func TestLookupLimits(t *testing.T) {
 		}
 	}
 }
+
+// TestAccessLogFlood: a flood of identical refusals for one patient —
+// anonymous with a bad token, and an authenticated stranger — is one
+// access-log entry per caller with a count, which the patient's access
+// log API and page show; the patient's real entries stay on the first
+// page.
+func TestAccessLogFlood(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t)
+	cf := testCF(50)
+	p := e.newPatient(cf, "Ada", "Inondata", time.Time{})
+	e.ingest(p, time.Now(), 8, []float64{100, 150})
+	e.setConsent(p, true)
+	mmg := testCF(51)
+	if _, err := e.consent.UpsertCareRelationship(context.Background(), registryActor,
+		consent.CareRelationship{PatientFiscalCode: cf, Kind: consent.CareMMG, PractitionerFiscalCode: mmg}); err != nil {
+		t.Fatal(err)
+	}
+	stranger := e.token(auth.PrincipalSpec{Role: auth.RolePractitioner, FiscalCode: testCF(52), PractitionerRole: auth.PractitionerMMG, Name: "Dott. Estraneo"})
+	path := "/api/v1/patients/" + p.PublicID + "/glucometrics"
+	for i := range 60 {
+		if r := e.get(path, "not-a-token"); r.status != 401 {
+			t.Fatalf("anonymous %d: %d", i, r.status)
+		}
+		if r := e.get(path+"?from=2026-01-0"+string(rune('1'+i%9)), stranger); r.status != 403 {
+			t.Fatalf("stranger %d: %d", i, r.status)
+		}
+	}
+	// The MMG's real read, after the flood.
+	if r := e.get(path, e.token(auth.PrincipalSpec{Role: auth.RolePractitioner, FiscalCode: mmg, PractitionerRole: auth.PractitionerMMG})); r.status != 200 {
+		t.Fatalf("MMG read: %d", r.status)
+	}
+	if n := e.count(`SELECT count(*) FROM access_log WHERE patient_id = $1`, p.ID); n > 4 {
+		t.Errorf("%d access-log entries after 120 refusals and a read, want at most 4", n)
+	}
+	log := decode[AccessLogJSON](t, e.get("/api/v1/patients/"+p.PublicID+"/access-log?limit=5", e.token(auth.PrincipalSpec{Role: auth.RoleCitizen, FiscalCode: cf})))
+	counts := map[string]int{}
+	allowed := false
+	for _, en := range log.Entries {
+		if en.Outcome == consent.OutcomeDenied {
+			counts[en.ActorRole] += en.Count
+			if en.LastAt == nil || !en.LastAt.After(en.At) || en.LastRequestID == "" {
+				t.Errorf("repeated entry without its last occurrence: %+v", en)
+			}
+		}
+		allowed = allowed || en.Outcome == consent.OutcomeAllowed && en.ActorID == mmg
+	}
+	if counts[""] != 60 || counts["practitioner"] != 60 || !allowed {
+		t.Errorf("access log counts %v (want 60 anonymous, 60 by the stranger) and the MMG's read %v: %+v", counts, allowed, log.Entries)
+	}
+	c := browserClient(t, e.http.URL, e.token(auth.PrincipalSpec{Role: auth.RoleCitizen, FiscalCode: cf}))
+	if st, body := getPage(t, c, e.http.URL+"/taccuino/p/"+p.PublicID+"?lang=en"); st != 200 || !strings.Contains(body, "repeated 60 times") {
+		t.Errorf("the patient's page does not show the count: %d", st)
+	}
+}

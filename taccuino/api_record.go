@@ -241,6 +241,12 @@ type AccessEntryJSON struct {
 	Outcome          consent.Outcome `json:"outcome"`
 	Reason           consent.Reason  `json:"reason"`
 	RequestID        string          `json:"request_id"`
+	// Count is how many times a refusal happened within the hour (one
+	// entry, counted); 1 for every other entry. LastAt and LastRequestID
+	// are its last occurrence's, when Count is above 1.
+	Count         int        `json:"count"`
+	LastAt        *time.Time `json:"last_at,omitempty"`
+	LastRequestID string     `json:"last_request_id,omitempty"`
 }
 
 // AccessLogJSON is a page of the access log, newest first.
@@ -252,9 +258,14 @@ type AccessLogJSON struct {
 }
 
 func accessEntryJSON(e consent.AccessEntry) AccessEntryJSON {
-	return AccessEntryJSON{ID: e.ID, At: e.At, ActorRole: string(e.ActorRole), ActorID: e.ActorID, ActorName: e.ActorName,
+	j := AccessEntryJSON{ID: e.ID, At: e.At, ActorRole: string(e.ActorRole), ActorID: e.ActorID, ActorName: e.ActorName,
 		PractitionerRole: string(e.PractitionerRole), OnBehalfOf: e.OnBehalfOf, Basis: e.Basis, Action: e.Action,
-		Detail: e.Detail, Outcome: e.Outcome, Reason: e.Reason, RequestID: e.RequestID}
+		Detail: e.Detail, Outcome: e.Outcome, Reason: e.Reason, RequestID: e.RequestID, Count: max(e.Count, 1)}
+	if e.Count > 1 {
+		last := e.LastAt
+		j.LastAt, j.LastRequestID = &last, e.LastRequestID
+	}
+	return j
 }
 
 // apiAccessLog serves a page of the access log (?limit=1..500, ?before=

@@ -86,7 +86,7 @@ func (s *Server) apiPutCareRelationship(c *echo.Context) error {
 		// is such a patient.
 		if p, err := s.deps.Store.PatientByFiscalCode(ctx, req.PatientFiscalCode); err == nil {
 			detail := "POST /api/v1/care-relationships: " + web.AuthFailure(web.AuthError(c))
-			if err := s.deps.Consent.LogDenied(ctx, p.ID, consent.ActWriteCareRelationships, detail, web.RequestIDOf(c)); err != nil {
+			if err := s.deps.Consent.LogDenied(ctx, p.ID, consent.ActWriteCareRelationships, detail, web.Actor(c)); err != nil {
 				return err
 			}
 		}
@@ -225,7 +225,7 @@ func (s *Server) findPatient(c *echo.Context, cf string) (cgmstore.Patient, erro
 	if web.Principal(c) == nil {
 		if found {
 			detail := c.Request().Method + " " + c.Path() + ": " + web.AuthFailure(web.AuthError(c))
-			if err := s.deps.Consent.LogDenied(ctx, p.ID, consent.ActReadData, detail, web.RequestIDOf(c)); err != nil {
+			if err := s.deps.Consent.LogDenied(ctx, p.ID, consent.ActReadData, detail, web.Actor(c)); err != nil {
 				return p, err
 			}
 		}

@@ -320,11 +320,14 @@ func (e *testEnv) setConsentAs(a consent.Actor, p cgmstore.Patient, granted bool
 	}
 }
 
-// accessLog returns the access-log entries of a request id.
+// accessLog returns the access-log entries of a request id: written by it,
+// or, for a repeated refusal counted on an earlier entry, last counted by
+// it.
 func (e *testEnv) accessLog(requestID string) []consent.AccessEntry {
 	e.t.Helper()
 	rows, err := e.pool.Query(context.Background(),
-		`SELECT patient_id, outcome, reason, action, basis FROM access_log WHERE request_id = $1 ORDER BY id`, requestID)
+		`SELECT patient_id, outcome, reason, action, basis FROM access_log
+		WHERE request_id = $1 OR last_request_id = $1 ORDER BY id`, requestID)
 	if err != nil {
 		e.t.Fatal(err)
 	}

@@ -201,7 +201,10 @@ type delegationView struct {
 
 type logView struct {
 	At, Who, Role, Basis, Action, Detail, Outcome, Reason string
-	Denied                                                bool
+	// Repeated says how many times a refusal happened within the hour,
+	// and when last ("" for a single occurrence).
+	Repeated string
+	Denied   bool
 }
 
 // pageData is what the data read of the page gathers in one access.
@@ -469,6 +472,9 @@ func logViewOf(e consent.AccessEntry, loc *time.Location, l locale.Lang) logView
 	}
 	if e.Outcome != consent.OutcomeAllowed {
 		lv.Reason = l.T("tac_reason_" + string(e.Reason))
+	}
+	if e.Count > 1 {
+		lv.Repeated = fmt.Sprintf(l.T("tac_repeated"), e.Count, e.LastAt.In(loc).Format("15:04:05"))
 	}
 	return lv
 }

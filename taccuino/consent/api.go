@@ -244,6 +244,11 @@ type Actor struct {
 	// RequestID identifies the request in the access log and in the
 	// service's logs.
 	RequestID string
+	// Client is the caller's network address as the service sees it
+	// (the client IP): it tells apart callers without a valid token when
+	// their repeated refusals are counted on one entry (Store.LogDenied).
+	// It is never stored (only within a hash), shown or logged.
+	Client string
 }
 
 // ActorFrom returns the Actor of principal p for the request requestID. A
@@ -470,8 +475,16 @@ type AccessEntry struct {
 	// Outcome is allowed, denied or error, and Reason why.
 	Outcome Outcome
 	Reason  Reason
-	// RequestID identifies the request.
+	// RequestID identifies the request (the first, for a repeated
+	// refusal).
 	RequestID string
+	// Count is how many times the same refusal happened within the
+	// repeat window (Options.RepeatWindow), counted on this entry; 1 for
+	// every other entry. LastAt and LastRequestID are the last
+	// occurrence's (equal to At and RequestID when Count is 1).
+	Count         int
+	LastAt        time.Time
+	LastRequestID string
 }
 
 // AccessLogPage is one page of a patient's access log, newest first.

@@ -48,7 +48,8 @@ func ExampleStore_Access() {
 func ExampleStore_LogDenied() {
 	var store *consent.Store
 	var patientID int64 = 42
-	err := store.LogDenied(context.Background(), patientID, consent.ActReadData, "GET readings: expired token", "req-81c0")
+	err := store.LogDenied(context.Background(), patientID, consent.ActReadData, "GET readings: expired token",
+		consent.Actor{RequestID: "req-81c0", Client: "192.0.2.10"})
 	if err != nil {
 		fmt.Println("could not log:", err)
 	}

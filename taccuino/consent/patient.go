@@ -329,7 +329,8 @@ func (s *Store) AccessLog(ctx context.Context, a Actor, patientID int64, limit i
 			// from the cursor (a generic plan of "$2 IS NULL OR ..." would
 			// filter instead).
 			const cols = `SELECT id, at, actor_role, actor_id, actor_name, practitioner_role, on_behalf_of, basis,
-				action, detail, outcome, reason, request_id FROM access_log `
+				action, detail, outcome, reason, request_id, occurrences, coalesce(last_at, at),
+				coalesce(last_request_id, request_id) FROM access_log `
 			var rows pgx.Rows
 			if before == "" {
 				rows, _ = tx.Query(ctx, cols+`WHERE patient_id = $1 ORDER BY at DESC, id DESC LIMIT $2`,
@@ -341,8 +342,9 @@ func (s *Store) AccessLog(ctx context.Context, a Actor, patientID int64, limit i
 			page.Entries, err = pgx.CollectRows(rows, func(r pgx.CollectableRow) (AccessEntry, error) {
 				var e AccessEntry
 				err := r.Scan(&e.ID, &e.At, &e.ActorRole, &e.ActorID, &e.ActorName, &e.PractitionerRole,
-					&e.OnBehalfOf, &e.Basis, &e.Action, &e.Detail, &e.Outcome, &e.Reason, &e.RequestID)
-				e.At = e.At.UTC()
+					&e.OnBehalfOf, &e.Basis, &e.Action, &e.Detail, &e.Outcome, &e.Reason, &e.RequestID,
+					&e.Count, &e.LastAt, &e.LastRequestID)
+				e.At, e.LastAt = e.At.UTC(), e.LastAt.UTC()
 				return e, err
 			})
 			if err != nil {

@@ -126,6 +126,7 @@ func (s *Store) registry(ctx context.Context, a Actor, patientCF string, detail 
 	if !d.Allowed {
 		if pid != 0 {
 			e.outcome = OutcomeDenied
+			e.repeatKey = s.repeatKey(e)
 			if err := writeEntry(ctx, tx, e); err != nil {
 				return err
 			}

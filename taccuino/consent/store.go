@@ -2,10 +2,13 @@ package consent
 
 import (
 	"context"
+	"crypto/sha256"
+	"encoding/hex"
 	"errors"
 	"fmt"
 	"log/slog"
 	"math"
+	"strconv"
 	"strings"
 	"time"
 	"unicode"
@@ -28,12 +31,20 @@ type Options struct {
 	// MaxDelegationYears bounds how far ahead a delegation may expire
 	// (DefaultMaxDelegationYears when 0).
 	MaxDelegationYears int
+	// RepeatWindow is the span (aligned on the clock: the hour by
+	// default) within which repeated identical refusals are counted on
+	// one access-log entry; zero means DefaultRepeatWindow.
+	RepeatWindow time.Duration
 }
 
 // DefaultMaxDelegationYears is how many years ahead a delegation may
 // expire by default: a delegation is a lasting power over health data, to
 // be renewed, not granted for ever.
 const DefaultMaxDelegationYears = 5
+
+// DefaultRepeatWindow is the span within which repeated identical
+// refusals make one access-log entry.
+const DefaultRepeatWindow = time.Hour
 
 // Store keeps consents, delegations, guardianships, care relationships and
 // the access log in PostgreSQL, and applies the rules (Decide) to every
@@ -43,14 +54,18 @@ type Store struct {
 	logger   *slog.Logger
 	now      func() time.Time
 	maxYears int
+	window   time.Duration
 }
 
 // New returns a store on pool, whose database must be migrated (package
 // migrations).
 func New(pool *pgxpool.Pool, opts Options) *Store {
-	s := &Store{pool: pool, logger: opts.Logger, now: opts.Now, maxYears: opts.MaxDelegationYears}
+	s := &Store{pool: pool, logger: opts.Logger, now: opts.Now, maxYears: opts.MaxDelegationYears, window: opts.RepeatWindow}
 	if s.maxYears <= 0 {
 		s.maxYears = DefaultMaxDelegationYears
+	}
+	if s.window <= 0 {
+		s.window = DefaultRepeatWindow
 	}
 	if s.logger == nil {
 		s.logger = slog.New(slog.DiscardHandler)
@@ -73,6 +88,9 @@ func (s *Store) clock() time.Time { return s.now().UTC().Truncate(time.Microseco
 // decides (Decide), writes the access-log entry (not for the patient acting
 // on their own record), runs fn inside the same transaction, and commits:
 // the read and its log entry commit together. fn may be nil (a pure check).
+// A refusal identical to one already logged within the repeat window
+// (same actor, action and reason) is counted on that entry instead of
+// adding one (see RepeatWindow).
 //
 // Serve the data fn gathered only when Access returns nil. Errors:
 //   - the patient does not exist: ErrNotFound, nothing logged;
@@ -114,6 +132,7 @@ func (s *Store) access(ctx context.Context, a Actor, patientID int64, act Action
 	e := entry{patientID: patientID, at: now, actor: a, basis: d.Basis, action: act, detail: detail, reason: d.Reason}
 	if !d.Allowed {
 		e.outcome = OutcomeDenied
+		e.repeatKey = s.repeatKey(e)
 		if err := writeEntry(ctx, tx, e); err != nil {
 			return d, err
 		}
@@ -193,17 +212,20 @@ func reasonOf(err error) Reason {
 
 // LogDenied records in patientID's access log a refused attempt by a caller
 // that could not be authenticated (no, forged, expired or wrong-audience
-// token) to do act. detail says what was attempted and why it failed, in a
-// few safe words ("GET glucometrics: expired token"; never the token); the
-// entry's reason is ReasonUnauthenticated. Use it whenever the target
-// patient is known, so that every denial is logged. An unknown patient is
-// ErrNotFound.
-func (s *Store) LogDenied(ctx context.Context, patientID int64, act Action, detail, requestID string) error {
+// token, an ended session) to do act. detail says what was attempted and
+// why it failed, in a few safe words ("GET glucometrics: expired token";
+// never the token); the entry's reason is ReasonUnauthenticated. a is the
+// request's actor: only its RequestID and Client are used (the caller is
+// nobody). The same attempt from the same client within the repeat window
+// is counted on one entry. Use it whenever the target patient is known, so
+// that every denial is logged. An unknown patient is ErrNotFound.
+func (s *Store) LogDenied(ctx context.Context, patientID int64, act Action, detail string, a Actor) error {
 	if patientID <= 0 || patientID > math.MaxInt32 {
 		return fmt.Errorf("consent: log denial: patient %d: %w", patientID, ErrNotFound)
 	}
-	e := entry{patientID: patientID, at: s.clock(), actor: Actor{RequestID: requestID}, action: act,
+	e := entry{patientID: patientID, at: s.clock(), actor: Actor{RequestID: a.RequestID, Client: a.Client}, action: act,
 		detail: detail, outcome: OutcomeDenied, reason: ReasonUnauthenticated}
+	e.repeatKey = s.repeatKey(e)
 	if err := writeEntry(ctx, s.pool, e); err != nil {
 		return fmt.Errorf("consent: log denial: patient %d: %w", patientID, err)
 	}
@@ -227,6 +249,35 @@ type entry struct {
 	detail    string
 	outcome   Outcome
 	reason    Reason
+	// repeatKey, for a refusal, makes repeats of it within the window one
+	// entry (see repeatKey); "" writes an entry of its own.
+	repeatKey string
+}
+
+// repeatKey returns what makes two refusals the same within the repeat
+// window: the window (aligned on the clock), the actor (role and fiscal
+// code or client id), the basis they claimed, the action and the reason;
+// for a caller without a valid token (nobody to name), also its client
+// address and the attempt's detail (route and why the token failed: a
+// small set). An authenticated actor's detail is left out, because it may
+// carry request parameters (dates) that would make every repeat new; the
+// entry keeps the first one's. The key is a hash: the address is not
+// stored.
+func (s *Store) repeatKey(e entry) string {
+	h := sha256.New()
+	part := func(v string) { h.Write([]byte(strconv.Itoa(len(v)) + ":" + v + ";")) }
+	part(e.at.Truncate(s.window).UTC().Format(time.RFC3339Nano))
+	part(string(e.actor.Role))
+	part(actorID(e.actor))
+	part(e.actor.Organization)
+	part(string(e.basis))
+	part(string(e.action))
+	part(string(e.reason))
+	if e.actor.Role == "" {
+		part(e.actor.Client)
+		part(e.detail)
+	}
+	return hex.EncodeToString(h.Sum(nil))[:32]
 }
 
 // actorID returns what identifies a in the access log: the fiscal code of
@@ -241,10 +292,14 @@ func actorID(a Actor) string {
 	return ""
 }
 
+// writeEntry writes e; a refusal with a repeat key already written within
+// its window counts one more occurrence on that entry instead.
 func writeEntry(ctx context.Context, q querier, e entry) error {
-	const ins = `INSERT INTO access_log (patient_id, at, actor_role, actor_id, actor_name, practitioner_role,
-		on_behalf_of, basis, action, detail, outcome, reason, request_id)
-		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13)`
+	const ins = `INSERT INTO access_log AS l (patient_id, at, actor_role, actor_id, actor_name, practitioner_role,
+		on_behalf_of, basis, action, detail, outcome, reason, request_id, repeat_key)
+		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, nullif($14, ''))
+		ON CONFLICT (patient_id, repeat_key) WHERE repeat_key IS NOT NULL DO UPDATE
+		SET occurrences = l.occurrences + 1, last_at = EXCLUDED.at, last_request_id = EXCLUDED.request_id`
 	role := e.actor.Role
 	switch role {
 	case auth.RoleCitizen, auth.RolePractitioner, auth.RoleService:
@@ -254,7 +309,7 @@ func writeEntry(ctx context.Context, q querier, e entry) error {
 	_, err := q.Exec(ctx, ins, e.patientID, e.at, string(role), clip(actorID(e.actor), 256), clip(e.actor.Name, 256),
 		clip(string(e.actor.PractitionerRole), 32), clip(e.actor.Organization, 256), string(e.basis),
 		clip(string(e.action), 64), clip(e.detail, 512), string(e.outcome), string(e.reason),
-		clip(e.actor.RequestID, 128))
+		clip(e.actor.RequestID, 128), e.repeatKey)
 	if err != nil {
 		return fmt.Errorf("consent: access log: %w", translate(err))
 	}

@@ -207,7 +207,7 @@ func TestAccessLogInSameTransaction(t *testing.T) {
 
 	// Unauthenticated callers: through Access and through LogDenied.
 	wantDenied(t, e.s.Access(ctx, ActorFrom(nil, "req-9"), pid, ActReadData, "readings", nil), ReasonUnauthenticated)
-	if err := e.s.LogDenied(ctx, pid, ActReadData, "GET readings: expired token", "req-10"); err != nil {
+	if err := e.s.LogDenied(ctx, pid, ActReadData, "GET readings: expired token", Actor{RequestID: "req-10"}); err != nil {
 		t.Fatalf("LogDenied: %v", err)
 	}
 	want = append(want,
@@ -221,7 +221,7 @@ func TestAccessLogInSameTransaction(t *testing.T) {
 	if err := e.s.Access(ctx, mmg, pid+1000, ActReadData, "", nil); !errors.Is(err, ErrNotFound) {
 		t.Errorf("Access(unknown patient) = %v, want ErrNotFound", err)
 	}
-	if err := e.s.LogDenied(ctx, pid+1000, ActReadData, "", ""); !errors.Is(err, ErrNotFound) {
+	if err := e.s.LogDenied(ctx, pid+1000, ActReadData, "", Actor{}); !errors.Is(err, ErrNotFound) {
 		t.Errorf("LogDenied(unknown patient) = %v, want ErrNotFound", err)
 	}
 	if err := e.s.Access(ctx, mmg, -1, ActReadData, "", nil); !errors.Is(err, ErrNotFound) {
@@ -886,7 +886,8 @@ func TestAccessLogPages(t *testing.T) {
 	}
 	first := all[0]
 	want := AccessEntry{ID: first.ID, At: first.At, ActorRole: auth.RoleService, ActorID: "fse", ActorName: "fse",
-		Basis: BasisService, Action: ActReadData, Detail: first.Detail, Outcome: OutcomeAllowed, Reason: ReasonAllowed, RequestID: "req-42"}
+		Basis: BasisService, Action: ActReadData, Detail: first.Detail, Outcome: OutcomeAllowed, Reason: ReasonAllowed, RequestID: "req-42",
+		Count: 1, LastAt: first.At, LastRequestID: "req-42"}
 	if diff := cmp.Diff(want, first); diff != "" {
 		t.Errorf("entry (-want +got):\n%s", diff)
 	}

@@ -46,7 +46,7 @@ func (a *api) requirePrincipal(c *echo.Context, p *cgmstore.Patient, act consent
 	aerr := web.AuthError(c)
 	if p != nil {
 		detail := c.Request().Method + " " + c.Path() + ": " + web.AuthFailure(aerr)
-		if err := a.d.Consent.LogDenied(c.Request().Context(), p.ID, act, detail, web.RequestIDOf(c)); err != nil {
+		if err := a.d.Consent.LogDenied(c.Request().Context(), p.ID, act, detail, web.Actor(c)); err != nil {
 			return err
 		}
 	}

@@ -161,6 +161,7 @@ var pageLabels = map[string]map[Lang]string{
 	"tac_out_allowed":                   {IT: "consentito", EN: "allowed"},
 	"tac_out_denied":                    {IT: "negato", EN: "denied"},
 	"tac_out_error":                     {IT: "non riuscito", EN: "failed"},
+	"tac_repeated":                      {IT: "ripetuto %d volte, l'ultima alle %s", EN: "repeated %d times, last at %s"},
 	"tac_reason_unauthenticated":        {IT: "credenziali assenti o non valide", EN: "missing or invalid credentials"},
 	"tac_reason_unknown-action":         {IT: "azione sconosciuta", EN: "unknown action"},
 	"tac_reason_not-permitted":          {IT: "azione non permessa a questo ruolo", EN: "not permitted for this role"},

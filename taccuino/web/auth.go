@@ -106,9 +106,12 @@ func AuthError(c *echo.Context) error {
 
 // Actor returns the consent.Actor of the request: the principal's identity
 // with the request id (the zero Actor, with the request id, when there is
-// no principal).
+// no principal) and the client address (c.RealIP), which tells callers
+// without a token apart when their repeated refusals are counted.
 func Actor(c *echo.Context) consent.Actor {
-	return consent.ActorFrom(Principal(c), RequestIDOf(c))
+	a := consent.ActorFrom(Principal(c), RequestIDOf(c))
+	a.Client = c.RealIP()
+	return a
 }
 
 // RequireAuth is middleware that answers 401 (503 when the identity

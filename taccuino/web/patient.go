@@ -91,7 +91,7 @@ func (d *Deps) patient(c *echo.Context, act consent.Action, limited bool) (cgmst
 		aerr := AuthError(c)
 		if found {
 			detail := c.Request().Method + " " + routeOf(c) + ": " + AuthFailure(aerr)
-			if err := d.Consent.LogDenied(ctx, p.ID, act, detail, RequestIDOf(c)); err != nil {
+			if err := d.Consent.LogDenied(ctx, p.ID, act, detail, Actor(c)); err != nil {
 				// The refusal stands; only its record failed.
 				Logger(c).Error("could not log a refused access", slog.String("route", routeOf(c)),
 					slog.String("err", err.Error()))
