@@ -2,6 +2,8 @@ package cgmstore
 
 import (
 	"context"
+	"fmt"
+	"math"
 	"time"
 
 	"fsecgm/cgm"
@@ -40,6 +42,18 @@ func (r TxReader) Latest(ctx context.Context, patientID int64, kinds ...cgm.Kind
 // Coverage is Store.Coverage in the transaction.
 func (r TxReader) Coverage(ctx context.Context, patientID int64) (Coverage, error) {
 	return coverage(ctx, r.tx, patientID)
+}
+
+// PatientByID is Store.PatientByID in the transaction.
+func (r TxReader) PatientByID(ctx context.Context, id int64) (Patient, error) {
+	if id <= 0 || id > math.MaxInt32 {
+		return Patient{}, fmt.Errorf("cgmstore: patient %d: %w", id, ErrNotFound)
+	}
+	p, err := scanPatient(r.tx.QueryRow(ctx, `SELECT `+patientColumns+` FROM patients WHERE id = $1`, id))
+	if err != nil {
+		return Patient{}, fmt.Errorf("cgmstore: patient %d: %w", id, translate(err))
+	}
+	return p, nil
 }
 
 // Devices is Store.Devices in the transaction.

@@ -249,6 +249,11 @@ type Actor struct {
 	// their repeated refusals are counted on one entry (Store.LogDenied).
 	// It is never stored (only within a hash), shown or logged.
 	Client string
+	// Route is the request's method and route pattern ("GET
+	// /api/v1/patients/:id/glucometrics"), a small fixed set: repeated
+	// refusals count on one entry only when they came through the same
+	// route.
+	Route string
 }
 
 // ActorFrom returns the Actor of principal p for the request requestID. A

@@ -223,11 +223,70 @@ func (s *Store) LogDenied(ctx context.Context, patientID int64, act Action, deta
 	if patientID <= 0 || patientID > math.MaxInt32 {
 		return fmt.Errorf("consent: log denial: patient %d: %w", patientID, ErrNotFound)
 	}
-	e := entry{patientID: patientID, at: s.clock(), actor: Actor{RequestID: a.RequestID, Client: a.Client}, action: act,
+	e := entry{patientID: patientID, at: s.clock(), actor: Actor{RequestID: a.RequestID, Client: a.Client, Route: a.Route}, action: act,
 		detail: detail, outcome: OutcomeDenied, reason: ReasonUnauthenticated}
 	e.repeatKey = s.repeatKey(e)
 	if err := writeEntry(ctx, s.pool, e); err != nil {
 		return fmt.Errorf("consent: log denial: patient %d: %w", patientID, err)
+	}
+	return nil
+}
+
+// Probe records an attempt by a to do act on something that does not
+// exist — a patient id or a resource id that names nothing — and returns
+// an error wrapping ErrNotFound (or the database's). It is the twin of a
+// refusal: for an authenticated actor, a transaction with the same
+// statements as a refused Access (the facts query, for no patient, and
+// one counted row written), for a caller without a valid token the one
+// statement of LogDenied; so that the answer to an id that does not exist
+// costs what the refusal of another patient's id costs, and tells nothing
+// by its time either. The row goes to access_probes, for the operator (no
+// patient's access log can hold it); the same attempt of the same caller
+// within the repeat window is one row, counted. detail says what was asked
+// for, in a few safe words ("FHIR Observation read").
+func (s *Store) Probe(ctx context.Context, a Actor, act Action, detail string) error {
+	e := entry{at: s.clock(), actor: a, action: act, detail: detail, outcome: OutcomeDenied, reason: ReasonNotFound}
+	e.repeatKey = s.repeatKey(e)
+	if a.Role == "" {
+		e.actor = Actor{RequestID: a.RequestID, Client: a.Client, Route: a.Route}
+		if err := writeProbe(ctx, s.pool, e); err != nil {
+			return err
+		}
+		return fmt.Errorf("consent: %s: %w", act, ErrNotFound)
+	}
+	tx, err := s.pool.Begin(ctx)
+	if err != nil {
+		return fmt.Errorf("consent: %s: begin: %w", act, translate(err))
+	}
+	defer func() { _ = tx.Rollback(context.WithoutCancel(ctx)) }()
+	if _, err := s.queryFacts(ctx, tx, a, 0, act); err != nil && !errors.Is(err, ErrNotFound) {
+		return fmt.Errorf("consent: %s: %w", act, err)
+	}
+	if err := writeProbe(ctx, tx, e); err != nil {
+		return err
+	}
+	if err := tx.Commit(ctx); err != nil {
+		return fmt.Errorf("consent: %s: commit probe: %w", act, translate(err))
+	}
+	return fmt.Errorf("consent: %s: %w", act, ErrNotFound)
+}
+
+// writeProbe writes a probe row, or counts one more on the row of its
+// repeat key.
+func writeProbe(ctx context.Context, q querier, e entry) error {
+	const ins = `INSERT INTO access_probes AS p (at, actor_role, actor_id, action, detail, request_id, repeat_key)
+		VALUES ($1, $2, $3, $4, $5, $6, $7)
+		ON CONFLICT (repeat_key) DO UPDATE
+		SET occurrences = p.occurrences + 1, last_at = EXCLUDED.at, last_request_id = EXCLUDED.request_id`
+	role := e.actor.Role
+	switch role {
+	case auth.RoleCitizen, auth.RolePractitioner, auth.RoleService:
+	default:
+		role = ""
+	}
+	if _, err := q.Exec(ctx, ins, e.at, string(role), clip(actorID(e.actor), 256), clip(string(e.action), 64),
+		clip(e.detail, 512), clip(e.actor.RequestID, 128), e.repeatKey); err != nil {
+		return fmt.Errorf("consent: probe: %w", translate(err))
 	}
 	return nil
 }
@@ -256,13 +315,13 @@ type entry struct {
 
 // repeatKey returns what makes two refusals the same within the repeat
 // window: the window (aligned on the clock), the actor (role and fiscal
-// code or client id), the basis they claimed, the action and the reason;
-// for a caller without a valid token (nobody to name), also its client
-// address and the attempt's detail (route and why the token failed: a
-// small set). An authenticated actor's detail is left out, because it may
-// carry request parameters (dates) that would make every repeat new; the
-// entry keeps the first one's. The key is a hash: the address is not
-// stored.
+// code or client id), the basis they claimed, the route (Actor.Route), the
+// action and the reason; for a caller without a valid token (nobody to
+// name), also its client address and the attempt's detail (route and why
+// the token failed: a small set). An authenticated actor's detail is left
+// out, because it may carry request parameters (dates) that would make
+// every repeat new; the entry keeps the first one's. The key is a hash:
+// the address is not stored.
 func (s *Store) repeatKey(e entry) string {
 	h := sha256.New()
 	part := func(v string) { h.Write([]byte(strconv.Itoa(len(v)) + ":" + v + ";")) }
@@ -271,6 +330,7 @@ func (s *Store) repeatKey(e entry) string {
 	part(actorID(e.actor))
 	part(e.actor.Organization)
 	part(string(e.basis))
+	part(e.actor.Route)
 	part(string(e.action))
 	part(string(e.reason))
 	if e.actor.Role == "" {
@@ -369,10 +429,16 @@ func clip(s string, n int) string {
 // locks the consent row FOR SHARE, so that a revocation waits for the
 // reads decided before it.
 func (s *Store) loadFacts(ctx context.Context, tx pgx.Tx, a Actor, id int64, act Action) (Facts, error) {
-	var f Facts
 	if id <= 0 || id > math.MaxInt32 {
-		return f, ErrNotFound
+		return Facts{}, ErrNotFound
 	}
+	return s.queryFacts(ctx, tx, a, id, act)
+}
+
+// queryFacts is loadFacts for any id, 0 included (Probe: the same batch,
+// which finds nothing, and ErrNotFound).
+func (s *Store) queryFacts(ctx context.Context, tx pgx.Tx, a Actor, id int64, act Action) (Facts, error) {
+	var f Facts
 	lock := ""
 	if (a.Role == auth.RolePractitioner || a.Role == auth.RoleService) && act == ActReadData {
 		lock = ` FOR SHARE`

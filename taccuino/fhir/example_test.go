@@ -133,7 +133,7 @@ func ExampleSummaryBundle() {
 	//     "text": "fsecgm-agp 1.0; sufficient data: yes (14 days, 97.47% active)"
 	//   },
 	//   "device": {
-	//     "reference": "Device/1211767b8597ebb1d3e81f3fd9c5546d"
+	//     "reference": "Device/db1e1718adc44bafb3930126059b5437"
 	//   }
 	// }
 }

@@ -34,7 +34,7 @@ func readingKindText(k cgm.Kind) string {
 // 105272-9 (cgm-sensor-reading-moles-per-volume, mmol/L), in the unit the
 // device reported, never converted. Each has effectiveDateTime (UTC, with
 // the reading's full precision), subject the patient, device the sensor
-// (Device/<id from the serial>, when the reading names one), method the
+// (Device/<id from the patient and the serial>, when the reading names one), method the
 // kind of reading (local codes reading-historic, reading-scan,
 // reading-current with a text), and an identifier (system
 // base/identifier/observation) hashed from patient, sensor, kind, instant
@@ -121,7 +121,7 @@ func sensorReading(base, patient string, r cgm.Reading) *Observation {
 		},
 	}
 	if r.Device != "" {
-		o.Device = &Reference{Reference: "Device/" + deviceID(r.Device)}
+		o.Device = &Reference{Reference: "Device/" + deviceID(patient, r.Device)}
 	}
 	return o
 }

@@ -19,7 +19,7 @@ func TestSensorReadings(t *testing.T) {
 	if len(obs) != 4 {
 		t.Fatalf("%d Observations, want 4 (the strip reading left out)", len(obs))
 	}
-	dev := "Device/" + deviceID(exampleSensor().Serial)
+	dev := "Device/" + deviceID(examplePatient().ID, exampleSensor().Serial)
 	type row struct {
 		At, Value, Comparator, Interp, Kind, Device, Profile string
 	}
@@ -106,7 +106,7 @@ func TestDeviceResource(t *testing.T) {
 		t.Fatal(err)
 	}
 	want := Device{
-		ID:   deviceID("0M0008L4D1E"),
+		ID:   deviceID("patientExample", "0M0008L4D1E"),
 		Meta: &Meta{Profile: []string{ProfileDevice}},
 		Identifier: []Identifier{{Type: &CodeableConcept{Coding: []Coding{{System: IdentifierType, Code: "SNO", Display: "Serial Number"}}},
 			System: testBase + "/identifier/device-serial", Value: "0M0008L4D1E"}},
@@ -142,5 +142,27 @@ func TestPatientResource(t *testing.T) {
 	// Omocodia letters are allowed in the numeric positions (pat-id-cf-1).
 	if _, err := PatientResource(testBase, PatientInfo{ID: "p-1", FiscalCode: "RSSMRALRTMLALNPS"}); err != nil {
 		t.Errorf("omocodic code refused: %v", err)
+	}
+}
+
+// TestDeviceIDPerPatient: the same serial worn by two patients is two
+// Device resources, and each patient's readings and summaries point to
+// their own.
+func TestDeviceIDPerPatient(t *testing.T) {
+	a, err := DeviceResource(testBase, exampleSensor(), "patientA")
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, err := DeviceResource(testBase, exampleSensor(), "patientB")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if a.ID == b.ID {
+		t.Fatalf("one Device id %s for the same serial worn by two patients", a.ID)
+	}
+	rs := []cgm.Reading{{Time: time.Date(2024, 5, 2, 8, 0, 0, 0, time.UTC), Value: 100, Unit: cgm.MgDL, Kind: cgm.Historic, Device: exampleSensor().Serial}}
+	obs, err := SensorReadings(testBase, PatientInfo{ID: "patientB"}, rs)
+	if err != nil || len(obs) != 1 || obs[0].Device.Reference != "Device/"+b.ID {
+		t.Errorf("patient B's reading points to %v, want Device/%s (%v)", obs[0].Device, b.ID, err)
 	}
 }

@@ -79,8 +79,18 @@ func PatientResource(base string, p PatientInfo) (Patient, error) {
 	return pt, nil
 }
 
-// deviceID returns the resource id of the sensor with the given serial.
-func deviceID(serial string) string { return idOf(key("device", serial)) }
+// deviceID returns the resource id of the sensor with the given serial
+// worn by the patient with public id patient: the same serial worn by two
+// patients (a typo, a reused number, or a submission naming another
+// patient's sensor) is two resources, one in each record, so that no
+// patient's data can learn of, block or take another's device. Without a
+// patient (a Device described on its own) it depends on the serial only.
+func deviceID(patient, serial string) string {
+	if patient == "" {
+		return idOf(key("device", serial))
+	}
+	return idOf(key("device", patient, serial))
+}
 
 // DeviceResource returns the Device resource of a CGM sensor under the
 // issuer base URL, conforming to the IG's cgm-device profile ("the CGM
@@ -89,7 +99,8 @@ func deviceID(serial string) string { return idOf(key("device", serial)) }
 // and a deviceName of type user-friendly-name "Manufacturer Model" (e.g.
 // "Abbott FreeStyle Libre 3"; "CGM sensor (model unknown)" when neither is
 // known) plus the model as model-name. patientID, when not "", links the
-// sensor to its wearer (Device.patient). The id is derived from the serial.
+// sensor to its wearer (Device.patient). The id is derived from the
+// patient and the serial (see deviceID).
 func DeviceResource(base string, d DeviceInfo, patientID string) (Device, error) {
 	base, err := normalizeBase(base)
 	if err != nil {
@@ -103,7 +114,7 @@ func DeviceResource(base string, d DeviceInfo, patientID string) (Device, error)
 		name = "CGM sensor (model unknown)"
 	}
 	dev := Device{
-		ID:   deviceID(d.Serial),
+		ID:   deviceID(patientID, d.Serial),
 		Meta: &Meta{Profile: []string{ProfileDevice}},
 		Identifier: []Identifier{{
 			Type:   &CodeableConcept{Coding: []Coding{{System: IdentifierType, Code: "SNO", Display: "Serial Number"}}},

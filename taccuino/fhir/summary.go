@@ -472,7 +472,7 @@ func newSummaryContext(in SummaryInput) (*summaryContext, error) {
 	c := &summaryContext{base: base, patient: in.Patient.ID, period: period, method: MethodText(in.Report),
 		issued: instant(in.Issued), igOnly: in.IGOnly}
 	if len(in.Devices) == 1 {
-		c.device = &Reference{Reference: "Device/" + deviceID(in.Devices[0].Serial)}
+		c.device = &Reference{Reference: "Device/" + deviceID(in.Patient.ID, in.Devices[0].Serial)}
 	}
 	return c, nil
 }

@@ -48,7 +48,9 @@
 // Answers: 401 without a valid token (the attempt is logged in the
 // patient's access log when the patient is known); 403 for a refusal and
 // for a patient id that is unknown (ids cannot be probed); 404 for an
-// unknown resource id or type; 400 for a bad parameter or body, naming it
+// unknown resource id or type and, alike, for a resource of a patient the
+// caller may not read (the same body, after the same statements: see
+// read); 429 beyond the lookup limits of Patient searches (web.Lookups); 400 for a bad parameter or body, naming it
 // in OperationOutcome.issue.expression; 406 when JSON is not acceptable;
 // 413 for a body over the limit; 415 for a body that is not JSON; 422 for
 // a well-formed request that cannot be processed. Every error is an
@@ -72,8 +74,16 @@
 // without identifier is kept by one fsecgm derives from the patient,
 // instant, kind and code. The answer is a transaction-response Bundle
 // with one entry per entry sent, in order: 201 created, 200 found or
-// updated, 409 an identifier kept for another patient, 422 refused with an
-// OperationOutcome pointing at the element. A Bundle that cannot be read,
+// updated, 409 an identifier the patient's record keeps for another kind
+// of resource, 422 refused with an OperationOutcome pointing at the
+// element. Identifiers and sensor serials are the patient's: the same one
+// in another patient's record is another resource, and is never looked at
+// (nothing is learnt of it, nothing of it is blocked). An Observation
+// names one patient: a subject whose reference and identifier name
+// different patients (resource.subject.identifier), or a device that is
+// not the subject's — a Device entry of another patient, or a Device of
+// this server that is not the subject's (resource.device) — is refused
+// with 422, whether the other patient or device exists or not. A Bundle that cannot be read,
 // or none of whose entries can be stored, is answered by an
 // OperationOutcome alone.
 package fhirapi

@@ -59,6 +59,7 @@ type env struct {
 	srv     *httptest.Server
 	base    string
 	client  *http.Client
+	trace   *sqlTrace
 }
 
 func newEnv(t *testing.T, opts ...Options) *env {
@@ -67,14 +68,22 @@ func newEnv(t *testing.T, opts ...Options) *env {
 	if len(opts) > 0 {
 		o = opts[0]
 	}
-	pool := dbtest.Pool(t)
+	// The service's statements are traced (TestOtherPatientsIDs).
+	trace := &sqlTrace{}
+	cfg := dbtest.Pool(t).Config()
+	cfg.ConnConfig.Tracer = trace
+	pool, err := pgxpool.NewWithConfig(context.Background(), cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(pool.Close)
 	logger := slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelError}))
 	idp := authtest.New(t)
 	ctx, cancel := context.WithCancel(context.Background())
 	t.Cleanup(cancel)
-	cfg := idp.Config()
-	cfg.Logger = logger
-	v, err := auth.NewVerifier(ctx, cfg)
+	vcfg := idp.Config()
+	vcfg.Logger = logger
+	v, err := auth.NewVerifier(ctx, vcfg)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -86,7 +95,7 @@ func newEnv(t *testing.T, opts ...Options) *env {
 	if err != nil {
 		t.Fatal(err)
 	}
-	e := &env{t: t, pool: pool, rec: rec, idp: idp, srv: srv, base: base, client: srv.Client(),
+	e := &env{t: t, pool: pool, rec: rec, idp: idp, srv: srv, base: base, client: srv.Client(), trace: trace,
 		store: cgmstore.New(pool, cgmstore.Options{Logger: logger}), consent: consent.New(pool, consent.Options{Logger: logger})}
 	ec := echo.New()
 	ec.Logger = logger

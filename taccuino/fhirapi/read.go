@@ -78,6 +78,14 @@ func (a *api) readPatient(c *echo.Context) error {
 
 // read serves GET /<typ>/:id from the resource store (and, for a
 // submitted sensor reading, from the readings store).
+//
+// An id that exists in another patient's record, which the caller may not
+// read, answers exactly as an id that does not exist: 404 with the same
+// OperationOutcome (FHIR R4 §3.1.0.1.1 lets a server hide a resource so),
+// after the same statements — one lookup of the id, then a refused Access
+// (logged in that patient's access log) or, for an id of nothing, a Probe
+// (recorded for the operator) in the same shape. A caller without a valid
+// token gets 401 either way.
 func (a *api) read(typ string) echo.HandlerFunc {
 	return func(c *echo.Context) error {
 		ctx := c.Request().Context()
@@ -87,28 +95,38 @@ func (a *api) read(typ string) echo.HandlerFunc {
 			return notFound
 		}
 		loc, err := a.rec.Locate(ctx, typ, id)
-		if errors.Is(err, records.ErrNotFound) {
-			if err := a.requirePrincipal(c, nil, consent.ActReadData); err != nil {
+		if err != nil && !errors.Is(err, records.ErrNotFound) {
+			return err
+		}
+		found := err == nil
+		detail := "FHIR " + typ + " read"
+		if web.Principal(c) == nil {
+			why := c.Request().Method + " " + c.Path() + ": " + web.AuthFailure(web.AuthError(c))
+			if found {
+				err = a.d.Consent.LogDenied(ctx, loc.PatientID, consent.ActReadData, why, web.Actor(c))
+			} else {
+				err = a.d.Probe(c, consent.ActReadData, why)
+			}
+			if err != nil {
+				return err
+			}
+			return web.Unauthenticated(web.AuthError(c))
+		}
+		if !found {
+			if err := a.d.Probe(c, consent.ActReadData, detail); err != nil {
 				return err
 			}
 			return notFound
 		}
-		if err != nil {
-			return err
-		}
-		p, err := a.d.Store.PatientByID(ctx, loc.PatientID)
-		if err != nil {
-			return err
-		}
-		if err := a.requirePrincipal(c, &p, consent.ActReadData); err != nil {
-			return err
-		}
 		var body []byte
 		var version int
 		var updated time.Time
-		err = a.d.Access(c, p, consent.ActReadData, "FHIR "+typ+" read", func(ctx context.Context, tx pgx.Tx) error {
+		err = a.d.Consent.Access(ctx, web.Actor(c), loc.PatientID, consent.ActReadData, detail, func(ctx context.Context, tx pgx.Tx) error {
 			if loc.Reading != nil {
-				var err error
+				p, err := a.d.Store.InTx(tx).PatientByID(ctx, loc.PatientID)
+				if err != nil {
+					return err
+				}
 				body, err = a.readingResource(ctx, tx, p, id, *loc.Reading)
 				version, updated = 1, loc.Reading.Created
 				return err
@@ -121,7 +139,8 @@ func (a *api) read(typ string) echo.HandlerFunc {
 			body, err = withMeta(r.Body, r.ID, r.Version, r.LastUpdated)
 			return err
 		})
-		if errors.Is(err, records.ErrNotFound) || errors.Is(err, cgmstore.ErrNotFound) {
+		if errors.Is(err, consent.ErrDenied) || errors.Is(err, records.ErrNotFound) || errors.Is(err, cgmstore.ErrNotFound) ||
+			errors.Is(err, consent.ErrNotFound) {
 			return notFound
 		}
 		if err != nil {

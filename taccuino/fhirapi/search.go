@@ -17,6 +17,7 @@ import (
 	"fsecgm/taccuino/consent"
 	"fsecgm/taccuino/fhir"
 	"fsecgm/taccuino/records"
+	"fsecgm/taccuino/web"
 
 	"github.com/jackc/pgx/v5"
 	"github.com/labstack/echo/v5"
@@ -267,6 +268,17 @@ func (a *api) search(typ string) echo.HandlerFunc {
 				return err
 			}
 		}
+		// An unknown patient and one the caller may not read get the same
+		// answer, after the same statements (see read).
+		if !found && ok {
+			why := "FHIR " + typ + " search"
+			if web.Principal(c) == nil {
+				why = c.Request().Method + " " + c.Path() + ": " + web.AuthFailure(web.AuthError(c))
+			}
+			if err := a.d.Probe(c, consent.ActReadData, why); err != nil {
+				return err
+			}
+		}
 		var pp *cgmstore.Patient
 		if found {
 			pp = &p
@@ -275,7 +287,7 @@ func (a *api) search(typ string) echo.HandlerFunc {
 			return err
 		}
 		if !found {
-			return fail(http.StatusForbidden, "forbidden", "patient", "access to this record is not allowed")
+			return web.Forbidden()
 		}
 		rq.PatientID = p.ID
 		var total int

@@ -96,6 +96,15 @@ type work struct {
 	cond   bool               // ifNoneExist
 	ref    string             // subject: "cf:<code>" or "id:<public id>", "" when none
 	refBad bool               // a subject that names no patient of this server
+	// identRef is the patient the subject's identifier names ("cf:" or
+	// "id:"), when the subject also has a reference: both must name the
+	// same patient.
+	identRef string
+	// devEntry is the Device entry an Observation's device references in
+	// the Bundle (-1: none), devID the Device of this server it references
+	// instead ("": none): either must be a sensor of the subject.
+	devEntry int
+	devID    string
 	device fhir.DeviceInfo
 	res    fhir.EntryResult
 	done   bool
@@ -174,7 +183,7 @@ func (a *api) classify(sub *fhir.Submission) []*work {
 	ws := make([]*work, len(sub.Entries))
 	for i := range sub.Entries {
 		e := &sub.Entries[i]
-		w := &work{e: e}
+		w := &work{e: e, devEntry: -1}
 		ws[i] = w
 		if e.IfNoneExist != nil {
 			w.cond, w.key = true, records.Identifier{System: e.IfNoneExist.System, Value: e.IfNoneExist.Value}
@@ -252,6 +261,7 @@ func (a *api) classify(sub *fhir.Submission) []*work {
 					w.refBad = true
 				}
 			}
+			a.prepareChecks(w, sub, ref, ident)
 		}
 	}
 	// References to the Patient entry take its key.
@@ -277,24 +287,57 @@ func (a *api) classify(sub *fhir.Submission) []*work {
 // absolute reference names (by fullUrl, or Patient/<id> against the
 // resource ids and the fullUrls' tails), or -1.
 func patientEntry(sub *fhir.Submission, ref string) int {
-	if ref == "" {
+	return entryOf(sub, fhir.EntryPatient, "Patient", ref)
+}
+
+// entryOf returns the index of the entry of kind (resource type typ) a
+// relative or absolute reference names, or -1.
+func entryOf(sub *fhir.Submission, kind fhir.EntryKind, typ, ref string) int {
+	if ref == "" || sub == nil {
 		return -1
 	}
 	for i := range sub.Entries {
 		e := &sub.Entries[i]
-		if e.Kind != fhir.EntryPatient {
+		if e.Kind != kind {
 			continue
 		}
 		var id struct {
 			ID string `json:"id"`
 		}
 		_ = json.Unmarshal(e.Resource, &id)
-		if e.FullURL == ref || (id.ID != "" && ref == "Patient/"+id.ID) ||
-			(strings.Contains(e.FullURL, "://") && strings.HasSuffix(e.FullURL, "/"+ref) && strings.HasPrefix(ref, "Patient/")) {
+		if e.FullURL == ref || (id.ID != "" && ref == typ+"/"+id.ID) ||
+			(strings.Contains(e.FullURL, "://") && strings.HasSuffix(e.FullURL, "/"+ref) && strings.HasPrefix(ref, typ+"/")) {
 			return i
 		}
 	}
 	return -1
+}
+
+// prepareChecks notes, for an Observation entry w, what must name the same
+// patient as its subject: the subject's identifier when the subject also
+// has a reference (ref), and the Device its device references, in the
+// Bundle sub or on this server. resolve checks them.
+func (a *api) prepareChecks(w *work, sub *fhir.Submission, ref string, ident *fhir.Identifier) {
+	if w.e.ResourceType != "Observation" {
+		return
+	}
+	if ref != "" && ident != nil {
+		if k, ok := a.patientKey("", ident); ok {
+			w.identRef = k
+		}
+	}
+	dev, _ := rawSubject(w.e.Resource, "device")
+	if dev == "" {
+		return
+	}
+	if j := entryOf(sub, fhir.EntryDevice, "Device", dev); j >= 0 {
+		w.devEntry = j
+		return
+	}
+	id := strings.TrimPrefix(strings.TrimPrefix(dev, a.base+"/"), "Device/")
+	if id != dev && (strings.HasPrefix(dev, "Device/") || strings.HasPrefix(dev, a.base+"/Device/")) {
+		w.devID = id
+	}
 }
 
 // isLab reports whether an entry is a laboratory HbA1c Observation (LOINC
@@ -388,6 +431,49 @@ func (a *api) resolve(ctx context.Context, ws []*work) (p cgmstore.Patient, foun
 			}
 			w.refuse(http.StatusUnprocessableEntity, fhir.IssueValue, path,
 				"a submission is about one patient: this entry names another one")
+		}
+	}
+	// An Observation names one patient: its subject's identifier and the
+	// sensor its device references must be the subject's. An unknown
+	// patient or device and another patient's get the same refusal.
+	for _, w := range ws {
+		if w.done {
+			continue
+		}
+		if w.identRef != "" {
+			id, seen := ids[w.identRef]
+			if !seen {
+				q, ok, err := lookup(w.identRef)
+				if err != nil {
+					return p, false, err
+				}
+				if ok {
+					id = q.ID
+				}
+				ids[w.identRef] = id
+			}
+			if id != p.ID {
+				w.refuse(http.StatusUnprocessableEntity, fhir.IssueValue, "resource.subject.identifier",
+					"the subject's reference and its identifier name different patients")
+				continue
+			}
+		}
+		if w.devEntry >= 0 {
+			if d := ws[w.devEntry]; d.ref != "" && ids[d.ref] != p.ID {
+				w.refuse(http.StatusUnprocessableEntity, fhir.IssueValue, "resource.device",
+					"the device's patient is not the subject: an Observation names one patient")
+			}
+			continue
+		}
+		if w.devID != "" {
+			loc, err := a.rec.Locate(ctx, "Device", w.devID)
+			switch {
+			case errors.Is(err, records.ErrNotFound) || err == nil && loc.PatientID != p.ID:
+				w.refuse(http.StatusUnprocessableEntity, fhir.IssueValue, "resource.device",
+					"the device is not one of the subject's sensors on this server: an Observation names one patient")
+			case err != nil:
+				return p, false, err
+			}
 		}
 	}
 	return p, true, nil
@@ -488,6 +574,19 @@ func samePerson(p cgmstore.Patient, ws []*work) error {
 	return nil
 }
 
+// issuesOf returns w's issues as errors, with expressions on the resource
+// itself (a single resource, not a Bundle entry).
+func issuesOf(w *work) []error {
+	var out []error
+	for _, is := range w.res.Issues {
+		c := *is
+		c.Entry = -1
+		c.Expression = "Observation" + strings.TrimPrefix(c.Expression, entryPath(w.e.Index, "resource"))
+		out = append(out, &c)
+	}
+	return out
+}
+
 // describe counts the entries by kind, for the access log (no values).
 func describe(ws []*work) string {
 	var n [kindOrder + 1]int
@@ -560,7 +659,7 @@ func (a *api) store(ctx context.Context, tx pgx.Tx, p cgmstore.Patient, submitte
 			keys = append(keys, w.key)
 		}
 	}
-	found, err := a.rec.Lookup(ctx, tx, keys)
+	found, err := a.rec.Lookup(ctx, tx, p.ID, keys)
 	if err != nil {
 		return err
 	}
@@ -569,8 +668,8 @@ func (a *api) store(ctx context.Context, tx pgx.Tx, p cgmstore.Patient, submitte
 		if w.done || !ok {
 			continue
 		}
-		if f.PatientID != p.ID || f.Type != w.e.ResourceType {
-			w.refuse(http.StatusConflict, "conflict", "resource.identifier", "the identifier is kept for another resource")
+		if f.Type != w.e.ResourceType {
+			w.refuse(http.StatusConflict, "conflict", "resource.identifier", "the identifier is kept for another resource of this patient")
 		} else if w.cond {
 			w.finish(http.StatusOK, f.Type+"/"+f.ID+"/_history/"+strconv.Itoa(f.Version), f.Version, f.LastUpdated)
 		}
@@ -607,18 +706,27 @@ func (a *api) store(ctx context.Context, tx pgx.Tx, p cgmstore.Patient, submitte
 			rw[rej.Index].refuse(http.StatusUnprocessableEntity, fhir.IssueValue, path, reason)
 		}
 	}
+	// A reading's id: the one its identifier already has in the
+	// patient's record, else one derived from the patient and the
+	// identifier.
+	readingID := func(w *work) string {
+		if f, ok := found[w.key]; ok && f.Type == "Observation" {
+			return f.ID
+		}
+		return records.ReadingID(p.ID, w.key)
+	}
 	var kept []records.ClientIdentifier
 	for _, w := range ws {
 		switch {
 		case w.done:
 		case w.kind == kindReading:
 			kept = append(kept, records.ClientIdentifier{Identifier: w.key, Type: "Observation",
-				ResourceID: records.ReadingID(w.key), At: w.e.Reading.Time, Kind: w.e.Reading.Kind, Code: w.e.Code})
+				ResourceID: readingID(w), At: w.e.Reading.Time, Kind: w.e.Reading.Kind, Code: w.e.Code})
 		case w.kind == kindDevice:
 			id, created, err := a.rec.PutDevice(ctx, tx, p.ID, p.PublicID, w.device)
 			if err != nil {
 				if errors.Is(err, records.ErrConflict) {
-					w.refuse(http.StatusConflict, "conflict", "resource.serialNumber", "this sensor is kept for another patient")
+					w.refuse(http.StatusConflict, "conflict", "resource.serialNumber", "this serial is kept for another resource of this patient")
 					continue
 				}
 				return err
@@ -646,7 +754,7 @@ func (a *api) store(ctx context.Context, tx pgx.Tx, p cgmstore.Patient, submitte
 		if created[w.key] {
 			status = http.StatusCreated
 		}
-		w.finish(status, "Observation/"+records.ReadingID(w.key)+"/_history/1", 1, now)
+		w.finish(status, "Observation/"+readingID(w)+"/_history/1", 1, now)
 	}
 	// Summaries, reports and laboratory results: kept as received.
 	zone, _ := p.Location()
@@ -665,7 +773,7 @@ func (a *api) store(ctx context.Context, tx pgx.Tx, p cgmstore.Patient, submitte
 			}
 			w.refuse(http.StatusUnprocessableEntity, fhir.IssueValue, path, fe.Reason)
 		case errors.Is(err, records.ErrConflict):
-			w.refuse(http.StatusConflict, "conflict", "resource.identifier", "the identifier is kept for another resource")
+			w.refuse(http.StatusConflict, "conflict", "resource.identifier", "the identifier is kept for another resource of this patient")
 		case err != nil:
 			return err
 		default:
@@ -738,7 +846,8 @@ func (a *api) createObservation(c *echo.Context) error {
 		return fail(http.StatusUnprocessableEntity, fhir.IssueValue, "Observation.subject",
 			"the subject must name a patient of this server (Patient/<id>, or an identifier with the codice fiscale)")
 	}
-	w.ref = key
+	w.ref, w.devEntry = key, -1
+	a.prepareChecks(w, nil, ref, ident)
 	p, found, err := a.resolve(ctx, []*work{w})
 	if err != nil {
 		return err
@@ -756,7 +865,13 @@ func (a *api) createObservation(c *echo.Context) error {
 	submitter := submitterOf(web.Principal(c))
 	var st records.Stored
 	var stored []byte
+	// Refused by resolve (its subject's identifier or device name another
+	// patient): said only to a caller the gate lets through.
+	refused := &outcomeError{status: w.res.Status, oo: fhir.OperationOutcomeFor(issuesOf(w)...)}
 	err = a.gate(c, p, "FHIR Observation create: 1 lab result", func(ctx context.Context, tx pgx.Tx) error {
+		if w.done {
+			return fmt.Errorf("fhirapi: create: %w", records.ErrInvalid)
+		}
 		zone, _ := p.Location()
 		var err error
 		st, err = a.rec.StoreSubmitted(ctx, tx, records.Submitted{PatientID: p.ID, Submitter: submitter, Type: "Observation",
@@ -773,6 +888,8 @@ func (a *api) createObservation(c *echo.Context) error {
 	})
 	var fe *records.FieldError
 	switch {
+	case w.done && err != nil && errors.Is(err, records.ErrInvalid):
+		return refused
 	case errors.As(err, &fe):
 		path := "Observation"
 		if fe.Path != "" {
@@ -780,7 +897,7 @@ func (a *api) createObservation(c *echo.Context) error {
 		}
 		return fail(http.StatusUnprocessableEntity, fhir.IssueValue, path, fe.Reason)
 	case errors.Is(err, records.ErrConflict):
-		return fail(http.StatusConflict, "conflict", "Observation.identifier", "the identifier is kept for another resource")
+		return fail(http.StatusConflict, "conflict", "Observation.identifier", "the identifier is kept for another resource of this patient")
 	case err != nil:
 		return err
 	}

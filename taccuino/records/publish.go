@@ -112,7 +112,8 @@ func (s *Store) PublishSummary(ctx context.Context, tx pgx.Tx, p Publication) er
 		if u.err != nil && rs[i].Type != "Device" {
 			return fmt.Errorf("records: publish summary of patient %d: %w", p.PatientID, u.err)
 		}
-		// A Device whose serial is kept for another patient stays theirs.
+		// A Device whose serial identifier the patient's record keeps for
+		// a resource of another kind (a submitter's choice) stays as it is.
 		changed = changed || u.created || u.changed
 	}
 	if !changed {

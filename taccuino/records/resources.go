@@ -38,7 +38,8 @@ type Resource struct {
 	// PatientID is the internal key of the patient it is about.
 	PatientID int64
 	// IdentifierSystem and IdentifierValue are the identifier it is kept
-	// by: unique in the store.
+	// by: unique in the patient's record (another patient's record may
+	// hold the same identifier, for another resource).
 	IdentifierSystem, IdentifierValue string
 	// Codes are "system|code" of every coding of the resource's code.
 	Codes []string
@@ -107,29 +108,34 @@ func nullTime(t time.Time) *time.Time {
 
 // upserted is what an upsert did.
 type upserted struct {
+	// id is the stored resource's id: the one given for a new resource,
+	// the one kept for a known identifier (which may predate the id's
+	// present derivation).
+	id          string
 	version     int
 	lastUpdated time.Time
 	created     bool
 	changed     bool
 }
 
-// upsertSQL stores a resource by identifier: a new identifier is inserted
-// (version 1); a known one with another digest replaces the body (version
-// + 1, same id); the same digest changes nothing and returns no row, as
-// does an identifier kept for another patient, type, id or origin.
+// upsertSQL stores a resource by identifier within its patient's record:
+// a new identifier is inserted (version 1); a known one with another
+// digest replaces the body (version + 1, the stored id); the same digest
+// changes nothing and returns no row, as does an identifier the patient's
+// record keeps for another type or origin. Another patient's record is
+// never looked at.
 const upsertSQL = `INSERT INTO fhir_resources AS f (resource_type, id, patient_id, identifier_system, identifier_value,
 		codes, effective_start, effective_end, origin, submitter, body, digest, version, last_updated)
 	VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, 1, $13)
-	ON CONFLICT (identifier_system, identifier_value) DO UPDATE
+	ON CONFLICT (patient_id, identifier_system, identifier_value) DO UPDATE
 	SET codes = EXCLUDED.codes, effective_start = EXCLUDED.effective_start, effective_end = EXCLUDED.effective_end,
 		submitter = EXCLUDED.submitter, body = EXCLUDED.body, digest = EXCLUDED.digest,
 		version = f.version + 1, last_updated = EXCLUDED.last_updated
-	WHERE f.digest <> EXCLUDED.digest AND f.patient_id = EXCLUDED.patient_id
-		AND f.resource_type = EXCLUDED.resource_type AND f.id = EXCLUDED.id AND f.origin = EXCLUDED.origin
-	RETURNING version, last_updated, version = 1`
+	WHERE f.digest <> EXCLUDED.digest AND f.resource_type = EXCLUDED.resource_type AND f.origin = EXCLUDED.origin
+	RETURNING id, version, last_updated, version = 1`
 
-// upsert stores r by identifier (see upsertSQL). An identifier kept for
-// another patient, type or origin is ErrConflict.
+// upsert stores r by identifier (see upsertSQL). An identifier the
+// patient's record keeps for another type or origin is ErrConflict.
 func upsert(ctx context.Context, db DB, r Resource, digest string, now time.Time) (upserted, error) {
 	us, err := upsertAll(ctx, db, []Resource{r}, []string{digest}, now)
 	if err != nil {
@@ -162,7 +168,7 @@ func upsertAll(ctx context.Context, db DB, rs []Resource, digests []string, now 
 		b.Queue(upsertSQL, r.Type, r.ID, r.PatientID, r.IdentifierSystem, r.IdentifierValue, codes,
 			nullTime(r.Start), nullTime(r.End), string(r.Origin), r.Submitter, string(r.Body), digests[i], now).
 			QueryRow(func(row pgx.Row) error {
-				err := row.Scan(&out[i].version, &out[i].lastUpdated, &out[i].created)
+				err := row.Scan(&out[i].id, &out[i].version, &out[i].lastUpdated, &out[i].created)
 				if errors.Is(err, pgx.ErrNoRows) {
 					out[i].version = 0 // looked up below
 					return nil
@@ -179,16 +185,16 @@ func upsertAll(ctx context.Context, db DB, rs []Resource, digests []string, now 
 		if out[i].version != 0 {
 			continue
 		}
-		b.Queue(`SELECT patient_id, resource_type, id, origin, version, last_updated FROM fhir_resources
-			WHERE identifier_system = $1 AND identifier_value = $2`, r.IdentifierSystem, r.IdentifierValue).
+		b.Queue(`SELECT resource_type, id, origin, version, last_updated FROM fhir_resources
+			WHERE patient_id = $1 AND identifier_system = $2 AND identifier_value = $3`,
+			r.PatientID, r.IdentifierSystem, r.IdentifierValue).
 			QueryRow(func(row pgx.Row) error {
-				var patient int64
-				var typ, id, origin string
-				if err := row.Scan(&patient, &typ, &id, &origin, &out[i].version, &out[i].lastUpdated); err != nil {
+				var typ, origin string
+				if err := row.Scan(&typ, &out[i].id, &origin, &out[i].version, &out[i].lastUpdated); err != nil {
 					return err
 				}
-				if patient != r.PatientID || typ != r.Type || id != r.ID || origin != string(r.Origin) {
-					out[i].err = fmt.Errorf("records: store %s/%s: %w: the identifier is kept for another resource", r.Type, r.ID, ErrConflict)
+				if typ != r.Type || origin != string(r.Origin) {
+					out[i].err = fmt.Errorf("records: store %s/%s: %w: the identifier is kept for another resource of the patient", r.Type, r.ID, ErrConflict)
 				}
 				return nil
 			})
@@ -248,31 +254,31 @@ type ReadingRef struct {
 // Locate returns where the resource typ/id is kept, or ErrNotFound. The
 // FHIR API calls it before the access check, to know whose record the
 // resource belongs to; the resource itself is read with Get (or, for a
-// reading, from the readings store) in the access's transaction.
+// reading, from the readings store) in the access's transaction. It is
+// one statement whatever the id is (a stored resource, a submitted
+// reading, nothing), so that its cost tells nothing.
 func (s *Store) Locate(ctx context.Context, typ, id string) (Location, error) {
 	var loc Location
-	err := s.pool.QueryRow(ctx, `SELECT patient_id FROM fhir_resources WHERE resource_type = $1 AND id = $2`,
-		typ, id).Scan(&loc.PatientID)
-	if err == nil {
-		return loc, nil
-	}
-	if !errors.Is(err, pgx.ErrNoRows) {
-		return loc, fmt.Errorf("records: locate %s/%s: %w", typ, id, translate(err))
-	}
-	if typ != "Observation" {
-		return loc, fmt.Errorf("records: locate %s/%s: %w", typ, id, ErrNotFound)
-	}
 	var ref ReadingRef
-	var kind int16
-	err = s.pool.QueryRow(ctx, `SELECT patient_id, reading_at, reading_kind, reading_code, identifier_system,
-			identifier_value, submitter, created_at
-		FROM fhir_client_identifiers WHERE resource_type = 'Observation' AND resource_id = $1
-		ORDER BY created_at LIMIT 1`, id).
-		Scan(&loc.PatientID, &ref.At, &kind, &ref.Code, &ref.IdentifierSystem, &ref.IdentifierValue, &ref.Submitter, &ref.Created)
+	var at, created *time.Time
+	var kind *int16
+	var code, sys, val, submitter *string
+	err := s.pool.QueryRow(ctx, `SELECT patient_id, NULL::timestamptz, NULL::smallint, NULL, NULL, NULL, NULL, NULL::timestamptz
+		FROM fhir_resources WHERE resource_type = $1 AND id = $2
+		UNION ALL
+		(SELECT patient_id, reading_at, reading_kind, reading_code, identifier_system, identifier_value, submitter, created_at
+		FROM fhir_client_identifiers WHERE $1 = 'Observation' AND resource_type = 'Observation' AND resource_id = $2
+		ORDER BY created_at LIMIT 1)
+		LIMIT 1`, typ, id).
+		Scan(&loc.PatientID, &at, &kind, &code, &sys, &val, &submitter, &created)
 	if err != nil {
 		return loc, fmt.Errorf("records: locate %s/%s: %w", typ, id, translate(err))
 	}
-	ref.At, ref.Kind, ref.Created = ref.At.UTC(), cgm.Kind(kind), ref.Created.UTC()
+	if at == nil {
+		return loc, nil
+	}
+	ref.At, ref.Kind, ref.Created = at.UTC(), cgm.Kind(*kind), created.UTC()
+	ref.Code, ref.IdentifierSystem, ref.IdentifierValue, ref.Submitter = *code, *sys, *val, *submitter
 	loc.Reading = &ref
 	return loc, nil
 }

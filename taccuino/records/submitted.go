@@ -41,12 +41,13 @@ type Found struct {
 	LastUpdated time.Time
 }
 
-// Lookup returns, for each identifier kept in the store (as a stored
-// resource's identifier, or as the identifier a reading or a Device was
-// submitted with), where it leads; the others are absent from the map.
-// It is what a conditional create (ifNoneExist) asks. db is the
-// submission's transaction.
-func (s *Store) Lookup(ctx context.Context, db DB, ids []Identifier) (map[Identifier]Found, error) {
+// Lookup returns, for each identifier kept in the record of patient (as a
+// stored resource's identifier, or as the identifier a reading or a Device
+// was submitted with), where it leads; the others are absent from the map.
+// It is what a conditional create (ifNoneExist) asks. Identifiers are the
+// patient's own: another patient's record is never looked at, so that a
+// submission learns nothing about it. db is the submission's transaction.
+func (s *Store) Lookup(ctx context.Context, db DB, patient int64, ids []Identifier) (map[Identifier]Found, error) {
 	out := make(map[Identifier]Found, len(ids))
 	if len(ids) == 0 {
 		return out, nil
@@ -57,11 +58,11 @@ func (s *Store) Lookup(ctx context.Context, db DB, ids []Identifier) (map[Identi
 	}
 	const q = `WITH want AS (SELECT * FROM unnest($1::text[], $2::text[]) AS w (s, v))
 		SELECT f.identifier_system, f.identifier_value, f.resource_type, f.id, f.patient_id, f.version, f.last_updated
-		FROM fhir_resources f JOIN want ON f.identifier_system = want.s AND f.identifier_value = want.v
+		FROM fhir_resources f JOIN want ON f.patient_id = $3 AND f.identifier_system = want.s AND f.identifier_value = want.v
 		UNION ALL
 		SELECT c.identifier_system, c.identifier_value, c.resource_type, c.resource_id, c.patient_id, 1, c.created_at
-		FROM fhir_client_identifiers c JOIN want ON c.identifier_system = want.s AND c.identifier_value = want.v`
-	rows, err := db.Query(ctx, q, sys, val)
+		FROM fhir_client_identifiers c JOIN want ON c.patient_id = $3 AND c.identifier_system = want.s AND c.identifier_value = want.v`
+	rows, err := db.Query(ctx, q, sys, val, patient)
 	if err != nil {
 		return nil, fmt.Errorf("records: lookup identifiers: %w", translate(err))
 	}
@@ -80,11 +81,14 @@ func (s *Store) Lookup(ctx context.Context, db DB, ids []Identifier) (map[Identi
 	return out, nil
 }
 
-// ReadingID returns the resource id of the sensor reading submitted with
-// identifier id: derived from it, so that the Location of a created
-// reading can be read back.
-func ReadingID(id Identifier) string {
-	return "r" + digestOf([]byte("reading\x00" + id.String()))[:31]
+// ReadingID returns the resource id of the sensor reading of patient
+// submitted with identifier id: derived from both, so that the Location of
+// a created reading can be read back and two patients' readings with the
+// same identifier are two resources. (Readings kept before identifiers
+// were per patient keep the id derived from the identifier alone: Lookup
+// gives it.)
+func ReadingID(patient int64, id Identifier) string {
+	return "r" + digestOf([]byte("reading\x00"+strconv.FormatInt(patient, 10)+"\x00"+id.String()))[:31]
 }
 
 // SubmittedReadingIdentifier returns the identifier fsecgm keeps a
@@ -116,7 +120,7 @@ type ClientIdentifier struct {
 // KeepIdentifiers records the identifiers of submitted sensor readings and
 // Devices of patient, in db (the submission's transaction, in which the
 // readings are ingested). It returns which of them were new; those
-// already kept are left as they are.
+// already kept in the patient's record are left as they are.
 func (s *Store) KeepIdentifiers(ctx context.Context, db DB, patient int64, submitter string, ids []ClientIdentifier) (map[Identifier]bool, error) {
 	created := make(map[Identifier]bool, len(ids))
 	if len(ids) == 0 {
@@ -174,7 +178,7 @@ func (s *Store) PutDevice(ctx context.Context, db DB, patient int64, patientPubl
 	if err != nil {
 		return "", false, err
 	}
-	return dev.ID, u.created, nil
+	return u.id, u.created, nil
 }
 
 // Submitted is one resource received through the FHIR API (a summary
@@ -281,14 +285,14 @@ func (s *Store) StoreSubmitted(ctx context.Context, db DB, sub Submitted) (Store
 		id = Identifier{System: s.base + identifierSubmitted, Value: digestOf(sub.Body)}
 	}
 	r.IdentifierSystem, r.IdentifierValue = id.System, id.Value
-	r.ID = "s" + digestOf([]byte("submitted\x00" + sub.Type + "\x00" + id.String()))[:31]
+	r.ID = "s" + digestOf([]byte("submitted\x00"+strconv.FormatInt(sub.PatientID, 10)+"\x00"+sub.Type+"\x00"+id.String()))[:31]
 	if sub.IfNoneExist {
-		found, err := s.Lookup(ctx, db, []Identifier{id})
+		found, err := s.Lookup(ctx, db, sub.PatientID, []Identifier{id})
 		if err != nil {
 			return Stored{}, err
 		}
 		if f, ok := found[id]; ok {
-			if f.PatientID != sub.PatientID || f.Type != sub.Type {
+			if f.Type != sub.Type {
 				return Stored{}, fmt.Errorf("records: store submitted: %w: the identifier is kept for another resource", ErrConflict)
 			}
 			return Stored{ID: f.ID, Version: f.Version, LastUpdated: f.LastUpdated, Existed: true}, nil
@@ -298,7 +302,7 @@ func (s *Store) StoreSubmitted(ctx context.Context, db DB, sub Submitted) (Store
 	if err != nil {
 		return Stored{}, err
 	}
-	return Stored{ID: r.ID, Version: u.version, LastUpdated: u.lastUpdated, Created: u.created}, nil
+	return Stored{ID: u.id, Version: u.version, LastUpdated: u.lastUpdated, Created: u.created}, nil
 }
 
 // hasCode reports whether codes holds system|code.

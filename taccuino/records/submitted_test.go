@@ -90,10 +90,17 @@ func TestStoreSubmitted(t *testing.T) {
 	if err != nil || !found.Existed || found.Version != 2 {
 		t.Errorf("ifNoneExist: %+v %v", found, err)
 	}
+	// The same identifier in another patient's record: a resource of its
+	// own (identifiers are the patient's), found again by it.
 	other := sub
 	other.PatientID, other.IfNoneExist = q.ID, false
-	if _, err := e.rec.StoreSubmitted(ctx, e.pool, other); !errors.Is(err, ErrConflict) {
-		t.Errorf("another patient's identifier: %v, want ErrConflict", err)
+	os, err := e.rec.StoreSubmitted(ctx, e.pool, other)
+	if err != nil || !os.Created || os.ID == st.ID {
+		t.Errorf("another patient's identifier: %+v %v, want a new resource", os, err)
+	}
+	other.IfNoneExist = true
+	if again, err := e.rec.StoreSubmitted(ctx, e.pool, other); err != nil || !again.Existed || again.ID != os.ID {
+		t.Errorf("another patient's identifier, ifNoneExist: %+v %v", again, err)
 	}
 	// Without identifier: kept by the body's digest.
 	noID := Submitted{PatientID: p.ID, Submitter: "lab", Type: "Observation", Body: labBody(t, func(m map[string]any) {

@@ -106,11 +106,11 @@ func AuthError(c *echo.Context) error {
 
 // Actor returns the consent.Actor of the request: the principal's identity
 // with the request id (the zero Actor, with the request id, when there is
-// no principal) and the client address (c.RealIP), which tells callers
-// without a token apart when their repeated refusals are counted.
+// no principal), the client address (c.RealIP) and the route, which tell
+// repeated refusals apart when they are counted on one entry.
 func Actor(c *echo.Context) consent.Actor {
 	a := consent.ActorFrom(Principal(c), RequestIDOf(c))
-	a.Client = c.RealIP()
+	a.Client, a.Route = c.RealIP(), c.Request().Method+" "+routeOf(c)
 	return a
 }
 

@@ -42,7 +42,10 @@ func validPublicID(s string) bool {
 //   - a valid token and an id that is malformed or unknown: 403
 //     Forbidden(), the answer a caller the rules refuse gets for an
 //     existing patient, so ids cannot be probed (see the package
-//     documentation);
+//     documentation); an unknown id of the right form is recorded by
+//     Probe, in the statements a refusal costs, so that the time of the
+//     answer does not tell either (a malformed id costs no query: it can
+//     name nothing);
 //   - otherwise the patient. Whether the caller may do act is decided by
 //     Access, which logs it.
 func (d *Deps) Patient(c *echo.Context, act consent.Action) (cgmstore.Patient, error) {
@@ -89,21 +92,44 @@ func (d *Deps) patient(c *echo.Context, act consent.Action, limited bool) (cgmst
 	}
 	if Principal(c) == nil {
 		aerr := AuthError(c)
-		if found {
-			detail := c.Request().Method + " " + routeOf(c) + ": " + AuthFailure(aerr)
-			if err := d.Consent.LogDenied(ctx, p.ID, act, detail, Actor(c)); err != nil {
-				// The refusal stands; only its record failed.
-				Logger(c).Error("could not log a refused access", slog.String("route", routeOf(c)),
-					slog.String("err", err.Error()))
-				return cgmstore.Patient{}, err
-			}
+		detail := c.Request().Method + " " + routeOf(c) + ": " + AuthFailure(aerr)
+		var err error
+		switch {
+		case found:
+			err = d.Consent.LogDenied(ctx, p.ID, act, detail, Actor(c))
+		case validPublicID(id):
+			err = d.Probe(c, act, detail)
+		}
+		if err != nil {
+			// The refusal stands; only its record failed.
+			Logger(c).Error("could not log a refused access", slog.String("route", routeOf(c)),
+				slog.String("err", err.Error()))
+			return cgmstore.Patient{}, err
 		}
 		return cgmstore.Patient{}, Unauthenticated(aerr)
 	}
 	if !found {
+		if validPublicID(id) {
+			if err := d.Probe(c, act, c.Request().Method+" "+routeOf(c)); err != nil {
+				return cgmstore.Patient{}, err
+			}
+		}
 		return cgmstore.Patient{}, Forbidden()
 	}
 	return p, nil
+}
+
+// Probe records, through consent.Store.Probe, the request's attempt to do
+// act on an id that names nothing (for the operator; no patient's access
+// log can hold it), in the same statements as a refusal of another
+// patient's id, so that the answer's time tells nothing. It returns nil
+// once recorded.
+func (d *Deps) Probe(c *echo.Context, act consent.Action, detail string) error {
+	err := d.Consent.Probe(c.Request().Context(), Actor(c), act, detail)
+	if errors.Is(err, consent.ErrNotFound) {
+		return nil
+	}
+	return err
 }
 
 // AuthFailure says in a few safe words why a request has no principal
