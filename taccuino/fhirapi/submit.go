@@ -105,9 +105,9 @@ type work struct {
 	// instead ("": none): either must be a sensor of the subject.
 	devEntry int
 	devID    string
-	device fhir.DeviceInfo
-	res    fhir.EntryResult
-	done   bool
+	device   fhir.DeviceInfo
+	res      fhir.EntryResult
+	done     bool
 }
 
 // entryPath returns the FHIRPath of an element of entry i.

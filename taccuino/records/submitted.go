@@ -88,7 +88,7 @@ func (s *Store) Lookup(ctx context.Context, db DB, patient int64, ids []Identifi
 // were per patient keep the id derived from the identifier alone: Lookup
 // gives it.)
 func ReadingID(patient int64, id Identifier) string {
-	return "r" + digestOf([]byte("reading\x00"+strconv.FormatInt(patient, 10)+"\x00"+id.String()))[:31]
+	return "r" + digestOf([]byte("reading\x00" + strconv.FormatInt(patient, 10) + "\x00" + id.String()))[:31]
 }
 
 // SubmittedReadingIdentifier returns the identifier fsecgm keeps a
@@ -285,7 +285,7 @@ func (s *Store) StoreSubmitted(ctx context.Context, db DB, sub Submitted) (Store
 		id = Identifier{System: s.base + identifierSubmitted, Value: digestOf(sub.Body)}
 	}
 	r.IdentifierSystem, r.IdentifierValue = id.System, id.Value
-	r.ID = "s" + digestOf([]byte("submitted\x00"+strconv.FormatInt(sub.PatientID, 10)+"\x00"+sub.Type+"\x00"+id.String()))[:31]
+	r.ID = "s" + digestOf([]byte("submitted\x00" + strconv.FormatInt(sub.PatientID, 10) + "\x00" + sub.Type + "\x00" + id.String()))[:31]
 	if sub.IfNoneExist {
 		found, err := s.Lookup(ctx, db, sub.PatientID, []Identifier{id})
 		if err != nil {
