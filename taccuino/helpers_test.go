@@ -29,6 +29,7 @@ import (
 	"fsecgm/taccuino/consent"
 	"fsecgm/taccuino/notify"
 	"fsecgm/taccuino/notify/mailtest"
+	"fsecgm/taccuino/records"
 	"fsecgm/taccuino/sessions"
 	"fsecgm/taccuino/web"
 
@@ -101,6 +102,8 @@ type testEnv struct {
 	notify *notify.Service
 	// sessions records sign-outs; its listener runs for the test.
 	sessions *sessions.Store
+	// rec is the FHIR resource store behind /fhir.
+	rec *records.Store
 }
 
 // newEnv starts the service in production mode (the fake provider's
@@ -150,11 +153,18 @@ func newEnv(t *testing.T) *testEnv {
 		Mailer: notify.NewSMTPMailer(smtpCfg), BaseURL: "https://taccuino.example.org"}
 	env.sessions = sessions.New(pool, sessions.Options{Logger: logger})
 	go env.sessions.Run(ctx)
+	// The FHIR API is mounted too (the authorization matrix reads through
+	// it); its base is the test server's, known once it listens.
+	env.http = httptest.NewUnstartedServer(nil)
+	if env.rec, err = records.New(pool, records.Options{Base: "http://" + env.http.Listener.Addr().String() + "/fhir", Logger: logger}); err != nil {
+		t.Fatal(err)
+	}
 	env.srv, err = New(Deps{
 		Notify: env.notify,
 		Deps: web.Deps{Logger: logger, Pool: pool, Store: env.store, Consent: env.consent,
 			Lookups: web.NewLookups(web.LookupOptions{ClientPerMinute: 1e6, ClientBurst: 1e6, PatientPerMinute: 1e6, PatientBurst: 1e6})},
 		Sessions:       env.sessions,
+		Records:        env.rec,
 		Sync:           env.syncer,
 		Reports:        reports.Options{Summaries: summaries.NewStore(pool)},
 		Verifier:       v,
@@ -164,7 +174,8 @@ func newEnv(t *testing.T) *testEnv {
 	if err != nil {
 		t.Fatal(err)
 	}
-	env.http = httptest.NewServer(env.srv)
+	env.http.Config.Handler = env.srv
+	env.http.Start()
 	t.Cleanup(env.http.Close)
 	env.client = &http.Client{CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse },
 		Timeout: 30 * time.Second}

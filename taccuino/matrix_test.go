@@ -5,18 +5,24 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"io"
+	"log/slog"
 	"net/http"
+	"net/http/httptest"
+	"net/url"
 	"regexp"
 	"strconv"
 	"strings"
 	"testing"
 	"time"
 
+	"fsecgm/cgm"
 	"fsecgm/cgm/cgmstore"
 	"fsecgm/connectors/connsync"
 	"fsecgm/connectors/librelinkup/librelinkuptest"
 	"fsecgm/taccuino/auth"
 	"fsecgm/taccuino/consent"
+	"fsecgm/taccuino/fhir"
 	"fsecgm/taccuino/web"
 
 	"github.com/jackc/pgx/v5"
@@ -36,6 +42,13 @@ type matrixFixture struct {
 	// credentials are updated and sync requested; keptAccount its login
 	kept        map[int64]string
 	keptAccount map[int64]librelinkuptest.Account
+	// FHIR resources of each patient (submitted by the patient): a
+	// reading Observation and a Device, as "Type/id"; their sensor serial
+	// and the reading's identifier value, which the matrix's submissions
+	// for the other patient reuse (identifiers are per patient).
+	fhirObs, fhirDev, serial, ident map[int64]string
+	// other returns the other patient of the fixture.
+	other func(cgmstore.Patient) cgmstore.Patient
 }
 
 // The people of the matrix.
@@ -65,7 +78,8 @@ func seedMatrix(t *testing.T, e *testEnv, granted bool) matrixFixture {
 	adultBirth := now.AddDate(-18, 0, -10)
 	adultBirth = time.Date(adultBirth.Year(), adultBirth.Month(), adultBirth.Day(), 0, 0, 0, 0, time.UTC)
 	f := matrixFixture{throwaway: map[int64]int64{}, connection: map[int64]string{}, newAccount: e.accountFor,
-		kept: map[int64]string{}, keptAccount: map[int64]librelinkuptest.Account{}}
+		kept: map[int64]string{}, keptAccount: map[int64]librelinkuptest.Account{},
+		fhirObs: map[int64]string{}, fhirDev: map[int64]string{}, serial: map[int64]string{}, ident: map[int64]string{}}
 	f.minor = e.newPatient(cfBornAs("Giulia", "Segreti", 1, birthMinor), "Giulia", "Segreti", birthMinor)
 	f.adult = e.newPatient(cfBornAs("Marta", "Riservati", 2, adultBirth), "Marta", "Riservati", adultBirth)
 	vals := []float64{63.4, 118.2, 187.9, 251.3}
@@ -126,6 +140,24 @@ func seedMatrix(t *testing.T, e *testEnv, granted bool) matrixFixture {
 		now.Add(30*24*time.Hour)); err != nil {
 		t.Fatal(err)
 	}
+	// Each patient submits readings of their sensor through the FHIR API.
+	f.other = func(p cgmstore.Patient) cgmstore.Patient {
+		if p.ID == f.minor.ID {
+			return f.adult
+		}
+		return f.minor
+	}
+	for i, p := range []cgmstore.Patient{f.minor, f.adult} {
+		f.serial[p.ID], f.ident[p.ID] = fmt.Sprintf("MATRIX-SN-%d", i), fmt.Sprintf("matrix-reading-%d", i)
+		res := e.request(http.MethodPost, "/fhir/$submit-cgm-bundle", e.token(auth.PrincipalSpec{Role: auth.RoleCitizen, FiscalCode: p.FiscalCode}),
+			"application/fhir+json", matrixSubmission(p, f.serial[p.ID], f.ident[p.ID], now.Add(-48*time.Hour)), nil)
+		var rb fhir.Bundle
+		if err := json.Unmarshal(res.body, &rb); err != nil || res.status != 200 || len(rb.Entry) != 3 {
+			t.Fatalf("seeding the FHIR resources of patient %d: %d %s", p.ID, res.status, truncate(res.body))
+		}
+		f.fhirDev[p.ID] = rb.Entry[1].Response.Location
+		f.fhirObs[p.ID] = strings.TrimSuffix(rb.Entry[2].Response.Location, "/_history/1")
+	}
 	// A delegation that expired ten days ago, granted with a clock 40 days
 	// back.
 	past := consent.New(e.pool, consent.Options{Now: func() time.Time { return now.Add(-40 * 24 * time.Hour) }})
@@ -134,6 +166,29 @@ func seedMatrix(t *testing.T, e *testEnv, granted bool) matrixFixture {
 		t.Fatal(err)
 	}
 	return f
+}
+
+// matrixSubmission is a platform's $submit-cgm-bundle for patient p: the
+// Patient, the sensor with serial, and one reading at `at` with the
+// platform's identifier ident (conditional create on it). It panics on
+// what cannot happen with valid arguments.
+func matrixSubmission(p cgmstore.Patient, serial, ident string, at time.Time) []byte {
+	const platform = "https://platform.example/fhir"
+	b, err := fhir.ReadingsBundle(fhir.ReadingsInput{Base: platform, Patient: fhir.PatientInfo{ID: "plat-1", FiscalCode: p.FiscalCode},
+		Devices:  []fhir.DeviceInfo{{Serial: serial, Manufacturer: "Abbott", Model: "FreeStyle Libre 3"}},
+		Readings: []cgm.Reading{{Time: at.Truncate(time.Minute), Value: 123, Unit: cgm.MgDL, Kind: cgm.Historic, Device: serial}},
+		Type:     fhir.BundleTransaction, Timestamp: time.Now()})
+	if err != nil {
+		panic(err)
+	}
+	o := b.Entry[2].Resource.(*fhir.Observation)
+	o.Identifier = []fhir.Identifier{{System: platform + "/readings", Value: ident}}
+	b.Entry[2].Request.IfNoneExist = "identifier=" + platform + "/readings|" + ident
+	data, err := json.Marshal(b)
+	if err != nil {
+		panic(err)
+	}
+	return data
 }
 
 // persona is a caller of the matrix.
@@ -195,8 +250,16 @@ func matrixPersonas(e *testEnv, f matrixFixture) []persona {
 			Scopes: []string{consent.ScopeRegistry}}), may: registryMay},
 		{name: "anonymous", unauth: true, may: none},
 	}
+	// The patient's token after the patient signed out: the session is
+	// ended on the server, the token refused everywhere.
+	ended := citizen(f.minor.FiscalCode)
+	if err := e.sessions.End(context.Background(), ended, time.Now().Add(time.Hour)); err != nil {
+		e.t.Fatal(err)
+	}
+	ps = append(ps, persona{name: "patient after sign-out", token: ended, unauth: true, may: none})
 	// Forged, expired and misdirected tokens, each claiming to be the
-	// patient.
+	// patient; the rejections include tokens without the typ at+jwt of an
+	// access token (an ID token), refused in production mode.
 	for _, r := range e.idp.Rejections() {
 		ps = append(ps, persona{name: "token: " + r.Name, unauth: true, may: none,
 			token: e.idp.Token(e.t, auth.PrincipalSpec{Role: auth.RoleCitizen, FiscalCode: f.minor.FiscalCode}, r.Opts...)})
@@ -214,6 +277,13 @@ type endpoint struct {
 	// selfLogged: logged even when the patient does it (the notification
 	// address).
 	selfLogged bool
+	fhir       bool // the FHIR API: errors are OperationOutcomes
+	// refused is the status of a refusal when it is not 403: 404 for a
+	// FHIR read of a resource (as for an id of nothing), 200 for a FHIR
+	// Patient search (found nothing).
+	refused int
+	// check, when set, checks the answer further.
+	check func(t *testing.T, what string, f matrixFixture, p cgmstore.Patient, res response, allowed bool)
 	// path returns the request path for patient p.
 	path func(f matrixFixture, p cgmstore.Patient) string
 	// body returns the content type and body (nil for none).
@@ -299,6 +369,53 @@ func matrixEndpoints() []endpoint {
 			}},
 		{method: "GET", route: "/taccuino/p/:id", act: consent.ActReadData, ok: 200, html: true,
 			path: func(_ matrixFixture, p cgmstore.Patient) string { return "/taccuino/p/" + p.PublicID }},
+
+		// The FHIR API: the same rules. A resource of a patient the caller
+		// may not read answers as an id of nothing (404).
+		{method: "GET", route: "/fhir/Patient/:id", act: consent.ActReadData, ok: 200, fhir: true,
+			path: func(_ matrixFixture, p cgmstore.Patient) string { return "/fhir/Patient/" + p.PublicID }},
+		{method: "GET", route: "/fhir/Observation/:id", act: consent.ActReadData, ok: 200, fhir: true, refused: 404,
+			path: func(f matrixFixture, p cgmstore.Patient) string { return "/fhir/" + f.fhirObs[p.ID] }},
+		{method: "GET", route: "/fhir/Device/:id", act: consent.ActReadData, ok: 200, fhir: true, refused: 404,
+			path: func(f matrixFixture, p cgmstore.Patient) string { return "/fhir/" + f.fhirDev[p.ID] }},
+		{method: "GET", route: "/fhir/Observation", act: consent.ActReadData, ok: 200, fhir: true,
+			path: func(_ matrixFixture, p cgmstore.Patient) string { return "/fhir/Observation?patient=" + p.PublicID }},
+		{method: "GET", route: "/fhir/Patient", act: consent.ActReadData, ok: 200, fhir: true, refused: 200,
+			path: func(_ matrixFixture, p cgmstore.Patient) string {
+				return "/fhir/Patient?identifier=" + url.QueryEscape(fhir.FiscalCodeSystem+"|"+p.FiscalCode)
+			},
+			check: func(t *testing.T, what string, _ matrixFixture, _ cgmstore.Patient, res response, allowed bool) {
+				var b struct{ Total int }
+				if err := json.Unmarshal(res.body, &b); err != nil || allowed != (b.Total == 1) {
+					t.Errorf("%s: search found %d (allowed %v)", what, b.Total, allowed)
+				}
+			}},
+		// A submission reusing the other patient's sensor serial and
+		// reading identifier (conditionally): new resources of this patient,
+		// never a conflict nor the other patient's location.
+		{method: "POST", route: "/fhir/$submit-cgm-bundle", act: consent.ActWriteData, ok: 200, fhir: true,
+			path: func(matrixFixture, cgmstore.Patient) string { return "/fhir/$submit-cgm-bundle" },
+			body: func(f matrixFixture, p cgmstore.Patient, reqID string) (string, []byte) {
+				o := f.other(p)
+				return "application/fhir+json", matrixSubmission(p, f.serial[o.ID], f.ident[o.ID], time.Now().Add(-3*time.Hour))
+			},
+			check: func(t *testing.T, what string, f matrixFixture, p cgmstore.Patient, res response, allowed bool) {
+				if !allowed {
+					return
+				}
+				var rb fhir.Bundle
+				if err := json.Unmarshal(res.body, &rb); err != nil || len(rb.Entry) != 3 {
+					t.Errorf("%s: %s", what, truncate(res.body))
+					return
+				}
+				o := f.other(p)
+				for i, en := range rb.Entry {
+					if !strings.HasPrefix(en.Response.Status, "20") || en.Response.Location == f.fhirDev[o.ID] ||
+						strings.HasPrefix(en.Response.Location, f.fhirObs[o.ID]) {
+						t.Errorf("%s: entry %d %s %s (the other patient's serial and identifier)", what, i, en.Response.Status, en.Response.Location)
+					}
+				}
+			}},
 	}
 }
 
@@ -342,6 +459,8 @@ func TestAuthorizationMatrix(t *testing.T) {
 					switch {
 					case ps.unauth:
 						want = http.StatusUnauthorized
+					case !allowed && ep.refused != 0:
+						want = ep.refused
 					case !allowed:
 						want = http.StatusForbidden
 					}
@@ -352,7 +471,10 @@ func TestAuthorizationMatrix(t *testing.T) {
 					}
 					if !allowed {
 						denied++
-						checkNoData(t, what, res, f, target, ep.html)
+						checkNoData(t, what, res, f, target, ep.html, ep.fhir)
+					}
+					if ep.check != nil {
+						ep.check(t, what, f, target, res, allowed)
 					}
 					entries := e.accessLog(reqID)
 					switch {
@@ -424,12 +546,33 @@ func truncate(b []byte) string {
 // JSON refusal must be exactly {"error": {"code", "message"}} with the
 // generic code; any refusal must hold no fiscal code, name or glucose
 // value of the patient.
-func checkNoData(t *testing.T, what string, res response, f matrixFixture, p cgmstore.Patient, html bool) {
+func checkNoData(t *testing.T, what string, res response, f matrixFixture, p cgmstore.Patient, html, fhirAPI bool) {
 	t.Helper()
-	for _, secret := range []string{p.FiscalCode, p.GivenName, p.FamilyName} {
+	secrets := []string{p.FiscalCode, p.GivenName, p.FamilyName}
+	if fhirAPI && bytes.Contains(res.body, []byte(`"resourceType":"Bundle"`)) {
+		secrets = secrets[1:] // an empty searchset's self link repeats the caller's query
+	}
+	if fhirAPI {
+		// A FHIR refusal does not even repeat the patient's id, nor the
+		// value of the submitted reading.
+		secrets = append(secrets, p.PublicID, `"value":123`)
+	}
+	for _, secret := range secrets {
 		if bytes.Contains(res.body, []byte(secret)) {
 			t.Errorf("%s: the refusal holds patient data %q", what, secret)
 		}
+	}
+	if fhirAPI {
+		var oo struct {
+			ResourceType string
+			Total        int
+			Entry        []any
+		}
+		if err := json.Unmarshal(res.body, &oo); err != nil || (oo.ResourceType != "OperationOutcome" &&
+			!(oo.ResourceType == "Bundle" && oo.Total == 0 && len(oo.Entry) == 0)) {
+			t.Errorf("%s: refusal %s is neither an OperationOutcome nor an empty searchset", what, truncate(res.body))
+		}
+		return
 	}
 	if html {
 		if bytes.Contains(res.body, []byte("latest-value")) || bytes.Contains(res.body, []byte("<path")) {
@@ -474,8 +617,10 @@ func TestMatrixCoversEveryPatientRoute(t *testing.T) {
 	// Routes checked elsewhere: pages that need a CSRF token (the browser
 	// tests), the caller's own description, the creation of a record.
 	exempt := map[string]string{
-		"GET /api/v1/me":        "describes the caller only",
-		"POST /api/v1/patients": "creates a record: TestCreatePatient",
+		"GET /fhir/CodeSystem/:id":       "fsecgm's code system: public, about no patient",
+		"GET /fhir/DiagnosticReport/:id": "the read of GET /fhir/Observation/:id: fhirapi.TestOtherPatientsIDs, TestAuthorization",
+		"GET /api/v1/me":                 "describes the caller only",
+		"POST /api/v1/patients":          "creates a record: TestCreatePatient",
 		// The clinic list is not about one patient: it shows the patients
 		// consent.VisibleSQL lets the caller see (care relationship and
 		// consent), one access-log entry each: reports.TestClinicList.
@@ -493,6 +638,9 @@ func TestMatrixCoversEveryPatientRoute(t *testing.T) {
 		}
 		if covered[key] || exempt[key] != "" {
 			continue
+		}
+		if strings.HasPrefix(r.Path, "/fhir/") && r.Method != http.MethodGet {
+			continue // the FHIR API answers 405 to what it does not serve (fhirapi.TestErrors)
 		}
 		t.Errorf("route %s is not in the authorization matrix", key)
 	}
@@ -533,3 +681,77 @@ func checkLogs(t *testing.T, logs string, secrets, values []string) {
 
 // cfPattern matches a codice fiscale.
 var cfPattern = regexp.MustCompile(`[A-Z]{6}[0-9LMNPQRSTUV]{2}[ABCDEHLMPRST][0-9LMNPQRSTUV]{2}[A-Z][0-9LMNPQRSTUV]{3}[A-Z]`)
+
+// TestAuthorizationMatrixLookupLimits is the matrix's part about the
+// lookup limits: once the requests naming a patient have spent that
+// patient's limit, every persona — allowed or not, authenticated or not —
+// gets 429 with Retry-After on every route that names the patient by
+// fiscal code or asks about its care relationships, with no data and no
+// access-log entry.
+func TestAuthorizationMatrixLookupLimits(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t)
+	f := seedMatrix(t, e, true)
+	s, err := New(Deps{Deps: web.Deps{Logger: slog.New(slog.DiscardHandler), Pool: e.pool, Store: e.store, Consent: e.consent,
+		Lookups: web.NewLookups(web.LookupOptions{PatientPerMinute: 0.001, PatientBurst: 1})},
+		Verifier: mustVerifier(t, e), Sessions: e.sessions, Records: e.rec})
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv := httptest.NewServer(s)
+	defer srv.Close()
+	p := f.minor
+	lookups := []struct{ method, route, path, ct, body string }{
+		{"GET", "/api/v1/patients", "/api/v1/patients?identifier=" + p.FiscalCode, "", ""},
+		{"GET", "/fhir/Patient", "/fhir/Patient?identifier=" + url.QueryEscape(fhir.FiscalCodeSystem+"|"+p.FiscalCode), "", ""},
+		{"POST", "/api/v1/care-relationships", "/api/v1/care-relationships", "application/json",
+			`{"kind":"mmg","patient_fiscal_code":"` + p.FiscalCode + `","practitioner_fiscal_code":"` + cfRegistryMMG + `"}`},
+		{"GET", "/api/v1/patients/:id/care-relationships", "/api/v1/patients/" + p.PublicID + "/care-relationships", "", ""},
+	}
+	send := func(method, path, token, ct, body, reqID string) response {
+		req, _ := http.NewRequest(method, srv.URL+path, strings.NewReader(body))
+		if token != "" {
+			req.Header.Set("Authorization", "Bearer "+token)
+		}
+		if ct != "" {
+			req.Header.Set("Content-Type", ct)
+		}
+		req.Header.Set(web.HeaderRequestID, reqID)
+		r, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer r.Body.Close()
+		b, _ := io.ReadAll(r.Body)
+		return response{status: r.StatusCode, header: r.Header, body: b}
+	}
+	// One lookup spends the patient's limit.
+	if r := send("GET", lookups[0].path, e.token(auth.PrincipalSpec{Role: auth.RoleCitizen, FiscalCode: p.FiscalCode}), "", "", "spend"); r.status != 200 {
+		t.Fatalf("the first lookup: %d %s", r.status, r.body)
+	}
+	n := 0
+	for _, ps := range matrixPersonas(e, f) {
+		for i, l := range lookups {
+			reqID := fmt.Sprintf("limit-%d-%s", i, strings.NewReplacer(" ", "-", ":", "", ",", "", "(", "", ")", "").Replace(ps.name))
+			if len(reqID) > 64 {
+				reqID = reqID[:64]
+			}
+			what := l.method + " " + l.route + " as " + ps.name + " beyond the patient's limit"
+			r := send(l.method, l.path, ps.token, l.ct, l.body, reqID)
+			n++
+			if r.status != http.StatusTooManyRequests || r.header.Get("Retry-After") == "" {
+				t.Errorf("%s: %d, Retry-After %q", what, r.status, r.header.Get("Retry-After"))
+				continue
+			}
+			for _, secret := range []string{p.FamilyName, p.GivenName, p.PublicID} {
+				if bytes.Contains(r.body, []byte(secret)) {
+					t.Errorf("%s: the answer holds %q", what, secret)
+				}
+			}
+			if es := e.accessLog(reqID); len(es) != 0 {
+				t.Errorf("%s: access-log entries %+v", what, es)
+			}
+		}
+	}
+	t.Logf("%d lookups beyond the limit, all 429", n)
+}
