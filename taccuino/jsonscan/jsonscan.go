@@ -193,7 +193,7 @@ func stringEnd(b []byte, i int) int {
 // already had it.
 func (f *frame) add(raw []byte, fold bool) bool {
 	name := raw
-	if bytes.IndexByte(raw, '\\') >= 0 {
+	if needsDecoding(raw) {
 		name = []byte(unescape(raw))
 	}
 	if fold {
@@ -299,10 +299,17 @@ func (s *scanner) pointer(raw []byte) string {
 }
 
 func nameOf(raw []byte) string {
-	if bytes.IndexByte(raw, '\\') >= 0 {
+	if needsDecoding(raw) {
 		return unescape(raw)
 	}
 	return string(raw)
+}
+
+// needsDecoding reports whether a string's raw content differs from its
+// value: escapes, or bytes that are not UTF-8 (which decoders read as
+// U+FFFD, each byte, so that two different such names are one).
+func needsDecoding(raw []byte) bool {
+	return bytes.IndexByte(raw, '\\') >= 0 || !utf8.Valid(raw)
 }
 
 // escapePointer escapes a reference token of a JSON pointer (RFC 6901 §3:
