@@ -4,7 +4,9 @@
 // Files are named NNNNN_name.sql and numbered by area so that engineers never
 // collide: 00001–00009 the readings store, 00010–00019 connectors,
 // 00020–00029 taccuino, 00030–00039 FHIR, 00040–00049 reports, 00060–00069
-// access notifications. Because an
+// access notifications, 00080–00089 the abuse and session rules (repeated
+// refusals, ended sessions, identifiers per patient, probes of ids of
+// nothing). Because an
 // area may add a file below a number another area has already applied,
 // migrations are applied out of order when needed: every file not yet
 // applied is applied, in number order.
