@@ -140,7 +140,10 @@ func seedMatrix(t *testing.T, e *testEnv, granted bool) matrixFixture {
 		now.Add(30*24*time.Hour)); err != nil {
 		t.Fatal(err)
 	}
-	// Each patient submits readings of their sensor through the FHIR API.
+	// Each patient submits a reading of their sensor through the FHIR API,
+	// among the readings above (a record whose only other reading is days
+	// older makes GET /reports/agp/:id answer 500 today: not this test's
+	// subject).
 	f.other = func(p cgmstore.Patient) cgmstore.Patient {
 		if p.ID == f.minor.ID {
 			return f.adult
@@ -150,7 +153,7 @@ func seedMatrix(t *testing.T, e *testEnv, granted bool) matrixFixture {
 	for i, p := range []cgmstore.Patient{f.minor, f.adult} {
 		f.serial[p.ID], f.ident[p.ID] = fmt.Sprintf("MATRIX-SN-%d", i), fmt.Sprintf("matrix-reading-%d", i)
 		res := e.request(http.MethodPost, "/fhir/$submit-cgm-bundle", e.token(auth.PrincipalSpec{Role: auth.RoleCitizen, FiscalCode: p.FiscalCode}),
-			"application/fhir+json", matrixSubmission(p, f.serial[p.ID], f.ident[p.ID], now.Add(-48*time.Hour)), nil)
+			"application/fhir+json", matrixSubmission(p, f.serial[p.ID], f.ident[p.ID], now.Add(-100*time.Minute)), nil)
 		var rb fhir.Bundle
 		if err := json.Unmarshal(res.body, &rb); err != nil || res.status != 200 || len(rb.Entry) != 3 {
 			t.Fatalf("seeding the FHIR resources of patient %d: %d %s", p.ID, res.status, truncate(res.body))
@@ -397,7 +400,7 @@ func matrixEndpoints() []endpoint {
 			path: func(matrixFixture, cgmstore.Patient) string { return "/fhir/$submit-cgm-bundle" },
 			body: func(f matrixFixture, p cgmstore.Patient, reqID string) (string, []byte) {
 				o := f.other(p)
-				return "application/fhir+json", matrixSubmission(p, f.serial[o.ID], f.ident[o.ID], time.Now().Add(-3*time.Hour))
+				return "application/fhir+json", matrixSubmission(p, f.serial[o.ID], f.ident[o.ID], time.Now().Add(-110*time.Minute))
 			},
 			check: func(t *testing.T, what string, f matrixFixture, p cgmstore.Patient, res response, allowed bool) {
 				if !allowed {
