@@ -102,3 +102,29 @@ func TestRepeatedDenials(t *testing.T) {
 		t.Errorf("%d entries after the hour, want 11", n)
 	}
 }
+
+// TestRepeatedDenialsNotifyOnce: the access notifications (package
+// notify, whose trigger queues every access-log entry it inserts) are
+// queued once for a repeated refusal: counting a repeat inserts no entry.
+func TestRepeatedDenialsNotifyOnce(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t)
+	ctx := context.Background()
+	pid := e.patient(cfPatient, time.Time{})
+	if _, err := e.pool.Exec(ctx, `INSERT INTO notification_settings (patient_id, email, mode, confirmed_at, changed_at)
+		VALUES ($1, 'paziente@example.org', 'each', now(), now())`, pid); err != nil {
+		t.Fatal(err)
+	}
+	stranger := practitioner(cfStranger, auth.PractitionerMMG, "")
+	for range 20 {
+		wantDenied(t, e.s.Access(ctx, stranger, pid, ActReadData, "readings", nil), ReasonNoCareRelationship)
+	}
+	var events, occ int
+	if err := e.pool.QueryRow(ctx, `SELECT (SELECT count(*) FROM notification_events WHERE patient_id = $1),
+		(SELECT sum(occurrences) FROM access_log WHERE patient_id = $1)`, pid).Scan(&events, &occ); err != nil {
+		t.Fatal(err)
+	}
+	if events != 1 || occ != 20 {
+		t.Errorf("%d notifications queued for one refusal repeated %d times, want 1 for 20", events, occ)
+	}
+}
