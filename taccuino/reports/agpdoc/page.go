@@ -276,7 +276,10 @@ func Build(in Input) (*Page, error) {
 	if r.Period.Start.IsZero() || r.Period.End.IsZero() {
 		return nil, errors.New("agpdoc: the report has no period: compute it over a given period (agp.LocalDays)")
 	}
-	if r.Readings > 0 && (r.AGP == nil || r.Daily == nil) {
+	// The engine leaves the AGP profile out when the readings give no
+	// sampling interval (a single reading): that is too little data, not
+	// a caller's mistake, and the page says so like an empty period.
+	if r.Readings > 0 && (r.Daily == nil || r.AGP == nil && r.IntervalMinutes > 0) {
 		return nil, errors.New("agpdoc: the report lacks the AGP profile or the daily profiles (agp.Options AGP and Daily)")
 	}
 	loc, err := in.zone()

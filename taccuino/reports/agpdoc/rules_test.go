@@ -3,7 +3,10 @@ package agpdoc
 import (
 	"strings"
 	"testing"
+	"time"
 
+	"fsecgm/agp"
+	"fsecgm/cgm"
 	"fsecgm/taccuino/locale"
 )
 
@@ -66,5 +69,33 @@ func TestNoFlagOnInsufficientData(t *testing.T) {
 	}
 	if len(p.Compare) != 0 || len(p.HbA1c) != 1 || p.HbA1c[0].Discordant || p.HbA1c[0].Note != "dati insufficienti" {
 		t.Errorf("current period at 50 %%: compare %+v, labs %+v; want no change and no discordance", p.Compare, p.HbA1c)
+	}
+}
+
+// TestOneReading: a period holding a single reading (no sampling interval,
+// so no AGP profile) renders as too little data instead of failing (a
+// record with a few readings now and one two days earlier answered 500).
+func TestOneReading(t *testing.T) {
+	t.Parallel()
+	loc, err := time.LoadLocation(fixtureZone)
+	if err != nil {
+		t.Fatal(err)
+	}
+	first := time.Date(2026, 3, 20, 0, 0, 0, 0, loc)
+	cur := agp.LocalDays(first, first.AddDate(0, 0, 13), loc)
+	rs := cgm.NewSeries([]cgm.Reading{{Time: first.Add(10 * time.Hour), Value: 120, Unit: cgm.MgDL, Kind: cgm.Historic}})
+	r, err := agp.Compute(rs, agp.Options{Patient: "one", Location: loc, Period: &cur, AGP: true, Daily: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if r.Readings != 1 || r.AGP != nil {
+		t.Fatalf("the engine's report of one reading: %d readings, AGP %v", r.Readings, r.AGP != nil)
+	}
+	in := Input{Report: r, Readings: rs, Location: loc, Lang: locale.IT, Targets: TargetsStandard, Generated: first.AddDate(0, 0, 15)}
+	if _, err := RenderHTML(in, HTMLOptions{}); err != nil {
+		t.Errorf("RenderHTML of one reading: %v", err)
+	}
+	if _, err := RenderPDF(in); err != nil {
+		t.Errorf("RenderPDF of one reading: %v", err)
 	}
 }
