@@ -340,31 +340,61 @@ const (
 			 least(d.first_seen, excluded.first_seen),
 			 greatest(d.last_seen, excluded.last_seen))`
 	// claimSQL tells whether the patient already has readings of these
-	// kinds in the batch's time range. When not, the batch will be copied
-	// straight into readings (nothing can conflict: batches of a patient
-	// are serialised, and Ingest is the only writer), so the statement also
-	// adds the batch to the coverage; otherwise mergeSQL does.
+	// kinds in the batch's time range, in either form. Compact days of
+	// the batch's UTC days ($8 to $9) are deleted and returned, to be
+	// written back into readings before the batch (a write into a
+	// compressed day expands it, as TimescaleDB decompresses a segment;
+	// the compaction job compacts it again later), and the coverage's
+	// plain_from is lowered to them. When nothing exists, the batch will
+	// be copied straight into readings (nothing can conflict: batches of a
+	// patient are serialised, and the store is the only writer), so the
+	// statement also adds the batch to the coverage; otherwise mergeSQL
+	// does.
+	//
+	// The readings are probed by a plain range on measured_at, bounds as
+	// parameters (>= $3 AND <= $4), outside any outer join: native
+	// partitioning prunes with it at plan time or, in a generic plan, at
+	// executor start-up; TimescaleDB excludes chunks with it at plan time
+	// (constants of a custom plan) or at start-up in ChunkAppend (bound
+	// parameters of a generic plan, TimescaleDB 2.14 and later:
+	// https://github.com/timescale/timescaledb/pull/6505); TimescaleDB's
+	// own expansion ignores quals of outer joins
+	// (src/planner/expand_hypertable.c, process_quals), which is why
+	// mergeSQL ranges its readings in a subquery.
 	claimSQL = `
-		WITH existing AS (
+		WITH expanded AS (
+			DELETE FROM readings_compact
+			WHERE patient_id = $1 AND kind = ANY($2::int4[]) AND day >= $8::date AND day <= $9::date
+			RETURNING kind, day, first_at, data
+		),
+		existing AS (
 			SELECT EXISTS (SELECT 1 FROM readings
-				WHERE patient_id = $1 AND (meta & 7) = ANY($2::int4[]) AND measured_at BETWEEN $3 AND $4) AS found
+					WHERE patient_id = $1 AND (meta & 7) = ANY($2::int4[])
+						AND measured_at >= $3::timestamptz AND measured_at <= $4::timestamptz)
+				OR EXISTS (SELECT 1 FROM expanded) AS found
 		),
 		cov AS (
-			INSERT INTO reading_coverage AS c (patient_id, kind, first_at, last_at, readings)
-			SELECT $1, k.kind, k.first_at, k.last_at, k.n
+			INSERT INTO reading_coverage AS c (patient_id, kind, first_at, last_at, readings, plain_from)
+			SELECT $1, k.kind, k.first_at, k.last_at, k.n, k.first_at
 			FROM unnest($2::int4[], $5::timestamptz[], $6::timestamptz[], $7::int8[]) AS k(kind, first_at, last_at, n)
 			WHERE NOT (SELECT found FROM existing)
 			ON CONFLICT (patient_id, kind) DO UPDATE SET
 				first_at = least(c.first_at, excluded.first_at),
 				last_at = greatest(c.last_at, excluded.last_at),
-				readings = c.readings + excluded.readings
+				readings = c.readings + excluded.readings,
+				plain_from = least(coalesce(c.plain_from, c.first_at), excluded.first_at)
+		),
+		lowered AS (
+			UPDATE reading_coverage c SET plain_from = least(coalesce(c.plain_from, c.first_at), e.first_at)
+			FROM (SELECT kind, min(first_at) AS first_at FROM expanded GROUP BY kind) e
+			WHERE c.patient_id = $1 AND c.kind = e.kind
 		),
 		dirty AS (
 			INSERT INTO patient_metrics_dirty AS d (patient_id, since, marked_at)
 			SELECT $1, $3, now() WHERE NOT (SELECT found FROM existing)
 			ON CONFLICT (patient_id) DO UPDATE SET since = least(d.since, excluded.since), marked_at = excluded.marked_at
 		)
-		SELECT found FROM existing`
+		SELECT x.found, e.kind, e.day, e.data FROM existing x LEFT JOIN expanded e ON true`
 	stagingSQL = `CREATE TEMP TABLE IF NOT EXISTS readings_staging (
 		measured_at timestamptz NOT NULL,
 		value       smallint    NOT NULL,
@@ -377,8 +407,11 @@ const (
 		WITH s AS MATERIALIZED (
 			SELECT s.measured_at, s.value, s.meta, r.value AS old_value, r.meta AS old_meta
 			FROM readings_staging s
-			LEFT JOIN readings r ON r.patient_id = $1 AND (r.meta & 7) = (s.meta & 7)
-				AND r.measured_at = s.measured_at AND r.measured_at BETWEEN $2 AND $3
+			LEFT JOIN (
+				SELECT measured_at, value, meta FROM readings
+				WHERE patient_id = $1 AND (meta & 7) = ANY($5::int4[])
+					AND measured_at >= $2::timestamptz AND measured_at <= $3::timestamptz
+			) r ON (r.meta & 7) = (s.meta & 7) AND r.measured_at = s.measured_at
 		),
 		changed AS (
 			SELECT * FROM s
@@ -393,7 +426,7 @@ const (
 			UPDATE readings r SET value = c.value, meta = c.meta
 			FROM changed c
 			WHERE r.patient_id = $1 AND (r.meta & 7) = (c.meta & 7) AND r.measured_at = c.measured_at
-				AND r.measured_at BETWEEN $2 AND $3
+				AND r.measured_at >= $2::timestamptz AND r.measured_at <= $3::timestamptz
 			RETURNING 1
 		),
 		rev AS (
@@ -402,12 +435,13 @@ const (
 			RETURNING 1
 		),
 		cov AS (
-			INSERT INTO reading_coverage AS c (patient_id, kind, first_at, last_at, readings)
-			SELECT $1, kind, min(measured_at), max(measured_at), count(*) FROM ins GROUP BY kind
+			INSERT INTO reading_coverage AS c (patient_id, kind, first_at, last_at, readings, plain_from)
+			SELECT $1, kind, min(measured_at), max(measured_at), count(*), min(measured_at) FROM ins GROUP BY kind
 			ON CONFLICT (patient_id, kind) DO UPDATE SET
 				first_at = least(c.first_at, excluded.first_at),
 				last_at = greatest(c.last_at, excluded.last_at),
-				readings = c.readings + excluded.readings
+				readings = c.readings + excluded.readings,
+				plain_from = least(coalesce(c.plain_from, c.first_at), excluded.plain_from)
 		),
 		dirty AS (
 			INSERT INTO patient_metrics_dirty AS d (patient_id, since, marked_at)
@@ -448,10 +482,12 @@ func (s *Store) write(ctx context.Context, tx pgx.Tx, p *prepared) (Result, erro
 		}
 	}
 	if p.n > 0 {
-		batch.Queue(claimSQL, p.patient, kinds, p.minT, p.maxT, firsts, lasts, counts)
+		batch.Queue(claimSQL, p.patient, kinds, p.minT, p.maxT, firsts, lasts, counts,
+			dateOf(p.minT), dateOf(p.maxT))
 	}
 	br := tx.SendBatch(ctx, batch)
 	var exists, existing bool
+	var expanded []compactRow
 	_, err := br.Exec()
 	if err == nil {
 		err = br.QueryRow().Scan(&exists)
@@ -463,13 +499,18 @@ func (s *Store) write(ctx context.Context, tx pgx.Tx, p *prepared) (Result, erro
 		_, err = br.Exec()
 	}
 	if err == nil && p.n > 0 {
-		err = br.QueryRow().Scan(&existing)
+		existing, expanded, err = scanClaim(br)
 	}
 	if cerr := br.Close(); err == nil {
 		err = cerr
 	}
 	if err != nil || p.n == 0 {
 		return res, err
+	}
+	if len(expanded) > 0 {
+		if err := expand(ctx, tx, p.patient, expanded); err != nil {
+			return res, err
+		}
 	}
 
 	if !existing {
@@ -497,7 +538,7 @@ func (s *Store) write(ctx context.Context, tx pgx.Tx, p *prepared) (Result, erro
 		return res, fmt.Errorf("copy to staging: wrote %d rows of %d", n, p.n)
 	}
 	var inserted, updated, revisions int64
-	if err := tx.QueryRow(ctx, mergeSQL, p.patient, p.minT, p.maxT, int16(p.src)).Scan(&inserted, &updated, &revisions); err != nil {
+	if err := tx.QueryRow(ctx, mergeSQL, p.patient, p.minT, p.maxT, int16(p.src), kinds).Scan(&inserted, &updated, &revisions); err != nil {
 		return res, fmt.Errorf("merge: %w", err)
 	}
 	if updated != revisions {
@@ -507,6 +548,29 @@ func (s *Store) write(ctx context.Context, tx pgx.Tx, p *prepared) (Result, erro
 	res.Revised = int(updated)
 	res.Duplicate += p.n - int(inserted) - int(updated)
 	return res, nil
+}
+
+// scanClaim reads the rows of claimSQL: whether readings exist in the
+// batch's range, and the compact rows it expanded.
+func scanClaim(br pgx.BatchResults) (bool, []compactRow, error) {
+	rows, err := br.Query()
+	if err != nil {
+		return false, nil, err
+	}
+	var (
+		found bool
+		out   []compactRow
+		kind  *int16
+		day   pgtype.Date
+		data  []byte
+	)
+	_, err = pgx.ForEachRow(rows, []any{&found, &kind, &day, &data}, func() error {
+		if kind != nil {
+			out = append(out, compactRow{kind: *kind, day: day.Time, data: data})
+		}
+		return nil
+	})
+	return found, out, err
 }
 
 func tstz(t time.Time) pgtype.Timestamptz {

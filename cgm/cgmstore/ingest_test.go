@@ -22,6 +22,15 @@ func countsOf(r Result) counts { return counts{r.Inserted, r.Duplicate, r.Revise
 
 func TestIngestCounts(t *testing.T) {
 	t.Parallel()
+	for _, form := range forms {
+		t.Run(form, func(t *testing.T) {
+			t.Parallel()
+			testIngestCounts(t, form)
+		})
+	}
+}
+
+func testIngestCounts(t *testing.T, form string) {
 	ctx := context.Background()
 	s, pool := newStore(t)
 	pid := newPatient(t, s, 1)
@@ -71,6 +80,7 @@ func TestIngestCounts(t *testing.T) {
 	if n := count(t, pool, "SELECT count(*) FROM readings WHERE patient_id = $1", pid); n != 99 {
 		t.Errorf("stored %d readings, want 99", n)
 	}
+	settle(t, s, pool, form)
 
 	// The same batch again changes nothing.
 	before := snapshot(t, pool)
@@ -102,6 +112,7 @@ func TestIngestCounts(t *testing.T) {
 	if diff := cmp.Diff(before, snapshot(t, pool)); diff != "" {
 		t.Errorf("duplicates from another source changed the database (-before +after):\n%s", diff)
 	}
+	settle(t, s, pool, form)
 
 	// Five changed values (one now in mmol/L, one now HI), ten new
 	// readings of the next day, and the rest unchanged.
@@ -119,6 +130,7 @@ func TestIngestCounts(t *testing.T) {
 	if diff := cmp.Diff(counts{Inserted: 10, Duplicate: 91, Revised: 5}, countsOf(res)); diff != "" {
 		t.Errorf("revising batch counts (-want +got):\n%s", diff)
 	}
+	settle(t, s, pool, form)
 	revs, err := s.Revisions(ctx, pid, day, day.Add(48*time.Hour))
 	if err != nil {
 		t.Fatal(err)
@@ -151,6 +163,7 @@ func TestIngestCounts(t *testing.T) {
 	}
 
 	// Repeating the revising batch is all duplicates.
+	settle(t, s, pool, form)
 	before = snapshot(t, pool)
 	res, err = s.Ingest(ctx, Batch{Patient: pid, Source: SourceFHIR, Readings: slices.Concat(changed, next)})
 	if err != nil {
@@ -162,6 +175,7 @@ func TestIngestCounts(t *testing.T) {
 	if diff := cmp.Diff(before, snapshot(t, pool)); diff != "" {
 		t.Errorf("repeating the revising batch changed the database (-before +after):\n%s", diff)
 	}
+	settle(t, s, pool, form)
 
 	cov, err := s.Coverage(ctx, pid)
 	if err != nil {
@@ -296,8 +310,17 @@ func TestIngestFailureLeavesNothing(t *testing.T) {
 // readings, every instant exactly as given.
 func TestIngestDST(t *testing.T) {
 	t.Parallel()
+	for _, form := range forms {
+		t.Run(form, func(t *testing.T) {
+			t.Parallel()
+			testIngestDST(t, form)
+		})
+	}
+}
+
+func testIngestDST(t *testing.T, form string) {
 	ctx := context.Background()
-	s, _ := newStore(t)
+	s, pool := newStore(t)
 	pid := newPatient(t, s, 4)
 	rome, err := time.LoadLocation("Europe/Rome")
 	if err != nil {
@@ -327,6 +350,7 @@ func TestIngestDST(t *testing.T) {
 		if res.Inserted != tc.hours*4 {
 			t.Errorf("%s: inserted %d, want %d", tc.day.Format("2006-01-02"), res.Inserted, tc.hours*4)
 		}
+		settle(t, s, pool, form)
 		got, err := s.Readings(ctx, pid, tc.day, end)
 		if err != nil {
 			t.Fatal(err)

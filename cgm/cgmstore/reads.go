@@ -5,6 +5,7 @@ import (
 	"encoding/binary"
 	"fmt"
 	"math"
+	"slices"
 	"time"
 
 	"fsecgm/cgm"
@@ -15,22 +16,35 @@ import (
 )
 
 // The reads. Each is served by the readings_key index (patient_id, kind,
-// measured_at) of the partitions that [from, to) touches, or by the primary
-// key of reading_coverage; store_test.go shows their plans.
+// measured_at) of the partitions (or chunks) that [from, to) touches, the
+// primary key of readings_compact, or the primary key of
+// reading_coverage; TestQueryPlans shows their plans.
 const (
 	readingsSQL = `
 		SELECT measured_at, value, meta FROM readings
 		WHERE patient_id = $1 AND (meta & 7) = ANY($2::int4[]) AND measured_at >= $3 AND measured_at < $4
 		ORDER BY measured_at, (meta & 7)`
+	// compactReadSQL returns the compact rows of the UTC days $3 to $4:
+	// the first and last are used partly.
+	compactReadSQL = `
+		SELECT kind, day, data FROM readings_compact
+		WHERE patient_id = $1 AND kind = ANY($2::int4[]) AND day >= $3::date AND day <= $4::date`
+	// latestSQL looks up the last reading of each kind (reading_coverage)
+	// in readings or, when it is not there, the compact row of its day.
 	latestSQL = `
-		SELECT r.measured_at, r.value, r.meta
+		SELECT c.last_at, c.kind, r.value, r.meta, x.data
 		FROM reading_coverage c
-		JOIN LATERAL (
-			SELECT measured_at, value, meta FROM readings
+		LEFT JOIN LATERAL (
+			SELECT value, meta FROM readings
 			WHERE patient_id = c.patient_id AND (meta & 7) = c.kind AND measured_at = c.last_at
 		) r ON true
-		WHERE c.patient_id = $1 AND c.kind = ANY($2::int2[])
-		ORDER BY r.measured_at DESC, c.kind DESC
+		LEFT JOIN LATERAL (
+			SELECT data FROM readings_compact
+			WHERE r.meta IS NULL AND patient_id = c.patient_id AND kind = c.kind
+				AND day = (c.last_at AT TIME ZONE 'UTC')::date
+		) x ON true
+		WHERE c.patient_id = $1 AND c.kind = ANY($2::int2[]) AND (r.meta IS NOT NULL OR x.data IS NOT NULL)
+		ORDER BY c.last_at DESC, c.kind DESC
 		LIMIT 1`
 	coverageReadSQL = `
 		SELECT c.kind, c.first_at, c.last_at, c.readings
@@ -52,9 +66,15 @@ func readings(ctx context.Context, q batcher, patientID int64, from, to time.Tim
 	if err != nil {
 		return nil, err
 	}
+	// Instants are compared to the microsecond, as PostgreSQL does.
+	fromUS, toUS := from.UnixMicro(), to.UnixMicro()
 	batch := &pgx.Batch{}
 	batch.Queue(patientExistsSQL, patientID)
 	batch.Queue(devicesQuery, patientID)
+	compact := fromUS < toUS
+	if compact {
+		batch.Queue(compactReadSQL, patientID, ks, dateOf(from), dateOf(time.UnixMicro(toUS-1)))
+	}
 	batch.Queue(readingsSQL, patientID, ks, from, to)
 	br := q.SendBatch(ctx, batch)
 	defer br.Close()
@@ -69,17 +89,101 @@ func readings(ctx context.Context, q batcher, patientID int64, from, to time.Tim
 	if err != nil {
 		return nil, fmt.Errorf("cgmstore: readings of patient %d: devices: %w", patientID, translate(err))
 	}
+	var old []storedReading
+	if compact {
+		if old, err = collectCompact(br, fromUS, toUS); err != nil {
+			return nil, fmt.Errorf("cgmstore: readings of patient %d: %w", patientID, translate(err))
+		}
+	}
 	rows, err := br.Query()
 	if err != nil {
 		return nil, fmt.Errorf("cgmstore: readings of patient %d: %w", patientID, translate(err))
 	}
-	out, err := collectReadings(rows, newAttributor(ds), true)
+	att := newAttributor(ds)
+	out, err := collectReadings(rows, att, true)
 	if err != nil {
 		return nil, fmt.Errorf("cgmstore: readings of patient %d: %w", patientID, translate(err))
 	}
 	// The query orders by (instant, kind), and the key makes (instant,
-	// kind) unique: out is already what cgm.NewSeries would build.
+	// kind) unique: out is already what cgm.NewSeries would build, and so
+	// is the merge with the compact readings.
+	return mergeCompact(out, old, att), nil
+}
+
+// collectCompact decodes the compact rows of compactReadSQL and returns
+// their readings with instants in [fromUS, toUS), sorted by instant and
+// kind.
+func collectCompact(br pgx.BatchResults, fromUS, toUS int64) ([]storedReading, error) {
+	rows, err := br.Query()
+	if err != nil {
+		return nil, err
+	}
+	var (
+		out  []storedReading
+		kind int16
+		day  pgtype.Date
+		data []byte
+	)
+	_, err = pgx.ForEachRow(rows, []any{&kind, &day, &data}, func() error {
+		n := len(out)
+		var err error
+		if out, err = decodeCompact(out, day.Time, kind, data); err != nil {
+			return err
+		}
+		// Keep the row's readings in [fromUS, toUS) (the first and last
+		// days of a window are partly in it).
+		kept := out[:n]
+		for _, r := range out[n:] {
+			if r.us >= fromUS && r.us < toUS {
+				kept = append(kept, r)
+			}
+		}
+		out = kept
+		return nil
+	})
+	if err != nil {
+		return nil, err
+	}
+	less := func(a, b storedReading) int {
+		if a.us != b.us {
+			if a.us < b.us {
+				return -1
+			}
+			return 1
+		}
+		return int(a.meta&metaKindMask) - int(b.meta&metaKindMask)
+	}
+	if !slices.IsSortedFunc(out, less) {
+		slices.SortFunc(out, less)
+	}
 	return out, nil
+}
+
+// mergeCompact merges the plain readings of a window (a series) with its
+// compact readings (sorted by instant and kind), attributing the latter to
+// their devices. A reading is stored in one form only; were one in both,
+// the plain one would be kept.
+func mergeCompact(plain cgm.Series, old []storedReading, att attributor) cgm.Series {
+	if len(old) == 0 {
+		return plain
+	}
+	out := make(cgm.Series, 0, len(plain)+len(old))
+	i := 0
+	for _, o := range old {
+		t := time.UnixMicro(o.us)
+		k := cgm.Kind(o.meta & metaKindMask)
+		for i < len(plain) && (plain[i].Time.Before(t) || plain[i].Time.Equal(t) && plain[i].Kind < k) {
+			out = append(out, plain[i])
+			i++
+		}
+		if i < len(plain) && plain[i].Time.Equal(t) && plain[i].Kind == k {
+			continue
+		}
+		r := decode(t, o.value, o.meta)
+		r.Device = att.device(r.Time)
+		out = append(out, r)
+	}
+	return append(out, plain[i:]...)
 }
 
 // collectReadings reads the rows of readingsSQL (measured_at, value, meta)
@@ -161,16 +265,33 @@ func latest(ctx context.Context, q batcher, patientID int64, kinds []cgm.Kind) (
 	defer br.Close()
 	var (
 		t           time.Time
-		value, meta int16
+		kind        int16
+		value, meta *int16
+		data        []byte
 	)
-	if err := br.QueryRow().Scan(&t, &value, &meta); err != nil {
+	if err := br.QueryRow().Scan(&t, &kind, &value, &meta, &data); err != nil {
 		return cgm.Reading{}, fmt.Errorf("cgmstore: latest reading of patient %d: %w", patientID, translate(err))
 	}
 	ds, err := collectDevices(br)
 	if err != nil {
 		return cgm.Reading{}, fmt.Errorf("cgmstore: latest reading of patient %d: devices: %w", patientID, translate(err))
 	}
-	r := decode(t, value, meta)
+	var r cgm.Reading
+	if meta != nil {
+		r = decode(t, *value, *meta)
+	} else {
+		// The last reading is compact: find it in its day's row.
+		rs, err := decodeCompact(nil, utcDay(t), kind, data)
+		if err != nil {
+			return cgm.Reading{}, fmt.Errorf("cgmstore: latest reading of patient %d: %w", patientID, err)
+		}
+		i := slices.IndexFunc(rs, func(s storedReading) bool { return s.us == t.UnixMicro() })
+		if i < 0 {
+			return cgm.Reading{}, fmt.Errorf("cgmstore: latest reading of patient %d: %w: the compact row of %s lacks it",
+				patientID, errCompact, t.UTC().Format(time.RFC3339Nano))
+		}
+		r = decode(t, rs[i].value, rs[i].meta)
+	}
 	r.Device = newAttributor(ds).device(r.Time)
 	return r, nil
 }

@@ -17,6 +17,15 @@ import (
 // CSV) stay, and one the foreign source had revised gets its own value back.
 func TestRemoveSourceReadings(t *testing.T) {
 	t.Parallel()
+	for _, form := range forms {
+		t.Run(form, func(t *testing.T) {
+			t.Parallel()
+			testRemoveSourceReadings(t, form)
+		})
+	}
+}
+
+func testRemoveSourceReadings(t *testing.T, form string) {
 	s, pool := newStore(t)
 	ctx := context.Background()
 	pid := newPatient(t, s, 1)
@@ -45,6 +54,7 @@ func TestRemoveSourceReadings(t *testing.T) {
 	if _, err := pool.Exec(ctx, `DELETE FROM patient_metrics_dirty`); err != nil {
 		t.Fatal(err)
 	}
+	settle(t, s, pool, form)
 
 	var got Removed
 	err := pgx.BeginFunc(ctx, pool, func(tx pgx.Tx) error {
@@ -83,7 +93,9 @@ func TestRemoveSourceReadings(t *testing.T) {
 	if n := count(t, pool, `SELECT count(*) FROM reading_revisions WHERE patient_id = $1`, pid); n != 3 {
 		t.Errorf("revisions kept: %d, want 3", n)
 	}
-	// Removing again changes nothing.
+	checkForms(t, pool)
+	// Removing again changes nothing, in either form.
+	settle(t, s, pool, form)
 	err = pgx.BeginFunc(ctx, pool, func(tx pgx.Tx) error {
 		var err error
 		got, err = s.RemoveSourceReadings(ctx, tx, pid, SourceLibreLinkUp, day, day.Add(24*time.Hour))

@@ -17,6 +17,15 @@ import (
 // alike.
 func TestInTx(t *testing.T) {
 	t.Parallel()
+	for _, form := range forms {
+		t.Run(form, func(t *testing.T) {
+			t.Parallel()
+			testInTx(t, form)
+		})
+	}
+}
+
+func testInTx(t *testing.T, form string) {
 	s, pool := newStore(t)
 	ctx := context.Background()
 	id := newPatient(t, s, 1)
@@ -26,6 +35,7 @@ func TestInTx(t *testing.T) {
 		Devices:  []Device{{Serial: "SN1", Model: "FreeStyle Libre 2"}}}); err != nil {
 		t.Fatal(err)
 	}
+	settle(t, s, pool, form)
 	from, to := start, start.Add(24*time.Hour)
 	wantR, err := s.Readings(ctx, id, from, to)
 	if err != nil {
