@@ -48,7 +48,15 @@ type jobDeps struct {
 	// after its context is cancelled (deliveries get a grace shorter than
 	// it).
 	ShutdownTimeout time.Duration
+	// CompactAfter is the age after which readings are compacted; 0: the
+	// readings-compact job does not run.
+	CompactAfter time.Duration
 }
+
+// compactInterval is how often the readings-compact job looks for days
+// past the age: a day crosses it every 24 hours, and a run with nothing to
+// do reads reading_coverage once.
+const compactInterval = time.Hour
 
 // serveJobs lists the background jobs that run with the HTTP server
 // (serveUntilDone), sharing one context: when one fails or the service is
@@ -67,11 +75,21 @@ type jobDeps struct {
 //     a time) and SMTP sender (notify.Sender.Run: the outbox, with the
 //     same grace as the deliveries);
 //   - sessions: the listener of ended sessions (sessions.Store.Run), so
-//     that every request's check is answered from memory.
+//     that every request's check is answered from memory;
+//   - readings-compact: readings older than CompactAfter move to the
+//     compressed history on plain PostgreSQL
+//     (cgmstore.Store.RunCompaction, hourly, one replica at a time; a
+//     transaction in progress rolls back at shutdown); on TimescaleDB it
+//     does nothing, the hypertable's compression policy does it.
 func serveJobs(d jobDeps) ([]job, error) {
 	jobs := []job{{name: "llu-sync", run: d.Sync.Run}}
 	if d.Sessions != nil {
 		jobs = append(jobs, job{name: "sessions", run: d.Sessions.Run})
+	}
+	if d.CompactAfter > 0 && d.Store != nil {
+		jobs = append(jobs, job{name: "readings-compact", run: func(ctx context.Context) error {
+			return d.Store.RunCompaction(ctx, d.CompactAfter, compactInterval)
+		}})
 	}
 	if d.Summaries != nil {
 		jobs = append(jobs, job{name: "summaries", run: d.Summaries.Run})

@@ -69,6 +69,9 @@ const (
 	envMailFrom = "FSECGM_MAIL_FROM"
 	// envDigestHour is the local hour of the daily digests.
 	envDigestHour = "FSECGM_NOTIFY_DIGEST_HOUR"
+	// envCompactAfter is the age after which readings move to the compact
+	// form on plain PostgreSQL (cgmstore.Store.CompactHistory).
+	envCompactAfter = "FSECGM_COMPACT_AFTER"
 )
 
 // devBaseURL is the external URL assumed in development mode when none is
@@ -118,6 +121,9 @@ type serveConfig struct {
 	smtp       *notify.SMTPConfig
 	mailFrom   string
 	digestHour int
+	// compactAfter is the age after which readings are compacted (the
+	// readings-compact job); 0: the job does not run.
+	compactAfter time.Duration
 }
 
 // parseServe reads the flags and environment of "fsecgm serve" and
@@ -126,7 +132,7 @@ func parseServe(e *env, args []string) (serveConfig, error) {
 	fs := newFlagSet(e, "serve", "[flags]\n\nRuns the taccuino, the JSON API and the background jobs until SIGINT or SIGTERM.\n"+
 		"Environment: "+strings.Join([]string{envAddr, envDatabaseURL, envBaseURL, envLogLevel, envOIDCIssuer, envOIDCAudience,
 		envOIDCJWKSURL, envOIDCClientIDs, envTrustProxy, envMetricsAddr, envShutdownTimeout, envSubscriptions, envSMTPURL, envMailFrom, envDigestHour,
-		devKeyFileEnv}, ", ")+" (flags override them);\n"+
+		envCompactAfter, devKeyFileEnv}, ", ")+" (flags override them);\n"+
 		"sensor sync: "+strings.Join([]string{connsync.EnvCredentialsKey, connsync.EnvCredentialsKeyFile, connsync.EnvCredentialsOldKeys,
 		connsync.EnvLibreLinkUpURL, connsync.EnvLibreLinkUpRegion, connsync.EnvLibreLinkUpVersion, connsync.EnvLibreLinkUpTimeout, connsync.EnvSyncInterval,
 		connsync.EnvSyncWorkers, connsync.EnvSyncLease, connsync.EnvSyncTick, connsync.EnvReplica}, ", ")+".\n"+
@@ -158,6 +164,7 @@ func parseServe(e *env, args []string) (serveConfig, error) {
 	smtpURL := fs.String("smtp-url", e.Getenv(envSMTPURL), "mail server of the access notifications, e.g. smtp://user:password@host:587 (STARTTLS when offered; ?tls=required or ?tls=none) or smtps://host:465 (env "+envSMTPURL+"; without it notifications are off, except with --dev, which starts an in-process receiver shown at /dev/mail)")
 	fs.StringVar(&cfg.mailFrom, "mail-from", e.Getenv(envMailFrom), "sender `address` of the notifications (env "+envMailFrom+"; default notifiche@ the base URL's host)")
 	digest := fs.String("notify-digest-hour", def(envDigestHour, "8"), "local `hour` (0-23) at which the daily digest of the previous day's accesses is sent (env "+envDigestHour+")")
+	compactAfter := fs.String("compact-after", def(envCompactAfter, "30d"), "`age` after which readings move to the compressed history on plain PostgreSQL, in days (30d) or as a duration (720h), at least a day; off: never (env "+envCompactAfter+"; on TimescaleDB its compression policy does this)")
 	fakeLLU := fs.Bool("fake-librelinkup", true, "with --dev and no "+connsync.EnvLibreLinkUpURL+": start an in-process fake LibreLinkUp with demo accounts (printed on stdout) for connecting sensors")
 	if err := parseFlags(fs, args); err != nil {
 		return cfg, err
@@ -243,6 +250,11 @@ func parseServe(e *env, args []string) (serveConfig, error) {
 		problems = append(problems, fmt.Sprintf("%s %q: want an hour from 0 to 23", envDigestHour, *digest))
 	} else {
 		cfg.digestHour = h
+	}
+	if d, err := parseAge(*compactAfter); err != nil {
+		problems = append(problems, fmt.Sprintf("%s %q: %v", envCompactAfter, *compactAfter, err))
+	} else {
+		cfg.compactAfter = d
 	}
 	if cfg.mailFrom == "" {
 		host := "fsecgm.localhost"
@@ -492,7 +504,8 @@ func runServe(ctx context.Context, e *env, args []string) error {
 
 	jobs, err := serveJobs(jobDeps{Logger: logger, Pool: pool, Store: deps.Store, Consent: deps.Consent, Sync: deps.Sync,
 		Sessions: deps.Sessions, Records: rec, Summaries: updater, Getenv: e.Getenv, Dev: cfg.dev, ShutdownTimeout: cfg.shutdownTimeout,
-		Notify: notifyStore, Mailer: mailer, Compose: notify.ComposerOptions{BaseURL: baseURL, From: cfg.mailFrom, DigestHour: cfg.digestHour}})
+		Notify: notifyStore, Mailer: mailer, Compose: notify.ComposerOptions{BaseURL: baseURL, From: cfg.mailFrom, DigestHour: cfg.digestHour},
+		CompactAfter: cfg.compactAfter})
 	if err != nil {
 		for _, l := range servers {
 			l.ln.Close()
@@ -643,8 +656,35 @@ func serveUntilDone(ctx context.Context, logger *slog.Logger, servers []*listene
 }
 
 // poolOthers is the database connections kept for the HTTP requests and
-// the jobs other than the sync (summaries, delivery, upkeep): see newPool.
-const poolOthers = 6
+// the jobs other than the sync (summaries, delivery, upkeep, and the
+// readings' compaction, which holds one while it runs): see newPool.
+const poolOthers = 7
+
+// parseAge reads the age of --compact-after: whole days ("30d"), a Go
+// duration ("720h") of at least a day, or "off" (0).
+func parseAge(s string) (time.Duration, error) {
+	s = strings.TrimSpace(s)
+	if s == "off" {
+		return 0, nil
+	}
+	var d time.Duration
+	if days, ok := strings.CutSuffix(s, "d"); ok {
+		n, err := strconv.Atoi(days)
+		if err != nil {
+			return 0, errors.New("want days such as 30d, a duration such as 720h, or off")
+		}
+		d = time.Duration(n) * 24 * time.Hour
+	} else {
+		var err error
+		if d, err = time.ParseDuration(s); err != nil {
+			return 0, errors.New("want days such as 30d, a duration such as 720h, or off")
+		}
+	}
+	if d < 24*time.Hour || d > 100*365*24*time.Hour {
+		return 0, errors.New("want at least a day (readings of the current day are being written) and at most 100 years")
+	}
+	return d, nil
+}
 
 // notifyConns is the database connections kept for the notification jobs
 // when they run: the composer's round, and the senders' (each holds its

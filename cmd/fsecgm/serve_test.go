@@ -55,8 +55,9 @@ func TestServeConfig(t *testing.T) {
 			map[string]string{"FSECGM_OIDC_ISSUER": "https://idp.example", "FSECGM_OIDC_AUDIENCE": "fsecgm",
 				"FSECGM_OIDC_JWKS_URL": "https://idp.example/jwks", "FSECGM_CREDENTIALS_KEY": base64.StdEncoding.EncodeToString(make([]byte, 32)),
 				"FSECGM_TRUST_PROXY": "perhaps", "FSECGM_SMTP_URL": "smtp://u:secret@relay.example.org?tls=none",
-				"FSECGM_NOTIFY_DIGEST_HOUR": "25"},
-			[]string{"--addr", "--log-level", "FSECGM_BASE_URL", "FSECGM_TRUST_PROXY", "FSECGM_SMTP_URL", "FSECGM_NOTIFY_DIGEST_HOUR"}},
+				"FSECGM_NOTIFY_DIGEST_HOUR": "25", "FSECGM_COMPACT_AFTER": "6h"},
+			[]string{"--addr", "--log-level", "FSECGM_BASE_URL", "FSECGM_TRUST_PROXY", "FSECGM_SMTP_URL", "FSECGM_NOTIFY_DIGEST_HOUR",
+				"FSECGM_COMPACT_AFTER \"6h\": want at least a day"}},
 	} {
 		var stdout, stderr bytes.Buffer
 		e := &env{Stdout: &stdout, Stderr: &stderr, Getenv: mapEnv(tt.env)}
@@ -74,9 +75,33 @@ func TestServeConfig(t *testing.T) {
 	if code := run(context.Background(), &env{Stdout: &stdout, Stderr: &stderr, Getenv: mapEnv(nil)}, []string{"serve", "--help"}); code != 0 {
 		t.Errorf("--help: exit %d", code)
 	}
-	for _, w := range []string{"-addr", ":8080", "-dev", "DATABASE_URL", "FSECGM_OIDC_ISSUER", "FSECGM_BASE_URL", "-log-level", "FSECGM_CREDENTIALS_KEY"} {
+	for _, w := range []string{"-addr", ":8080", "-dev", "DATABASE_URL", "FSECGM_OIDC_ISSUER", "FSECGM_BASE_URL", "-log-level", "FSECGM_CREDENTIALS_KEY", "-compact-after"} {
 		if !strings.Contains(stderr.String(), w) {
 			t.Errorf("serve --help does not list %s", w)
+		}
+	}
+}
+
+func TestParseAge(t *testing.T) {
+	for _, tt := range []struct {
+		in   string
+		want time.Duration
+		ok   bool
+	}{
+		{"30d", 30 * 24 * time.Hour, true},
+		{" 720h ", 720 * time.Hour, true},
+		{"1d", 24 * time.Hour, true},
+		{"off", 0, true},
+		{"23h", 0, false},
+		{"0d", 0, false},
+		{"-30d", 0, false},
+		{"thirty", 0, false},
+		{"30", 0, false},
+		{"40000d", 0, false},
+	} {
+		got, err := parseAge(tt.in)
+		if (err == nil) != tt.ok || got != tt.want {
+			t.Errorf("parseAge(%q) = %v, %v; want %v, ok %v", tt.in, got, err, tt.want, tt.ok)
 		}
 	}
 }

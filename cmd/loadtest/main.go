@@ -103,7 +103,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	fs.IntVar(&c.workers, "load-workers", 2, "ingestion batches at a time while loading")
 	fs.BoolVar(&c.keep, "keep", false, "keep the temporary directory (service log, database)")
 	fs.StringVar(&c.only, "paths", "trivial,readyz,latest,glucometrics,fhir,clinic", "paths to measure")
-	fs.IntVar(&c.poolConns, "pool-conns", 0, "the service's database pool size (pool_max_conns in DATABASE_URL); 0 leaves the service's default (one per sync worker plus six)")
+	fs.IntVar(&c.poolConns, "pool-conns", 0, "the service's database pool size (pool_max_conns in DATABASE_URL); 0 leaves the service's default (one per sync worker plus seven)")
 	fs.BoolVar(&c.noSync, "nosync", false, "measure with fsync off too (not as in production)")
 	fs.StringVar(&c.reuse, "reuse", "", "`directory` kept by an earlier run (-keep): measure its loaded database again, without loading (-patients and -days are ignored; the directory is kept)")
 	fs.StringVar(&c.metricsAddr, "metrics-addr", "", "the service's --metrics-addr (/metrics and Go's profiles at /debug/pprof/ while it runs), e.g. 127.0.0.1:6060")
