@@ -5,6 +5,11 @@
 //	reingest_vs_ingest_ratio: X        time to ingest the same batches again (all duplicates) ÷ first time (goal ≤ 1.5)
 //	bytes_per_reading: X               heap + indexes of readings ÷ rows (goal ≤ 80 on plain PostgreSQL)
 //	window_metrics_vs_select_ratio: X  14 days read with Readings + agp.Compute ÷ a plain SELECT of the rows (goal ≤ 2)
+//	compressed_bytes_per_reading: X    compressed history (readings_compact: heap, indexes, TOAST) ÷ its readings, the larger of
+//	                                   the 15- and 1-minute histories, each also printed (goal ≤ 8 on plain PostgreSQL)
+//	cold_window_metrics_vs_select_ratio: X
+//	                                   14 days of compressed history read with Readings + agp.Compute ÷ a plain SELECT of the
+//	                                   same readings as rows, the larger of the two histories, each also printed (goal ≤ 2)
 //
 // It loads -patients × -days of 15-minute historic readings (default 2,000
 // × 30 = 5.76 million) through cgmstore.Ingest, one batch (one transaction)
@@ -15,6 +20,15 @@
 // so that the load of a shared machine weighs alike on both. Then it
 // ingests every batch again. Readings are generated on the fly, so memory
 // stays bounded.
+//
+// Then the compressed history: -history-patients patients with -history-days
+// days of 15-minute readings (Libre 2) and -history-patients-1min with
+// 1-minute readings, all older than 30 days, from the glucose simulator
+// (connectors/glucosim: its values, gaps and sensor changes), ingested
+// through cgmstore.Ingest and copied into the plain table as well; the
+// history is compacted by cgmstore.Store.CompactHistory with the
+// service's default age (30 days), one history after the other, and the
+// growth of readings_compact measured after VACUUM.
 //
 // It runs on a private server started in a temporary directory with the
 // server's default settings (fsync on), or, with -database-url, in a new
@@ -42,6 +56,7 @@ import (
 	"fsecgm/cgm/cgmstore"
 	"fsecgm/cgm/codicefiscale"
 	"fsecgm/cmd/internal/scratchdb"
+	"fsecgm/connectors/glucosim"
 	"fsecgm/migrations"
 
 	"github.com/jackc/pgx/v5"
@@ -64,6 +79,11 @@ type config struct {
 	group          int
 	rounds         int
 	cpuProfile     string
+	// The compressed history: days, and patients with 15- and 1-minute
+	// readings.
+	historyDays         int
+	historyPatients     int
+	historyPatients1Min int
 }
 
 func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
@@ -79,11 +99,17 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	fs.IntVar(&c.group, "group", 1, "patients per transaction: 1 ingests each patient's batch with Store.Ingest (its own transaction); more puts that many batches in one transaction with Store.IngestTx, as a backfill may")
 	fs.IntVar(&c.rounds, "rounds", 4, "rounds of ingestion then COPY, each of patients/rounds patients")
 	fs.StringVar(&c.cpuProfile, "cpuprofile", "", "write a CPU profile of the ingestion rounds (this process: fsecgm's side) to `file`")
+	fs.IntVar(&c.historyDays, "history-days", 30, "days of compressed history per patient (older than 30 days)")
+	fs.IntVar(&c.historyPatients, "history-patients", 300, "patients with 15-minute compressed history")
+	fs.IntVar(&c.historyPatients1Min, "history-patients-1min", 30, "patients with 1-minute compressed history")
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
 	if c.patients < 1 || c.patients > 2800 || c.days < 14 || c.workers < 1 || c.group < 1 || c.rounds < 1 || c.rounds > c.patients {
 		return errors.New("-patients must be 1 to 2800, -days at least 14, -workers and -group at least 1, -rounds 1 to -patients")
+	}
+	if c.historyDays < 14 || c.historyDays > 365 || c.historyPatients < 1 || c.historyPatients1Min < 1 || c.historyPatients+c.historyPatients1Min > 2800 {
+		return errors.New("-history-days must be 14 to 365, -history-patients and -history-patients-1min at least 1 and together at most 2800")
 	}
 
 	dbURL, drop, err := scratchdb.Open(ctx, c.url, fmt.Sprintf("fsecgm_bench_%d", os.Getpid()), c.noSync)
@@ -127,7 +153,9 @@ func bench(ctx context.Context, pool *pgxpool.Pool, c config, out io.Writer) err
 	if _, err := store.EnsurePartitions(ctx, start, end); err != nil {
 		return err
 	}
-	if err := createCopyTable(ctx, pool, start, end); err != nil {
+	histEnd := end.AddDate(0, 0, -30) // history: older than 30 days
+	histStart := histEnd.AddDate(0, 0, -c.historyDays)
+	if err := createCopyTable(ctx, pool, histStart, end); err != nil {
 		return err
 	}
 	fmt.Fprintf(out, "# %d patients × %d days × 96 = %d readings; ingestion by %d workers, one batch per patient, %d batches per transaction\n",
@@ -261,7 +289,203 @@ func bench(ctx context.Context, pool *pgxpool.Pool, c config, out io.Writer) err
 	fmt.Fprintf(out, "# 14 days (%d readings): Readings+agp.Compute %.2f ms, SELECT %.2f ms\n", rowsRead,
 		ours.Seconds()*1000/float64(c.windows), base.Seconds()*1000/float64(c.windows))
 	fmt.Fprintf(out, "window_metrics_vs_select_ratio: %.3f\n", ours.Seconds()/base.Seconds())
+
+	// 6. Compressed history: 15-minute, then 1-minute readings older than
+	// 30 days, compacted; bytes per reading of the compact form (heap,
+	// indexes and TOAST, the growth of readings_compact for each history),
+	// and 14 days of it read and computed against a plain SELECT of the
+	// same rows from the plain table.
+	var worstBytes, worstRatio float64
+	var prev struct{ table, index, toast, readings float64 }
+	next := 0 // history patients so far
+	for _, h := range []struct {
+		name, label string
+		patients    int
+		step        time.Duration
+	}{
+		{"15min", "15-minute (Libre 2)", c.historyPatients, 15 * time.Minute},
+		{"1min", "1-minute (Libre 3)", c.historyPatients1Min, time.Minute},
+	} {
+		hids := make([]int64, h.patients)
+		for i := range hids {
+			p, _, err := store.EnsurePatient(ctx, historyCode(next), "Europe/Rome")
+			if err != nil {
+				return err
+			}
+			hids[i] = p.ID
+			next++
+		}
+		n, err := loadHistory(ctx, pool, store, hids, histStart, histEnd, h.step, c.workers)
+		if err != nil {
+			return err
+		}
+		checkpoint(ctx, pool)
+		t0 := time.Now()
+		res, err := store.CompactHistory(ctx, time.Now().Add(-cgmstore.DefaultCompactAfter))
+		if err != nil {
+			return err
+		}
+		took := time.Since(t0)
+		if res.Readings != int64(n) {
+			return fmt.Errorf("compaction moved %d readings of the %d of the %s history", res.Readings, n, h.label)
+		}
+		if _, err := pool.Exec(ctx, "VACUUM ANALYZE readings_compact"); err != nil {
+			return err
+		}
+		var table, index, toast, readings float64
+		if err := pool.QueryRow(ctx, `SELECT pg_table_size('readings_compact'), pg_indexes_size('readings_compact'),
+				coalesce((SELECT pg_total_relation_size(reltoastrelid) FROM pg_class WHERE oid = 'readings_compact'::regclass AND reltoastrelid <> 0), 0),
+				(SELECT sum(n) FROM readings_compact)`).Scan(&table, &index, &toast, &readings); err != nil {
+			return err
+		}
+		dTable, dIndex, dToast, dReadings := table-prev.table, index-prev.index, toast-prev.toast, readings-prev.readings
+		prev.table, prev.index, prev.toast, prev.readings = table, index, toast, readings
+		perReading := (dTable + dIndex) / dReadings
+		fmt.Fprintf(out, "# %s history: %d patients × %d days, %.0f readings in %d compact rows (%.0f a row), compacted in %.1f s (%.0f readings/s); "+
+			"heap %.2f + indexes %.2f + TOAST %.2f bytes per reading\n",
+			h.label, h.patients, c.historyDays, dReadings, res.Days, dReadings/float64(res.Days), took.Seconds(), dReadings/took.Seconds(),
+			(dTable-dToast)/dReadings, dIndex/dReadings, dToast/dReadings)
+		fmt.Fprintf(out, "compressed_bytes_per_reading_%s: %.2f\n", h.name, perReading)
+		worstBytes = math.Max(worstBytes, perReading)
+
+		// Fourteen days of compressed history of one patient.
+		hp := hids[len(hids)/2]
+		cFrom, cTo := histEnd.AddDate(0, 0, -14), histEnd
+		const plainHist = `SELECT measured_at, value, meta FROM readings_copy
+			WHERE patient_id = $1 AND (meta & 7) = 1 AND measured_at >= $2 AND measured_at < $3 ORDER BY measured_at`
+		var ours, base time.Duration
+		rowsRead := 0
+		for k := -10; k < c.windows; k++ { // 10 rounds of warm-up
+			t0 := time.Now()
+			s, err := store.Readings(ctx, hp, cFrom, cTo, cgm.Historic)
+			if err != nil {
+				return err
+			}
+			rep, err := agp.Compute(s, agp.Options{Patient: "bench", Location: rome,
+				Period: &agp.Period{Start: cFrom, End: cTo}, AGP: true, Daily: true})
+			if err != nil {
+				return err
+			}
+			d1 := time.Since(t0)
+			t0 = time.Now()
+			rows, _ := pool.Query(ctx, plainHist, hp, cFrom, cTo)
+			var t time.Time
+			var v, m int16
+			cnt := 0
+			if _, err := pgx.ForEachRow(rows, []any{&t, &v, &m}, func() error { cnt++; return nil }); err != nil {
+				return err
+			}
+			d2 := time.Since(t0)
+			if cnt != len(s) || rep.Readings != len(s) || cnt == 0 {
+				return fmt.Errorf("14 days of %s history: %d rows, %d readings, report of %d", h.label, cnt, len(s), rep.Readings)
+			}
+			if k >= 0 {
+				ours += d1
+				base += d2
+				rowsRead = cnt
+			}
+		}
+		ratio := ours.Seconds() / base.Seconds()
+		fmt.Fprintf(out, "# 14 days of %s compressed history (%d readings): Readings+agp.Compute %.2f ms, SELECT of the rows %.2f ms\n", h.label, rowsRead,
+			ours.Seconds()*1000/float64(c.windows), base.Seconds()*1000/float64(c.windows))
+		fmt.Fprintf(out, "cold_window_metrics_vs_select_ratio_%s: %.3f\n", h.name, ratio)
+		worstRatio = math.Max(worstRatio, ratio)
+	}
+	fmt.Fprintf(out, "compressed_bytes_per_reading: %.2f\n", worstBytes)
+	fmt.Fprintf(out, "cold_window_metrics_vs_select_ratio: %.3f\n", worstRatio)
 	return nil
+}
+
+// loadHistory ingests, -workers patients at a time, the simulated readings
+// of patients ids from start to end (UTC midnights), every step (15
+// minutes: the sensor's historic values; 1 minute: its values of every
+// minute), each with the serial of the sensor worn, one batch per patient
+// through the ingestion path; and copies the same rows into readings_copy.
+// It returns the number of readings.
+func loadHistory(ctx context.Context, pool *pgxpool.Pool, store *cgmstore.Store, ids []int64, start, end time.Time,
+	step time.Duration, workers int) (int, error) {
+	rome, err := time.LoadLocation("Europe/Rome")
+	if err != nil {
+		return 0, err
+	}
+	var mu sync.Mutex
+	total := 0
+	errs := make([]error, workers)
+	var wg sync.WaitGroup
+	for w := range workers {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for i := w; i < len(ids); i += workers {
+				model := glucosim.Libre2
+				if step < 15*time.Minute {
+					model = glucosim.Libre3
+				}
+				rs := simulate(glucosim.New(uint64(ids[i]), model, rome), start, end, step)
+				res, err := store.Ingest(ctx, cgmstore.Batch{Patient: ids[i], Source: cgmstore.SourceSimulator, Readings: rs})
+				if err == nil && res.Inserted != len(rs) {
+					err = fmt.Errorf("history of patient %d: inserted %d of %d", ids[i], res.Inserted, len(rs))
+				}
+				if err == nil {
+					var n int64
+					n, err = pool.CopyFrom(ctx, pgx.Identifier{"readings_copy"}, []string{"measured_at", "patient_id", "value", "meta"},
+						pgx.CopyFromSlice(len(rs), func(j int) ([]any, error) {
+							v := int16(math.Round(rs[j].Value * 10))
+							meta := int16(cgm.Historic) | int16(cgmstore.SourceSimulator)<<3
+							if rs[j].Flags&cgm.FlagLow != 0 {
+								meta |= 1 << 6
+							}
+							if rs[j].Flags&cgm.FlagHigh != 0 {
+								meta |= 1 << 7
+							}
+							return []any{rs[j].Time, int32(ids[i]), v, meta}, nil
+						}))
+					if err == nil && int(n) != len(rs) {
+						err = fmt.Errorf("copy of the history of patient %d: %d rows of %d", ids[i], n, len(rs))
+					}
+				}
+				if err != nil {
+					errs[w] = err
+					return
+				}
+				mu.Lock()
+				total += len(rs)
+				mu.Unlock()
+			}
+		}()
+	}
+	wg.Wait()
+	return total, errors.Join(errs...)
+}
+
+// simulate returns a simulated patient's readings in [start, end): with a
+// 15-minute step, the sensor's historic values (a Libre 2 patient); with a
+// shorter one, its values on its 1-minute ticks, one per step. Each names
+// the sensor worn.
+func simulate(p *glucosim.Patient, start, end time.Time, step time.Duration) []cgm.Reading {
+	var rs []cgm.Reading
+	add := func(pt glucosim.Point) {
+		sn, _ := p.SensorAt(pt.Time)
+		rs = append(rs, cgm.Reading{Time: pt.Time, Value: float64(pt.MgDL), Unit: cgm.MgDL, Kind: cgm.Historic, Flags: pt.Flags, Device: sn.Serial})
+	}
+	if step >= 15*time.Minute {
+		for _, pt := range p.Historic(start, end) {
+			add(pt)
+		}
+		return rs
+	}
+	for at := start; at.Before(end); at = at.Add(step) {
+		if pt, ok := p.Current(at); ok && !pt.Time.Before(start) && (len(rs) == 0 || pt.Time.After(rs[len(rs)-1].Time)) {
+			add(pt)
+		}
+	}
+	return rs
+}
+
+// historyCode returns the i-th of 2,800 valid fiscal codes of the history
+// patients (another surname than fiscalCode's).
+func historyCode(i int) string {
+	return codicefiscale.Complete(fmt.Sprintf("VRDLGU%02dA%02dH%03d", i%100, 1+i/100, i%1000))
 }
 
 // ingestAll ingests the generated batches of patients ids[lo:hi], workers
