@@ -13,6 +13,12 @@
 // Reads run on the pool, or in a caller's transaction through [Store.InTx]
 // (the HTTP layer reads in the transaction that logs the access).
 //
+// On plain PostgreSQL, readings older than an age (30 days by default) move
+// by [Store.CompactHistory] into a compact form, one row per patient, kind
+// and UTC day (history.go, compact.go); every read and write of the store
+// works on both forms with the same results. On TimescaleDB the
+// hypertable's compression policy does this instead.
+//
 // A reading's key is (patient, kind, instant). Values are stored in the unit
 // the device reported, as integers: tenths of mg/dL or hundredths of mmol/L.
 // A value finer than that (120.55 mg/dL) is rounded to the nearest storage
@@ -57,8 +63,10 @@ var (
 )
 
 // Advisory locks use the two-int4 key space: (1179861832, patient id)
-// serialises the ingestion of a patient's batches; (1179861831, 1), taken
-// by readings_ensure_partitions, serialises partition creation.
+// serialises the ingestion of a patient's batches (and the compaction of
+// their days); (1179861831, 1), taken by readings_ensure_partitions,
+// serialises partition creation; (1179861831, 2), a session lock, lets one
+// CompactHistory run at a time.
 
 // Options configure a Store. The zero value is usable.
 type Options struct {
