@@ -25,11 +25,11 @@ func readWith(ctx context.Context, pool *pgxpool.Pool, pid int64, from, to time.
 	if err != nil {
 		return nil, err
 	}
-	rows, err := pool.Query(ctx, readingsSQL, mode, pid, ks, from, to)
+	rows, err := pool.Query(ctx, readingsSQL, mode, pid, ks, from, to, dateOf(from), dateOf(to.Add(-time.Microsecond)))
 	if err != nil {
 		return nil, err
 	}
-	return collectReadings(rows, newAttributor(ds), raw)
+	return collectReadings(rows, newAttributor(ds), raw, from.UnixMicro(), to.UnixMicro())
 }
 
 // TestCollectReadingsFormats checks that the binary decoding of reading
@@ -52,12 +52,23 @@ func TestCollectReadingsFormats(t *testing.T) {
 		t.Fatal(err)
 	}
 	from, to := day.Add(-time.Hour), day.Add(5*24*time.Hour)
+	plain, err := readWith(ctx, pool, pid, from, to, pgx.QueryExecModeCacheStatement, false)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(plain) != res.Inserted || res.Inserted < 300 {
+		t.Fatalf("read %d readings, stored %+v", len(plain), res)
+	}
+	// The first two days compacted: rows of both forms come back.
+	if _, err := s.CompactHistory(ctx, day.Add(48*time.Hour)); err != nil {
+		t.Fatal(err)
+	}
 	want, err := readWith(ctx, pool, pid, from, to, pgx.QueryExecModeCacheStatement, false)
 	if err != nil {
 		t.Fatal(err)
 	}
-	if len(want) != res.Inserted || res.Inserted < 300 {
-		t.Fatalf("read %d readings, stored %+v", len(want), res)
+	if diff := cmp.Diff(plain, want); diff != "" {
+		t.Errorf("Scan of both forms differs from the plain rows (-plain +both):\n%s", diff)
 	}
 	for _, tc := range []struct {
 		name string

@@ -7,6 +7,7 @@ import (
 	"math/rand/v2"
 	"os"
 	"os/exec"
+	"slices"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -161,6 +162,53 @@ func TestCompactKill(t *testing.T) {
 		}()
 	}
 
+	// A reader: while days move between forms, every read of a window
+	// holds each first-uploaded reading of it (readings are revised or
+	// added, never removed), once.
+	seeded := map[int64][]int64{} // patient → instants of the first upload
+	for i, pid := range pids {
+		for j := range days * 96 {
+			seeded[pid] = append(seeded[pid], first.Add(time.Duration(i)*time.Minute+time.Duration(j)*15*time.Minute).UnixMicro())
+		}
+	}
+	var reads, badReads atomic.Int64
+	wg.Add(1)
+	go func() {
+		defer wg.Done()
+		rrng := rand.New(rand.NewPCG(seed, 99))
+		for {
+			select {
+			case <-stop:
+				return
+			default:
+			}
+			pid := pids[rrng.IntN(patients)]
+			from := first.Add(time.Duration(rrng.IntN(days*24-48)) * time.Hour)
+			to := from.Add(48 * time.Hour)
+			rs, err := s.Readings(ctx, pid, from, to, cgm.Historic)
+			if err != nil {
+				t.Errorf("Readings: %v", err)
+				return
+			}
+			reads.Add(1)
+			var want []int64
+			for _, us := range seeded[pid] {
+				if us >= from.UnixMicro() && us < to.UnixMicro() {
+					want = append(want, us)
+				}
+			}
+			got := make([]int64, len(rs))
+			for i, r := range rs {
+				got[i] = r.Time.UnixMicro()
+			}
+			if !slices.Equal(got, want) {
+				if badReads.Add(1) <= 3 {
+					t.Errorf("a read of %s to %s while days move: %d historic readings, want %d", from, to, len(got), len(want))
+				}
+			}
+		}
+	}()
+
 	// The child, killed at random points.
 	var runs, kills int
 	deadline := time.Now().Add(25 * time.Second)
@@ -198,7 +246,8 @@ func TestCompactKill(t *testing.T) {
 	}
 	close(stop)
 	wg.Wait()
-	t.Logf("%d kills; the children completed %d compaction runs; %d batches written meanwhile, %d failed", kills, runs, batches.Load(), failed.Load())
+	t.Logf("%d kills; the children completed %d compaction runs; %d batches written and %d windows read meanwhile (%d reads wrong), %d batches failed",
+		kills, runs, batches.Load(), reads.Load(), badReads.Load(), failed.Load())
 	if runs == 0 || batches.Load() == 0 {
 		t.Fatalf("nothing happened between the kills: %d compaction runs, %d batches", runs, batches.Load())
 	}

@@ -20,15 +20,21 @@ import (
 // primary key of readings_compact, or the primary key of
 // reading_coverage; TestQueryPlans shows their plans.
 const (
+	// readingsSQL returns the plain readings of [$3, $4) and the compact
+	// rows of the UTC days $5 to $6 (the first and last used partly), in
+	// one statement so that both are read in one snapshot: a day moving
+	// between the forms meanwhile is seen in one or the other, never in
+	// neither. A compact row comes as (its day's 00:00 UTC, kind, -1, data);
+	// a plain one with data NULL.
 	readingsSQL = `
-		SELECT measured_at, value, meta FROM readings
-		WHERE patient_id = $1 AND (meta & 7) = ANY($2::int4[]) AND measured_at >= $3 AND measured_at < $4
+		SELECT measured_at, value, meta, data FROM (
+			SELECT measured_at, value, meta, NULL::bytea AS data FROM readings
+			WHERE patient_id = $1 AND (meta & 7) = ANY($2::int4[]) AND measured_at >= $3 AND measured_at < $4
+			UNION ALL
+			SELECT day::timestamp AT TIME ZONE 'UTC', kind, (-1)::smallint, data FROM readings_compact
+			WHERE patient_id = $1 AND kind = ANY($2::int4[]) AND day >= $5::date AND day <= $6::date
+		) r
 		ORDER BY measured_at, (meta & 7)`
-	// compactReadSQL returns the compact rows of the UTC days $3 to $4:
-	// the first and last are used partly.
-	compactReadSQL = `
-		SELECT kind, day, data FROM readings_compact
-		WHERE patient_id = $1 AND kind = ANY($2::int4[]) AND day >= $3::date AND day <= $4::date`
 	// latestSQL looks up the last reading of each kind (reading_coverage)
 	// in readings or, when it is not there, the compact row of its day.
 	latestSQL = `
@@ -68,14 +74,14 @@ func readings(ctx context.Context, q batcher, patientID int64, from, to time.Tim
 	}
 	// Instants are compared to the microsecond, as PostgreSQL does.
 	fromUS, toUS := from.UnixMicro(), to.UnixMicro()
+	lastDay := from
+	if toUS > fromUS {
+		lastDay = time.UnixMicro(toUS - 1)
+	}
 	batch := &pgx.Batch{}
 	batch.Queue(patientExistsSQL, patientID)
 	batch.Queue(devicesQuery, patientID)
-	compact := fromUS < toUS
-	if compact {
-		batch.Queue(compactReadSQL, patientID, ks, dateOf(from), dateOf(time.UnixMicro(toUS-1)))
-	}
-	batch.Queue(readingsSQL, patientID, ks, from, to)
+	batch.Queue(readingsSQL, patientID, ks, from, to, dateOf(from), dateOf(lastDay))
 	br := q.SendBatch(ctx, batch)
 	defer br.Close()
 	var exists bool
@@ -89,74 +95,26 @@ func readings(ctx context.Context, q batcher, patientID int64, from, to time.Tim
 	if err != nil {
 		return nil, fmt.Errorf("cgmstore: readings of patient %d: devices: %w", patientID, translate(err))
 	}
-	var old []storedReading
-	if compact {
-		if old, err = collectCompact(br, fromUS, toUS); err != nil {
-			return nil, fmt.Errorf("cgmstore: readings of patient %d: %w", patientID, translate(err))
-		}
-	}
 	rows, err := br.Query()
 	if err != nil {
 		return nil, fmt.Errorf("cgmstore: readings of patient %d: %w", patientID, translate(err))
 	}
-	att := newAttributor(ds)
-	out, err := collectReadings(rows, att, true)
+	out, err := collectReadings(rows, newAttributor(ds), true, fromUS, toUS)
 	if err != nil {
 		return nil, fmt.Errorf("cgmstore: readings of patient %d: %w", patientID, translate(err))
-	}
-	// The query orders by (instant, kind), and the key makes (instant,
-	// kind) unique: out is already what cgm.NewSeries would build, and so
-	// is the merge with the compact readings.
-	return mergeCompact(out, old, att), nil
-}
-
-// collectCompact decodes the compact rows of compactReadSQL and returns
-// their readings with instants in [fromUS, toUS), sorted by instant and
-// kind.
-func collectCompact(br pgx.BatchResults, fromUS, toUS int64) ([]storedReading, error) {
-	rows, err := br.Query()
-	if err != nil {
-		return nil, err
-	}
-	var (
-		out  []storedReading
-		kind int16
-		day  pgtype.Date
-		data []byte
-	)
-	_, err = pgx.ForEachRow(rows, []any{&kind, &day, &data}, func() error {
-		n := len(out)
-		var err error
-		if out, err = decodeCompact(out, day.Time, kind, data); err != nil {
-			return err
-		}
-		// Keep the row's readings in [fromUS, toUS) (the first and last
-		// days of a window are partly in it).
-		kept := out[:n]
-		for _, r := range out[n:] {
-			if r.us >= fromUS && r.us < toUS {
-				kept = append(kept, r)
-			}
-		}
-		out = kept
-		return nil
-	})
-	if err != nil {
-		return nil, err
-	}
-	less := func(a, b storedReading) int {
-		if a.us != b.us {
-			if a.us < b.us {
-				return -1
-			}
-			return 1
-		}
-		return int(a.meta&metaKindMask) - int(b.meta&metaKindMask)
-	}
-	if !slices.IsSortedFunc(out, less) {
-		slices.SortFunc(out, less)
 	}
 	return out, nil
+}
+
+// compactOrder orders stored readings by instant, then kind.
+func compactOrder(a, b storedReading) int {
+	if a.us != b.us {
+		if a.us < b.us {
+			return -1
+		}
+		return 1
+	}
+	return int(a.meta&metaKindMask) - int(b.meta&metaKindMask)
 }
 
 // mergeCompact merges the plain readings of a window (a series) with its
@@ -186,38 +144,60 @@ func mergeCompact(plain cgm.Series, old []storedReading, att attributor) cgm.Ser
 	return append(out, plain[i:]...)
 }
 
-// collectReadings reads the rows of readingsSQL (measured_at, value, meta)
-// into a series, each reading attributed to its device by att. With raw,
-// rows in PostgreSQL's binary format are decoded from their bytes (a
-// timestamptz is microseconds since 2000-01-01 UTC, an int2 two bytes big
-// endian): a 14-day read moves thousands of rows, and pgx's general Scan
-// costs several times the decoding itself (BenchmarkReadings). Rows in any
-// other format go through Scan.
-func collectReadings(rows pgx.Rows, att attributor, raw bool) (cgm.Series, error) {
+// collectReadings reads the rows of readingsSQL into a series, each
+// reading attributed to its device by att: the plain readings as they come
+// (ordered by instant and kind), and the readings of compact rows with
+// instants in [fromUS, toUS), merged in. With raw, rows in PostgreSQL's
+// binary format are decoded from their bytes (a timestamptz is
+// microseconds since 2000-01-01 UTC, an int2 two bytes big endian): a
+// 14-day read moves thousands of rows, and pgx's general Scan costs
+// several times the decoding itself (BenchmarkReadings). Rows in any other
+// format go through Scan.
+func collectReadings(rows pgx.Rows, att attributor, raw bool, fromUS, toUS int64) (cgm.Series, error) {
 	defer rows.Close()
 	var (
 		out         cgm.Series
+		old         []storedReading
 		t           time.Time
 		value, meta int16
+		data        []byte
 	)
 	fast := false
-	for first := true; rows.Next(); first = false {
+	for n, first := 1, true; rows.Next(); n, first = n+1, false {
 		if first {
 			fast = raw && binaryReadingRows(rows.FieldDescriptions())
 		}
 		if fast {
 			v := rows.RawValues()
 			if len(v[0]) != 8 || len(v[1]) != 2 || len(v[2]) != 2 {
-				return nil, fmt.Errorf("reading row %d: unexpected binary field sizes %d, %d, %d", len(out)+1, len(v[0]), len(v[1]), len(v[2]))
+				return nil, fmt.Errorf("reading row %d: unexpected binary field sizes %d, %d, %d", n, len(v[0]), len(v[1]), len(v[2]))
 			}
 			us := int64(binary.BigEndian.Uint64(v[0]))
 			if us == math.MaxInt64 || us == math.MinInt64 { // ±infinity
-				return nil, fmt.Errorf("reading row %d: infinite time", len(out)+1)
+				return nil, fmt.Errorf("reading row %d: infinite time", n)
 			}
 			t = time.UnixMicro(us + postgresEpochMicros)
 			value, meta = int16(binary.BigEndian.Uint16(v[1])), int16(binary.BigEndian.Uint16(v[2]))
-		} else if err := rows.Scan(&t, &value, &meta); err != nil {
+			data = v[3] // nil when NULL; used before the next row
+		} else if err := rows.Scan(&t, &value, &meta, &data); err != nil {
 			return nil, err
+		}
+		if data != nil { // a compact row: (day, kind, -1, data)
+			k := len(old)
+			var err error
+			if old, err = decodeCompact(old, t.UTC(), value, data); err != nil {
+				return nil, err
+			}
+			// Keep the readings in [fromUS, toUS) (the first and last days
+			// of a window are partly in it).
+			kept := old[:k]
+			for _, r := range old[k:] {
+				if r.us >= fromUS && r.us < toUS {
+					kept = append(kept, r)
+				}
+			}
+			old = kept
+			continue
 		}
 		r := decode(t, value, meta)
 		r.Device = att.device(r.Time)
@@ -226,7 +206,13 @@ func collectReadings(rows pgx.Rows, att attributor, raw bool) (cgm.Series, error
 	if err := rows.Err(); err != nil {
 		return nil, err
 	}
-	return out, nil
+	if !slices.IsSortedFunc(old, compactOrder) {
+		slices.SortFunc(old, compactOrder)
+	}
+	// The plain readings come ordered by (instant, kind), and the key makes
+	// (instant, kind) unique: out is already what cgm.NewSeries would
+	// build, and so is its merge with the compact readings.
+	return mergeCompact(out, old, att), nil
 }
 
 // postgresEpochMicros is 2000-01-01 00:00:00 UTC, the epoch of
@@ -234,12 +220,13 @@ func collectReadings(rows pgx.Rows, att attributor, raw bool) (cgm.Series, error
 const postgresEpochMicros = 946684800 * 1_000_000
 
 // binaryReadingRows reports whether fds are readingsSQL's columns in
-// binary format: timestamptz, int2, int2.
+// binary format: timestamptz, int2, int2, bytea.
 func binaryReadingRows(fds []pgconn.FieldDescription) bool {
-	return len(fds) == 3 &&
+	return len(fds) == 4 &&
 		fds[0].Format == pgx.BinaryFormatCode && fds[0].DataTypeOID == pgtype.TimestamptzOID &&
 		fds[1].Format == pgx.BinaryFormatCode && fds[1].DataTypeOID == pgtype.Int2OID &&
-		fds[2].Format == pgx.BinaryFormatCode && fds[2].DataTypeOID == pgtype.Int2OID
+		fds[2].Format == pgx.BinaryFormatCode && fds[2].DataTypeOID == pgtype.Int2OID &&
+		fds[3].Format == pgx.BinaryFormatCode && fds[3].DataTypeOID == pgtype.ByteaOID
 }
 
 // Latest returns the most recent reading of a patient of the given kinds

@@ -300,13 +300,10 @@ func TestQueryPlans(t *testing.T) {
 	for _, generic := range []bool{false, true} {
 		mode := map[bool]string{false: "custom plan", true: "generic plan"}[generic]
 
-		p := explain(readingsSQL, generic, false, pid, kinds, winFrom, winTo)
+		p := explain(readingsSQL, generic, false, pid, kinds, winFrom, winTo, dateOf(winFrom), dateOf(winTo.Add(-time.Microsecond)))
 		t.Logf("Readings, 14 days, %s:\n%s", mode, p)
 		checkRange("Readings ("+mode+")", p, winFrom, winTo.Add(-time.Microsecond))
-
-		p = explain(compactReadSQL, generic, false, pid, kinds, dateOf(winFrom), dateOf(winTo.Add(-time.Microsecond)))
-		t.Logf("Readings, 14 days, compact rows, %s:\n%s", mode, p)
-		if native && (!strings.Contains(p, "readings_compact_pkey") || strings.Contains(p, "Seq Scan")) {
+		if native && (!strings.Contains(p, "readings_compact_pkey") || strings.Contains(p, "Seq Scan on readings_compact")) {
 			t.Errorf("the compact rows of a window are not read by readings_compact's key (%s):\n%s", mode, p)
 		}
 
