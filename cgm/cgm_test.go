@@ -69,6 +69,10 @@ func TestValidate(t *testing.T) {
 		{"above the limit", func(r *Reading) { r.Value = 501 }, "value"},
 		{"LO flag on a normal value", func(r *Reading) { r.Flags = FlagLow }, "flags"},
 		{"LO at the limit", func(r *Reading) { r.Value, r.Flags = 40, FlagLow }, ""},
+		{"HI at the Libre limit", func(r *Reading) { r.Value, r.Flags = 500, FlagHigh }, ""},
+		{"HI at the Dexcom limit", func(r *Reading) { r.Value, r.Flags = 400, FlagHigh }, ""},
+		{"HI at the Dexcom limit, mmol/L", func(r *Reading) { r.Value, r.Unit, r.Flags = 22.2, MmolL, FlagHigh }, ""},
+		{"HI below every limit", func(r *Reading) { r.Value, r.Flags = 399, FlagHigh }, "flags"},
 		{"trend out of range", func(r *Reading) { r.Trend = 6 }, "trend"},
 		{"serial too long", func(r *Reading) { r.Device = string(make([]byte, 65)) }, "device"},
 	}

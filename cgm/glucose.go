@@ -55,6 +55,28 @@ const (
 	HighLimitMmolL = 27.8
 )
 
+// The high reporting limit of Dexcom G6 and G7 and of Medtronic Guardian
+// sensors: 400 mg/dL (22.2 mmol/L). Above it their receivers and apps show
+// "HIGH" and their exports write "High" (Dexcom G6 and G7 CGM System User
+// Guides, "Glucose readings": range 40–400 mg/dL, 2.2–22.2 mmol/L; Medtronic
+// Guardian Connect System User Guide, sensor glucose range 40–400 mg/dL).
+// Their low limit is the same as FreeStyle Libre's, 40 mg/dL (2.2 mmol/L).
+// A HI reading of such a sensor is stored at this limit with FlagHigh: the
+// glucose is known only to be above it.
+const (
+	HighLimit400MgDL  = 400.0
+	HighLimit400MmolL = 22.2
+)
+
+// HighLimits returns the high limits a HI reading in unit u may hold: the
+// Dexcom and Medtronic limit and the FreeStyle Libre one, ascending.
+func HighLimits(u Unit) [2]float64 {
+	if u == MmolL {
+		return [2]float64{HighLimit400MmolL, HighLimitMmolL}
+	}
+	return [2]float64{HighLimit400MgDL, HighLimitMgDL}
+}
+
 // Limits returns the reporting range [low, high] of the sensors in unit u.
 func Limits(u Unit) (low, high float64) {
 	if u == MmolL {

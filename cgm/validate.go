@@ -63,7 +63,9 @@ func Normalize(v float64, u Unit) (float64, Flag, error) {
 
 // Validate checks a reading as it is to be stored: a UTC instant not before
 // [EarliestReading] and not after now plus a day, a known unit and kind, a
-// value inside the sensor's reporting limits consistent with its LO/HI flag,
+// value inside the sensor's reporting limits consistent with its LO/HI flag
+// (a HI reading holds 500 mg/dL, FreeStyle Libre's limit, or 400 mg/dL,
+// Dexcom's and Medtronic's: see [HighLimits]),
 // a trend between 0 and 5. The error is a *FieldError.
 func (r Reading) Validate(now time.Time) error {
 	switch {
@@ -85,8 +87,9 @@ func (r Reading) Validate(now time.Time) error {
 		return &FieldError{Field: "value", Value: fmt.Sprint(r.Value),
 			Reason: fmt.Sprintf("must be between %g and %g %s (LO/HI readings are stored at the limit)", lo, hi, r.Unit)}
 	}
-	if r.Flags&FlagLow != 0 && r.Value != lo || r.Flags&FlagHigh != 0 && r.Value != hi {
-		return &FieldError{Field: "flags", Reason: "a LO/HI reading must hold the limit value"}
+	his := HighLimits(r.Unit)
+	if r.Flags&FlagLow != 0 && r.Value != lo || r.Flags&FlagHigh != 0 && r.Value != his[0] && r.Value != his[1] {
+		return &FieldError{Field: "flags", Reason: "a LO/HI reading must hold the limit value of its sensor"}
 	}
 	if r.Trend > TrendRisingFast {
 		return &FieldError{Field: "trend", Value: fmt.Sprint(r.Trend), Reason: "must be 0 (unknown) to 5"}

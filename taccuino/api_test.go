@@ -76,14 +76,18 @@ func TestImportAndGlucometrics(t *testing.T) {
 		t.Fatal(err)
 	}
 	unique := len(cgm.NewSeries(append([]cgm.Reading(nil), f.Readings...)))
-	if first.Format != FormatLibreView || first.Inserted != unique || first.Duplicate != len(f.Readings)-unique ||
-		first.Skipped != f.Skipped || first.Rows != f.Rows || len(first.Rejected) != 0 {
-		t.Errorf("first import %+v; file has %d readings, %d skipped, %d rows", first, len(f.Readings), f.Skipped, f.Rows)
+	dropped := 0
+	for _, c := range first.Conflicts {
+		dropped += len(c.Dropped)
+	}
+	if first.Format != "libreview" || first.Language != "en" || first.Inserted != unique || first.Duplicate != 0 ||
+		first.Repeated+dropped != len(f.Readings)-unique || first.Skipped != f.Skipped || first.Rows != f.Rows || len(first.Rejected) != 0 {
+		t.Errorf("first import %+v; file has %d readings (%d distinct), %d skipped, %d rows", first, len(f.Readings), unique, f.Skipped, f.Rows)
 	}
 	// Again, as a raw text/csv body: nothing changes.
 	res = e.request(http.MethodPost, "/api/v1/patients/"+p.PublicID+"/imports", tok, "text/csv", data, nil)
 	again := decode[ImportJSON](t, res)
-	if res.status != http.StatusOK || again.Inserted != 0 || again.Revised != 0 || again.Duplicate != len(f.Readings) {
+	if res.status != http.StatusOK || again.Inserted != 0 || again.Revised != 0 || again.Duplicate != unique {
 		t.Errorf("re-import: %d %+v, want every reading a duplicate", res.status, again)
 	}
 
@@ -208,14 +212,25 @@ func TestImportRefusesBadLines(t *testing.T) {
 	if res.status != http.StatusOK || out.Inserted != len(f.Readings) || len(out.Rejected) != len(f.Rejected) {
 		t.Errorf("skip_invalid: %d %+v, want %d inserted and %d rejected", res.status, out, len(f.Readings), len(f.Rejected))
 	}
-	// Not a CSV the service knows.
+	// Not a file the service reads: the answer says what it is, in the
+	// caller's language.
 	res = e.request(http.MethodPost, path, tok, "text/csv", []byte("hello,world\n1,2\n"), nil)
-	if res.status != http.StatusUnprocessableEntity || !strings.Contains(string(res.body), "not a LibreView export") {
+	if res.status != http.StatusUnprocessableEntity || !strings.Contains(string(res.body), "non riconosce") ||
+		!strings.Contains(string(res.body), `"detected":"unknown"`) {
 		t.Errorf("unknown format: %d %s", res.status, res.body)
 	}
-	// Wrong content type.
-	if res := e.request(http.MethodPost, path, tok, "application/json", []byte("{}"), nil); res.status != http.StatusUnsupportedMediaType {
-		t.Errorf("JSON upload: %d", res.status)
+	apple := []byte("<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<!DOCTYPE HealthData [\n")
+	res = e.request(http.MethodPost, path, tok, "text/plain", apple, map[string]string{"Accept-Language": "en"})
+	if res.status != http.StatusUnprocessableEntity || !strings.Contains(string(res.body), "This file is an Apple Health export") {
+		t.Errorf("Apple Health export: %d %s", res.status, res.body)
+	}
+	// A JSON body that is not Nightscout entries, and a wrong content type.
+	if res := e.request(http.MethodPost, path, tok, "application/json", []byte(`{"a":1}`), nil); res.status != http.StatusUnprocessableEntity ||
+		!strings.Contains(string(res.body), `"detected":"json"`) {
+		t.Errorf("JSON upload: %d %s", res.status, res.body)
+	}
+	if res := e.request(http.MethodPost, path, tok, "application/xml", []byte("<a/>"), nil); res.status != http.StatusUnsupportedMediaType {
+		t.Errorf("XML body: %d", res.status)
 	}
 	// A reading in the future is refused with its line.
 	future := longCSV(time.Now().Add(49*time.Hour), 120, 130)

@@ -1,34 +1,24 @@
 package taccuino
 
 import (
-	"bufio"
-	"bytes"
-	"cmp"
 	"context"
 	"errors"
 	"fmt"
 	"io"
 	"mime"
 	"net/http"
-	"slices"
 	"strings"
+	"time"
 
 	"fsecgm/cgm"
 	"fsecgm/cgm/cgmstore"
-	"fsecgm/connectors/connsync"
-	"fsecgm/connectors/libreview"
-	"fsecgm/connectors/longcsv"
+	"fsecgm/connectors/fileimport"
 	"fsecgm/taccuino/consent"
+	"fsecgm/taccuino/locale"
 	"fsecgm/taccuino/web"
 
 	"github.com/jackc/pgx/v5"
 	"github.com/labstack/echo/v5"
-)
-
-// Import formats.
-const (
-	FormatLibreView = "libreview"
-	FormatLong      = "long"
 )
 
 // ImportJSON is the answer of POST /patients/{id}/imports: what the file
@@ -36,18 +26,56 @@ const (
 // the number of readings stored or already there; re-importing a file
 // changes nothing (every reading is a duplicate).
 type ImportJSON struct {
-	Format    string `json:"format"`
+	// Format is the file's format (fileimport.Format): libreview, long,
+	// clarity, carelink, nightscout or nightscout-csv.
+	Format string `json:"format"`
+	// Language is the language of a LibreView export, when known.
+	Language  string `json:"language,omitempty"`
 	Rows      int    `json:"rows"`
 	Readings  int    `json:"readings"`
 	Inserted  int    `json:"inserted"`
 	Duplicate int    `json:"duplicate"`
 	Revised   int    `json:"revised"`
-	// Skipped counts rows that hold no glucose (LibreView insulin, food,
-	// notes, ketones).
+	// Skipped counts rows that hold no glucose (insulin, food, notes,
+	// ketones, alerts, other events).
 	Skipped int `json:"skipped"`
+	// Repeated counts rows that repeat a reading exactly (same time, kind
+	// and value): stored once.
+	Repeated int `json:"repeated"`
+	// Conflicts lists the reading times the file gives with different
+	// values: the first row's value is kept (fileimport.Conflict).
+	Conflicts []ConflictJSON `json:"conflicts"`
 	// Rejected lists the lines not imported (only with skip_invalid=true;
 	// otherwise any rejected line fails the whole import with 422).
 	Rejected []LineErrorJSON `json:"rejected"`
+}
+
+// ConflictJSON is a reading time a file gives with different values.
+type ConflictJSON struct {
+	Time    time.Time   `json:"time"`
+	Kind    cgm.Kind    `json:"kind"`
+	Kept    ValueJSON   `json:"kept"`
+	Dropped []ValueJSON `json:"dropped"`
+}
+
+// ValueJSON is the value a row of a file gives.
+type ValueJSON struct {
+	Line  int     `json:"line"`
+	Value float64 `json:"value"`
+	Unit  string  `json:"unit"`
+	// Flag is "LO" or "HI" for a reading beyond the sensor's range.
+	Flag string `json:"flag,omitempty"`
+}
+
+func valueJSON(v fileimport.Value) ValueJSON {
+	out := ValueJSON{Line: v.Line, Value: v.Value, Unit: v.Unit.String()}
+	switch {
+	case v.Flags&cgm.FlagLow != 0:
+		out.Flag = "LO"
+	case v.Flags&cgm.FlagHigh != 0:
+		out.Flag = "HI"
+	}
+	return out
 }
 
 // LineErrorJSON is a rejected line of an imported file.
@@ -58,28 +86,29 @@ type LineErrorJSON struct {
 	Reason string `json:"reason"`
 }
 
-// upload is a CSV file received for import.
+func lineErrorJSON(e *cgm.LineError) LineErrorJSON {
+	return LineErrorJSON{Line: e.Line, Field: e.Field, Value: e.Value, Reason: e.Reason}
+}
+
+// upload is a file received for import.
 type upload struct {
 	name        string
 	data        []byte
-	format      string // auto, libreview or long
+	format      fileimport.Format // "" to detect it
 	skipInvalid bool
 }
 
-// readUpload reads a CSV file from a multipart form (field "file") or a raw
-// text/csv body, and the format and skip_invalid parameters (query or
-// form).
+// readUpload reads a file from a multipart form (field "file") or a raw
+// body (text/csv, or application/json for Nightscout entries), and the
+// format and skip_invalid parameters (query or form).
 func readUpload(c *echo.Context) (upload, error) {
 	r := c.Request()
-	up := upload{name: "upload.csv", format: c.FormValue("format")}
-	if up.format == "" {
-		up.format = "auto"
+	up := upload{name: "upload"}
+	f, err := fileimport.ParseFormat(c.FormValue("format"))
+	if err != nil {
+		return up, web.Invalid("format", "format must be auto or one of "+fileimport.FormatNames())
 	}
-	switch up.format {
-	case "auto", FormatLibreView, FormatLong:
-	default:
-		return up, web.Invalid("format", "format must be auto, libreview or long")
-	}
+	up.format = f
 	switch skip := c.FormValue("skip_invalid"); skip {
 	case "", "false", "0":
 	case "true", "1", "on":
@@ -107,11 +136,11 @@ func readUpload(c *echo.Context) (upload, error) {
 		if fh.Filename != "" {
 			up.name = safeFileName(fh.Filename)
 		}
-	case "text/csv", "text/plain", "application/octet-stream":
+	case "text/csv", "text/plain", "application/octet-stream", "application/json":
 		src = r.Body
 	default:
 		return up, web.NewError(http.StatusUnsupportedMediaType, web.CodeUnsupportedType,
-			"send the CSV file as multipart/form-data (field \"file\") or as a text/csv body")
+			"send the file as multipart/form-data (field \"file\") or as a text/csv (or, for Nightscout entries, application/json) body")
 	}
 	data, err := io.ReadAll(io.LimitReader(src, MaxUploadBytes+1))
 	if err != nil {
@@ -144,148 +173,99 @@ func safeFileName(s string) string {
 		b.WriteRune(r)
 	}
 	if b.Len() == 0 {
-		return "upload.csv"
+		return "upload"
 	}
 	return b.String()
 }
 
-// detectFormat looks at the first non-blank line, as "fsecgm import" does.
-func detectFormat(data []byte) (string, error) {
-	sc := bufio.NewScanner(bytes.NewReader(data))
-	sc.Buffer(make([]byte, 64<<10), 1<<20)
-	for sc.Scan() {
-		line := bytes.TrimSpace(sc.Bytes())
-		if len(line) == 0 {
-			continue
-		}
-		switch {
-		case longcsv.Detect(line):
-			return FormatLong, nil
-		case libreview.Detect(line):
-			return FormatLibreView, nil
-		}
-		break
-	}
-	return "", web.Invalid("file", "line 1: not a LibreView export (title line \"Glucose Data,Generated on,…\" or its header) nor a long CSV (header id,time,gl)")
-}
-
-// invalidImport is the 422 error of a refused file, listing its lines. It
-// wraps consent.ErrInvalid so that the access log records
-// "invalid-request".
-func invalidImport(msg string, lines []LineErrorJSON) error {
+// invalidImport is the 422 error of a refused file, with details. It wraps
+// consent.ErrInvalid so that the access log records "invalid-request".
+func invalidImport(msg string, details any) error {
 	e := web.Invalid("file", msg)
-	e.Details = lines
+	e.Details = details
 	return e.Wrap(fmt.Errorf("%w: import", consent.ErrInvalid))
 }
 
 // maxReportedLines bounds the rejected lines listed in an answer.
 const maxReportedLines = 1000
 
-// importCSV parses up and ingests its readings for patient p in tx: the
-// whole file or nothing, unless up.skipInvalid, in which case the valid
-// readings are stored and the rejected lines listed.
-func (s *Server) importCSV(ctx context.Context, tx pgx.Tx, p cgmstore.Patient, up upload) (ImportJSON, error) {
+// importFile parses up and imports it for patient p in tx
+// (fileimport.Import: the whole file or nothing, unless up.skipInvalid).
+// A refusal is a 422 whose message is in the caller's language l and
+// whose details say why: the lines (a list), or {"reason": …} for a file
+// of another format or of another person.
+func (s *Server) importFile(ctx context.Context, tx pgx.Tx, p cgmstore.Patient, up upload, l locale.Lang) (ImportJSON, error) {
 	loc, err := p.Location()
 	if err != nil {
 		return ImportJSON{}, err
 	}
-	format := up.format
-	if format == "auto" {
-		if format, err = detectFormat(up.data); err != nil {
-			return ImportJSON{}, err
-		}
-	}
-	out := ImportJSON{Format: format, Rejected: []LineErrorJSON{}}
-	var (
-		readings []cgm.Reading
-		lines    []int
-		devices  []cgmstore.Device
-		source   cgmstore.Source
-	)
-	switch format {
-	case FormatLibreView:
-		f, err := libreview.Parse(bytes.NewReader(up.data), up.name, libreview.Options{Location: loc})
-		if err != nil {
-			return out, invalidImport(err.Error(), nil)
-		}
-		out.Rows, out.Skipped = f.Rows, f.Skipped
-		for _, e := range f.Rejected {
-			out.Rejected = append(out.Rejected, LineErrorJSON{Line: e.Line, Field: e.Field, Value: e.Value, Reason: e.Reason})
-		}
-		readings, lines, source = f.Readings, f.Lines, cgmstore.SourceLibreView
-		for serial, model := range f.Devices {
-			devices = append(devices, cgmstore.Device{Serial: serial, Model: model})
-		}
-	case FormatLong:
-		f, err := longcsv.Parse(bytes.NewReader(up.data), up.name)
-		if err != nil {
-			return out, invalidImport(err.Error(), nil)
-		}
-		if len(f.Subjects) > 1 {
-			return out, invalidImport(fmt.Sprintf("the file holds %d subjects (id column); a patient's import must hold one", len(f.Subjects)), nil)
-		}
-		out.Rows = f.Rows
-		for _, e := range f.Rejected {
-			out.Rejected = append(out.Rejected, LineErrorJSON{Line: e.Line, Field: e.Field, Value: e.Value, Reason: e.Reason})
-		}
-		if len(f.Subjects) == 1 {
-			readings, lines = f.Subjects[0].Readings, f.Subjects[0].Lines
-		}
-		source = cgmstore.SourceLongCSV
-	}
-	// Validate the readings as the store will, so that every bad line is
-	// reported with its line number, the parser's and the store's alike.
-	now := s.deps.Clock()
-	for i, r := range readings {
-		if err := r.Validate(now); err != nil {
-			le := LineErrorJSON{Reason: err.Error()}
-			if i < len(lines) {
-				le.Line = lines[i]
-			}
-			var fe *cgm.FieldError
-			if errors.As(err, &fe) {
-				le.Field, le.Value, le.Reason = fe.Field, fe.Value, fe.Reason
-			}
-			out.Rejected = append(out.Rejected, le)
-		}
-	}
-	slices.SortStableFunc(out.Rejected, func(a, b LineErrorJSON) int { return cmp.Compare(a.Line, b.Line) })
-	if len(out.Rejected) > 0 && !up.skipInvalid {
-		return out, invalidImport(fmt.Sprintf("%d line(s) rejected; nothing was imported (fix them, or send skip_invalid=true to import the valid lines)",
-			len(out.Rejected)), clipLines(out.Rejected))
-	}
-	if len(readings) == 0 {
-		return out, invalidImport("the file holds no glucose readings", clipLines(out.Rejected))
-	}
-	// connsync.Import writes through cgmstore.IngestTx in tx and marks the
-	// patient's summaries for recomputation.
-	res, err := connsync.Import(ctx, tx, s.deps.Store, p.ID, connsync.ImportFile{Name: up.name, Source: source,
-		Readings: readings, Lines: lines, Devices: devices}, connsync.ImportOptions{SkipInvalid: up.skipInvalid, Now: s.deps.Now})
+	f, err := fileimport.Parse(up.name, up.data, fileimport.Options{Format: up.format, Location: loc})
 	if err != nil {
-		if errors.Is(err, connsync.ErrInvalid) {
-			return out, invalidImport(err.Error(), clipLines(out.Rejected))
+		var ue *fileimport.UnknownError
+		if errors.As(err, &ue) {
+			return ImportJSON{}, invalidImport(l.Sprintf("import_unknown", l.T("import_what_"+ue.Code))+" "+l.T("import_unknown_"+ue.Code),
+				map[string]string{"reason": "unknown_format", "detected": ue.Code})
 		}
+		return ImportJSON{}, invalidImport(err.Error(), map[string]string{"reason": "unreadable"})
+	}
+	out := ImportJSON{Format: string(f.Format), Language: f.Language, Rows: f.Rows, Skipped: f.Skipped,
+		Repeated: f.Repeated, Conflicts: []ConflictJSON{}, Rejected: []LineErrorJSON{}}
+	for _, c := range f.Conflicts {
+		cj := ConflictJSON{Time: c.Time, Kind: c.Kind, Kept: valueJSON(c.Kept)}
+		for _, d := range c.Dropped {
+			cj.Dropped = append(cj.Dropped, valueJSON(d))
+		}
+		out.Conflicts = append(out.Conflicts, cj)
+	}
+	res, err := fileimport.Import(ctx, tx, s.deps.Store, p, f, fileimport.ImportOptions{SkipInvalid: up.skipInvalid, Now: s.deps.Clock})
+	var (
+		rej *fileimport.RejectedError
+		pe  *fileimport.PersonError
+	)
+	switch {
+	case errors.As(err, &pe):
+		who := pe.Person.String()
+		if who == "" {
+			return out, invalidImport(l.T("import_other_person_unnamed"), map[string]string{"reason": "other_person"})
+		}
+		return out, invalidImport(l.Sprintf("import_other_person", who), map[string]string{"reason": "other_person", "person": who})
+	case errors.As(err, &rej):
+		lines := make([]LineErrorJSON, 0, min(len(rej.Lines), maxReportedLines))
+		for _, le := range rej.Lines[:min(len(rej.Lines), maxReportedLines)] {
+			lines = append(lines, lineErrorJSON(le))
+		}
+		return out, invalidImport(l.Sprintf("import_rejected", len(rej.Lines)), lines)
+	case errors.Is(err, fileimport.ErrSubjects):
+		return out, invalidImport(l.T("import_subjects"), map[string]string{"reason": "several_subjects"})
+	case errors.Is(err, fileimport.ErrNoReadings):
+		lines := make([]LineErrorJSON, 0, len(res.Rejections))
+		for _, le := range res.Rejections[:min(len(res.Rejections), maxReportedLines)] {
+			lines = append(lines, lineErrorJSON(le))
+		}
+		return out, invalidImport(l.T("import_no_readings"), lines)
+	case errors.Is(err, fileimport.ErrInvalid):
+		return out, invalidImport(err.Error(), map[string]string{"reason": "refused"})
+	case err != nil:
 		return out, err
 	}
-	out.Rejected = clipLines(out.Rejected)
+	for _, le := range res.Rejections[:min(len(res.Rejections), maxReportedLines)] {
+		out.Rejected = append(out.Rejected, lineErrorJSON(le))
+	}
 	out.Readings = res.Inserted + res.Duplicate + res.Revised
 	out.Inserted, out.Duplicate, out.Revised = res.Inserted, res.Duplicate, res.Revised
 	return out, nil
 }
 
-func clipLines(ls []LineErrorJSON) []LineErrorJSON {
-	if len(ls) > maxReportedLines {
-		return ls[:maxReportedLines]
-	}
-	return ls
-}
-
 // importDetail is the access-log detail of an import (no values).
 func importDetail(up upload) string {
-	return fmt.Sprintf("import CSV (%s, %d bytes)", up.format, len(up.data))
+	f := string(up.format)
+	if f == "" {
+		f = "auto"
+	}
+	return fmt.Sprintf("import file (%s, %d bytes)", f, len(up.data))
 }
 
-// apiImport imports a LibreView or long CSV file.
+// apiImport imports a file of one of the formats fileimport reads.
 func (s *Server) apiImport(c *echo.Context) error {
 	p, err := s.deps.Patient(c, consent.ActWriteData)
 	if err != nil {
@@ -297,7 +277,7 @@ func (s *Server) apiImport(c *echo.Context) error {
 	}
 	var out ImportJSON
 	err = s.deps.Access(c, p, consent.ActWriteData, importDetail(up), func(ctx context.Context, tx pgx.Tx) error {
-		out, err = s.importCSV(ctx, tx, p, up)
+		out, err = s.importFile(ctx, tx, p, up, web.Lang(c))
 		return err
 	})
 	if err != nil {

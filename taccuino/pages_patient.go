@@ -542,14 +542,47 @@ func (s *Server) postRevokeDelegation(c *echo.Context) error {
 
 // importView is the result page of an upload.
 type importView struct {
-	ID     string
-	Result ImportJSON
-	Failed bool
-	Error  string
-	Lines  []LineErrorJSON
+	ID        string
+	Result    ImportJSON
+	Failed    bool
+	Error     string
+	Lines     []LineErrorJSON
+	Conflicts []conflictView
 }
 
-// postImport imports a CSV file uploaded from the page and shows what
+// conflictView is a reading time a file gave with different values, for
+// a person to read.
+type conflictView struct {
+	Time, Kind, Kept, Dropped string
+}
+
+// conflictViews writes the conflicts in the patient's zone and language.
+func conflictViews(cs []ConflictJSON, loc *time.Location, l locale.Lang) []conflictView {
+	val := func(v ValueJSON) string {
+		digits := 0
+		if v.Unit == cgm.MmolL.String() {
+			digits = 1
+		}
+		s := l.Number(v.Value, digits) + " " + v.Unit
+		if v.Flag != "" {
+			s = v.Flag
+		}
+		return fmt.Sprintf("%s (%d)", s, v.Line)
+	}
+	out := make([]conflictView, 0, len(cs))
+	for _, c := range cs {
+		cv := conflictView{Time: c.Time.In(loc).Format("02/01/2006 15:04:05"), Kind: c.Kind.String(), Kept: val(c.Kept)}
+		var ds []string
+		for _, d := range c.Dropped {
+			ds = append(ds, val(d))
+		}
+		cv.Dropped = strings.Join(ds, ", ")
+		out = append(out, cv)
+	}
+	return out
+}
+
+// postImport imports a file uploaded from the page and shows what
 // happened.
 func (s *Server) postImport(c *echo.Context) error {
 	p, err := s.deps.Patient(c, consent.ActWriteData)
@@ -560,12 +593,14 @@ func (s *Server) postImport(c *echo.Context) error {
 	if err != nil {
 		return err
 	}
+	l := web.Lang(c)
 	var out ImportJSON
 	err = s.deps.Access(c, p, consent.ActWriteData, importDetail(up), func(ctx context.Context, tx pgx.Tx) error {
-		out, err = s.importCSV(ctx, tx, p, up)
+		out, err = s.importFile(ctx, tx, p, up, l)
 		return err
 	})
-	iv := importView{ID: p.PublicID, Result: out}
+	loc, _ := p.Location()
+	iv := importView{ID: p.PublicID, Result: out, Conflicts: conflictViews(out.Conflicts, romeOr(loc), l)}
 	var we *web.Error
 	if err != nil {
 		if !errors.As(err, &we) || we.Status != http.StatusUnprocessableEntity {

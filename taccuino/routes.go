@@ -59,6 +59,7 @@ func (s *Server) routes() error {
 	pt.GET("/readings", s.apiReadings)
 	pt.GET("/daily-profiles", s.apiDailyProfiles)
 	pt.POST("/imports", s.apiImport)
+	pt.GET("/export", s.export)
 	pt.GET("/consent/third-party", s.apiGetConsent)
 	pt.PUT("/consent/third-party", s.apiPutConsent)
 	pt.GET("/consent/privacy-notice", s.apiGetPrivacyNotice)
@@ -104,6 +105,7 @@ func (s *Server) routes() error {
 	html.POST("/taccuino/p/:"+web.PatientParam+"/delegations", s.postGrantDelegation)
 	html.POST("/taccuino/p/:"+web.PatientParam+"/delegations/:delegation/revoke", s.postRevokeDelegation)
 	html.POST("/taccuino/p/:"+web.PatientParam+"/imports", s.postImport)
+	html.GET("/taccuino/p/:"+web.PatientParam+"/export", s.export)
 	html.POST("/taccuino/p/:"+web.PatientParam+"/connections", s.postConnect, sensitive)
 	html.POST("/taccuino/p/:"+web.PatientParam+"/connections/:connection/disconnect", s.postDisconnect)
 	html.POST("/taccuino/p/:"+web.PatientParam+"/connections/:connection/credentials", s.postCredentials, sensitive)
@@ -136,19 +138,28 @@ func isUpload(route string) bool {
 	return false
 }
 
+// isExport reports whether route streams a patient's data out: such routes
+// get ExportTimeout instead of RequestTimeout.
+func isExport(route string) bool {
+	return route == "/api/v1/patients/:id/export" || route == "/taccuino/p/:id/export"
+}
+
 // limits is middleware that applies the body size limit and the timeout of
-// the matched route (see isUpload). It runs after routing, before any
-// group middleware reads a body (CSRF reads forms).
+// the matched route (see isUpload and isExport). It runs after routing,
+// before any group middleware reads a body (CSRF reads forms).
 func (s *Server) limits() echo.MiddlewareFunc {
 	return func(next echo.HandlerFunc) echo.HandlerFunc {
 		small := web.BodyLimit(MaxBodyBytes)(web.Timeout(RequestTimeout)(next))
 		big := web.BodyLimit(MaxUploadBytes)(web.Timeout(UploadTimeout)(next))
+		long := web.BodyLimit(MaxBodyBytes)(web.Timeout(ExportTimeout)(next))
 		return func(c *echo.Context) error {
-			if strings.HasPrefix(c.Path(), "/fhir") {
+			switch {
+			case strings.HasPrefix(c.Path(), "/fhir"):
 				return next(c) // the FHIR API applies its own body limits and timeouts
-			}
-			if isUpload(c.Path()) {
+			case isUpload(c.Path()):
 				return big(c)
+			case isExport(c.Path()):
+				return long(c)
 			}
 			return small(c)
 		}

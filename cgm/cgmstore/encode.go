@@ -9,10 +9,11 @@ import (
 	"fsecgm/cgm"
 )
 
-// Source says where a reading came from.
+// Source says where a reading came from: the system that delivered it.
 type Source uint8
 
-// The sources of readings. At most 7 (three bits of the stored row).
+// The sources of readings. A reading row keeps its source in three bits of
+// meta (see [sourceCode]): eight sources at most, all used.
 const (
 	// SourceLibreLinkUp: the LibreLinkUp API (connectors/librelinkup).
 	SourceLibreLinkUp Source = 1
@@ -24,6 +25,16 @@ const (
 	SourceFHIR Source = 4
 	// SourceSimulator: the glucose simulator (connectors/glucosim).
 	SourceSimulator Source = 5
+	// SourceDexcom: Dexcom's systems: a Dexcom Clarity CSV export
+	// (connectors/clarity), and the Dexcom API.
+	SourceDexcom Source = 6
+	// SourceMedtronic: a Medtronic CareLink CSV export
+	// (connectors/carelink).
+	SourceMedtronic Source = 7
+	// SourceNightscout: Nightscout: an entries JSON file
+	// (connectors/nightscout) or a CSV of its entries
+	// (connectors/nightscoutcsv), and the Nightscout API. Stored as code 0.
+	SourceNightscout Source = 8
 )
 
 var sourceNames = [...]string{
@@ -32,10 +43,13 @@ var sourceNames = [...]string{
 	SourceLongCSV:     "longcsv",
 	SourceFHIR:        "fhir",
 	SourceSimulator:   "simulator",
+	SourceDexcom:      "dexcom",
+	SourceMedtronic:   "medtronic",
+	SourceNightscout:  "nightscout",
 }
 
-// String returns the source's name: librelinkup, libreview, longcsv, fhir
-// or simulator.
+// String returns the source's name: librelinkup, libreview, longcsv, fhir,
+// simulator, dexcom, medtronic or nightscout.
 func (s Source) String() string {
 	if s.Valid() {
 		return sourceNames[s]
@@ -45,6 +59,17 @@ func (s Source) String() string {
 
 // Valid reports whether s is one of the defined sources.
 func (s Source) Valid() bool { return int(s) < len(sourceNames) && sourceNames[s] != "" }
+
+// sourceCode returns the three bits a reading row stores for s: the source
+// itself for 1–7, and 0 for SourceNightscout, the eighth (migrations/
+// 00002_readings.sql keeps bits 12–15 of meta zero, so the field cannot
+// grow without rewriting every row).
+func sourceCode(s Source) int16 {
+	if s == SourceNightscout {
+		return 0
+	}
+	return int16(s) & 7
+}
 
 // ParseSource parses a source name as written by [Source.String].
 func ParseSource(name string) (Source, error) {
@@ -82,7 +107,7 @@ func scale(u cgm.Unit) float64 {
 
 // encode returns the stored form of a valid reading from src.
 func encode(r cgm.Reading, src Source) (value, meta int16) {
-	m := int(r.Kind)&metaKindMask | int(src&7)<<metaSourceShift | int(r.Trend&7)<<metaTrendShift
+	m := int(r.Kind)&metaKindMask | int(sourceCode(src))<<metaSourceShift | int(r.Trend&7)<<metaTrendShift
 	if r.Flags&cgm.FlagLow != 0 {
 		m |= metaLow
 	}
@@ -116,8 +141,13 @@ func decode(t time.Time, value, meta int16) cgm.Reading {
 	return r
 }
 
-// sourceOf returns the source bits of meta.
-func sourceOf(meta int16) Source { return Source(meta & metaSourceMask >> metaSourceShift) }
+// sourceOf returns the source of the source bits of meta (see sourceCode).
+func sourceOf(meta int16) Source {
+	if c := Source(meta & metaSourceMask >> metaSourceShift); c != 0 {
+		return c
+	}
+	return SourceNightscout
+}
 
 // kindList returns kinds as the int4 array the queries compare meta & 7
 // with; all kinds when none is given.

@@ -11,9 +11,8 @@ import (
 // EnsurePartitions creates the monthly partitions (UTC months) of readings
 // covering [from, to] that do not exist yet, moving into them any rows the
 // default partition holds for their months, and returns their names. On
-// TimescaleDB it does nothing. Run it daily for the months ahead, e.g.
-// EnsurePartitions(ctx, now, now.AddDate(0, 3, 0)); Ingest also calls it
-// for the months of each batch.
+// TimescaleDB it does nothing. KeepPartitions runs it daily for the months
+// around now; Ingest also calls it for the months of each batch.
 func (s *Store) EnsurePartitions(ctx context.Context, from, to time.Time) ([]string, error) {
 	var names []string
 	err := pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error {
@@ -38,6 +37,26 @@ func (s *Store) EnsurePartitions(ctx context.Context, from, to time.Time) ([]str
 	}
 	s.mu.Unlock()
 	return names, nil
+}
+
+// The months KeepPartitions keeps ready around now: two months back, for
+// sources that deliver late (the LibreLinkUp logbook reaches 14 days back,
+// devices upload after days offline), and three ahead. Older months, as a
+// file import brings them, are created by the ingestion itself for each
+// batch (ensureMonths).
+const (
+	partitionsBack   = 62 * 24 * time.Hour
+	partitionsMonths = 3
+)
+
+// KeepPartitions is the store's daily upkeep: it creates the monthly
+// partitions of readings from two months before now to three months after
+// (EnsurePartitions), so that the ingestion of a sync or upload seldom
+// needs a second connection to create one. Every replica may run it: it
+// is idempotent and serialised in the database. On TimescaleDB it does
+// nothing.
+func (s *Store) KeepPartitions(ctx context.Context, now time.Time) ([]string, error) {
+	return s.EnsurePartitions(ctx, now.Add(-partitionsBack), now.AddDate(0, partitionsMonths, 0))
 }
 
 // monthOf returns the UTC month of t as year*12 + month-1.

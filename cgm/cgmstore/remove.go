@@ -80,12 +80,9 @@ func (s *Store) RemoveSourceReadings(ctx context.Context, tx pgx.Tx, patientID i
 			SELECT $1, kind, first_at, last_at, n, first_at FROM agg
 			ON CONFLICT (patient_id, kind) DO UPDATE SET first_at = excluded.first_at, last_at = excluded.last_at,
 				readings = excluded.readings`
-		dirty = `
-			INSERT INTO patient_metrics_dirty AS d (patient_id, since, marked_at) VALUES ($1, $2, now())
-			ON CONFLICT (patient_id) DO UPDATE SET since = least(d.since, excluded.since), marked_at = excluded.marked_at`
 	)
 	var out Removed
-	srcBits := int16(src) << 3
+	srcBits := sourceCode(src) << metaSourceShift
 	if _, err := tx.Exec(ctx, lockPatientSQL, int32(patientID)); err != nil {
 		return out, fmt.Errorf("cgmstore: remove readings: %w", translate(err))
 	}
@@ -121,7 +118,7 @@ func (s *Store) RemoveSourceReadings(ctx context.Context, tx pgx.Tx, patientID i
 	if _, err := tx.Exec(ctx, recount, int32(patientID)); err != nil {
 		return out, fmt.Errorf("cgmstore: remove readings: coverage: %w", translate(err))
 	}
-	if _, err := tx.Exec(ctx, dirty, int32(patientID), from.UTC()); err != nil {
+	if _, err := tx.Exec(ctx, upsertDirtySQL, []int32{int32(patientID)}, []time.Time{from.UTC()}); err != nil {
 		return out, fmt.Errorf("cgmstore: remove readings: dirty mark: %w", translate(err))
 	}
 	return out, nil

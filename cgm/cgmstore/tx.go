@@ -34,6 +34,17 @@ func (r TxReader) Readings(ctx context.Context, patientID int64, from, to time.T
 	return readings(ctx, r.tx, patientID, from, to, kinds)
 }
 
+// EachReading streams the readings of a patient taken in [from, to) of the
+// given kinds (all kinds when none is given) to fn, oldest first, each with
+// its device, as Readings returns them, but one at a time as they arrive
+// from the database: a read of any length needs memory for one reading
+// (an export of years of readings). It stops at fn's first error and
+// returns it as it is. The transaction's connection is busy until it
+// returns.
+func (r TxReader) EachReading(ctx context.Context, patientID int64, from, to time.Time, fn func(cgm.Reading) error, kinds ...cgm.Kind) error {
+	return eachReadingOf(ctx, r.tx, patientID, from, to, kinds, fn)
+}
+
 // Latest is Store.Latest in the transaction.
 func (r TxReader) Latest(ctx context.Context, patientID int64, kinds ...cgm.Kind) (cgm.Reading, error) {
 	return latest(ctx, r.tx, patientID, kinds)

@@ -345,8 +345,7 @@ func bench(ctx context.Context, pool *pgxpool.Pool, c config, out, log io.Writer
 
 	// Day rows and summaries, by the updater itself.
 	tu := time.Now()
-	if _, err := pool.Exec(ctx, `INSERT INTO patient_metrics_dirty (patient_id, since, marked_at)
-		SELECT patient_id, first_at, now() FROM reading_coverage WHERE kind = 1`); err != nil {
+	if _, err := store.MarkAllDirty(ctx); err != nil { // the readings were loaded around Ingest
 		return err
 	}
 	updater := summaries.NewUpdater(pool, store, summaries.Options{Logger: logger, Batch: 100, KeepDays: max(90, c.days+1)})
@@ -537,11 +536,8 @@ func measureSync(ctx context.Context, pool *pgxpool.Pool, store *cgmstore.Store,
 				Unit: cgm.MgDL, Kind: cgm.Historic})
 		}
 		err := pgx.BeginFunc(ctx, pool, func(tx pgx.Tx) error {
-			if _, err := store.IngestTx(ctx, tx, cgmstore.Batch{Patient: ids[p], Source: cgmstore.SourceSimulator, Readings: rs}); err != nil {
-				return err
-			}
-			_, err := tx.Exec(ctx, `INSERT INTO patient_metrics_dirty AS d (patient_id, since, marked_at) VALUES ($1, $2, now())
-				ON CONFLICT (patient_id) DO UPDATE SET since = least(d.since, excluded.since), marked_at = excluded.marked_at`, ids[p], rs[0].Time)
+			// The ingestion marks the patient dirty from the new readings.
+			_, err := store.IngestTx(ctx, tx, cgmstore.Batch{Patient: ids[p], Source: cgmstore.SourceSimulator, Readings: rs})
 			return err
 		})
 		if err != nil {

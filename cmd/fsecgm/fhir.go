@@ -12,6 +12,7 @@ import (
 
 	"fsecgm/agp"
 	"fsecgm/cgm"
+	"fsecgm/connectors/fileimport"
 	"fsecgm/taccuino/fhir"
 )
 
@@ -22,10 +23,10 @@ const defaultBaseURL = "https://fsecgm.example.org/fhir"
 // runFHIR implements "fsecgm fhir": the summary Bundle of a file, with the
 // same mapping as the service, so that it can be checked without a database.
 func runFHIR(ctx context.Context, e *env, args []string) error {
-	fs := newFlagSet(e, "fhir", "--input FILE [--patient ID] [--format auto|libreview|long] [--tz ZONE] [--from YYYY-MM-DD --to YYYY-MM-DD] [--base URL] [--ig-only]")
-	inputPath := fs.String("input", "", "CSV `file`: a LibreView export or a long CSV id,time,gl")
+	fs := newFlagSet(e, "fhir", "--input FILE [--patient ID] [--format auto|FORMAT] [--tz ZONE] [--from YYYY-MM-DD --to YYYY-MM-DD] [--base URL] [--ig-only]")
+	inputPath := fs.String("input", "", "`file`: a LibreView, Dexcom Clarity or Medtronic CareLink export, Nightscout entries (JSON or CSV), or a long CSV id,time,gl")
 	patient := fs.String("patient", "", "subject `id` of a long CSV with several subjects (default: the first)")
-	format := fs.String("format", "auto", "input format: auto, libreview or long")
+	format := fs.String("format", "auto", "input format: auto, "+fileimport.FormatNames())
 	tz := fs.String("tz", "", "time `zone` (default: the offset the file's timestamps carry, else Europe/Rome)")
 	from := fs.String("from", "", "first local `date` of the reporting period (YYYY-MM-DD)")
 	to := fs.String("to", "", "last local `date` of the reporting period, inclusive")
@@ -40,6 +41,9 @@ func runFHIR(ctx context.Context, e *env, args []string) error {
 	in, err := readInput(*inputPath, *format, *tz)
 	if err != nil {
 		return usageError(err)
+	}
+	for _, n := range conflictNotes(in.File) {
+		fmt.Fprintln(e.Stderr, "note:", n)
 	}
 	if len(in.Rejected) > 0 {
 		return usageError(inputError(*inputPath, in.Rejected))
@@ -63,7 +67,7 @@ func runFHIR(ctx context.Context, e *env, args []string) error {
 	b, err := fhir.SummaryBundle(fhir.SummaryInput{
 		Report:  r,
 		Patient: fhir.PatientInfo{ID: offlineID(s.ID)},
-		Devices: devicesOf(s),
+		Devices: devicesOf(s, manufacturer(in.Format)),
 		Base:    baseURL,
 		Type:    fhir.BundleCollection,
 		IGOnly:  *igOnly,
@@ -101,8 +105,23 @@ func offlineID(label string) string {
 	return "file-" + hex.EncodeToString(h[:8])
 }
 
-// devicesOf returns the sensors (serials) of a subject's readings.
-func devicesOf(s subject) []fhir.DeviceInfo {
+// manufacturer names the maker of the devices of a file's format, when
+// the format says.
+func manufacturer(f fileimport.Format) string {
+	switch f {
+	case fileimport.LibreView:
+		return "Abbott"
+	case fileimport.Clarity:
+		return "Dexcom"
+	case fileimport.CareLink:
+		return "Medtronic"
+	}
+	return ""
+}
+
+// devicesOf returns the sensors (serials) of a subject's readings, made by
+// maker when known.
+func devicesOf(s subject, maker string) []fhir.DeviceInfo {
 	seen := map[string]bool{}
 	var out []fhir.DeviceInfo
 	for _, r := range s.Readings {
@@ -110,7 +129,7 @@ func devicesOf(s subject) []fhir.DeviceInfo {
 			continue
 		}
 		seen[r.Device] = true
-		out = append(out, fhir.DeviceInfo{Serial: r.Device, Manufacturer: "Abbott", Model: s.Devices[r.Device]})
+		out = append(out, fhir.DeviceInfo{Serial: r.Device, Manufacturer: maker, Model: s.Devices[r.Device]})
 	}
 	slices.SortFunc(out, func(a, b fhir.DeviceInfo) int { return strings.Compare(a.Serial, b.Serial) })
 	return out

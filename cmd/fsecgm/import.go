@@ -7,12 +7,15 @@ import (
 	"fmt"
 	"io"
 	"os"
-	"sort"
+	"strings"
 	"time"
 
+	"fsecgm/cgm"
 	"fsecgm/cgm/cgmstore"
-	"fsecgm/connectors/connsync"
+	"fsecgm/cgm/codicefiscale"
+	"fsecgm/connectors/fileimport"
 	"fsecgm/migrations"
+	"fsecgm/taccuino/locale"
 
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgxpool"
@@ -24,24 +27,68 @@ import (
 // (on a terminal only).
 const progressMin = 100_000
 
-// importCounts is the --json output of "fsecgm import".
-type importCounts struct {
-	Inserted  int `json:"inserted"`
-	Duplicate int `json:"duplicate"`
-	Revised   int `json:"revised"`
-	Rejected  int `json:"rejected"`
+// importJSON is the --json output of "fsecgm import".
+type importJSON struct {
+	Format    string `json:"format"`
+	Inserted  int    `json:"inserted"`
+	Duplicate int    `json:"duplicate"`
+	Revised   int    `json:"revised"`
+	Rejected  int    `json:"rejected"`
+	Skipped   int    `json:"skipped"`
+	// Repeated counts rows repeating a reading exactly.
+	Repeated int `json:"repeated"`
+	// Conflicts lists the reading times given with different values, the
+	// first row's value kept (fileimport.Conflict).
+	Conflicts []conflictJSON `json:"conflicts"`
 }
 
-// runImport implements "fsecgm import": a LibreView export or a long CSV of
-// one patient into the store, through the ingestion path.
+// conflictJSON is a reading time a file gave with different values.
+type conflictJSON struct {
+	Time    time.Time   `json:"time"`
+	Kind    string      `json:"kind"`
+	Kept    valueJSON   `json:"kept"`
+	Dropped []valueJSON `json:"dropped"`
+}
+
+type valueJSON struct {
+	Line  int     `json:"line"`
+	Value float64 `json:"value"`
+	Unit  string  `json:"unit"`
+	Flag  string  `json:"flag,omitempty"`
+}
+
+func conflictsJSON(f *fileimport.File) []conflictJSON {
+	val := func(v fileimport.Value) valueJSON {
+		out := valueJSON{Line: v.Line, Value: v.Value, Unit: v.Unit.String()}
+		switch {
+		case v.Flags&cgm.FlagLow != 0:
+			out.Flag = "LO"
+		case v.Flags&cgm.FlagHigh != 0:
+			out.Flag = "HI"
+		}
+		return out
+	}
+	out := []conflictJSON{}
+	for _, c := range f.Conflicts {
+		cj := conflictJSON{Time: c.Time, Kind: c.Kind.String(), Kept: val(c.Kept)}
+		for _, d := range c.Dropped {
+			cj.Dropped = append(cj.Dropped, val(d))
+		}
+		out = append(out, cj)
+	}
+	return out
+}
+
+// runImport implements "fsecgm import": a file of one patient, in any of
+// the formats fileimport reads, into the store through the ingestion path.
 func runImport(ctx context.Context, e *env, args []string) error {
-	fs := newFlagSet(e, "import", "--patient CF --input FILE [--format auto|libreview|long] [--tz ZONE] [--skip-invalid] [--json] [--database-url URL]")
+	fs := newFlagSet(e, "import", "--patient CF --input FILE [--format auto|"+strings.ReplaceAll(fileimport.FormatNames(), ", ", "|")+"] [--tz ZONE] [--skip-invalid] [--json] [--database-url URL]")
 	cf := fs.String("patient", "", "codice fiscale of the patient (created, in --tz or Europe/Rome, when unknown)")
-	inputPath := fs.String("input", "", "CSV `file`: a LibreView export or a long CSV id,time,gl (one subject)")
-	format := fs.String("format", "auto", "input format: auto, libreview or long")
+	inputPath := fs.String("input", "", "`file`: a LibreView, Dexcom Clarity or Medtronic CareLink export, Nightscout entries (JSON or CSV), or a long CSV id,time,gl (one subject)")
+	format := fs.String("format", "auto", "input format: auto, "+fileimport.FormatNames())
 	tz := fs.String("tz", "", "IANA time `zone` of the file's wall-clock times and of a new patient (default: the patient's zone, else Europe/Rome)")
 	skip := fs.Bool("skip-invalid", false, "import the valid rows and list the rejected ones (default: the whole file or nothing)")
-	asJSON := fs.Bool("json", false, `print {"inserted": N, "duplicate": N, "revised": N, "rejected": N}`)
+	asJSON := fs.Bool("json", false, `print {"format", "inserted", "duplicate", "revised", "rejected", "skipped", "repeated", "conflicts"}`)
 	dbURL := fs.String("database-url", "", "PostgreSQL `URL` (default $DATABASE_URL; when neither is set, the private server in --data-dir)")
 	dataDir := fs.String("data-dir", defaultDataDir, "data `directory` of the private PostgreSQL used when no database URL is set")
 	if err := parseFlags(fs, args); err != nil {
@@ -58,6 +105,9 @@ func runImport(ctx context.Context, e *env, args []string) error {
 			return usageError(fmt.Errorf("--tz %q: want an IANA zone name such as Europe/Rome", *tz))
 		}
 	}
+	if err := codicefiscale.Validate(codicefiscale.Normalize(*cf)); err != nil {
+		return usageError(fmt.Errorf("--patient: %w", err))
+	}
 
 	pool, done, err := openDatabase(ctx, e, *dbURL, *dataDir)
 	if err != nil {
@@ -68,48 +118,51 @@ func runImport(ctx context.Context, e *env, args []string) error {
 
 	// The file's times are read in --tz, else in the zone of a known
 	// patient, else Europe/Rome.
+	known, err := store.PatientByFiscalCode(ctx, *cf)
+	exists := err == nil
+	switch {
+	case errors.Is(err, cgmstore.ErrInvalid):
+		return usageError(fmt.Errorf("--patient: %w", err))
+	case err != nil && !errors.Is(err, cgmstore.ErrNotFound):
+		return err
+	}
 	zone := *tz
-	if zone == "" {
-		if p, err := store.PatientByFiscalCode(ctx, *cf); err == nil {
-			zone = p.TimeZone
-		} else if errors.Is(err, cgmstore.ErrInvalid) {
-			return usageError(fmt.Errorf("--patient: %w", err))
-		}
+	if zone == "" && exists {
+		zone = known.TimeZone
 	}
 	in, err := readInput(*inputPath, *format, zone)
 	if err != nil {
 		return usageError(err)
 	}
-	if len(in.Subjects) > 1 {
-		return usageError(fmt.Errorf("%s holds %d subjects: import one patient's file at a time", *inputPath, len(in.Subjects)))
+	f := in.File
+	for _, n := range conflictNotes(f) {
+		fmt.Fprintln(e.Stderr, "note:", n)
 	}
-	f := connsync.ImportFile{Name: *inputPath, Source: cgmstore.SourceLibreView, Rejected: in.Rejected}
-	if in.Format == "long" {
-		f.Source = cgmstore.SourceLongCSV
-	}
-	if len(in.Subjects) == 1 {
-		s := in.Subjects[0]
-		f.Readings = s.Readings
-		serials := make([]string, 0, len(s.Devices))
-		for sn := range s.Devices {
-			serials = append(serials, sn)
-		}
-		sort.Strings(serials)
-		for _, sn := range serials {
-			f.Devices = append(f.Devices, cgmstore.Device{Serial: sn, Model: s.Devices[sn]})
-		}
-	}
-	// Whole file or nothing: check every line before writing anything,
-	// the patient included.
+	// Whole file or nothing: check the person the file names and every
+	// line before writing anything, the patient included.
 	now := time.Now()
-	rejected := append([]error(nil), f.Rejected...)
-	for _, r := range f.Readings {
-		if err := r.Validate(now); err != nil {
-			rejected = append(rejected, fmt.Errorf("%s: reading at %s: %w", *inputPath, r.Time.UTC().Format(time.RFC3339), err))
+	who := known
+	if !exists {
+		who = cgmstore.Patient{FiscalCode: codicefiscale.Normalize(*cf), TimeZone: cmpOr(*tz, cgmstore.DefaultTimeZone)}
+	}
+	if err := fileimport.CheckPerson(f, who, now); err != nil {
+		return usageError(personRefusal(err))
+	}
+	if len(f.Subjects) > 1 {
+		return usageError(fmt.Errorf("%s holds %d subjects: import one patient's file at a time", *inputPath, len(f.Subjects)))
+	}
+	var rejected []*cgm.LineError
+	rejected = append(rejected, f.Rejected...)
+	for _, s := range f.Subjects {
+		for i, r := range s.Readings {
+			if err := r.Validate(now); err != nil {
+				rejected = append(rejected, &cgm.LineError{File: *inputPath, Line: s.Lines[i], Reason: err.Error()})
+			}
 		}
 	}
 	if len(rejected) > 0 && !*skip {
-		return usageError(&connsync.RejectedError{Name: *inputPath, Lines: rejected})
+		cgm.SortLineErrors(rejected)
+		return usageError(&fileimport.RejectedError{Name: *inputPath, Lines: rejected})
 	}
 
 	p, created, err := store.EnsurePatient(ctx, *cf, *tz)
@@ -119,37 +172,56 @@ func runImport(ctx context.Context, e *env, args []string) error {
 		}
 		return err
 	}
-	opts := connsync.ImportOptions{SkipInvalid: *skip, Now: func() time.Time { return now }}
-	if bar := newProgressBar(e, len(f.Readings)); bar != nil {
+	opts := fileimport.ImportOptions{SkipInvalid: *skip, Now: func() time.Time { return now }}
+	if bar := newProgressBar(e, f.Readings()); bar != nil {
 		opts.Progress = func(done, total int) { _ = bar.Set(done) }
 		defer bar.Finish()
 	}
-	var res connsync.ImportResult
+	var res fileimport.Result
 	err = pgx.BeginFunc(ctx, pool, func(tx pgx.Tx) error {
 		var err error
-		res, err = connsync.Import(ctx, tx, store, p.ID, f, opts)
+		res, err = fileimport.Import(ctx, tx, store, p, f, opts)
+		if errors.Is(err, fileimport.ErrNoReadings) && *skip {
+			return nil // every line was rejected and is listed below: nothing to write
+		}
 		return err
 	})
 	if err != nil {
-		if errors.Is(err, connsync.ErrInvalid) {
-			return usageError(err)
+		if errors.Is(err, fileimport.ErrInvalid) {
+			return usageError(personRefusal(err))
 		}
 		return fmt.Errorf("nothing was imported: %w", err)
 	}
 	for _, r := range res.Rejections {
 		fmt.Fprintf(e.Stderr, "rejected: %v\n", r)
 	}
-	counts := importCounts{Inserted: res.Inserted, Duplicate: res.Duplicate, Revised: res.Revised, Rejected: res.Rejected}
+	out := importJSON{Format: string(f.Format), Inserted: res.Inserted, Duplicate: res.Duplicate, Revised: res.Revised,
+		Rejected: res.Rejected, Skipped: f.Skipped, Repeated: f.Repeated, Conflicts: conflictsJSON(f)}
 	if *asJSON {
-		return json.NewEncoder(e.Stdout).Encode(counts)
+		return json.NewEncoder(e.Stdout).Encode(out)
 	}
 	what := "existing patient"
 	if created {
 		what = "new patient in " + p.TimeZone
 	}
-	fmt.Fprintf(e.Stdout, "%s (%s, %s): %d inserted, %d duplicate, %d revised, %d rejected\n",
-		*inputPath, in.Format, what, counts.Inserted, counts.Duplicate, counts.Revised, counts.Rejected)
+	fmt.Fprintf(e.Stdout, "%s (%s, %s): %d inserted, %d duplicate, %d revised, %d rejected; %d rows without glucose, %d repeated, %d time(s) with different values\n",
+		*inputPath, f.Format.Title(), what, out.Inserted, out.Duplicate, out.Revised, out.Rejected, out.Skipped, out.Repeated, len(out.Conflicts))
 	return nil
+}
+
+// personRefusal adds to the refusal of a file of another person the
+// message the taccuino shows, in Italian and English.
+func personRefusal(err error) error {
+	var pe *fileimport.PersonError
+	if !errors.As(err, &pe) {
+		return err
+	}
+	who := pe.Person.String()
+	it, en := locale.IT.T("import_other_person_unnamed"), locale.EN.T("import_other_person_unnamed")
+	if who != "" {
+		it, en = locale.IT.Sprintf("import_other_person", who), locale.EN.Sprintf("import_other_person", who)
+	}
+	return fmt.Errorf("%w\n  %s\n  %s", err, it, en)
 }
 
 // newProgressBar returns a progress bar on e.Stderr for large imports when

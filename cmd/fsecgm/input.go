@@ -1,19 +1,15 @@
 package main
 
 import (
-	"bufio"
-	"bytes"
 	"errors"
 	"fmt"
-	"io"
 	"os"
 	"strings"
 	"time"
 
 	"fsecgm/agp"
 	"fsecgm/cgm"
-	"fsecgm/connectors/libreview"
-	"fsecgm/connectors/longcsv"
+	"fsecgm/connectors/fileimport"
 )
 
 // defaultZone is the zone of the FSE's patients when nothing else is known.
@@ -26,14 +22,15 @@ type subject struct {
 	Devices  map[string]string // serial → model, when the file says
 }
 
-// input is what a CSV file holds, ready for the engine.
+// input is what a file holds, ready for the engine.
 type input struct {
-	Format   string // "libreview" or "long"
+	File     *fileimport.File
+	Format   fileimport.Format
 	Subjects []subject
 	Location *time.Location
 	Zone     string // label of Location: an IANA name or "-05:00"
 	Rejected []error
-	Skipped  int // non-glucose rows (LibreView record types 3–6)
+	Skipped  int // rows without glucose (insulin, food, notes, alerts)
 }
 
 // maxReported bounds the bad lines printed for one file.
@@ -70,19 +67,19 @@ func parseZone(s string) (*time.Location, string, error) {
 	return loc, s, nil
 }
 
-// readInput reads a LibreView export or a long CSV. format is auto,
-// libreview or long; tz, when not empty, overrides the zone (default: the
-// offset all the file's timestamps carry, else Europe/Rome).
+// readInput reads a file of one of the formats fileimport reads (format
+// auto, or one of their names). tz, when not empty, is the zone of the
+// file's local times and of the figures; otherwise a long CSV's times are
+// read with the offset they carry (and the figures in it), everything else
+// in Europe/Rome.
 func readInput(path, format, tz string) (*input, error) {
 	data, err := os.ReadFile(path)
 	if err != nil {
 		return nil, err
 	}
-	if format == "auto" || format == "" {
-		format, err = detectFormat(path, data)
-		if err != nil {
-			return nil, err
-		}
+	fmtWanted, err := fileimport.ParseFormat(format)
+	if err != nil {
+		return nil, err
 	}
 	var loc *time.Location
 	zone := ""
@@ -90,73 +87,50 @@ func readInput(path, format, tz string) (*input, error) {
 		if loc, zone, err = parseZone(tz); err != nil {
 			return nil, err
 		}
+	} else {
+		loc, zone, _ = parseZone(defaultZone)
 	}
-	switch format {
-	case "long":
-		f, err := longcsv.Parse(bytes.NewReader(data), path)
-		if err != nil {
-			return nil, err
-		}
-		in := &input{Format: "long", Location: loc, Zone: zone}
-		if loc == nil {
-			if z := f.Zone(); z != nil {
-				in.Location, in.Zone = z, z.String()
-			} else {
-				in.Location, in.Zone, _ = parseZone(defaultZone)
-			}
-		}
-		for _, e := range f.Rejected {
-			in.Rejected = append(in.Rejected, e)
-		}
-		for _, s := range f.Subjects {
-			in.Subjects = append(in.Subjects, subject{ID: s.ID, Readings: s.Readings})
-		}
-		return in, nil
-	case "libreview":
-		if loc == nil {
-			loc, zone, _ = parseZone(defaultZone)
-		}
-		f, err := libreview.Parse(bytes.NewReader(data), path, libreview.Options{Location: loc})
-		if err != nil {
-			return nil, err
-		}
-		in := &input{Format: "libreview", Location: loc, Zone: zone, Skipped: f.Skipped}
-		for _, e := range f.Rejected {
-			in.Rejected = append(in.Rejected, e)
-		}
-		in.Subjects = []subject{{ID: libreviewID(path), Readings: f.Readings, Devices: f.Devices}}
-		return in, nil
+	f, err := fileimport.Parse(path, data, fileimport.Options{Format: fmtWanted, Location: loc})
+	if err != nil {
+		return nil, err
 	}
-	return nil, fmt.Errorf("unknown format %q: want auto, libreview or long", format)
+	in := &input{File: f, Format: f.Format, Location: loc, Zone: zone, Skipped: f.Skipped}
+	if f.Format == fileimport.Long && tz == "" && f.Zone != nil {
+		in.Location, in.Zone = f.Zone, f.Zone.String()
+	}
+	for _, e := range f.Rejected {
+		in.Rejected = append(in.Rejected, e)
+	}
+	for _, s := range f.Subjects {
+		sub := subject{ID: s.ID, Readings: s.Readings, Devices: map[string]string{}}
+		if sub.ID == "" {
+			sub.ID = fileID(path)
+		}
+		for _, d := range s.Devices {
+			sub.Devices[d.Serial] = d.Model
+		}
+		in.Subjects = append(in.Subjects, sub)
+	}
+	return in, nil
 }
 
-// libreviewID names the single patient of a LibreView export after its file.
-func libreviewID(path string) string {
+// fileID names the single patient of a file after the file.
+func fileID(path string) string {
 	base := path[strings.LastIndexAny(path, `/\`)+1:]
-	return strings.TrimSuffix(base, ".csv")
+	if i := strings.LastIndexByte(base, '.'); i > 0 {
+		base = base[:i]
+	}
+	return base
 }
 
-// detectFormat looks at the first non-empty line of a file.
-func detectFormat(path string, data []byte) (string, error) {
-	sc := bufio.NewScanner(bytes.NewReader(data))
-	sc.Buffer(make([]byte, 64*1024), 1<<20)
-	for sc.Scan() {
-		line := bytes.TrimSpace(sc.Bytes())
-		if len(line) == 0 {
-			continue
-		}
-		switch {
-		case longcsv.Detect(line):
-			return "long", nil
-		case libreview.Detect(line):
-			return "libreview", nil
-		}
-		break
+// conflictNotes describes the reading times a file gave twice with
+// different values, and how they were resolved (fileimport.Conflict).
+func conflictNotes(f *fileimport.File) []string {
+	var out []string
+	for _, c := range f.Conflicts {
+		out = append(out, "same time, different values (the first row is kept): "+c.String())
 	}
-	if err := sc.Err(); err != nil && !errors.Is(err, io.EOF) {
-		return "", fmt.Errorf("%s: %w", path, err)
-	}
-	return "", fmt.Errorf("%s:1: not a LibreView export (title line \"Glucose Data,Generated on,…\" or its header) nor a long CSV (header id,time,gl); use --format", path)
+	return out
 }
 
 // periodFlags turns --from/--to local dates into a reporting period.

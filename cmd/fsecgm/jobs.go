@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"fmt"
 	"log/slog"
 	"time"
 
@@ -13,6 +14,8 @@ import (
 	"fsecgm/taccuino/sessions"
 	"fsecgm/taccuino/summaries"
 
+	"github.com/go-co-op/gocron/v2"
+	"github.com/google/uuid"
 	"github.com/jackc/pgx/v5/pgxpool"
 )
 
@@ -64,6 +67,8 @@ const compactInterval = time.Hour
 //
 //   - llu-sync: the LibreLinkUp sync scheduler (connsync.Syncer.Run); at
 //     shutdown, syncs in flight hand their leases back;
+//   - readings-partitions: the store's daily upkeep
+//     (cgmstore.Store.KeepPartitions), at start and every day;
 //   - summaries: the summaries updater (summaries.Updater.Run): day rows
 //     and summaries from the dirty marks, published to the records; a
 //     round in progress is a transaction that rolls back at shutdown;
@@ -91,6 +96,9 @@ func serveJobs(d jobDeps) ([]job, error) {
 			return d.Store.RunCompaction(ctx, d.CompactAfter, compactInterval)
 		}})
 	}
+	if d.Store != nil {
+		jobs = append(jobs, job{name: "readings-partitions", run: partitionsJob(d.Store, d.Logger)})
+	}
 	if d.Summaries != nil {
 		jobs = append(jobs, job{name: "summaries", run: d.Summaries.Run})
 	}
@@ -114,4 +122,50 @@ func serveJobs(d jobDeps) ([]job, error) {
 		jobs = append(jobs, job{name: "notify-compose", run: comp.Run}, job{name: "notify-send", run: sender.Run})
 	}
 	return jobs, nil
+}
+
+// partitionsEvery is how often the readings partitions are kept ready.
+const partitionsEvery = 24 * time.Hour
+
+// partitionsJob schedules cgmstore.Store.KeepPartitions with gocron at
+// start and every partitionsEvery, until ctx is done. Every replica runs
+// it; the store serialises the work in the database. A failed run is
+// logged and retried at the next one: until then, a batch that needs a
+// missing month creates it itself or lands in the default partition.
+func partitionsJob(store *cgmstore.Store, logger *slog.Logger) func(ctx context.Context) error {
+	if logger == nil {
+		logger = slog.New(slog.DiscardHandler)
+	}
+	return func(ctx context.Context) error {
+		sched, err := gocron.NewScheduler(gocron.WithLocation(time.UTC))
+		if err != nil {
+			return fmt.Errorf("readings partitions: scheduler: %w", err)
+		}
+		_, err = sched.NewJob(gocron.DurationJob(partitionsEvery),
+			gocron.NewTask(func(ctx context.Context) error {
+				created, err := store.KeepPartitions(ctx, time.Now())
+				if err == nil && len(created) > 0 {
+					logger.InfoContext(ctx, "readings partitions created", "partitions", created)
+				}
+				return err
+			}),
+			gocron.WithName("readings-partitions"),
+			gocron.WithSingletonMode(gocron.LimitModeReschedule),
+			gocron.WithStartAt(gocron.WithStartImmediately()),
+			gocron.WithContext(ctx),
+			gocron.WithEventListeners(gocron.AfterJobRunsWithError(func(_ uuid.UUID, _ string, err error) {
+				if ctx.Err() == nil {
+					logger.ErrorContext(ctx, "readings partitions not kept ready", "err", err)
+				}
+			})))
+		if err != nil {
+			return fmt.Errorf("readings partitions: scheduler: %w", err)
+		}
+		sched.Start()
+		<-ctx.Done()
+		if err := sched.Shutdown(); err != nil {
+			return fmt.Errorf("readings partitions: scheduler shutdown: %w", err)
+		}
+		return nil
+	}
 }

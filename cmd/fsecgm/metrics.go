@@ -11,14 +11,15 @@ import (
 
 	"fsecgm/agp"
 	"fsecgm/cgm"
+	"fsecgm/connectors/fileimport"
 	"fsecgm/taccuino/locale"
 )
 
 // runMetrics implements "fsecgm metrics".
 func runMetrics(ctx context.Context, e *env, args []string) error {
-	fs := newFlagSet(e, "metrics", "--input FILE [--format auto|libreview|long] | --patient CF [--database-url URL]; [--tz ZONE] [--from YYYY-MM-DD --to YYYY-MM-DD] [--agp] [--daily] [--extended] [--table [--lang it|en]]")
-	inputPath := fs.String("input", "", "CSV `file`: a LibreView export or a long CSV id,time,gl")
-	format := fs.String("format", "auto", "input format: auto, libreview or long")
+	fs := newFlagSet(e, "metrics", "--input FILE [--format auto|FORMAT] | --patient CF [--database-url URL]; [--tz ZONE] [--from YYYY-MM-DD --to YYYY-MM-DD] [--agp] [--daily] [--extended] [--table [--lang it|en]]")
+	inputPath := fs.String("input", "", "`file`: a LibreView, Dexcom Clarity or Medtronic CareLink export, Nightscout entries (JSON or CSV), or a long CSV id,time,gl")
+	format := fs.String("format", "auto", "input format: auto, "+fileimport.FormatNames())
 	tz := fs.String("tz", "", "time `zone` of calendar days and times of day: an IANA name or an offset such as -05:00 (default: the offset the file's timestamps carry, else Europe/Rome)")
 	from := fs.String("from", "", "first local `date` of the reporting period (YYYY-MM-DD)")
 	to := fs.String("to", "", "last local `date` of the reporting period, inclusive (YYYY-MM-DD)")
@@ -54,6 +55,9 @@ func runMetrics(ctx context.Context, e *env, args []string) error {
 	in, err := readInput(*inputPath, *format, *tz)
 	if err != nil {
 		return usageError(err)
+	}
+	for _, n := range conflictNotes(in.File) {
+		fmt.Fprintln(e.Stderr, "note:", n)
 	}
 	if len(in.Rejected) > 0 {
 		return usageError(inputError(*inputPath, in.Rejected))

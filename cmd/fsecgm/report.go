@@ -11,6 +11,7 @@ import (
 
 	"fsecgm/agp"
 	"fsecgm/cgm"
+	"fsecgm/connectors/fileimport"
 	"fsecgm/taccuino/locale"
 	"fsecgm/taccuino/reports/agpdoc"
 )
@@ -24,11 +25,11 @@ const reportDays = 14
 // (package agpdoc), with the previous period of equal length from the same
 // file when it has data there.
 func runReport(ctx context.Context, e *env, args []string) error {
-	fs := newFlagSet(e, "report", "--input FILE --out report.pdf|report.html [--patient ID] [--format auto|libreview|long] [--tz ZONE] [--from YYYY-MM-DD --to YYYY-MM-DD] [--lang it|en] [--targets standard|older]")
-	inputPath := fs.String("input", "", "CSV `file`: a LibreView export or a long CSV id,time,gl")
+	fs := newFlagSet(e, "report", "--input FILE --out report.pdf|report.html [--patient ID] [--format auto|FORMAT] [--tz ZONE] [--from YYYY-MM-DD --to YYYY-MM-DD] [--lang it|en] [--targets standard|older]")
+	inputPath := fs.String("input", "", "`file`: a LibreView, Dexcom Clarity or Medtronic CareLink export, Nightscout entries (JSON or CSV), or a long CSV id,time,gl")
 	out := fs.String("out", "", "output `file`: .pdf (one A4 page) or .html (standalone page)")
 	patient := fs.String("patient", "", "subject `id` of a long CSV with several subjects (default: the first)")
-	format := fs.String("format", "auto", "input format: auto, libreview or long")
+	format := fs.String("format", "auto", "input format: auto, "+fileimport.FormatNames())
 	tz := fs.String("tz", "", "time `zone` (default: the offset the file's timestamps carry, else Europe/Rome)")
 	from := fs.String("from", "", "first local `date` of the period (YYYY-MM-DD; default: 14 days ending on the day of the last reading)")
 	to := fs.String("to", "", "last local `date` of the period, inclusive")
@@ -56,6 +57,9 @@ func runReport(ctx context.Context, e *env, args []string) error {
 	in, err := readInput(*inputPath, *format, *tz)
 	if err != nil {
 		return usageError(err)
+	}
+	for _, n := range conflictNotes(in.File) {
+		fmt.Fprintln(e.Stderr, "note:", n)
 	}
 	if len(in.Rejected) > 0 {
 		return usageError(inputError(*inputPath, in.Rejected))

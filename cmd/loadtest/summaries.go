@@ -39,9 +39,7 @@ func seedSummaries(ctx context.Context, pool *pgxpool.Pool, store *cgmstore.Stor
 	tu := time.Now()
 	// The ingestion marks them already (cgmstore.Ingest); this keeps
 	// the marks of patients it would not have marked.
-	if _, err := pool.Exec(ctx, `INSERT INTO patient_metrics_dirty (patient_id, since, marked_at)
-		SELECT patient_id, first_at, now() FROM reading_coverage WHERE kind = $1
-		ON CONFLICT (patient_id) DO NOTHING`, int16(cgm.Historic)); err != nil {
+	if _, err := store.MarkAllDirty(ctx); err != nil {
 		return fmt.Errorf("dirty marks: %w", err)
 	}
 	logf(log, "building the summaries of %d patients (summaries.Updater.UpdateDirty, %d at a time)", len(d.ids), workers)

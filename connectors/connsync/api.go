@@ -380,15 +380,8 @@ type TickStats struct {
 	Inserted int
 }
 
-// Maintain does the upkeep: readings partitions for the months around now
-// (cgmstore.EnsurePartitions) and pruning of sync runs older than
-// Config.RunRetention. Run schedules it at start and every hour.
+// Maintain does the sync's upkeep: pruning of sync runs older than
+// Config.RunRetention. Run schedules it at start and every hour. (The
+// readings partitions are the store's: cgmstore.Store.KeepPartitions, run
+// by the service's daily job.)
 func (s *Syncer) Maintain(ctx context.Context) error { return s.maintain(ctx) }
-
-// MarkDirty records that the patient's readings from since on changed, so
-// that the stored summaries from that instant on must be recomputed: it
-// upserts patient_metrics_dirty (patient_id, since, marked_at), keeping
-// the earliest since. Call it in the transaction that changed the readings.
-func MarkDirty(ctx context.Context, db DB, patientID int64, since time.Time) error {
-	return markDirty(ctx, db, patientID, since)
-}

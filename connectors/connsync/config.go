@@ -226,9 +226,6 @@ type Syncer struct {
 	warnings     warningLog
 	clientConfig librelinkup.Config // as given, for tests that build another replica
 	observe      func(SyncEvent)    // Config.Observe, may be nil
-
-	partsMu  sync.Mutex
-	partsDay string // UTC day on which the readings partitions were last ensured
 }
 
 // New returns a Syncer for cfg.

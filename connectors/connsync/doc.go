@@ -1,6 +1,8 @@
 // Package connsync keeps patients' FreeStyle Libre sensors connected
-// through LibreLinkUp, and imports LibreView CSV files, always through the
-// store's ingestion path (cgmstore.IngestTx).
+// through LibreLinkUp, ingesting through the store's path
+// (cgmstore.IngestTx). It holds only the sync: files are imported by
+// connectors/fileimport, and the readings' partitions, dirty marks and
+// removal are cgmstore's.
 //
 // # Connections
 //
@@ -52,25 +54,8 @@
 //
 // A sync ingests the graph (about 12 hours of historic points and the
 // current value) and, once a day or on the first sync, the logbook (scans),
-// in one transaction that also updates the connection, records the run in
-// llu_sync_runs (fetched, inserted, duplicate, revised, skipped, outcome)
-// and marks the patient's metrics for recomputation in
-// patient_metrics_dirty.
-//
-// # patient_metrics_dirty
-//
-// patient_metrics_dirty(patient_id PRIMARY KEY, since timestamptz,
-// marked_at timestamptz) says that the readings of patient_id from since on
-// changed at marked_at: summaries covering instants at or after since must
-// be recomputed. Writers ([MarkDirty]) keep the earliest since; a consumer
-// recomputes, then deletes the row only if marked_at is unchanged
-// (DELETE … WHERE patient_id = $1 AND marked_at = $2), so that a mark made
-// meanwhile is not lost.
-//
-// # Import
-//
-// [Import] writes a parsed CSV file (LibreView export or long CSV) in one
-// transaction: the whole file or nothing by default, with every bad line
-// reported; with skip-invalid, the valid rows are written and the rejected
-// ones listed. Importing a file again changes nothing.
+// in one transaction that also updates the connection and records the run
+// in llu_sync_runs (fetched, inserted, duplicate, revised, skipped,
+// outcome); the ingestion marks the patient's summaries for recomputation
+// in that transaction (cgmstore's dirty marks).
 package connsync

@@ -3,7 +3,6 @@ package connsync
 import (
 	"context"
 	"fmt"
-	"time"
 
 	"github.com/jackc/pgx/v5"
 )
@@ -107,10 +106,6 @@ func (s *Syncer) rekey(ctx context.Context) (int, error) {
 
 // maintain implements Syncer.Maintain.
 func (s *Syncer) maintain(ctx context.Context) error {
-	now := time.Now()
-	if _, err := s.store.EnsurePartitions(ctx, now.Add(-partitionsBack), now.AddDate(0, 3, 0)); err != nil {
-		return fmt.Errorf("connsync: upkeep: %w", err)
-	}
 	total := int64(0)
 	for {
 		tag, err := s.pool.Exec(ctx, `DELETE FROM llu_sync_runs WHERE id IN (

@@ -1,10 +1,8 @@
 package connsync
 
 import (
-	"context"
 	"encoding/json"
 	"fmt"
-	"time"
 
 	"fsecgm/connectors/librelinkup"
 )
@@ -91,16 +89,4 @@ func sealedCiphertext(s *Sealed) []byte {
 		return nil
 	}
 	return s.Ciphertext
-}
-
-// markDirty implements MarkDirty.
-func markDirty(ctx context.Context, db DB, patientID int64, since time.Time) error {
-	_, err := db.Exec(ctx, `
-		INSERT INTO patient_metrics_dirty AS d (patient_id, since, marked_at) VALUES ($1, $2, now())
-		ON CONFLICT (patient_id) DO UPDATE SET since = least(d.since, excluded.since), marked_at = excluded.marked_at`,
-		patientID, since.UTC())
-	if err != nil {
-		return fmt.Errorf("connsync: mark metrics of patient %d for recomputation: %w", patientID, err)
-	}
-	return nil
 }

@@ -76,7 +76,6 @@ func (s *Syncer) claimDue(ctx context.Context, n int) ([]claim, error) {
 
 // syncDue implements Syncer.SyncDue.
 func (s *Syncer) syncDue(ctx context.Context) (TickStats, error) {
-	s.ensurePartitions(ctx)
 	var (
 		mu sync.Mutex
 		st TickStats
@@ -125,31 +124,6 @@ func (s *Syncer) syncDue(ctx context.Context) (TickStats, error) {
 		err = ctx.Err()
 	}
 	return st, err
-}
-
-// partitionsBack is how far back the partitions a sync may write to are
-// ensured: the logbook reaches 14 days back.
-const partitionsBack = 62 * 24 * time.Hour
-
-// ensurePartitions creates the readings partitions around now once a day,
-// so that no ingestion inside a sync transaction needs a second pool
-// connection to create one.
-func (s *Syncer) ensurePartitions(ctx context.Context) {
-	day := time.Now().UTC().Format(time.DateOnly)
-	s.partsMu.Lock()
-	done := s.partsDay == day
-	s.partsMu.Unlock()
-	if done {
-		return
-	}
-	now := time.Now()
-	if _, err := s.store.EnsurePartitions(ctx, now.Add(-partitionsBack), now.AddDate(0, 3, 0)); err != nil {
-		s.log.WarnContext(ctx, "connsync: readings partitions not created ahead", "err", err)
-		return
-	}
-	s.partsMu.Lock()
-	s.partsDay = day
-	s.partsMu.Unlock()
 }
 
 // account is a LibreLinkUp account loaded for a sync, with its secrets
@@ -556,6 +530,8 @@ func (s *Syncer) finish(ctx context.Context, c claim, row connRow, acc *account,
 				s.log.ErrorContext(ctx, "connsync: ingestion failed", "connection", row.publicID, "err", err)
 				out = outcome{state: StateError, err: err, kind: "internal", message: err.Error(), advice: adviceInternal, logins: out.logins}
 			} else {
+				// The ingestion marked the patient's summaries dirty from
+				// the earliest reading it inserted or revised.
 				first := out.readings[0].Time
 				for _, r := range out.readings {
 					if r.Time.Before(first) {
@@ -564,11 +540,6 @@ func (s *Syncer) finish(ctx context.Context, c claim, row connRow, acc *account,
 				}
 				first = first.UTC()
 				oldest, newest = &first, &ir.Newest
-				if ir.Inserted+ir.Revised > 0 {
-					if err := markDirty(ctx, tx, row.patientID, first); err != nil {
-						return err
-					}
-				}
 				out.skipped += ir.Rejected
 			}
 		}

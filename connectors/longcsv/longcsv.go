@@ -24,7 +24,17 @@
 //     half of the values are 30 or less is refused as a whole: no person's
 //     median glucose is that low in mg/dL, so the gl column must hold mmol/L,
 //     and clamping it would turn every reading into LO.
-//   - Every reading is historic (an automatic CGM reading) in mg/dL.
+//   - Every reading is historic (an automatic CGM reading) in mg/dL, unless
+//     the file has the optional columns fsecgm's own export writes
+//     ([Writer]): kind (historic, scan, current or strip; empty is
+//     historic), value and unit (the value as the device reported it, in
+//     mg/dL or mmol/L: the reading keeps them, and gl must agree with value
+//     to within 0.05 mg/dL), flag (LO or HI: the reading is at the sensor's
+//     limit, below or above its range), trend (the arrow given with the
+//     reading: 1 falling fast to 5 rising fast, empty when none) and device
+//     (the sensor's serial).
+//     With them a patient's readings come back exactly as they were
+//     exported.
 //
 // [Parse] fails only when the input cannot be read as such a file; every bad
 // row is reported in [File.Rejected] with its line, column, value and reason,
@@ -36,12 +46,11 @@ package longcsv
 import (
 	"bufio"
 	"bytes"
-	"cmp"
 	"encoding/csv"
 	"errors"
 	"fmt"
 	"io"
-	"slices"
+	"math"
 	"strconv"
 	"strings"
 	"time"
@@ -97,52 +106,26 @@ func (f *File) Zone() *time.Location {
 }
 
 // LineError says what is wrong with one line of a file and where.
-type LineError struct {
-	// File is the file name given to Parse.
-	File string
-	// Line is the line number, counting from 1; for a record spanning
-	// several lines, its first line.
-	Line int
-	// Field is the column name as written in the header; empty when the
-	// whole line is wrong.
-	Field string
-	// Value is the offending value as read, trimmed; may be empty.
-	Value string
-	// Reason says what was expected.
-	Reason string
-}
+type LineError = cgm.LineError
 
-// Error returns `FILE:LINE: field "X": value "v": reason`, leaving out the
-// field and value when they are empty.
-func (e *LineError) Error() string {
-	var b strings.Builder
-	if e.File != "" {
-		b.WriteString(e.File)
-		b.WriteByte(':')
-	} else {
-		b.WriteString("line ")
-	}
-	b.WriteString(strconv.Itoa(e.Line))
-	b.WriteString(": ")
-	if e.Field != "" {
-		fmt.Fprintf(&b, "field %q: ", e.Field)
-	}
-	if e.Value != "" {
-		fmt.Fprintf(&b, "value %q: ", e.Value)
-	}
-	b.WriteString(e.Reason)
-	return b.String()
-}
-
-// The columns of a long CSV file.
+// The columns of a long CSV file: id, time and gl are required, the others
+// optional.
 const (
 	colID = iota
 	colTime
 	colGL
+	colKind
+	colValue
+	colUnit
+	colFlag
+	colTrend
+	colDevice
 	numCols
+	numRequired = colGL + 1
 )
 
-var columnNames = [numCols]string{colID: "id", colTime: "time", colGL: "gl"}
+var columnNames = [numCols]string{colID: "id", colTime: "time", colGL: "gl",
+	colKind: "kind", colValue: "value", colUnit: "unit", colFlag: "flag", colTrend: "trend", colDevice: "device"}
 
 // mmolLimit is the raw value at or below which at least half of a file's
 // values must not be for the file to be taken as mg/dL: a median that low
@@ -160,8 +143,8 @@ type header struct {
 	name  [numCols]string
 }
 
-// columns finds the id, time and gl columns of a header record, or says
-// which is missing.
+// columns finds the columns of a header record (-1 for an optional column
+// that is absent), or says which required one is missing.
 func columns(rec []string) (idx [numCols]int, missing string) {
 	for c := range idx {
 		idx[c] = -1
@@ -173,10 +156,16 @@ func columns(rec []string) (idx [numCols]int, missing string) {
 			}
 		}
 	}
-	for c, i := range idx {
+	for c, i := range idx[:numRequired] {
 		if i < 0 {
 			return idx, columnNames[c]
 		}
+	}
+	if (idx[colValue] < 0) != (idx[colUnit] < 0) {
+		if idx[colValue] < 0 {
+			return idx, columnNames[colValue]
+		}
+		return idx, columnNames[colUnit]
 	}
 	return idx, ""
 }
@@ -228,7 +217,9 @@ func Parse(r io.Reader, name string) (*File, error) {
 			}
 			p.h = &header{line: line, width: len(rec), idx: idx}
 			for c, i := range idx {
-				p.h.name[c] = strings.TrimSpace(rec[i])
+				if i >= 0 {
+					p.h.name[c] = strings.TrimSpace(rec[i])
+				}
 			}
 			continue
 		}
@@ -246,7 +237,7 @@ func Parse(r io.Reader, name string) (*File, error) {
 		off := p.offset
 		f.Offset = &off
 	}
-	slices.SortStableFunc(f.Rejected, func(a, b *LineError) int { return cmp.Compare(a.Line, b.Line) })
+	cgm.SortLineErrors(f.Rejected)
 	return f, nil
 }
 
@@ -293,12 +284,11 @@ func (p *parser) parse(line int, rec []string) {
 		p.reject(line, colGL, gl, reason)
 		return
 	}
-	v, flags, err := cgm.Normalize(raw, cgm.MgDL)
-	if err != nil {
-		p.reject(line, colGL, gl, fieldReason(err))
+	rd, col, value, reason := p.reading(rec, t, raw, gl)
+	if reason != "" {
+		p.reject(line, col, value, reason)
 		return
 	}
-	rd := cgm.Reading{Time: t.UTC(), Value: v, Unit: cgm.MgDL, Kind: cgm.Historic, Flags: flags}
 	if err := rd.Validate(time.Time{}); err != nil {
 		col, value := colGL, gl
 		var fe *cgm.FieldError
@@ -324,10 +314,72 @@ func (p *parser) parse(line int, rec []string) {
 	s := &p.f.Subjects[i]
 	s.Readings = append(s.Readings, rd)
 	s.Lines = append(s.Lines, line)
-	p.n++
-	if raw <= mmolLimit {
-		p.low++
+	if h.idx[colUnit] < 0 {
+		p.n++
+		if raw <= mmolLimit {
+			p.low++
+		}
 	}
+}
+
+// field returns the trimmed field of column c, "" when the file has no
+// such column.
+func (p *parser) field(rec []string, c int) string {
+	if i := p.h.idx[c]; i >= 0 {
+		return strings.TrimSpace(rec[i])
+	}
+	return ""
+}
+
+// reading makes the reading of a row from its gl value raw and the
+// optional columns. A non-empty reason rejects the row at column col.
+func (p *parser) reading(rec []string, t time.Time, raw float64, gl string) (rd cgm.Reading, col int, value, reason string) {
+	rd = cgm.Reading{Time: t.UTC(), Unit: cgm.MgDL, Kind: cgm.Historic, Device: p.field(rec, colDevice)}
+	if k := p.field(rec, colKind); k != "" {
+		kind, err := cgm.ParseKind(k)
+		if err != nil {
+			return rd, colKind, k, "unknown kind (want historic, scan, current or strip)"
+		}
+		rd.Kind = kind
+	}
+	if p.h.idx[colUnit] < 0 {
+		v, flags, err := cgm.Normalize(raw, cgm.MgDL)
+		if err != nil {
+			return rd, colGL, gl, fieldReason(err)
+		}
+		rd.Value, rd.Flags = v, flags
+	} else {
+		us, vs := p.field(rec, colUnit), p.field(rec, colValue)
+		u, err := cgm.ParseUnit(us)
+		if err != nil {
+			return rd, colUnit, us, "unknown unit (want mg/dL or mmol/L)"
+		}
+		v, reason := parseGL(vs)
+		if reason != "" {
+			return rd, colValue, vs, strings.Replace(reason, "glucose in mg/dL", "glucose in the unit of column "+p.h.name[colUnit], 1)
+		}
+		if math.Abs(cgm.ToMgDL(v, u)-raw) > 0.05 {
+			return rd, colGL, gl, fmt.Sprintf("disagrees with %s %s %s (%s) of the same row", p.h.name[colValue], vs, u, p.h.name[colUnit])
+		}
+		rd.Value, rd.Unit = v, u
+	}
+	if tr := p.field(rec, colTrend); tr != "" {
+		n, err := strconv.Atoi(tr)
+		if err != nil || n < int(cgm.TrendUnknown) || n > int(cgm.TrendRisingFast) {
+			return rd, colTrend, tr, "unknown trend (want 1 falling fast to 5 rising fast, or nothing)"
+		}
+		rd.Trend = cgm.Trend(n)
+	}
+	switch f := p.field(rec, colFlag); strings.ToUpper(f) {
+	case "":
+	case "LO":
+		rd.Flags = cgm.FlagLow
+	case "HI":
+		rd.Flags = cgm.FlagHigh
+	default:
+		return rd, colFlag, f, "unknown flag (want LO, HI or nothing)"
+	}
+	return rd, 0, "", ""
 }
 
 // fieldReason returns the reason of a *cgm.FieldError, or the error text.
@@ -403,14 +455,24 @@ func blank(rec []string) bool {
 	return true
 }
 
-// Detect reports whether firstLine, the first line of a file, is the header
-// of a long CSV file: it names the columns id, time and gl.
-func Detect(firstLine []byte) bool {
-	s := strings.TrimSpace(string(bytes.TrimPrefix(firstLine, []byte(utf8BOM))))
-	rec, err := csv.NewReader(strings.NewReader(s)).Read()
-	if err != nil {
-		return false
+// Detect reports whether head, the beginning of a file, starts with the
+// header of a long CSV file: its first non-blank line names the columns
+// id, time and gl.
+func Detect(head []byte) bool {
+	head = bytes.TrimPrefix(head, []byte(utf8BOM))
+	for len(head) > 0 {
+		line, rest, _ := bytes.Cut(head, []byte("\n"))
+		head = rest
+		s := strings.TrimSpace(string(line))
+		if s == "" {
+			continue
+		}
+		rec, err := csv.NewReader(strings.NewReader(s)).Read()
+		if err != nil {
+			return false
+		}
+		_, missing := columns(rec)
+		return missing == ""
 	}
-	_, missing := columns(rec)
-	return missing == ""
+	return false
 }

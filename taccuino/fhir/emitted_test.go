@@ -51,6 +51,7 @@ func emitted(t *testing.T) map[string][]byte {
 	}
 	out["report"] = mustJSON(t, rep)
 	out["codesystem"] = mustJSON(t, LocalCodes())
+	out["export-collection"] = streamedExport(t)
 
 	s, err := ParseSubmissionBundle(readFile(t, "testdata/submissions/mixed.json"))
 	if err != nil {

@@ -59,7 +59,7 @@ var pageLabels = map[string]map[Lang]string{
 	"tac_todo_none":                     {IT: "Collega il sensore (leggi l'informativa sulla privacy e premi COLLEGA) oppure carica un file esportato da LibreView.", EN: "Connect your sensor (read the privacy notice and press CONNECT) or upload a file exported from LibreView."},
 	"tac_todo_stale":                    {IT: "Controlla che l'app del sensore sia attiva e connessa a internet e che il sensore non sia scaduto; se serve, ricollega il sensore o carica un file LibreView.", EN: "Check that the sensor app is running and online and that the sensor has not expired; if needed, reconnect the sensor or upload a LibreView file."},
 	"tac_todo_ok":                       {IT: "Non devi fare nulla: i dati arrivano da soli.", EN: "Nothing to do: the data arrive by themselves."},
-	"tac_upload":                        {IT: "Carica un file CSV (LibreView o id,time,gl)", EN: "Upload a CSV file (LibreView or id,time,gl)"},
+	"tac_upload":                        {IT: "Carica un file esportato dal sensore (LibreView, Dexcom Clarity, Medtronic CareLink, Nightscout) o un CSV id,time,gl", EN: "Upload a file exported from your sensor (LibreView, Dexcom Clarity, Medtronic CareLink, Nightscout) or an id,time,gl CSV"},
 	"tac_skip_invalid":                  {IT: "Importa le righe valide anche se altre sono errate", EN: "Import the valid lines even if others are wrong"},
 	"tac_upload_button":                 {IT: "Carica", EN: "Upload"},
 	"tac_consent":                       {IT: "Consenso alla consultazione", EN: "Consent to consultation"},

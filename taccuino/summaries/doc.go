@@ -20,16 +20,17 @@
 //
 // # Updating
 //
-// Every transaction that changes a patient's readings marks the patient in
-// patient_metrics_dirty (connectors/connsync's migration 00010 and
-// connsync.MarkDirty: patient_id, since = the earliest instant changed,
-// marked_at), keeping the earliest since. [Updater.UpdateDirty] claims
-// marks with FOR UPDATE SKIP LOCKED (any number of replicas), and for each
+// Every transaction that changes a patient's readings marks the patient
+// dirty: cgmstore writes the marks, and only it (the ingestion path and
+// reading removal, in their transactions: since = the earliest instant
+// changed; see cgmstore's DirtyMark). [Updater.UpdateDirty] claims marks
+// (cgmstore.Store.ClaimDirty: FOR UPDATE SKIP LOCKED, any number of
+// replicas), and for each
 // patient, in one transaction per batch: reads the readings from the local
 // day of since on (at most Options.KeepDays back) with cgmstore, rebuilds
 // those day rows only, merges the two periods from the day rows, upserts
-// the summary, and deletes the mark (it holds the mark's lock, so a mark
-// made meanwhile waits and is kept). A sync that brings the last hour
+// the summary, and consumes the mark (cgmstore.Store.ConsumeDirty; it holds
+// the mark's lock, so a mark made meanwhile waits and is kept). A sync that brings the last hour
 // rewrites one day row. When the current period's figures changed (a new
 // period after midnight, or late readings inside it), the summary is then
 // published in a transaction of its own: agp.Compute over the period (for

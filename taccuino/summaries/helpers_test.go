@@ -12,7 +12,6 @@ import (
 	"fsecgm/cgm"
 	"fsecgm/cgm/cgmstore"
 	"fsecgm/cgm/codicefiscale"
-	"fsecgm/connectors/connsync"
 	"fsecgm/connectors/glucosim"
 	"fsecgm/migrations/dbtest"
 	"fsecgm/taccuino/records"
@@ -81,8 +80,8 @@ func newEnv(t testing.TB, n int) *env {
 	return e
 }
 
-// ingest stores readings and marks the patient dirty from the first one,
-// in one transaction, as connsync does.
+// ingest stores readings in one transaction; the ingestion marks the
+// patient dirty from the first new one.
 func (e *env) ingest(t testing.TB, id int64, rs cgm.Series) {
 	t.Helper()
 	ctx := context.Background()
@@ -97,7 +96,7 @@ func (e *env) ingest(t testing.TB, id int64, rs cgm.Series) {
 		if res.Rejected > 0 {
 			return fmt.Errorf("%d readings rejected", res.Rejected)
 		}
-		return connsync.MarkDirty(ctx, tx, id, rs[0].Time)
+		return nil // the ingestion marked the patient dirty
 	})
 	if err != nil {
 		t.Fatal(err)

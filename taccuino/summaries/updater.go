@@ -154,7 +154,7 @@ func (u *Updater) Run(ctx context.Context) error {
 	}
 }
 
-// MarkStale marks for recomputation, in patient_metrics_dirty, the
+// MarkStale marks for recomputation (cgmstore.Store.MarkDirty) the
 // patients whose summary period has ended (the day rolled over in their
 // zone), whose zone changed (every kept day is recomputed), and those
 // without a summary yet (new patients, with or without readings: every
@@ -164,31 +164,32 @@ func (u *Updater) MarkStale(ctx context.Context) (int64, error) {
 	now := u.o.Now().UTC()
 	keep := now.AddDate(0, 0, -u.o.KeepDays-1)
 	const q = `
-		INSERT INTO patient_metrics_dirty AS d (patient_id, since, marked_at)
-		SELECT id, since, now() FROM (
-			SELECT s.patient_id AS id, CASE WHEN s.time_zone <> p.time_zone THEN $2::timestamptz ELSE $1::timestamptz END AS since
-			FROM patient_summaries s JOIN patients p ON p.id = s.patient_id
-			WHERE s.stale_after <= $1::timestamptz OR s.time_zone <> p.time_zone
-			UNION ALL
-			SELECT p.id, greatest(coalesce(min(c.first_at), $1::timestamptz), $2::timestamptz)
-			FROM patients p LEFT JOIN reading_coverage c ON c.patient_id = p.id
-			WHERE NOT EXISTS (SELECT 1 FROM patient_summaries s WHERE s.patient_id = p.id)
-			GROUP BY p.id
-		) m
-		ON CONFLICT (patient_id) DO UPDATE SET since = least(d.since, excluded.since), marked_at = excluded.marked_at`
-	tag, err := u.pool.Exec(ctx, q, now, keep)
+		SELECT s.patient_id, CASE WHEN s.time_zone <> p.time_zone THEN $2::timestamptz ELSE $1::timestamptz END
+		FROM patient_summaries s JOIN patients p ON p.id = s.patient_id
+		WHERE s.stale_after <= $1::timestamptz OR s.time_zone <> p.time_zone
+		UNION ALL
+		SELECT p.id, greatest(coalesce(min(c.first_at), $1::timestamptz), $2::timestamptz)
+		FROM patients p LEFT JOIN reading_coverage c ON c.patient_id = p.id
+		WHERE NOT EXISTS (SELECT 1 FROM patient_summaries s WHERE s.patient_id = p.id)
+		GROUP BY p.id`
+	var n int64
+	err := pgx.BeginFunc(ctx, u.pool, func(tx pgx.Tx) error {
+		rows, _ := tx.Query(ctx, q, now, keep)
+		marks, err := pgx.CollectRows(rows, func(r pgx.CollectableRow) (cgmstore.DirtyMark, error) {
+			var m cgmstore.DirtyMark
+			err := r.Scan(&m.Patient, &m.Since)
+			return m, err
+		})
+		if err != nil {
+			return err
+		}
+		n = int64(len(marks))
+		return u.store.MarkDirty(ctx, tx, marks)
+	})
 	if err != nil {
 		return 0, fmt.Errorf("summaries: mark stale summaries: %w", err)
 	}
-	return tag.RowsAffected(), nil
-}
-
-// claim is a dirty mark taken by a batch.
-type claim struct {
-	id       int64
-	since    time.Time
-	markedAt time.Time
-	tz       string
+	return n, nil
 }
 
 // UpdateDirty consumes up to limit dirty marks, in transactions of
@@ -231,24 +232,14 @@ func (u *Updater) batch(ctx context.Context, n int) (Result, []int64, error) {
 	var res Result
 	var publish []int64
 	err := pgx.BeginFunc(ctx, u.pool, func(tx pgx.Tx) error {
-		rows, _ := tx.Query(ctx, `
-			SELECT d.patient_id, d.since, d.marked_at, p.time_zone
-			FROM patient_metrics_dirty d JOIN patients p ON p.id = d.patient_id
-			ORDER BY d.marked_at, d.patient_id
-			LIMIT $1
-			FOR UPDATE OF d SKIP LOCKED`, n)
-		claims, err := pgx.CollectRows(rows, func(r pgx.CollectableRow) (claim, error) {
-			var c claim
-			err := r.Scan(&c.id, &c.since, &c.markedAt, &c.tz)
-			return c, err
-		})
+		claims, err := u.store.ClaimDirty(ctx, tx, n)
 		if err != nil {
-			return fmt.Errorf("claim dirty marks: %w", err)
+			return err
 		}
 		if len(claims) == 0 {
 			return nil
 		}
-		slices.SortFunc(claims, func(a, b claim) int { return cmp.Compare(a.id, b.id) })
+		slices.SortFunc(claims, func(a, b cgmstore.DirtyMark) int { return cmp.Compare(a.Patient, b.Patient) })
 		res.Patients = len(claims)
 		now := u.o.Now()
 		var (
@@ -259,27 +250,27 @@ func (u *Updater) batch(ctx context.Context, n int) (Result, []int64, error) {
 		)
 		reader := u.store.InTx(tx)
 		for _, c := range claims {
-			loc, err := zoneOf(c.tz)
+			loc, err := zoneOf(c.TimeZone)
 			if err != nil {
-				return fmt.Errorf("patient %d: %w", c.id, err)
+				return fmt.Errorf("patient %d: %w", c.Patient, err)
 			}
-			pats = append(pats, patientZone{id: c.id, tz: c.tz, loc: loc})
+			pats = append(pats, patientZone{id: c.Patient, tz: c.TimeZone, loc: loc})
 			today := localMidnight(now, loc)
-			from := localMidnight(c.since, loc)
+			from := localMidnight(c.Since, loc)
 			if h := today.AddDate(0, 0, -u.o.KeepDays); from.Before(h) {
 				from = h
 			}
 			if from.After(today) {
 				from = today
 			}
-			rs, err := reader.Readings(ctx, c.id, from, now.Add(48*time.Hour), cgm.Historic, cgm.Scan)
+			rs, err := reader.Readings(ctx, c.Patient, from, now.Add(48*time.Hour), cgm.Historic, cgm.Scan)
 			if err != nil {
-				return fmt.Errorf("patient %d: %w", c.id, err)
+				return fmt.Errorf("patient %d: %w", c.Patient, err)
 			}
-			delIDs = append(delIDs, int32(c.id))
+			delIDs = append(delIDs, int32(c.Patient))
 			delFrom = append(delFrom, civil(from))
 			for _, d := range buildDays(rs, loc) {
-				copyRows = append(copyRows, dayRow(c.id, d))
+				copyRows = append(copyRows, dayRow(c.Patient, d))
 			}
 		}
 		if _, err := tx.Exec(ctx, `
@@ -298,17 +289,7 @@ func (u *Updater) batch(ctx context.Context, n int) (Result, []int64, error) {
 			return err
 		}
 		res.Changed, res.Fallbacks, publish = r.Changed, r.Fallbacks, pub
-		ids := make([]int32, len(claims))
-		marks := make([]time.Time, len(claims))
-		for i, c := range claims {
-			ids[i], marks[i] = int32(c.id), c.markedAt
-		}
-		if _, err := tx.Exec(ctx, `
-			DELETE FROM patient_metrics_dirty d USING unnest($1::int4[], $2::timestamptz[]) u(pid, m)
-			WHERE d.patient_id = u.pid AND d.marked_at = u.m`, ids, marks); err != nil {
-			return fmt.Errorf("delete dirty marks: %w", err)
-		}
-		return nil
+		return u.store.ConsumeDirty(ctx, tx, claims)
 	})
 	if err != nil {
 		return Result{}, nil, fmt.Errorf("summaries: update: %w", err)
