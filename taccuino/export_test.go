@@ -24,7 +24,7 @@ import (
 func exportReadings(day time.Time) []cgm.Reading {
 	var rs []cgm.Reading
 	for i := range 96 * 14 { // 14 days of 15-minute historic readings
-		rs = append(rs, cgm.Reading{Time: day.Add(time.Duration(i) * 15 * time.Minute), Value: float64(70 + i%180) + 0.4,
+		rs = append(rs, cgm.Reading{Time: day.Add(time.Duration(i) * 15 * time.Minute), Value: float64(70+i%180) + 0.4,
 			Unit: cgm.MgDL, Kind: cgm.Historic, Device: "0M0008L4D1E"})
 	}
 	rs[10].Value, rs[10].Flags = 40, cgm.FlagLow

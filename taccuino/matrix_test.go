@@ -316,7 +316,9 @@ func matrixEndpoints() []endpoint {
 			}},
 		{method: "GET", route: "/api/v1/patients/:id/export", act: consent.ActReadData, ok: 200, path: pp("/export?format=csv")},
 		{method: "GET", route: "/taccuino/p/:id/export", act: consent.ActReadData, ok: 200, html: true,
-			path: func(_ matrixFixture, p cgmstore.Patient) string { return "/taccuino/p/" + p.PublicID + "/export?format=fhir" }},
+			path: func(_ matrixFixture, p cgmstore.Patient) string {
+				return "/taccuino/p/" + p.PublicID + "/export?format=fhir"
+			}},
 		{method: "GET", route: "/api/v1/patients/:id/consent/third-party", act: consent.ActReadConsent, ok: 200, path: pp("/consent/third-party")},
 		{method: "PUT", route: "/api/v1/patients/:id/consent/third-party", act: consent.ActWriteConsent, ok: 200, path: pp("/consent/third-party")},
 		{method: "GET", route: "/api/v1/patients/:id/consent/privacy-notice", act: consent.ActReadConsent, ok: 200, path: pp("/consent/privacy-notice")},
