@@ -92,16 +92,26 @@ func TestEncodeRounding(t *testing.T) {
 }
 
 func TestSources(t *testing.T) {
-	for s := SourceLibreLinkUp; s <= SourceSimulator; s++ {
+	codes := map[int16]Source{}
+	for s := SourceLibreLinkUp; s <= SourceNightscout; s++ {
 		got, err := ParseSource(s.String())
 		if err != nil || got != s {
 			t.Errorf("ParseSource(%q) = %v, %v; want %v", s.String(), got, err, s)
+		}
+		// Each source has its own three bits, and reads back from them.
+		_, meta := encode(cgm.Reading{Value: 100, Unit: cgm.MgDL, Kind: cgm.Historic}, s)
+		if other, dup := codes[sourceCode(s)]; dup {
+			t.Errorf("%v and %v share the code %d", s, other, sourceCode(s))
+		}
+		codes[sourceCode(s)] = s
+		if got := sourceOf(meta); got != s || meta>>12 != 0 {
+			t.Errorf("source %v stored as meta %#x, read back as %v", s, meta, got)
 		}
 	}
 	if _, err := ParseSource("carrier pigeon"); err == nil {
 		t.Error("ParseSource accepted an unknown source")
 	}
-	if Source(7).Valid() || Source(0).Valid() {
+	if Source(9).Valid() || Source(0).Valid() {
 		t.Error("undefined sources are valid")
 	}
 }

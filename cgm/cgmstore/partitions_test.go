@@ -160,3 +160,23 @@ func TestIngestTxNeedsNoSecondConnection(t *testing.T) {
 		})
 	}
 }
+
+// TestKeepPartitions: the daily upkeep makes the months from two back to
+// three ahead exist.
+func TestKeepPartitions(t *testing.T) {
+	t.Parallel()
+	s, pool := newStore(t)
+	if st, err := migrations.Storage(context.Background(), pool); err != nil || st != migrations.StorageNative {
+		t.Skipf("readings are stored as %q: no partitions to create", st)
+	}
+	now := time.Date(2031, 6, 15, 12, 0, 0, 0, time.UTC) // months the migration did not create
+	if _, err := s.KeepPartitions(context.Background(), now); err != nil {
+		t.Fatal(err)
+	}
+	for _, name := range []string{"readings_2031_04", "readings_2031_06", "readings_2031_09"} {
+		var ok bool
+		if err := pool.QueryRow(context.Background(), `SELECT to_regclass($1) IS NOT NULL`, name).Scan(&ok); err != nil || !ok {
+			t.Errorf("partition %s missing after KeepPartitions (%v)", name, err)
+		}
+	}
+}

@@ -3,6 +3,7 @@ package main
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -11,7 +12,10 @@ import (
 	"testing"
 	"time"
 
+	"fsecgm/cgm"
+	"fsecgm/cgm/cgmstore"
 	"fsecgm/cgm/codicefiscale"
+	"fsecgm/connectors/longcsv"
 	"fsecgm/migrations/dbtest"
 
 	"github.com/google/go-cmp/cmp"
@@ -116,11 +120,11 @@ func TestImport(t *testing.T) {
 	if code != 0 {
 		t.Fatalf("import --skip-invalid: exit %d: %s", code, errOut)
 	}
-	var got map[string]int
+	var got importJSON
 	if err := json.Unmarshal([]byte(out), &got); err != nil {
 		t.Fatalf("--json output %q: %v", out, err)
 	}
-	if diff := cmp.Diff(map[string]int{"inserted": 298 + scans, "duplicate": 0, "revised": 0, "rejected": 2}, got); diff != "" {
+	if diff := cmp.Diff(importJSON{Format: "libreview", Inserted: 298 + scans, Rejected: 2, Conflicts: []conflictJSON{}}, got); diff != "" {
 		t.Errorf("--json counts (-want +got):\n%s", diff)
 	}
 	if strings.Count(errOut, "rejected: ") != 2 {
@@ -129,13 +133,14 @@ func TestImport(t *testing.T) {
 
 	// The good file adds the two missing readings; importing it again
 	// changes nothing.
+	const tail = `,"revised":0,"rejected":0,"skipped":0,"repeated":0,"conflicts":[]}`
 	code, out, _ = runCmd(t, nil, "import", "--patient", cf, "--input", goodPath, "--json", "--database-url", url)
-	if code != 0 || strings.TrimSpace(out) != fmt.Sprintf(`{"inserted":2,"duplicate":%d,"revised":0,"rejected":0}`, historic+scans-2) {
+	if code != 0 || strings.TrimSpace(out) != fmt.Sprintf(`{"format":"libreview","inserted":2,"duplicate":%d`+tail, historic+scans-2) {
 		t.Fatalf("import of the good file: exit %d, %s", code, out)
 	}
 	before := dbSnapshot(t, pool)
 	code, out, _ = runCmd(t, nil, "import", "--patient", cf, "--input", goodPath, "--json", "--database-url", url)
-	if code != 0 || strings.TrimSpace(out) != fmt.Sprintf(`{"inserted":0,"duplicate":%d,"revised":0,"rejected":0}`, historic+scans) {
+	if code != 0 || strings.TrimSpace(out) != fmt.Sprintf(`{"format":"libreview","inserted":0,"duplicate":%d`+tail, historic+scans) {
 		t.Fatalf("re-import: exit %d, %s", code, out)
 	}
 	if diff := cmp.Diff(before, dbSnapshot(t, pool)); diff != "" {
@@ -192,5 +197,100 @@ func TestImportBadUsage(t *testing.T) {
 		if code, _, _ := runCmd(t, nil, args...); code != 2 {
 			t.Errorf("fsecgm %s: exit %d, want 2", strings.Join(args, " "), code)
 		}
+	}
+}
+
+// TestImportFormats imports with the command, formats detected: a
+// LibreView export giving a time twice with different values (listed in
+// the output, the last row kept), the long CSV of the taccuino's export
+// (kinds, units, flags, trends and devices come back as they were), and a
+// Clarity export of another person (refused, naming them in Italian and
+// English, nothing stored).
+func TestImportFormats(t *testing.T) {
+	t.Parallel()
+	url := dbtest.URL(t)
+	pool, err := pgxpool.New(context.Background(), url)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer pool.Close()
+	dir := t.TempDir()
+	write := func(name, data string) string {
+		p := filepath.Join(dir, name)
+		if err := os.WriteFile(p, []byte(data), 0o644); err != nil {
+			t.Fatal(err)
+		}
+		return p
+	}
+	row := func(ts, v string) string { return "FreeStyle Libre 2,MEMB156-B0001," + ts + ",0," + v + ",,,,,,,,,,,,,," }
+	conflict := write("fr.csv", strings.Join([]string{
+		"Valeur de glycémie,Créé le,03-07-2024 10:31 AM UTC,Créé par,X",
+		"Appareil,Numéro de série,Horodatage de l'appareil,Type d'enregistrement,Historique de la glycémie mg/dL,Numérisation de la glycémie mg/dL,a,b,c,d,e,f,g,Remarques,Glycémie par bandelette mg/dL,h,i,j,k",
+		row("07-29-2022 07:12 PM", "457"), row("07-29-2022 07:27 PM", "441"), row("07-29-2022 07:27 PM", "459"),
+	}, "\n")+"\n")
+	cf := testCF(7)
+	code, out, errOut := runCmd(t, nil, "import", "--patient", cf, "--input", conflict, "--json", "--database-url", url)
+	if code != 0 {
+		t.Fatalf("import of a French export: exit %d: %s", code, errOut)
+	}
+	var got importJSON
+	if err := json.Unmarshal([]byte(out), &got); err != nil {
+		t.Fatal(err)
+	}
+	want := []conflictJSON{{Time: time.Date(2022, 7, 29, 17, 27, 0, 0, time.UTC), Kind: "historic",
+		Kept: valueJSON{Line: 5, Value: 459, Unit: "mg/dL"}, Dropped: []valueJSON{{Line: 4, Value: 441, Unit: "mg/dL"}}}}
+	if got.Format != "libreview" || got.Inserted != 2 || !cmp.Equal(want, got.Conflicts) {
+		t.Errorf("import output %+v, want 2 inserted and the conflict %+v", got, want)
+	}
+	if !strings.Contains(errOut, "line 5 459 mg/dL (kept), line 4 441 mg/dL") {
+		t.Errorf("stderr does not list the conflict:\n%s", errOut)
+	}
+
+	// The export's long CSV.
+	var b strings.Builder
+	w := longcsv.NewWriter(&b)
+	t0 := time.Date(2026, 1, 10, 8, 0, 0, 0, time.UTC)
+	exported := []cgm.Reading{
+		{Time: t0, Value: 5.55, Unit: cgm.MmolL, Kind: cgm.Scan, Trend: cgm.TrendFalling, Device: "SN-9"},
+		{Time: t0.Add(time.Minute), Value: 40, Unit: cgm.MgDL, Kind: cgm.Historic, Flags: cgm.FlagLow, Device: "SN-9"},
+		{Time: t0.Add(2 * time.Minute), Value: 98, Unit: cgm.MgDL, Kind: cgm.Strip},
+	}
+	for _, r := range exported {
+		if err := w.Write("x", r); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := w.Flush(); err != nil {
+		t.Fatal(err)
+	}
+	cf2 := testCF(8)
+	if code, _, errOut := runCmd(t, nil, "import", "--patient", cf2, "--input", write("export.csv", b.String()), "--database-url", url); code != 0 {
+		t.Fatalf("import of an export: exit %d: %s", code, errOut)
+	}
+	store := cgmstore.New(pool, cgmstore.Options{})
+	p, err := store.PatientByFiscalCode(context.Background(), cf2)
+	if err != nil {
+		t.Fatal(err)
+	}
+	back, err := store.Readings(context.Background(), p.ID, t0.Add(-time.Hour), t0.Add(time.Hour))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if diff := cmp.Diff(exported, []cgm.Reading(back), cmp.Comparer(func(a, b time.Time) bool { return a.Equal(b) })); diff != "" {
+		t.Errorf("the export imported back (-exported +stored):\n%s", diff)
+	}
+
+	// A Clarity export of Marco Rossi, for someone else.
+	clarity, err := os.ReadFile(filepath.Join("..", "..", "connectors", "clarity", "testdata", "g7_mmol_gap.csv"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	cf3 := testCF(9)
+	code, _, errOut = runCmd(t, nil, "import", "--patient", cf3, "--input", write("clarity.csv", string(clarity)), "--skip-invalid", "--database-url", url)
+	if code != 2 || !strings.Contains(errOut, "i dati di Marco Rossi") || !strings.Contains(errOut, "the data of Marco Rossi") {
+		t.Errorf("import of another person's Clarity export: exit %d:\n%s", code, errOut)
+	}
+	if _, err := store.PatientByFiscalCode(context.Background(), cf3); !errors.Is(err, cgmstore.ErrNotFound) {
+		t.Errorf("a refused import created the patient: %v", err)
 	}
 }

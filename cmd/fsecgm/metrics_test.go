@@ -143,7 +143,7 @@ func TestMetricsBadInput(t *testing.T) {
 		want []string // in stderr
 	}{
 		{"bad value", []string{"metrics", "--input", bad}, []string{bad + ":3", `"gl"`}},
-		{"unknown format", []string{"metrics", "--input", notCSV}, []string{notCSV + ":1", "long CSV"}},
+		{"unknown format", []string{"metrics", "--input", notCSV}, []string{notCSV + ": a file in no format fsecgm reads", "long CSV"}},
 		{"missing file", []string{"metrics", "--input", filepath.Join(dir, "none.csv")}, []string{"none.csv"}},
 		{"no input", []string{"metrics"}, []string{"--input is required"}},
 		{"bad zone", []string{"metrics", "--input", igluCSV, "--tz", "Mars/Base"}, []string{"Mars/Base"}},
