@@ -1,0 +1,154 @@
+package cgmstore
+
+import (
+	"context"
+	"io"
+	"runtime"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+
+	"fsecgm/cgm"
+	"fsecgm/connectors/longcsv"
+	"fsecgm/migrations/dbtest"
+)
+
+// TestEachReading: EachReading gives what Readings gives, one at a time,
+// and stops at the callback's error, returning it as it is.
+func TestEachReading(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	s, pool := newStore(t)
+	p := newPatient(t, s, 4)
+	day := time.Date(2026, 5, 1, 0, 0, 0, 0, time.UTC)
+	if _, err := s.Ingest(ctx, Batch{Patient: p, Source: SourceLibreView, Readings: historic(day, 15*time.Minute, 200, "S1")}); err != nil {
+		t.Fatal(err)
+	}
+	want, err := s.Readings(ctx, p, day, day.AddDate(0, 0, 3))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var got cgm.Series
+	stop := io.ErrShortWrite
+	err = pgx.BeginFunc(ctx, pool, func(tx pgx.Tx) error {
+		r := s.InTx(tx)
+		if err := r.EachReading(ctx, p, day, day.AddDate(0, 0, 3), func(rd cgm.Reading) error {
+			got = append(got, rd)
+			return nil
+		}); err != nil {
+			return err
+		}
+		n := 0
+		if err := r.EachReading(ctx, p, day, day.AddDate(0, 0, 3), func(cgm.Reading) error {
+			n++
+			if n == 3 {
+				return stop
+			}
+			return nil
+		}); err != stop || n != 3 {
+			t.Errorf("a callback's error: %v after %d readings, want it after 3", err, n)
+		}
+		return r.EachReading(ctx, 999999, day, day, func(cgm.Reading) error { return nil })
+	})
+	if err == nil {
+		t.Error("EachReading of an unknown patient: no error")
+	}
+	if len(got) != 200 || len(got) != len(want) {
+		t.Fatalf("%d readings streamed, %d read", len(got), len(want))
+	}
+	for i := range got {
+		if !got[i].Time.Equal(want[i].Time) || got[i].Value != want[i].Value || got[i].Device != want[i].Device {
+			t.Fatalf("reading %d: %+v, want %+v", i, got[i], want[i])
+		}
+	}
+}
+
+// heapPeak runs f and returns the highest heap in use above what was in
+// use before it, sampled every millisecond.
+func heapPeak(f func()) uint64 {
+	runtime.GC()
+	var ms runtime.MemStats
+	runtime.ReadMemStats(&ms)
+	base := ms.HeapInuse
+	var peak atomic.Uint64
+	done := make(chan struct{})
+	var wg sync.WaitGroup
+	wg.Go(func() {
+		var m runtime.MemStats
+		t := time.NewTicker(time.Millisecond)
+		defer t.Stop()
+		for {
+			runtime.ReadMemStats(&m)
+			if m.HeapInuse > base && m.HeapInuse-base > peak.Load() {
+				peak.Store(m.HeapInuse - base)
+			}
+			select {
+			case <-done:
+				return
+			case <-t.C:
+			}
+		}
+	})
+	f()
+	close(done)
+	wg.Wait()
+	return peak.Load()
+}
+
+// BenchmarkExportYear exports a year of 1-minute readings (525,600) as the
+// taccuino's CSV export does (EachReading into a longcsv.Writer, to a
+// discarding writer), against the baseline of reading them whole
+// (Readings, the way every other read works), and reports the heap each
+// needs at its peak and their ratio: streaming holds one reading, not the
+// year.
+func BenchmarkExportYear(b *testing.B) {
+	ctx := context.Background()
+	pool := dbtest.Pool(b)
+	s := New(pool, Options{})
+	p, _, err := s.EnsurePatient(ctx, fiscalCode(13), "Europe/Rome")
+	if err != nil {
+		b.Fatal(err)
+	}
+	start := time.Date(2025, 1, 1, 0, 0, 0, 0, time.UTC)
+	const n = 365 * 24 * 60
+	for i := 0; i < n; i += 50_000 {
+		rs := historic(start.Add(time.Duration(i)*time.Minute), time.Minute, min(50_000, n-i), "S1")
+		if _, err := s.Ingest(ctx, Batch{Patient: p.ID, Source: SourceLibreLinkUp, Readings: rs}); err != nil {
+			b.Fatal(err)
+		}
+	}
+	end := start.AddDate(1, 0, 0)
+	var whole, streamed uint64
+	var rows int
+	for b.Loop() {
+		whole = heapPeak(func() {
+			rs, err := s.Readings(ctx, p.ID, start, end)
+			if err != nil || len(rs) != n {
+				b.Fatalf("%d readings, %v", len(rs), err)
+			}
+			runtime.KeepAlive(rs)
+		})
+		streamed = heapPeak(func() {
+			err := pgx.BeginFunc(ctx, pool, func(tx pgx.Tx) error {
+				w := longcsv.NewWriter(io.Discard)
+				rows = 0
+				if err := s.InTx(tx).EachReading(ctx, p.ID, start, end, func(r cgm.Reading) error {
+					rows++
+					return w.Write(p.PublicID, r)
+				}); err != nil {
+					return err
+				}
+				return w.Flush()
+			})
+			if err != nil || rows != n {
+				b.Fatalf("%d readings streamed, %v", rows, err)
+			}
+		})
+	}
+	b.ReportMetric(float64(whole)/(1<<20), "whole-heap-MB")
+	b.ReportMetric(float64(streamed)/(1<<20), "streamed-heap-MB")
+	b.ReportMetric(float64(streamed)/float64(whole), "streamed_vs_whole_heap_ratio")
+}
