@@ -34,6 +34,9 @@ func sharedDir(t *testing.T) string {
 		dir = parent
 	}
 	shared := filepath.Join(dir, "..", "shared")
+	if env := os.Getenv("FSECGM_SHARED"); env != "" {
+		shared = env // a worktree away from the shared data
+	}
 	for _, need := range []string{"tools/fhir-validate/validate.mjs", "tools/fhir-validate/package-lock.json", "fhir/cgm-ig/profiles"} {
 		if _, err := os.Stat(filepath.Join(shared, need)); err != nil {
 			return ""
