@@ -206,7 +206,7 @@ func (s *Server) importFile(ctx context.Context, tx pgx.Tx, p cgmstore.Patient, 
 			return ImportJSON{}, invalidImport(l.Sprintf("import_unknown", l.T("import_what_"+ue.Code))+" "+l.T("import_unknown_"+ue.Code),
 				map[string]string{"reason": "unknown_format", "detected": ue.Code})
 		}
-		return ImportJSON{}, invalidImport(err.Error(), map[string]string{"reason": "unreadable"})
+		return ImportJSON{}, invalidImport(l.Sprintf("import_unreadable", err.Error()), map[string]string{"reason": "unreadable"})
 	}
 	out := ImportJSON{Format: string(f.Format), Language: f.Language, Rows: f.Rows, Skipped: f.Skipped,
 		Repeated: f.Repeated, Conflicts: []ConflictJSON{}, Rejected: []LineErrorJSON{}}

@@ -125,7 +125,7 @@ func devicesOf(s subject, maker string) []fhir.DeviceInfo {
 	seen := map[string]bool{}
 	var out []fhir.DeviceInfo
 	for _, r := range s.Readings {
-		if r.Device == "" || seen[r.Device] {
+		if r.Device == "" || seen[r.Device] || !fhir.UsableSerial(r.Device) { // "iPhone G6" names a phone, not a sensor
 			continue
 		}
 		seen[r.Device] = true
