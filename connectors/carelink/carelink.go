@@ -68,7 +68,6 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"strconv"
 	"strings"
 	"time"
 
@@ -445,27 +444,9 @@ func (p *parser) parse(rw row) {
 // sensor value at a limit of the sensor's range is flagged. A non-empty
 // reason means it is rejected.
 func value(s string, u cgm.Unit, sensor bool) (float64, cgm.Flag, string) {
-	if strings.Count(s, ",") == 1 && !strings.Contains(s, ".") {
-		s = strings.Replace(s, ",", ".", 1)
-	}
-	ip, frac, dot := strings.Cut(s, ".")
-	if !digits(ip) || dot && !digits(frac) {
-		return 0, 0, "is not a number (want a glucose value such as 123, or 6,8 in mmol/L)"
-	}
-	if u == cgm.MgDL && strings.Trim(frac, "0") != "" {
-		return 0, 0, "mg/dL values in CareLink exports are whole numbers: is this mmol/L data under an mg/dL header?"
-	}
-	f, err := strconv.ParseFloat(s, 64)
-	if err != nil {
-		return 0, 0, "is not a number (want a glucose value such as 123, or 6,8 in mmol/L)"
-	}
-	v, flags, err := cgm.Normalize(f, u)
-	if err != nil {
-		var fe *cgm.FieldError
-		if errors.As(err, &fe) {
-			return 0, 0, fe.Reason
-		}
-		return 0, 0, err.Error()
+	v, flags, reason := cgm.ParseExportValue(s, u, "CareLink exports")
+	if reason != "" {
+		return 0, 0, reason
 	}
 	lo, _ := cgm.Limits(u)
 	hi := cgm.HighLimits(u)[0]
@@ -478,18 +459,6 @@ func value(s string, u cgm.Unit, sensor bool) (float64, cgm.Flag, string) {
 		}
 	}
 	return v, flags, ""
-}
-
-func digits(s string) bool {
-	if s == "" {
-		return false
-	}
-	for i := 0; i < len(s); i++ {
-		if s[i] < '0' || s[i] > '9' {
-			return false
-		}
-	}
-	return true
 }
 
 // blank reports whether every field of a record is empty or spaces.

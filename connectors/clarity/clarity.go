@@ -436,41 +436,14 @@ func value(s string, u cgm.Unit) (v float64, flags cgm.Flag, reason string) {
 	case strings.EqualFold(s, "high"):
 		return his[0], cgm.FlagHigh, ""
 	}
-	if strings.Count(s, ",") == 1 && !strings.Contains(s, ".") {
-		s = strings.Replace(s, ",", ".", 1)
+	v, flags, reason = cgm.ParseExportValue(s, u, "Clarity exports")
+	if strings.HasPrefix(reason, "is not a number") {
+		reason = "is not a glucose value (want a number, Low or High)"
 	}
-	ip, frac, dot := strings.Cut(s, ".")
-	if !digits(ip) || dot && !digits(frac) {
-		return 0, 0, "is not a glucose value (want a number, Low or High)"
-	}
-	if u == cgm.MgDL && strings.Trim(frac, "0") != "" {
-		return 0, 0, "mg/dL values in Clarity exports are whole numbers: is this mmol/L data under an mg/dL header?"
-	}
-	f, err := strconv.ParseFloat(s, 64)
-	if err != nil {
-		return 0, 0, "is not a glucose value (want a number, Low or High)"
-	}
-	v, flags, err = cgm.Normalize(f, u)
-	if err != nil {
-		var fe *cgm.FieldError
-		if errors.As(err, &fe) {
-			return 0, 0, fe.Reason
-		}
-		return 0, 0, err.Error()
+	if reason != "" {
+		return 0, 0, reason
 	}
 	return v, flags, ""
-}
-
-func digits(s string) bool {
-	if s == "" {
-		return false
-	}
-	for i := 0; i < len(s); i++ {
-		if s[i] < '0' || s[i] > '9' {
-			return false
-		}
-	}
-	return true
 }
 
 // scanTime reads "YYYY-MM-DDThh:mm:ss" (a space may replace the T; the

@@ -485,29 +485,9 @@ func parseValue(s string, u cgm.Unit) (v float64, flags cgm.Flag, reason string)
 	case strings.EqualFold(s, "HI"):
 		return hi, cgm.FlagHigh, ""
 	}
-	// A decimal comma, as a quoted field ("5,4"), is how exports in
-	// languages that write one carry mmol/L values.
-	if strings.Count(s, ",") == 1 && !strings.Contains(s, ".") {
-		s = strings.Replace(s, ",", ".", 1)
-	}
-	intPart, frac, hasDot := strings.Cut(strings.TrimPrefix(s, "-"), ".")
-	if !allDigits(intPart) || hasDot && !allDigits(frac) {
-		return 0, 0, "is not a number (want digits, with a dot or a comma for decimals: 98 or 5.4)"
-	}
-	if u == cgm.MgDL && strings.Trim(frac, "0") != "" {
-		return 0, 0, "mg/dL values in LibreView exports are whole numbers: is this mmol/L data under an mg/dL header?"
-	}
-	f, err := strconv.ParseFloat(s, 64)
-	if err != nil && !errors.Is(err, strconv.ErrRange) { // out of range: ±Inf, rejected below
-		return 0, 0, "is not a number (want digits, with a dot or a comma for decimals: 98 or 5.4)"
-	}
-	v, flags, err = cgm.Normalize(f, u)
-	if err != nil {
-		var fe *cgm.FieldError
-		if errors.As(err, &fe) {
-			return 0, 0, fe.Reason
-		}
-		return 0, 0, err.Error()
+	v, flags, reason = cgm.ParseExportValue(s, u, "LibreView exports")
+	if reason != "" {
+		return 0, 0, reason
 	}
 	// LibreView writes LO at the floor (librelinkup.md §3.6): a value at a
 	// limit is an out-of-range reading.
@@ -518,18 +498,6 @@ func parseValue(s string, u cgm.Unit) (v float64, flags cgm.Flag, reason string)
 		flags |= cgm.FlagHigh
 	}
 	return v, flags, ""
-}
-
-func allDigits(s string) bool {
-	if s == "" {
-		return false
-	}
-	for i := 0; i < len(s); i++ {
-		if s[i] < '0' || s[i] > '9' {
-			return false
-		}
-	}
-	return true
 }
 
 // sortRejected orders rejected lines by line number (CSV errors are found
