@@ -222,7 +222,9 @@ func TestImportFormats(t *testing.T) {
 		}
 		return p
 	}
-	row := func(ts, v string) string { return "FreeStyle Libre 2,MEMB156-B0001," + ts + ",0," + v + ",,,,,,,,,,,,,," }
+	row := func(ts, v string) string {
+		return "FreeStyle Libre 2,MEMB156-B0001," + ts + ",0," + v + ",,,,,,,,,,,,,,"
+	}
 	conflict := write("fr.csv", strings.Join([]string{
 		"Valeur de glycémie,Créé le,03-07-2024 10:31 AM UTC,Créé par,X",
 		"Appareil,Numéro de série,Horodatage de l'appareil,Type d'enregistrement,Historique de la glycémie mg/dL,Numérisation de la glycémie mg/dL,a,b,c,d,e,f,g,Remarques,Glycémie par bandelette mg/dL,h,i,j,k",
