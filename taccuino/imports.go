@@ -43,7 +43,7 @@ type ImportJSON struct {
 	// and value): stored once.
 	Repeated int `json:"repeated"`
 	// Conflicts lists the reading times the file gives with different
-	// values: the first row's value is kept (fileimport.Conflict).
+	// values: the last row's value is kept (fileimport.Conflict).
 	Conflicts []ConflictJSON `json:"conflicts"`
 	// Rejected lists the lines not imported (only with skip_invalid=true;
 	// otherwise any rejected line fails the whole import with 422).

@@ -38,7 +38,7 @@ type importJSON struct {
 	// Repeated counts rows repeating a reading exactly.
 	Repeated int `json:"repeated"`
 	// Conflicts lists the reading times given with different values, the
-	// first row's value kept (fileimport.Conflict).
+	// last row's value kept (fileimport.Conflict).
 	Conflicts []conflictJSON `json:"conflicts"`
 }
 

@@ -128,7 +128,7 @@ func fileID(path string) string {
 func conflictNotes(f *fileimport.File) []string {
 	var out []string
 	for _, c := range f.Conflicts {
-		out = append(out, "same time, different values (the first row is kept): "+c.String())
+		out = append(out, "same time, different values (the last row is kept): "+c.String())
 	}
 	return out
 }
