@@ -156,7 +156,7 @@ func TestDirtyMarks(t *testing.T) {
 }
 
 // TestNightscoutSource: the eighth source, stored as code 0, keeps its
-// devices (migration 00004) and its readings apart from another source's.
+// devices (migration 00009) and its readings apart from another source's.
 func TestNightscoutSource(t *testing.T) {
 	t.Parallel()
 	ctx := context.Background()

@@ -17,52 +17,81 @@ import (
 )
 
 // TestEachReading: EachReading gives what Readings gives, one at a time,
-// and stops at the callback's error, returning it as it is.
+// from plain and compact days alike (the first days compacted, with
+// historic and scan readings), also for a window that starts and ends
+// inside compact days; and it stops at the callback's error, returning it
+// as it is.
 func TestEachReading(t *testing.T) {
 	t.Parallel()
 	ctx := context.Background()
 	s, pool := newStore(t)
 	p := newPatient(t, s, 4)
 	day := time.Date(2026, 5, 1, 0, 0, 0, 0, time.UTC)
-	if _, err := s.Ingest(ctx, Batch{Patient: p, Source: SourceLibreView, Readings: historic(day, 15*time.Minute, 200, "S1")}); err != nil {
+	rs := historic(day, 15*time.Minute, 96*5, "S1")
+	for i := range 40 {
+		rs = append(rs, cgm.Reading{Time: day.Add(time.Duration(i)*3*time.Hour + 7*time.Minute), Value: float64(100 + i), Unit: cgm.MgDL, Kind: cgm.Scan})
+	}
+	if _, err := s.Ingest(ctx, Batch{Patient: p, Source: SourceLibreView, Readings: rs}); err != nil {
 		t.Fatal(err)
 	}
-	want, err := s.Readings(ctx, p, day, day.AddDate(0, 0, 3))
-	if err != nil {
+	if res, err := s.CompactHistory(ctx, day.AddDate(0, 0, 3)); err != nil {
 		t.Fatal(err)
+	} else if res.Storage == "native partitions" && res.Readings == 0 {
+		t.Fatalf("nothing compacted: %+v", res)
 	}
-	var got cgm.Series
-	stop := io.ErrShortWrite
-	err = pgx.BeginFunc(ctx, pool, func(tx pgx.Tx) error {
-		r := s.InTx(tx)
-		if err := r.EachReading(ctx, p, day, day.AddDate(0, 0, 3), func(rd cgm.Reading) error {
-			got = append(got, rd)
-			return nil
-		}); err != nil {
-			return err
+	stream := func(from, to time.Time) (cgm.Series, error) {
+		var got cgm.Series
+		err := pgx.BeginFunc(ctx, pool, func(tx pgx.Tx) error {
+			return s.InTx(tx).EachReading(ctx, p, from, to, func(rd cgm.Reading) error {
+				got = append(got, rd)
+				return nil
+			})
+		})
+		return got, err
+	}
+	for _, w := range []struct{ from, to time.Time }{
+		{day, day.AddDate(0, 0, 6)},
+		{day.Add(13 * time.Hour), day.Add(4*24*time.Hour + 5*time.Hour)},
+		{day.Add(25 * time.Hour), day.Add(26 * time.Hour)},
+	} {
+		want, err := s.Readings(ctx, p, w.from, w.to)
+		if err != nil {
+			t.Fatal(err)
 		}
-		n := 0
-		if err := r.EachReading(ctx, p, day, day.AddDate(0, 0, 3), func(cgm.Reading) error {
+		got, err := stream(w.from, w.to)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(want) == 0 || len(got) != len(want) {
+			t.Fatalf("[%v, %v): %d readings streamed, %d read", w.from, w.to, len(got), len(want))
+		}
+		for i := range got {
+			if !got[i].Time.Equal(want[i].Time) || got[i].Kind != want[i].Kind || got[i].Value != want[i].Value || got[i].Device != want[i].Device {
+				t.Fatalf("[%v, %v) reading %d: %+v, want %+v", w.from, w.to, i, got[i], want[i])
+			}
+		}
+	}
+	stop := io.ErrShortWrite
+	n := 0
+	err := pgx.BeginFunc(ctx, pool, func(tx pgx.Tx) error {
+		return s.InTx(tx).EachReading(ctx, p, day, day.AddDate(0, 0, 6), func(cgm.Reading) error {
 			n++
 			if n == 3 {
 				return stop
 			}
 			return nil
-		}); err != stop || n != 3 {
-			t.Errorf("a callback's error: %v after %d readings, want it after 3", err, n)
-		}
-		return r.EachReading(ctx, 999999, day, day, func(cgm.Reading) error { return nil })
+		})
 	})
-	if err == nil {
+	if err != stop || n != 3 {
+		t.Errorf("a callback's error: %v after %d readings, want it after 3", err, n)
+	}
+	if _, err := stream(day, day); err != nil {
+		t.Errorf("an empty window: %v", err)
+	}
+	if err := pgx.BeginFunc(ctx, pool, func(tx pgx.Tx) error {
+		return s.InTx(tx).EachReading(ctx, 999999, day, day, func(cgm.Reading) error { return nil })
+	}); err == nil {
 		t.Error("EachReading of an unknown patient: no error")
-	}
-	if len(got) != 200 || len(got) != len(want) {
-		t.Fatalf("%d readings streamed, %d read", len(got), len(want))
-	}
-	for i := range got {
-		if !got[i].Time.Equal(want[i].Time) || got[i].Value != want[i].Value || got[i].Device != want[i].Device {
-			t.Fatalf("reading %d: %+v, want %+v", i, got[i], want[i])
-		}
 	}
 }
 
