@@ -67,6 +67,8 @@ const compactInterval = time.Hour
 //
 //   - llu-sync: the LibreLinkUp sync scheduler (connsync.Syncer.Run); at
 //     shutdown, syncs in flight hand their leases back;
+//   - outbox-purge: daily, the finished messages of both outboxes older
+//     than 30 days are deleted;
 //   - readings-partitions: the store's daily upkeep
 //     (cgmstore.Store.KeepPartitions), at start and every day;
 //   - summaries: the summaries updater (summaries.Updater.Run): day rows
@@ -102,6 +104,9 @@ func serveJobs(d jobDeps) ([]job, error) {
 	if d.Summaries != nil {
 		jobs = append(jobs, job{name: "summaries", run: d.Summaries.Run})
 	}
+	if d.Records != nil || d.Notify != nil {
+		jobs = append(jobs, job{name: "outbox-purge", run: outboxPurgeJob(d.Records, d.Notify, d.Logger)})
+	}
 	if d.Records != nil {
 		dl, err := records.NewDeliverer(d.Records, d.Consent, records.DeliveryOptions{Logger: d.Logger, Getenv: d.Getenv,
 			Grace: d.ShutdownTimeout / 2})
@@ -127,45 +132,90 @@ func serveJobs(d jobDeps) ([]job, error) {
 // partitionsEvery is how often the readings partitions are kept ready.
 const partitionsEvery = 24 * time.Hour
 
-// partitionsJob schedules cgmstore.Store.KeepPartitions with gocron at
-// start and every partitionsEvery, until ctx is done. Every replica runs
-// it; the store serialises the work in the database. A failed run is
-// logged and retried at the next one: until then, a batch that needs a
-// missing month creates it itself or lands in the default partition.
+// partitionsJob schedules cgmstore.Store.KeepPartitions at start and every
+// partitionsEvery. Every replica runs it; the store serialises the work in
+// the database. A failed run is logged and retried at the next one: until
+// then, a batch that needs a missing month creates it itself or lands in
+// the default partition.
 func partitionsJob(store *cgmstore.Store, logger *slog.Logger) func(ctx context.Context) error {
-	if logger == nil {
-		logger = slog.New(slog.DiscardHandler)
-	}
+	logger = orDiscard(logger)
+	return everyJob("readings-partitions", partitionsEvery, logger, func(ctx context.Context) error {
+		created, err := store.KeepPartitions(ctx, time.Now())
+		if err == nil && len(created) > 0 {
+			logger.InfoContext(ctx, "readings partitions created", "partitions", created)
+		}
+		return err
+	})
+}
+
+// outboxRetention is how long delivered FHIR messages and sent
+// notifications are kept before outboxPurgeJob deletes them: their bodies
+// hold patient data, and the access log keeps the record of each delivery.
+const outboxRetention = 30 * 24 * time.Hour
+
+// outboxPurgeJob deletes, daily, the finished messages of the FHIR outbox
+// and of the notifications' outbox older than outboxRetention (poisoned,
+// dead and bounced ones stay for the operator). Any replica may run it:
+// each run is one DELETE per outbox.
+func outboxPurgeJob(rec *records.Store, nt *notify.Store, logger *slog.Logger) func(ctx context.Context) error {
+	logger = orDiscard(logger)
+	return everyJob("outbox-purge", partitionsEvery, logger, func(ctx context.Context) error {
+		before := time.Now().Add(-outboxRetention)
+		var n1, n2 int64
+		var err error
+		if rec != nil {
+			if n1, err = rec.PurgeFinished(ctx, before); err != nil {
+				return err
+			}
+		}
+		if nt != nil {
+			if n2, err = nt.PurgeFinished(ctx, before); err != nil {
+				return err
+			}
+		}
+		if n1+n2 > 0 {
+			logger.InfoContext(ctx, "finished outbox messages purged", "fhir", n1, "notifications", n2)
+		}
+		return nil
+	})
+}
+
+// everyJob runs task with gocron at start and every d until ctx is done;
+// a failed run is logged as name and retried at the next one.
+func everyJob(name string, d time.Duration, logger *slog.Logger, task func(ctx context.Context) error) func(ctx context.Context) error {
+	logger = orDiscard(logger)
 	return func(ctx context.Context) error {
 		sched, err := gocron.NewScheduler(gocron.WithLocation(time.UTC))
 		if err != nil {
-			return fmt.Errorf("readings partitions: scheduler: %w", err)
+			return fmt.Errorf("%s: scheduler: %w", name, err)
 		}
-		_, err = sched.NewJob(gocron.DurationJob(partitionsEvery),
-			gocron.NewTask(func(ctx context.Context) error {
-				created, err := store.KeepPartitions(ctx, time.Now())
-				if err == nil && len(created) > 0 {
-					logger.InfoContext(ctx, "readings partitions created", "partitions", created)
-				}
-				return err
-			}),
-			gocron.WithName("readings-partitions"),
+		_, err = sched.NewJob(gocron.DurationJob(d),
+			gocron.NewTask(task),
+			gocron.WithName(name),
 			gocron.WithSingletonMode(gocron.LimitModeReschedule),
 			gocron.WithStartAt(gocron.WithStartImmediately()),
 			gocron.WithContext(ctx),
 			gocron.WithEventListeners(gocron.AfterJobRunsWithError(func(_ uuid.UUID, _ string, err error) {
 				if ctx.Err() == nil {
-					logger.ErrorContext(ctx, "readings partitions not kept ready", "err", err)
+					logger.ErrorContext(ctx, name+" failed", "err", err)
 				}
 			})))
 		if err != nil {
-			return fmt.Errorf("readings partitions: scheduler: %w", err)
+			return fmt.Errorf("%s: scheduler: %w", name, err)
 		}
 		sched.Start()
 		<-ctx.Done()
 		if err := sched.Shutdown(); err != nil {
-			return fmt.Errorf("readings partitions: scheduler shutdown: %w", err)
+			return fmt.Errorf("%s: scheduler shutdown: %w", name, err)
 		}
 		return nil
 	}
+}
+
+// orDiscard returns logger, or one that discards when it is nil.
+func orDiscard(logger *slog.Logger) *slog.Logger {
+	if logger == nil {
+		return slog.New(slog.DiscardHandler)
+	}
+	return logger
 }
