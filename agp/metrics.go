@@ -209,6 +209,7 @@ func (c *calc) report() Report {
 		r.Events = noEvents()
 	}
 	r.DaysWorn = c.daysWorn()
+	r.DaysWithData = c.daysWithData(r.Period)
 	r.ActivePercent = c.activePercent()
 	r.Sufficient = r.Period.Days >= SufficientDays && r.ActivePercent >= SufficientActivePercent
 	if o.Daily {
@@ -358,6 +359,46 @@ func (c *calc) daysWorn() int {
 		}
 	}
 	return days
+}
+
+// daysWithData counts the local calendar days of period p whose captured
+// grid slots reach SufficientActivePercent of the day's expected readings:
+// its length over the grid step (96 for a 24-hour day of 15-minute data,
+// 92 and 100 on the days the clocks change). Slots are counted as
+// activePercent counts them, from the day's local midnight.
+func (c *calc) daysWithData(p PeriodInfo) int {
+	if p.Start.IsZero() || len(c.times) == 0 {
+		return 0
+	}
+	dt := float64(c.dt0)
+	if dt == 0 {
+		dt = 15 // fewer than two readings: FreeStyle Libre's 15-minute history
+	}
+	loc := c.o.Location
+	first, last := p.Start.In(loc), p.End.In(loc)
+	if !p.Automatic {
+		last = last.Add(-time.Nanosecond)
+	}
+	n, i := 0, 0
+	for d := time.Date(first.Year(), first.Month(), first.Day(), 0, 0, 0, 0, loc); !d.After(last); {
+		next := time.Date(d.Year(), d.Month(), d.Day()+1, 0, 0, 0, 0, loc)
+		start, end := float64(d.Unix()), float64(next.Unix())
+		for i < len(c.times) && c.times[i] < start {
+			i++
+		}
+		slots, lastSlot := 0, int64(-1)
+		for ; i < len(c.times) && c.times[i] < end; i++ {
+			if s := int64(math.Floor((c.times[i] - start) / (dt * 60))); s != lastSlot {
+				slots++
+				lastSlot = s
+			}
+		}
+		if expected := next.Sub(d).Minutes() / dt; float64(slots) >= SufficientActivePercent/100*expected {
+			n++
+		}
+		d = next
+	}
+	return n
 }
 
 // activePercent is the % time CGM active (reference metrics.md, "Data

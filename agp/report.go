@@ -44,6 +44,11 @@ type Report struct {
 	// DaysWorn is the number of local calendar days in the period with at
 	// least one historic reading.
 	DaysWorn int `json:"days_worn"`
+	// DaysWithData is the number of local calendar days in the period
+	// whose captured readings reach SufficientActivePercent (70 %) of the
+	// day's expected readings: the days an AGP report counts as days with
+	// data (a day with a few readings is not one).
+	DaysWithData int `json:"days_with_data"`
 	// ActivePercent is the % of expected readings captured (% time CGM active).
 	ActivePercent float64 `json:"active_percent"`
 	// Sufficient: a period of at least 14 days with at least 70 % captured.

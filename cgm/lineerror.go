@@ -23,8 +23,16 @@ type LineError struct {
 	Field string
 	// Value is the offending value as read, trimmed; may be empty.
 	Value string
-	// Reason says what was expected.
+	// Reason says what was expected, in English (logs, the command line,
+	// APIs).
 	Reason string
+	// Code names the rule the line broke and Args its values, so that a
+	// display can say it in the person's language: one of the parser's
+	// Codes (connectors/libreview, connectors/longcsv) or of FieldCodes;
+	// empty when the parser gives none (a display then says the line is
+	// not valid, with Field and Value).
+	Code string
+	Args []string
 }
 
 // Error returns `FILE:LINE: field "X": value "v": reason`, leaving out the

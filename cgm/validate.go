@@ -13,8 +13,22 @@ type FieldError struct {
 	Field string
 	// Value is the offending value as received (may be empty).
 	Value string
-	// Reason says what was expected.
+	// Reason says what was expected, in English (logs and APIs).
 	Reason string
+	// Code names the rule that refused the value (one of FieldCodes), and
+	// Args its values, so that a display can say it in the person's
+	// language.
+	Code string
+	Args []string
+}
+
+// FieldCodes lists the codes of the errors of Normalize, Validate and
+// ParseExportValue with the number of Args each carries.
+var FieldCodes = map[string]int{
+	"unit_invalid": 0, "value_not_finite": 0, "value_not_positive": 0, "value_implausible": 2,
+	"value_not_number": 0, "value_not_whole": 0,
+	"time_missing": 0, "time_before_1999": 0, "time_future": 0, "kind_invalid": 0, "value_out_of_range": 3,
+	"flags_limit": 0, "trend_invalid": 0, "device_long": 1,
 }
 
 // Error implements error.
@@ -44,18 +58,19 @@ const ImplausibleFactor = 2
 // finite, not positive, or implausible for the unit.
 func Normalize(v float64, u Unit) (float64, Flag, error) {
 	if u != MgDL && u != MmolL {
-		return 0, 0, &FieldError{Field: "unit", Reason: "must be mg/dL or mmol/L"}
+		return 0, 0, &FieldError{Field: "unit", Reason: "must be mg/dL or mmol/L", Code: "unit_invalid"}
 	}
 	if math.IsNaN(v) || math.IsInf(v, 0) {
-		return 0, 0, &FieldError{Field: "value", Value: fmt.Sprint(v), Reason: "must be a finite number"}
+		return 0, 0, &FieldError{Field: "value", Value: fmt.Sprint(v), Reason: "must be a finite number", Code: "value_not_finite"}
 	}
 	if v <= 0 {
-		return 0, 0, &FieldError{Field: "value", Value: fmt.Sprint(v), Reason: "glucose must be greater than zero"}
+		return 0, 0, &FieldError{Field: "value", Value: fmt.Sprint(v), Reason: "glucose must be greater than zero", Code: "value_not_positive"}
 	}
 	_, hi := Limits(u)
 	if v > hi*ImplausibleFactor {
 		return 0, 0, &FieldError{Field: "value", Value: fmt.Sprint(v),
-			Reason: fmt.Sprintf("implausible glucose for %s (more than %g): wrong unit?", u, hi*ImplausibleFactor)}
+			Reason: fmt.Sprintf("implausible glucose for %s (more than %g): wrong unit?", u, hi*ImplausibleFactor),
+			Code:   "value_implausible", Args: []string{fmt.Sprint(hi * ImplausibleFactor), u.String()}}
 	}
 	c, f := Clamp(v, u)
 	return c, f, nil
@@ -70,32 +85,33 @@ func Normalize(v float64, u Unit) (float64, Flag, error) {
 func (r Reading) Validate(now time.Time) error {
 	switch {
 	case r.Time.IsZero():
-		return &FieldError{Field: "time", Reason: "is missing"}
+		return &FieldError{Field: "time", Reason: "is missing", Code: "time_missing"}
 	case r.Time.Before(EarliestReading):
-		return &FieldError{Field: "time", Value: r.Time.Format(time.RFC3339), Reason: "is before 1999, before any CGM sensor"}
+		return &FieldError{Field: "time", Value: r.Time.Format(time.RFC3339), Reason: "is before 1999, before any CGM sensor", Code: "time_before_1999"}
 	case !now.IsZero() && r.Time.After(now.Add(24*time.Hour)):
-		return &FieldError{Field: "time", Value: r.Time.Format(time.RFC3339), Reason: "is more than a day in the future (device clock or time zone error?)"}
+		return &FieldError{Field: "time", Value: r.Time.Format(time.RFC3339), Reason: "is more than a day in the future (device clock or time zone error?)", Code: "time_future"}
 	}
 	if r.Unit != MgDL && r.Unit != MmolL {
-		return &FieldError{Field: "unit", Value: r.Unit.String(), Reason: "must be mg/dL or mmol/L"}
+		return &FieldError{Field: "unit", Value: r.Unit.String(), Reason: "must be mg/dL or mmol/L", Code: "unit_invalid"}
 	}
 	if r.Kind < Historic || r.Kind > Strip {
-		return &FieldError{Field: "kind", Value: r.Kind.String(), Reason: "must be historic, scan, current or strip"}
+		return &FieldError{Field: "kind", Value: r.Kind.String(), Reason: "must be historic, scan, current or strip", Code: "kind_invalid"}
 	}
 	lo, hi := Limits(r.Unit)
 	if math.IsNaN(r.Value) || r.Value < lo || r.Value > hi {
 		return &FieldError{Field: "value", Value: fmt.Sprint(r.Value),
-			Reason: fmt.Sprintf("must be between %g and %g %s (LO/HI readings are stored at the limit)", lo, hi, r.Unit)}
+			Reason: fmt.Sprintf("must be between %g and %g %s (LO/HI readings are stored at the limit)", lo, hi, r.Unit),
+			Code:   "value_out_of_range", Args: []string{fmt.Sprint(lo), fmt.Sprint(hi), r.Unit.String()}}
 	}
 	his := HighLimits(r.Unit)
 	if r.Flags&FlagLow != 0 && r.Value != lo || r.Flags&FlagHigh != 0 && r.Value != his[0] && r.Value != his[1] {
-		return &FieldError{Field: "flags", Reason: "a LO/HI reading must hold the limit value of its sensor"}
+		return &FieldError{Field: "flags", Reason: "a LO/HI reading must hold the limit value of its sensor", Code: "flags_limit"}
 	}
 	if r.Trend > TrendRisingFast {
-		return &FieldError{Field: "trend", Value: fmt.Sprint(r.Trend), Reason: "must be 0 (unknown) to 5"}
+		return &FieldError{Field: "trend", Value: fmt.Sprint(r.Trend), Reason: "must be 0 (unknown) to 5", Code: "trend_invalid"}
 	}
 	if len(r.Device) > 64 {
-		return &FieldError{Field: "device", Value: r.Device[:64] + "…", Reason: "serial longer than 64 characters"}
+		return &FieldError{Field: "device", Value: r.Device[:64] + "…", Reason: "serial longer than 64 characters", Code: "device_long", Args: []string{"64"}}
 	}
 	return nil
 }

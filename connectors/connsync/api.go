@@ -154,6 +154,16 @@ type UserError struct {
 	Cause error
 }
 
+// UserErrorCodes lists every Code of UserError, so that a display can say
+// each in the person's language (a test checks that the package emits no
+// other).
+var UserErrorCodes = []string{
+	"bad_credentials", "step_required", "locked", "rate_limited", "librelinkup_error", "email_invalid",
+	"password_invalid", "no_connection", "serial_needed", "serial_mismatch", "already_connected", "disconnected",
+	"follower_connection", "serial_invalid", "too_many_attempts", "identity_missing", "name_mismatch",
+	"follower_unavailable", "identity_mismatch",
+}
+
 // Error returns the code and the English text.
 func (e *UserError) Error() string {
 	if e.Cause != nil {

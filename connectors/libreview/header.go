@@ -204,7 +204,8 @@ func parseHeader(rec []string, line int) (*header, error) {
 		}
 		if h.idx[c] < 0 {
 			return nil, &LineError{Line: line, Reason: fmt.Sprintf(
-				"header has no %q column (want the 19 or 21 columns of a LibreView export)", englishNames[c])}
+				"header has no %q column (want the 19 or 21 columns of a LibreView export)", englishNames[c]),
+				Code: "header_column_missing", Args: []string{englishNames[c]}}
 		}
 		h.name[c] = strings.TrimSpace(rec[h.idx[c]])
 	}
@@ -213,13 +214,14 @@ func parseHeader(rec []string, line int) (*header, error) {
 	_, u, ok := splitUnit(hist)
 	if !ok {
 		return nil, &LineError{Line: line, Field: hist,
-			Reason: "historic glucose column does not name a unit (want a name ending in mg/dL or mmol/L)"}
+			Reason: "historic glucose column does not name a unit (want a name ending in mg/dL or mmol/L)", Code: "header_no_unit"}
 	}
 	h.unit = u
 	for _, c := range [...]int{colScan, colStrip} {
 		if _, cu, ok := splitUnit(h.name[c]); ok && cu != u {
 			return nil, &LineError{Line: line, Field: h.name[c],
-				Reason: fmt.Sprintf("column is in %s but historic glucose is in %s", cu, u)}
+				Reason: fmt.Sprintf("column is in %s but historic glucose is in %s", cu, u),
+				Code:   "header_unit_mismatch", Args: []string{cu.String(), u.String()}}
 		}
 	}
 	return h, nil

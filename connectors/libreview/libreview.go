@@ -72,6 +72,38 @@ type File struct {
 // LineError says what is wrong with one line of a file and where.
 type LineError = cgm.LineError
 
+// Codes lists the codes of LineError and FileError, with the number of
+// Args each carries. A line whose reading failed cgm's checks carries the
+// code of the cgm.FieldError (cgm.FieldCodes).
+var Codes = map[string]int{
+	"malformed_csv": 2, "utf16": 0, "empty_file": 0, "no_header": 0, "no_header_early": 1,
+	"header_column_missing": 1, "header_no_unit": 0, "header_unit_mismatch": 2,
+	"dates_both_orders": 4, "date_order_conflict": 1,
+	"generated_day_first": 0, "generated_month_first": 0, "generated_month_first_12h": 0,
+	"timestamp_day_first": 0, "timestamp_month_first": 0, "timestamp_month_first_12h": 0,
+	"field_count": 3, "type_empty": 0, "type_unknown": 0, "time_nonexistent": 1, "value_empty": 1,
+}
+
+// FileError is a file that cannot be read as a LibreView export at all
+// (UTF-16, empty, no header, dates in both orders). Line is 0 when the
+// error is not about one line.
+type FileError struct {
+	File   string
+	Line   int
+	Reason string
+	// Code (one of Codes) and Args say it for a display.
+	Code string
+	Args []string
+}
+
+// Error returns "libreview: FILE: reason" or "libreview: FILE:LINE: reason".
+func (e *FileError) Error() string {
+	if e.Line > 0 {
+		return "libreview: " + e.File + ":" + strconv.Itoa(e.Line) + ": " + e.Reason
+	}
+	return "libreview: " + e.File + ": " + e.Reason
+}
+
 // maxPreamble is how many non-blank lines may come before the header.
 const maxPreamble = 10
 
@@ -101,7 +133,8 @@ func Parse(r io.Reader, name string, opt Options) (*File, error) {
 	if b, _ := br.Peek(3); bytes.HasPrefix(b, []byte(utf8BOM)) {
 		_, _ = br.Discard(len(utf8BOM))
 	} else if len(b) >= 2 && (b[0] == 0xFF && b[1] == 0xFE || b[0] == 0xFE && b[1] == 0xFF) {
-		return nil, fmt.Errorf("libreview: %s: file is UTF-16, as LibreView exports were before April 2019: save it as UTF-8 and try again", name)
+		return nil, &FileError{File: name, Code: "utf16",
+			Reason: "file is UTF-16, as LibreView exports were before April 2019: save it as UTF-8 and try again"}
 	}
 	cr := csv.NewReader(br)
 	cr.FieldsPerRecord = -1
@@ -132,7 +165,8 @@ func Parse(r io.Reader, name string, opt Options) (*File, error) {
 				f.Rows++
 			}
 			f.Rejected = append(f.Rejected, &LineError{File: name, Line: pe.StartLine,
-				Reason: fmt.Sprintf("malformed CSV (line %d, column %d): %v", pe.Line, pe.Column, pe.Err)})
+				Reason: fmt.Sprintf("malformed CSV (line %d, column %d): %v", pe.Line, pe.Column, pe.Err),
+				Code:   "malformed_csv", Args: []string{strconv.Itoa(pe.Line), strconv.Itoa(pe.Column)}})
 			if hdr == nil && preamble >= maxPreamble {
 				return nil, errNoHeader(name, true)
 			}
@@ -168,7 +202,7 @@ func Parse(r io.Reader, name string, opt Options) (*File, error) {
 		}
 	}
 	if !seen {
-		return nil, fmt.Errorf("libreview: %s: empty file", name)
+		return nil, &FileError{File: name, Code: "empty_file", Reason: "empty file"}
 	}
 	if hdr == nil {
 		return nil, errNoHeader(name, false)
@@ -182,7 +216,8 @@ func Parse(r io.Reader, name string, opt Options) (*File, error) {
 	ev := gatherEvidence(rows, hdr, title)
 	order, assumed, err := ev.decide(opt.DateOrder)
 	if err != nil {
-		return nil, fmt.Errorf("libreview: %s:%w", name, err)
+		err.File = name
+		return nil, err
 	}
 	f.DateOrder, f.DateOrderAssumed = order, assumed
 	if title != nil {
@@ -202,13 +237,13 @@ func Parse(r io.Reader, name string, opt Options) (*File, error) {
 }
 
 func errNoHeader(name string, early bool) error {
-	where := "found"
+	where, code, args := "found", "no_header", []string(nil)
 	if early {
-		where = fmt.Sprintf("in the first %d lines", maxPreamble)
+		where, code, args = fmt.Sprintf("in the first %d lines", maxPreamble), "no_header_early", []string{strconv.Itoa(maxPreamble)}
 	}
-	return fmt.Errorf("libreview: %s: no LibreView header %s (want a line naming the columns "+
-		"Device Timestamp and Record Type, or their German, French, Dutch, Spanish or Portuguese names, "+
-		"or 19 or 21 columns whose fifth names a glucose unit): not a LibreView export?", name, where)
+	return &FileError{File: name, Code: code, Args: args, Reason: "no LibreView header " + where + " (want a line naming the columns " +
+		"Device Timestamp and Record Type, or their German, French, Dutch, Spanish or Portuguese names, " +
+		"or 19 or 21 columns whose fifth names a glucose unit): not a LibreView export?"}
 }
 
 // blank reports whether every field of a record is empty or spaces.
@@ -275,7 +310,8 @@ func (f *File) readTitle(title *record, name string, order DateOrder) {
 	if !ok {
 		f.Rejected = append(f.Rejected, &LineError{File: name, Line: title.line,
 			Field: strings.TrimSpace(title.fields[1]), Value: strings.TrimSpace(title.fields[2]),
-			Reason: "not a generation time in the format " + layout(order, st.meridiem != noMeridiem) + " followed by UTC"})
+			Reason: "not a generation time in the format " + layout(order, st.meridiem != noMeridiem) + " followed by UTC",
+			Code:   "generated_" + layoutCode(order, st.meridiem != noMeridiem)})
 		return
 	}
 	f.Generated = wall // the title's time is in UTC
@@ -328,14 +364,16 @@ func gatherEvidence(rows []record, h *header, title *record) *evidence {
 
 // decide applies the date-order rules of the package documentation. The
 // error text starts with the line, to follow "file:".
-func (ev *evidence) decide(opt DateOrder) (order DateOrder, assumed bool, err error) {
+func (ev *evidence) decide(opt DateOrder) (order DateOrder, assumed bool, err *FileError) {
 	var why sighting
 	switch {
 	case ev.meridiem.line > 0:
 		order, why = MonthFirst, ev.meridiem
 	case ev.dayFirst.line > 0 && ev.monthFirst.line > 0:
-		return 0, false, fmt.Errorf("%d: dates in both orders: %q (line %d) can only be day first and %q (line %d) only month first",
-			ev.monthFirst.line, ev.dayFirst.value, ev.dayFirst.line, ev.monthFirst.value, ev.monthFirst.line)
+		return 0, false, &FileError{Line: ev.monthFirst.line, Code: "dates_both_orders",
+			Args: []string{ev.dayFirst.value, strconv.Itoa(ev.dayFirst.line), ev.monthFirst.value, strconv.Itoa(ev.monthFirst.line)},
+			Reason: fmt.Sprintf("dates in both orders: %q (line %d) can only be day first and %q (line %d) only month first",
+				ev.dayFirst.value, ev.dayFirst.line, ev.monthFirst.value, ev.monthFirst.line)}
 	case ev.dayFirst.line > 0:
 		order, why = DayFirst, ev.dayFirst
 	case ev.monthFirst.line > 0:
@@ -347,7 +385,8 @@ func (ev *evidence) decide(opt DateOrder) (order DateOrder, assumed bool, err er
 		return opt, true, nil
 	}
 	if opt != Auto && opt != order {
-		return 0, false, fmt.Errorf("%d: the date order was given as %s, but %q is %s", why.line, opt, why.value, order)
+		return 0, false, &FileError{Line: why.line, Code: "date_order_conflict", Args: []string{why.value},
+			Reason: fmt.Sprintf("the date order was given as %s, but %q is %s", opt, why.value, order)}
 	}
 	return order, false, nil
 }
@@ -381,8 +420,8 @@ var kinds = [...]struct {
 	2: {cgm.Strip, colStrip, "strip glucose"},
 }
 
-func (p *rowParser) reject(line int, col int, value, reason string) {
-	le := &LineError{File: p.name, Line: line, Value: value, Reason: reason}
+func (p *rowParser) reject(line int, col int, value, reason, code string, args ...string) {
+	le := &LineError{File: p.name, Line: line, Value: value, Reason: reason, Code: code, Args: args}
 	if col >= 0 {
 		le.Field = p.h.name[col]
 	}
@@ -392,7 +431,8 @@ func (p *rowParser) reject(line int, col int, value, reason string) {
 func (p *rowParser) parse(row record) {
 	rec, h := row.fields, p.h
 	if n := len(rec); n < h.width || n > h.width && !blank(rec[h.width:]) {
-		p.reject(row.line, -1, "", fmt.Sprintf("has %d fields, want %d as the header on line %d", n, h.width, h.line))
+		p.reject(row.line, -1, "", fmt.Sprintf("has %d fields, want %d as the header on line %d", n, h.width, h.line),
+			"field_count", strconv.Itoa(n), strconv.Itoa(h.width), strconv.Itoa(h.line))
 		return
 	}
 	field := func(c int) string { return strings.TrimSpace(rec[h.idx[c]]) }
@@ -401,10 +441,11 @@ func (p *rowParser) parse(row record) {
 	code, err := strconv.Atoi(typ)
 	switch {
 	case typ == "":
-		p.reject(row.line, colType, "", "is empty (want a record type from 0 to 6)")
+		p.reject(row.line, colType, "", "is empty (want a record type from 0 to 6)", "type_empty")
 		return
 	case err != nil || code < 0 || code > 6 || len(typ) > 2:
-		p.reject(row.line, colType, typ, "unknown record type (want 0 historic, 1 scan, 2 strip, 3 ketone, 4 insulin, 5 food or 6 note)")
+		p.reject(row.line, colType, typ, "unknown record type (want 0 historic, 1 scan, 2 strip, 3 ketone, 4 insulin, 5 food or 6 note)",
+			"type_unknown")
 		return
 	}
 	serial := field(colSerial)
@@ -422,13 +463,15 @@ func (p *rowParser) parse(row record) {
 		wall, ok = st.civil(p.order)
 	}
 	if !ok {
-		p.reject(row.line, colTimestamp, ts, "not a date and time in the format "+layout(p.order, p.twelveHour))
+		p.reject(row.line, colTimestamp, ts, "not a date and time in the format "+layout(p.order, p.twelveHour),
+			"timestamp_"+layoutCode(p.order, p.twelveHour))
 		return
 	}
 	cands := cgm.LocalInstants(wall, p.loc)
 	key := seqKey{serial, k.kind}
 	if cands.Len() == 0 {
-		p.reject(row.line, colTimestamp, ts, fmt.Sprintf("this local time does not exist in %s (the hour skipped when daylight saving time starts)", p.loc))
+		p.reject(row.line, colTimestamp, ts, fmt.Sprintf("this local time does not exist in %s (the hour skipped when daylight saving time starts)", p.loc),
+			"time_nonexistent", p.loc.String())
 		return
 	}
 	t := cands.Resolve(p.prev[key], false)
@@ -439,20 +482,21 @@ func (p *rowParser) parse(row record) {
 
 	raw := field(k.col)
 	if raw == "" {
-		p.reject(row.line, k.col, "", fmt.Sprintf("is empty: a %s record (type %d) needs a value", k.what, code))
+		p.reject(row.line, k.col, "", fmt.Sprintf("is empty: a %s record (type %d) needs a value", k.what, code),
+			"value_empty", strconv.Itoa(code))
 		return
 	}
-	v, flags, reason := parseValue(raw, p.h.unit)
+	v, flags, reason, rcode, rargs := parseValue(raw, p.h.unit)
 	if reason != "" {
-		p.reject(row.line, k.col, raw, reason)
+		p.reject(row.line, k.col, raw, reason, rcode, rargs...)
 		return
 	}
 	rd := cgm.Reading{Time: t, Value: v, Unit: p.h.unit, Kind: k.kind, Flags: flags, Device: serial}
 	if err := rd.Validate(time.Time{}); err != nil {
-		col, value, reason := k.col, raw, err.Error()
+		col, value, reason, code, args := k.col, raw, err.Error(), "", []string(nil)
 		var fe *cgm.FieldError
 		if errors.As(err, &fe) {
-			reason = fe.Reason
+			reason, code, args = fe.Reason, fe.Code, fe.Args
 			switch fe.Field {
 			case "time":
 				col, value = colTimestamp, ts
@@ -460,7 +504,7 @@ func (p *rowParser) parse(row record) {
 				col, value = colSerial, serial
 			}
 		}
-		p.reject(row.line, col, value, reason)
+		p.reject(row.line, col, value, reason, code, args...)
 		return
 	}
 	p.f.Readings = append(p.f.Readings, rd)
@@ -476,18 +520,18 @@ func (p *rowParser) noteDevice(serial, model string) {
 
 // parseValue reads a glucose value written in unit u and applies the
 // sensor limits (see "Values" in the package documentation). A non-empty
-// reason means the value is rejected.
-func parseValue(s string, u cgm.Unit) (v float64, flags cgm.Flag, reason string) {
+// reason means the value is rejected; code and args say why (Codes).
+func parseValue(s string, u cgm.Unit) (v float64, flags cgm.Flag, reason, code string, args []string) {
 	lo, hi := cgm.Limits(u)
 	switch {
 	case strings.EqualFold(s, "LO"):
-		return lo, cgm.FlagLow, ""
+		return lo, cgm.FlagLow, "", "", nil
 	case strings.EqualFold(s, "HI"):
-		return hi, cgm.FlagHigh, ""
+		return hi, cgm.FlagHigh, "", "", nil
 	}
-	v, flags, reason = cgm.ParseExportValue(s, u, "LibreView exports")
-	if reason != "" {
-		return 0, 0, reason
+	v, flags, fe := cgm.ReadExportValue(s, u, "LibreView exports")
+	if fe != nil {
+		return 0, 0, fe.Reason, fe.Code, fe.Args
 	}
 	// LibreView writes LO at the floor (librelinkup.md §3.6): a value at a
 	// limit is an out-of-range reading.
@@ -497,7 +541,7 @@ func parseValue(s string, u cgm.Unit) (v float64, flags cgm.Flag, reason string)
 	case v >= hi:
 		flags |= cgm.FlagHigh
 	}
-	return v, flags, ""
+	return v, flags, "", "", nil
 }
 
 // sortRejected orders rejected lines by line number (CSV errors are found

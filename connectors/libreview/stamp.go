@@ -178,3 +178,15 @@ func layout(order DateOrder, twelveHour bool) string {
 	}
 	return "DD-MM-YYYY HH:MM (day first, as the rest of the file)"
 }
+
+// layoutCode names the timestamp format of layout for the codes of
+// LineError: "day_first", "month_first" or "month_first_12h".
+func layoutCode(order DateOrder, twelveHour bool) string {
+	switch {
+	case order == MonthFirst && twelveHour:
+		return "month_first_12h"
+	case order == MonthFirst:
+		return "month_first"
+	}
+	return "day_first"
+}

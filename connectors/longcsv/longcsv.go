@@ -108,6 +108,29 @@ func (f *File) Zone() *time.Location {
 // LineError says what is wrong with one line of a file and where.
 type LineError = cgm.LineError
 
+// Codes lists the codes of LineError and FileError, with the number of
+// Args each carries. A line whose reading failed cgm's checks carries the
+// code of the cgm.FieldError (cgm.FieldCodes).
+var Codes = map[string]int{
+	"malformed_csv": 2, "header_column_missing": 1, "empty_file": 0, "values_mmol": 3,
+	"field_count": 3, "id_empty": 0, "time_empty": 0, "time_no_offset": 0, "time_invalid": 0,
+	"gl_missing": 0, "gl_not_number": 0, "value_missing": 1, "value_not_number": 1,
+	"kind_unknown": 0, "unit_unknown": 0, "gl_disagrees": 4, "trend_unknown": 0, "flag_unknown": 0,
+}
+
+// FileError is a file that cannot be read as a long CSV file at all (no
+// header, values in mmol/L).
+type FileError struct {
+	File   string
+	Reason string
+	// Code (one of Codes) and Args say it for a display.
+	Code string
+	Args []string
+}
+
+// Error returns "longcsv: FILE: reason".
+func (e *FileError) Error() string { return "longcsv: " + e.File + ": " + e.Reason }
+
 // The columns of a long CSV file: id, time and gl are required, the others
 // optional.
 const (
@@ -197,7 +220,8 @@ func Parse(r io.Reader, name string) (*File, error) {
 				return nil, fmt.Errorf("longcsv: read %s: %w", name, err)
 			}
 			le := &LineError{File: name, Line: pe.StartLine,
-				Reason: fmt.Sprintf("malformed CSV (line %d, column %d): %v", pe.Line, pe.Column, pe.Err)}
+				Reason: fmt.Sprintf("malformed CSV (line %d, column %d): %v", pe.Line, pe.Column, pe.Err),
+				Code:   "malformed_csv", Args: []string{strconv.Itoa(pe.Line), strconv.Itoa(pe.Column)}}
 			if p.h == nil {
 				return nil, fmt.Errorf("longcsv: header: %w", le)
 			}
@@ -213,7 +237,8 @@ func Parse(r io.Reader, name string) (*File, error) {
 			idx, missing := columns(rec)
 			if missing != "" {
 				return nil, fmt.Errorf("longcsv: %w", &LineError{File: name, Line: line, Reason: fmt.Sprintf(
-					"header has no %q column (want a first line naming the columns id, time and gl): not a long CSV file?", missing)})
+					"header has no %q column (want a first line naming the columns id, time and gl): not a long CSV file?", missing),
+					Code: "header_column_missing", Args: []string{missing}})
 			}
 			p.h = &header{line: line, width: len(rec), idx: idx}
 			for c, i := range idx {
@@ -227,11 +252,13 @@ func Parse(r io.Reader, name string) (*File, error) {
 		p.parse(line, rec)
 	}
 	if p.h == nil {
-		return nil, fmt.Errorf("longcsv: %s: empty file (want a header naming the columns id, time and gl)", name)
+		return nil, &FileError{File: name, Code: "empty_file", Reason: "empty file (want a header naming the columns id, time and gl)"}
 	}
 	if p.low > 0 && 2*p.low >= p.n {
-		return nil, fmt.Errorf("longcsv: %s: %d of the %d values of column %q are %d or less, implausible in mg/dL: "+
-			"the values look like mmol/L, and gl must be in mg/dL", name, p.low, p.n, p.h.name[colGL], mmolLimit)
+		return nil, &FileError{File: name, Code: "values_mmol",
+			Args: []string{strconv.Itoa(p.low), strconv.Itoa(p.n), strconv.Itoa(mmolLimit)},
+			Reason: fmt.Sprintf("%d of the %d values of column %q are %d or less, implausible in mg/dL: "+
+				"the values look like mmol/L, and gl must be in mg/dL", p.low, p.n, p.h.name[colGL], mmolLimit)}
 	}
 	if p.offsetKnown && !p.mixed {
 		off := p.offset
@@ -253,8 +280,8 @@ type parser struct {
 	mixed       bool
 }
 
-func (p *parser) reject(line, col int, value, reason string) {
-	le := &LineError{File: p.name, Line: line, Value: value, Reason: reason}
+func (p *parser) reject(line, col int, value, reason, code string, args ...string) {
+	le := &LineError{File: p.name, Line: line, Value: value, Reason: reason, Code: code, Args: args}
 	if col >= 0 {
 		le.Field = p.h.name[col]
 	}
@@ -264,29 +291,30 @@ func (p *parser) reject(line, col int, value, reason string) {
 func (p *parser) parse(line int, rec []string) {
 	h := p.h
 	if n := len(rec); n < h.width || n > h.width && !blank(rec[h.width:]) {
-		p.reject(line, -1, "", fmt.Sprintf("has %d fields, want %d as the header on line %d", n, h.width, h.line))
+		p.reject(line, -1, "", fmt.Sprintf("has %d fields, want %d as the header on line %d", n, h.width, h.line),
+			"field_count", strconv.Itoa(n), strconv.Itoa(h.width), strconv.Itoa(h.line))
 		return
 	}
 	id := strings.TrimSpace(rec[h.idx[colID]])
 	ts := strings.TrimSpace(rec[h.idx[colTime]])
 	gl := strings.TrimSpace(rec[h.idx[colGL]])
 	if id == "" {
-		p.reject(line, colID, "", "is empty (want the subject's label)")
+		p.reject(line, colID, "", "is empty (want the subject's label)", "id_empty")
 		return
 	}
-	t, reason := parseTime(ts)
+	t, reason, code := parseTime(ts)
 	if reason != "" {
-		p.reject(line, colTime, ts, reason)
+		p.reject(line, colTime, ts, reason, code)
 		return
 	}
-	raw, reason := parseGL(gl)
+	raw, reason, code := parseGL(gl)
 	if reason != "" {
-		p.reject(line, colGL, gl, reason)
+		p.reject(line, colGL, gl, reason, code)
 		return
 	}
-	rd, col, value, reason := p.reading(rec, t, raw, gl)
+	rd, col, value, reason, code, args := p.reading(rec, t, raw, gl)
 	if reason != "" {
-		p.reject(line, col, value, reason)
+		p.reject(line, col, value, reason, code, args...)
 		return
 	}
 	if err := rd.Validate(time.Time{}); err != nil {
@@ -295,7 +323,8 @@ func (p *parser) parse(line int, rec []string) {
 		if errors.As(err, &fe) && fe.Field == "time" {
 			col, value = colTime, ts
 		}
-		p.reject(line, col, value, fieldReason(err))
+		reason, code, args := fieldReason(err)
+		p.reject(line, col, value, reason, code, args...)
 		return
 	}
 	_, off := t.Zone()
@@ -332,41 +361,46 @@ func (p *parser) field(rec []string, c int) string {
 }
 
 // reading makes the reading of a row from its gl value raw and the
-// optional columns. A non-empty reason rejects the row at column col.
-func (p *parser) reading(rec []string, t time.Time, raw float64, gl string) (rd cgm.Reading, col int, value, reason string) {
+// optional columns. A non-empty reason rejects the row at column col, with
+// code and args (Codes, cgm.FieldCodes).
+func (p *parser) reading(rec []string, t time.Time, raw float64, gl string) (rd cgm.Reading, col int, value, reason, code string, args []string) {
 	rd = cgm.Reading{Time: t.UTC(), Unit: cgm.MgDL, Kind: cgm.Historic, Device: p.field(rec, colDevice)}
 	if k := p.field(rec, colKind); k != "" {
 		kind, err := cgm.ParseKind(k)
 		if err != nil {
-			return rd, colKind, k, "unknown kind (want historic, scan, current or strip)"
+			return rd, colKind, k, "unknown kind (want historic, scan, current or strip)", "kind_unknown", nil
 		}
 		rd.Kind = kind
 	}
 	if p.h.idx[colUnit] < 0 {
 		v, flags, err := cgm.Normalize(raw, cgm.MgDL)
 		if err != nil {
-			return rd, colGL, gl, fieldReason(err)
+			reason, code, args := fieldReason(err)
+			return rd, colGL, gl, reason, code, args
 		}
 		rd.Value, rd.Flags = v, flags
 	} else {
 		us, vs := p.field(rec, colUnit), p.field(rec, colValue)
 		u, err := cgm.ParseUnit(us)
 		if err != nil {
-			return rd, colUnit, us, "unknown unit (want mg/dL or mmol/L)"
+			return rd, colUnit, us, "unknown unit (want mg/dL or mmol/L)", "unit_unknown", nil
 		}
-		v, reason := parseGL(vs)
+		v, reason, code := parseGL(vs)
 		if reason != "" {
-			return rd, colValue, vs, strings.Replace(reason, "glucose in mg/dL", "glucose in the unit of column "+p.h.name[colUnit], 1)
+			code = strings.Replace(code, "gl_", "value_", 1) // value_missing, value_not_number
+			return rd, colValue, vs, strings.Replace(reason, "glucose in mg/dL", "glucose in the unit of column "+p.h.name[colUnit], 1),
+				code, []string{p.h.name[colUnit]}
 		}
 		if math.Abs(cgm.ToMgDL(v, u)-raw) > 0.05 {
-			return rd, colGL, gl, fmt.Sprintf("disagrees with %s %s %s (%s) of the same row", p.h.name[colValue], vs, u, p.h.name[colUnit])
+			return rd, colGL, gl, fmt.Sprintf("disagrees with %s %s %s (%s) of the same row", p.h.name[colValue], vs, u, p.h.name[colUnit]),
+				"gl_disagrees", []string{p.h.name[colValue], vs, u.String(), p.h.name[colUnit]}
 		}
 		rd.Value, rd.Unit = v, u
 	}
 	if tr := p.field(rec, colTrend); tr != "" {
 		n, err := strconv.Atoi(tr)
 		if err != nil || n < int(cgm.TrendUnknown) || n > int(cgm.TrendRisingFast) {
-			return rd, colTrend, tr, "unknown trend (want 1 falling fast to 5 rising fast, or nothing)"
+			return rd, colTrend, tr, "unknown trend (want 1 falling fast to 5 rising fast, or nothing)", "trend_unknown", nil
 		}
 		rd.Trend = cgm.Trend(n)
 	}
@@ -377,18 +411,19 @@ func (p *parser) reading(rec []string, t time.Time, raw float64, gl string) (rd 
 	case "HI":
 		rd.Flags = cgm.FlagHigh
 	default:
-		return rd, colFlag, f, "unknown flag (want LO, HI or nothing)"
+		return rd, colFlag, f, "unknown flag (want LO, HI or nothing)", "flag_unknown", nil
 	}
-	return rd, 0, "", ""
+	return rd, 0, "", "", "", nil
 }
 
-// fieldReason returns the reason of a *cgm.FieldError, or the error text.
-func fieldReason(err error) string {
+// fieldReason returns the reason, code and values of a *cgm.FieldError,
+// or the error text.
+func fieldReason(err error) (string, string, []string) {
 	var fe *cgm.FieldError
 	if errors.As(err, &fe) {
-		return fe.Reason
+		return fe.Reason, fe.Code, fe.Args
 	}
-	return err.Error()
+	return err.Error(), "", nil
 }
 
 const (
@@ -398,39 +433,41 @@ const (
 )
 
 // parseTime reads an RFC 3339 time with its offset. A non-empty reason
-// means it is rejected.
-func parseTime(s string) (time.Time, string) {
+// means it is rejected; code says why (Codes).
+func parseTime(s string) (t time.Time, reason, code string) {
 	if s == "" {
-		return time.Time{}, "is empty (want an RFC 3339 time with its UTC offset, such as " + timeExample + ")"
+		return time.Time{}, "is empty (want an RFC 3339 time with its UTC offset, such as " + timeExample + ")", "time_empty"
 	}
 	if len(s) > 10 && s[10] == ' ' { // RFC 3339 §5.6 allows a space for the T
 		s = s[:10] + "T" + s[11:]
 	}
 	t, err := time.Parse(layoutWithOffset, s)
 	if err == nil {
-		return t, ""
+		return t, "", ""
 	}
 	if _, err := time.Parse(layoutNoOffset, s); err == nil {
-		return time.Time{}, "has no UTC offset, so its instant is unknown (want RFC 3339 with an offset or Z, such as " + timeExample + ")"
+		return time.Time{}, "has no UTC offset, so its instant is unknown (want RFC 3339 with an offset or Z, such as " + timeExample + ")",
+			"time_no_offset"
 	}
-	return time.Time{}, "not an RFC 3339 time with a UTC offset (want such as " + timeExample + ")"
+	return time.Time{}, "not an RFC 3339 time with a UTC offset (want such as " + timeExample + ")", "time_invalid"
 }
 
 // parseGL reads a glucose value: digits with an optional decimal dot and
-// sign. A non-empty reason means it is rejected.
-func parseGL(s string) (float64, string) {
+// sign. A non-empty reason means it is rejected; code says why (Codes).
+func parseGL(s string) (v float64, reason, code string) {
+	const notNumber = "is not a number (want glucose in mg/dL, digits with a dot for decimals: 153 or 98.5)"
 	if s == "" || strings.EqualFold(s, "NA") {
-		return 0, "is missing (want glucose in mg/dL)"
+		return 0, "is missing (want glucose in mg/dL)", "gl_missing"
 	}
 	intPart, frac, hasDot := strings.Cut(strings.TrimPrefix(s, "-"), ".")
 	if !allDigits(intPart) || hasDot && !allDigits(frac) {
-		return 0, "is not a number (want glucose in mg/dL, digits with a dot for decimals: 153 or 98.5)"
+		return 0, notNumber, "gl_not_number"
 	}
 	v, err := strconv.ParseFloat(s, 64)
 	if err != nil && !errors.Is(err, strconv.ErrRange) { // out of range: ±Inf, rejected by cgm.Normalize
-		return 0, "is not a number (want glucose in mg/dL, digits with a dot for decimals: 153 or 98.5)"
+		return 0, notNumber, "gl_not_number"
 	}
-	return v, ""
+	return v, "", ""
 }
 
 func allDigits(s string) bool {
