@@ -6,7 +6,7 @@ PKGS    ?= ./...
 BENCH   := .bench
 PGRUN   := $(GO) run ./cmd/pgrun --
 
-.PHONY: run test test-deps fmt-check vet vulncheck bench bench-ingest bench-sync bench-clinic loadtest faults fuzz help
+.PHONY: run test test-deps fmt-check vet vulncheck bench bench-ingest bench-sync bench-clinic loadtest faults fuzz screenshots help
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-14s %s\n", $$1, $$2}'
@@ -30,6 +30,13 @@ fmt-check:
 
 vet:
 	$(GO) vet $(PKGS)
+
+SHOTS := taccuino/testdata/screenshots/pages
+
+screenshots: test-deps ## every page of the demo, as every persona, at 1280 and 390 px, checked (axe-core, widths) and saved in taccuino/testdata/screenshots/pages
+	rm -rf $(SHOTS) && mkdir -p $(SHOTS)
+	FSECGM_SCREENSHOT_DIR=$(CURDIR)/$(SHOTS) $(PGRUN) $(GO) test -count=1 -timeout 30m -run '^TestBrowserEveryPage$$' ./taccuino
+	@printf 'screenshots: %s files in %s\n' "$$(ls $(SHOTS) | wc -l)" $(SHOTS)
 
 bench: ## engine benchmarks; prints metrics_vs_sum_ratio (goal <= 20) and extended_vs_sum_ratio (goal <= 60)
 	@mkdir -p $(BENCH)

@@ -6,59 +6,41 @@ import (
 	"net"
 	"net/http/httptest"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"strings"
 	"testing"
-	"time"
 
 	"fsecgm/taccuino/auth"
+	"fsecgm/taccuino/internal/pagecheck"
+	"fsecgm/taccuino/reports"
+	"fsecgm/taccuino/summaries"
 	"fsecgm/taccuino/web"
 
 	"github.com/chromedp/cdproto/cdp"
 	"github.com/chromedp/cdproto/network"
-	"github.com/chromedp/cdproto/page"
 	"github.com/chromedp/chromedp"
 )
 
 // chromiumPath finds Debian's chromium (or another Chromium build). It
 // returns "" when there is none.
-func chromiumPath() string {
-	if p := os.Getenv("FSECGM_CHROMIUM"); p != "" {
-		return p
-	}
-	for _, name := range []string{"/usr/bin/chromium", "chromium", "chromium-browser", "google-chrome", "google-chrome-stable"} {
-		if p, err := exec.LookPath(name); err == nil {
-			return p
-		}
-	}
-	return ""
-}
+func chromiumPath() string { return pagecheck.ChromiumPath() }
 
 // browser is a headless Chromium tab on the demo service.
 type browser struct {
+	*pagecheck.Browser
 	t    *testing.T
-	ctx  context.Context
+	ctx  context.Context // the tab (pagecheck.Browser.Ctx)
 	base string
 	shot string // screenshot directory
+	// ids are the public ids of the demo patients, by fiscal code.
+	ids map[string]string
 }
 
-// newBrowser starts the service in development mode with the demo data and
-// a headless Chromium with a fresh profile. It skips the test, loudly,
-// when Chromium cannot be found.
-func newBrowser(t *testing.T) (*browser, *testEnv) {
+// demoServer starts the service in development mode on e's database with
+// the demo data (SeedDemo), the reports with their summaries brought up
+// to date, and a person with no record yet ("newcomer"), listening on addr.
+func demoServer(t *testing.T, e *testEnv, addr string) (*httptest.Server, map[string]string) {
 	t.Helper()
-	return newBrowserOn(t, "127.0.0.1:0")
-}
-
-// newBrowserOn is newBrowser with the service listening on addr.
-func newBrowserOn(t *testing.T, addr string) (*browser, *testEnv) {
-	t.Helper()
-	exe := chromiumPath()
-	if exe == "" {
-		t.Skip("SKIPPING BROWSER TEST: no Chromium found (install Debian's chromium: apt-get install -y chromium, or set FSECGM_CHROMIUM)")
-	}
-	e := newEnv(t)
 	ctx := context.Background()
 	iss, err := auth.OpenDevIssuer(filepath.Join(t.TempDir(), "dev.jwk"))
 	if err != nil {
@@ -74,11 +56,14 @@ func newBrowserOn(t *testing.T, addr string) (*browser, *testEnv) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	// A person with no record yet, for the connection scenario.
 	personas = append(personas, Persona{Key: "newcomer", Landing: "/taccuino",
 		Spec: auth.PrincipalSpec{Role: auth.RoleCitizen, FiscalCode: cfNewcomer, Name: "Nora Nuova", GivenName: "Nora", FamilyName: "Nuova"}})
+	updater := summaries.NewUpdater(e.pool, e.store, summaries.Options{Logger: logger})
+	if _, err := updater.UpdateDirty(ctx, 100); err != nil {
+		t.Fatal(err)
+	}
 	s, err := New(Deps{Deps: d, Verifier: v, DevIssuer: iss, Demo: personas, Sync: e.syncer, Sessions: e.sessions, SensitiveRate: 1e6, SensitiveBurst: 1e6,
-		Notify: e.notify, DevMail: e.mail})
+		Notify: e.notify, DevMail: e.mail, Reports: reports.Options{Summaries: summaries.NewStore(e.pool), Refresher: updater}})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -91,112 +76,73 @@ func newBrowserOn(t *testing.T, addr string) (*browser, *testEnv) {
 	srv.Listener = ln
 	srv.Start()
 	t.Cleanup(srv.Close)
-
-	profile, err := os.MkdirTemp("", "fsecgm-chromium-")
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() {
-		for range 50 { // Chromium's children may still write for a moment
-			if os.RemoveAll(profile) == nil {
-				return
-			}
-			time.Sleep(100 * time.Millisecond)
+	ids := map[string]string{}
+	for _, cf := range []string{DemoPatientCF, DemoMinorCF} {
+		p, err := e.store.PatientByFiscalCode(ctx, cf)
+		if err != nil {
+			t.Fatal(err)
 		}
-	})
-	allocCtx, cancelAlloc := chromedp.NewExecAllocator(ctx,
-		chromedp.ExecPath(exe),
-		chromedp.Headless,
-		chromedp.NoSandbox,
-		chromedp.DisableGPU,
-		chromedp.NoFirstRun,
-		chromedp.NoDefaultBrowserCheck,
-		chromedp.Flag("disable-quic", true),
-		chromedp.Flag("disable-background-networking", true),
-		chromedp.Flag("disable-component-update", true),
-		chromedp.Flag("disable-sync", true),
-		chromedp.Flag("disable-dev-shm-usage", true),
-		chromedp.UserDataDir(profile),
-		chromedp.WindowSize(1280, 900),
-	)
-	t.Cleanup(cancelAlloc)
-	bctx, cancel := chromedp.NewContext(allocCtx)
-	t.Cleanup(cancel)
-	if err := chromedp.Do(bctx); err != nil { // start the browser
-		t.Skipf("SKIPPING BROWSER TEST: Chromium at %s did not start: %v", exe, err)
+		ids[cf] = p.PublicID
 	}
+	return srv, ids
+}
+
+// newBrowser starts the demo service and a headless Chromium with a fresh
+// profile. It skips the test, loudly, when Chromium cannot be found.
+func newBrowser(t *testing.T) (*browser, *testEnv) {
+	t.Helper()
+	return newBrowserOn(t, "127.0.0.1:0")
+}
+
+// newBrowserOn is newBrowser with the service listening on addr.
+func newBrowserOn(t *testing.T, addr string) (*browser, *testEnv) {
+	t.Helper()
+	if chromiumPath() == "" {
+		t.Skip("SKIPPING BROWSER TEST: no Chromium found (install Debian's chromium: apt-get install -y chromium, or set FSECGM_CHROMIUM)")
+	}
+	e := newEnv(t)
+	srv, ids := demoServer(t, e, addr)
+	pb := pagecheck.New(t)
 	dir := os.Getenv("FSECGM_SCREENSHOT_DIR")
 	if dir == "" {
 		dir = t.TempDir()
 	}
-	if err := os.MkdirAll(dir, 0o755); err != nil {
-		t.Fatal(err)
-	}
-	t.Logf("screenshots in %s", dir)
-	return &browser{t: t, ctx: bctx, base: srv.URL, shot: dir}, e
-}
-
-// do runs actions with a time limit.
-func (b *browser) do(what string, actions ...chromedp.Action[chromedp.Void]) {
-	b.t.Helper()
-	ctx, cancel := context.WithTimeout(b.ctx, 20*time.Second)
-	defer cancel()
-	if err := chromedp.Do(ctx, actions...); err != nil {
-		b.t.Fatalf("%s: %v", what, err)
-	}
+	return &browser{Browser: pb, t: t, ctx: pb.Ctx, base: srv.URL, shot: dir, ids: ids}, e
 }
 
 // navigate opens a path and waits for the load.
 func (b *browser) navigate(path string) {
 	b.t.Helper()
-	b.do("navigate to "+path, chromedp.Navigate(b.base+path))
+	b.Navigate(b.base + path)
+}
+
+// do runs actions with a time limit.
+func (b *browser) do(what string, actions ...chromedp.Action[chromedp.Void]) {
+	b.t.Helper()
+	b.Do(what, actions...)
 }
 
 // submit clicks a button that submits a form and waits for the next page.
 func (b *browser) submit(sel string) {
 	b.t.Helper()
-	ctx, cancel := context.WithTimeout(b.ctx, 20*time.Second)
-	defer cancel()
-	if _, err := chromedp.Run(ctx, chromedp.WaitEvent(page.LoadEventFired, nil, chromedp.Click(chromedp.CSS(sel)))); err != nil {
-		b.t.Fatalf("click %s: %v", sel, err)
-	}
+	b.Submit(sel)
 }
 
 // text returns the text of the first element matching sel.
 func (b *browser) text(sel string) string {
 	b.t.Helper()
-	ctx, cancel := context.WithTimeout(b.ctx, 20*time.Second)
-	defer cancel()
-	s, err := chromedp.Run(ctx, chromedp.Text(chromedp.CSS(sel)))
-	if err != nil {
-		b.t.Fatalf("text of %s: %v", sel, err)
-	}
-	return strings.TrimSpace(s)
+	return b.Text(sel)
 }
 
 // screenshot saves the viewport at the given size as name.png, scrolled
 // to the element with id at, when given.
 func (b *browser) screenshot(name string, w, h int64, at ...string) {
 	b.t.Helper()
-	ctx, cancel := context.WithTimeout(b.ctx, 20*time.Second)
-	defer cancel()
-	if err := chromedp.Do(ctx, chromedp.EmulateViewport(w, h)); err != nil {
-		b.t.Fatal(err)
-	}
+	b.Viewport(w, h)
 	for _, id := range at {
-		if _, err := chromedp.Run(ctx, chromedp.Evaluate[bool](`(document.getElementById("`+id+`").scrollIntoView(), true)`)); err != nil {
-			b.t.Fatal(err)
-		}
+		pagecheck.Eval[bool](b.Browser, `(document.getElementById("`+id+`").scrollIntoView(), true)`)
 	}
-	png, err := chromedp.Run(ctx, chromedp.CaptureScreenshot())
-	if err != nil {
-		b.t.Fatal(err)
-	}
-	path := filepath.Join(b.shot, name+".png")
-	if err := os.WriteFile(path, png, 0o644); err != nil {
-		b.t.Fatal(err)
-	}
-	b.t.Logf("screenshot %s (%d×%d, %d bytes)", path, w, h, len(png))
+	b.Screenshot(filepath.Join(b.shot, name+".png"), false)
 }
 
 // login signs in as a demo persona from the login page.
@@ -209,22 +155,28 @@ func (b *browser) login(persona string) {
 // logout signs out with the header's button.
 func (b *browser) logout() {
 	b.t.Helper()
-	b.submit("form[action='/logout'] button")
+	b.submit("#logout")
+}
+
+func mustLocation(t *testing.T, b *browser) string {
+	t.Helper()
+	loc := b.Location()
+	if i := strings.IndexAny(loc, "?#"); i >= 0 {
+		loc = loc[:i]
+	}
+	return loc
 }
 
 // TestBrowserConsentRevocation is the issue's scenario in a real headless
 // Chromium: the demo patient signs in, sees the latest glucose and the
 // chart, revokes consent; the MMG is then denied; the patient sees the
-// denial in the access log. Screenshots at phone and desktop widths.
+// denial in the access log.
 func TestBrowserConsentRevocation(t *testing.T) {
-	t.Parallel()
-	b, e := newBrowser(t)
-	_ = e
+	b, _ := newBrowser(t)
 
 	b.login("patient")
-	if loc, _ := chromedp.Run(b.ctx, chromedp.Location()); !strings.Contains(loc, "/taccuino/p/") {
-		html, _ := chromedp.Run(b.ctx, chromedp.OuterHTML(chromedp.CSS("main")))
-		t.Fatalf("after login: %s\n%s", loc, html)
+	if loc := b.Location(); !strings.Contains(loc, "/taccuino/p/") {
+		t.Fatalf("after login: %s\n%s", loc, b.text("main"))
 	}
 	if v := b.text("#latest-value"); v == "" || strings.Trim(v, "0123456789,") != "" {
 		t.Errorf("latest glucose %q, want a number", v)
@@ -232,27 +184,18 @@ func TestBrowserConsentRevocation(t *testing.T) {
 	if got := b.text("#chart-h"); got != "Andamento della glicemia" {
 		t.Errorf("chart heading %q", got)
 	}
-	n, err := chromedp.Run(b.ctx, chromedp.Evaluate[int](`document.querySelectorAll('svg.chart path.line').length`))
-	if err != nil || n == 0 {
-		t.Errorf("chart lines: %d %v", n, err)
+	if n := pagecheck.Eval[int](b.Browser, `document.querySelectorAll('svg.chart-wide path.line').length`); n == 0 {
+		t.Errorf("chart lines: %d", n)
 	}
-	b.screenshot("patient-desktop", 1280, 900)
-	b.screenshot("patient-phone", 390, 844)
-	// Nothing wider than the phone's screen.
-	if w, _ := chromedp.Run(b.ctx, chromedp.Evaluate[int](`document.documentElement.scrollWidth`)); w > 390 {
-		wide, _ := chromedp.Run(b.ctx, chromedp.Evaluate[string](`Array.from(document.querySelectorAll('body *')).filter(e => e.getBoundingClientRect().right > 391 && (!e.closest('.scroll') || e.classList.contains('scroll'))).map(e => e.parentElement).concat([]).map(e => e.tagName + '.' + e.className + '#' + e.id + ':' + Math.round(e.getBoundingClientRect().right)).slice(0, 8).join(' ')`))
-		t.Errorf("the page is %d px wide on a 390 px screen: %s", w, wide)
-	}
-	b.screenshot("patient-chart-desktop", 1280, 900, "tir")
 	// Keyboard: the first Tab reaches the skip link, which leads to the
 	// content.
 	b.navigate(strings.TrimPrefix(mustLocation(t, b), b.base))
-	b.do("tab", chromedp.KeyEvent("\t"))
-	if cls, _ := chromedp.Run(b.ctx, chromedp.Evaluate[string](`document.activeElement.className`)); cls != "skip" {
+	b.Key("\t", false)
+	if cls := pagecheck.Eval[string](b.Browser, `document.activeElement.className`); cls != "ui-skip" {
 		t.Errorf("first Tab focuses %q, want the skip link", cls)
 	}
 	// Every form control has a label.
-	if n, _ := chromedp.Run(b.ctx, chromedp.Evaluate[int](`Array.from(document.querySelectorAll('input:not([type=hidden])')).filter(i => !(i.labels && i.labels.length)).length`)); n != 0 {
+	if n := pagecheck.Eval[int](b.Browser, `Array.from(document.querySelectorAll('input:not([type=hidden]),select,textarea')).filter(i => !(i.labels && i.labels.length)).length`); n != 0 {
 		t.Errorf("%d inputs without a label", n)
 	}
 
@@ -267,10 +210,9 @@ func TestBrowserConsentRevocation(t *testing.T) {
 	b.logout()
 
 	// The MMG: the patient is no longer listed, and opening the record by
-	// fiscal code is denied.
+	// fiscal code is denied, saying why.
 	b.login("mmg")
-	body := b.text("main")
-	if strings.Contains(body, "Mario Rossi") {
+	if body := b.text("main"); strings.Contains(body, "Mario Rossi") {
 		t.Errorf("the MMG still sees the patient listed")
 	}
 	b.do("type fiscal code", chromedp.SendKeys(chromedp.ID("find-cf"), DemoPatientCF))
@@ -278,11 +220,12 @@ func TestBrowserConsentRevocation(t *testing.T) {
 	if h := b.text("h1"); h != "Accesso negato" {
 		t.Errorf("MMG after revocation: heading %q", h)
 	}
+	if msg := b.text("#error-message"); !strings.Contains(msg, "non ha concesso il consenso") {
+		t.Errorf("MMG after revocation: %q, want the reason (no consent)", msg)
+	}
 	if body := b.text("main"); strings.Contains(body, "mg/dL") {
 		t.Errorf("the denial page shows glucose data: %s", body)
 	}
-	b.screenshot("mmg-denied-phone", 390, 844)
-	b.do("desktop", chromedp.EmulateViewport(1280, 900))
 	b.logout()
 
 	// The patient sees the denial in the access log.
@@ -292,7 +235,6 @@ func TestBrowserConsentRevocation(t *testing.T) {
 		!strings.Contains(log, "consenso alla consultazione revocato o non concesso") {
 		t.Errorf("access log does not show the MMG's denial:\n%s", log)
 	}
-	b.screenshot("patient-access-log-desktop", 1280, 900, "access-log")
 
 	// English.
 	b.navigate(strings.TrimPrefix(mustLocation(t, b), b.base) + "?lang=en")
@@ -301,27 +243,14 @@ func TestBrowserConsentRevocation(t *testing.T) {
 	}
 }
 
-func mustLocation(t *testing.T, b *browser) string {
-	t.Helper()
-	loc, err := chromedp.Run(b.ctx, chromedp.Location())
-	if err != nil {
-		t.Fatal(err)
-	}
-	if i := strings.IndexAny(loc, "?#"); i >= 0 {
-		loc = loc[:i]
-	}
-	return loc
-}
+// cfNewcomer is the fiscal code of the newcomer persona, Nora Nuova.
+var cfNewcomer = cfFor("Nora", "Nuova", 77)
 
 // TestBrowserConnectSensor is the issue's first scenario: a person opens
 // their taccuino, reads the privacy notice and connects their sensor
 // against the fake LibreLinkUp; after a sync the readings arrive on the
 // page.
-// cfNewcomer is the fiscal code of the newcomer persona, Nora Nuova.
-var cfNewcomer = cfFor("Nora", "Nuova", 77)
-
 func TestBrowserConnectSensor(t *testing.T) {
-	t.Parallel()
 	b, e := newBrowser(t)
 	b.login("newcomer")
 	b.submit("form[action='/taccuino/activate'] button")
@@ -338,11 +267,12 @@ func TestBrowserConnectSensor(t *testing.T) {
 		chromedp.SendKeys(chromedp.ID("llu-password"), a.Password),
 		chromedp.Click(chromedp.ID("llu-privacy")),
 	)
-	b.screenshot("connect-phone", 390, 844, "connection")
-	b.do("desktop", chromedp.EmulateViewport(1280, 900))
 	b.submit("#connect-submit")
 	if msg := b.text("#msg"); !strings.Contains(msg, "Sensore collegato") {
 		t.Fatalf("after connecting: %q\n%s", msg, b.text("main"))
+	}
+	if todo := b.text("#todo"); strings.Contains(todo, "da soli") && !strings.Contains(todo, "entro pochi minuti") {
+		t.Errorf("before any reading the page says %q", todo)
 	}
 	// The scheduler's next tick.
 	st, err := e.syncer.SyncDue(context.Background())
@@ -359,7 +289,6 @@ func TestBrowserConnectSensor(t *testing.T) {
 	if conn := b.text(".conn"); !strings.Contains(conn, "attivo") {
 		t.Errorf("connection: %q", conn)
 	}
-	b.screenshot("connected-desktop", 1280, 900, "connection")
 	// The acceptance of the privacy notice is recorded.
 	p, err := e.store.PatientByFiscalCode(context.Background(), cfNewcomer)
 	if err != nil {

@@ -5,10 +5,12 @@ import (
 	"errors"
 	"log/slog"
 	"net/http"
+	"strings"
 	"time"
 
 	"fsecgm/cgm/cgmstore"
 	"fsecgm/connectors/connsync"
+	"fsecgm/connectors/librelinkup"
 	"fsecgm/taccuino/consent"
 	"fsecgm/taccuino/locale"
 	"fsecgm/taccuino/web"
@@ -91,7 +93,7 @@ func (r ConnectRequest) LogValue() slog.Value { return slog.StringValue("redacte
 // the sync.
 func errNoSync() *web.Error {
 	return web.NewError(http.StatusServiceUnavailable, web.CodeUnavailable,
-		"sensor connections are not available on this service")
+		"sensor connections are not available on this service").Say("err_unavailable")
 }
 
 // connectionsOf lists the connections of p in tx.
@@ -168,28 +170,39 @@ func (s *Server) connect(c *echo.Context, p cgmstore.Patient, req ConnectRequest
 // checkConnect validates a connection request; the error wraps
 // consent.ErrInvalid.
 func checkConnect(req ConnectRequest, l locale.Lang) error {
-	invalid := func(field, msg string) error {
-		return web.Invalid(field, msg).Wrap(consent.ErrInvalid)
+	invalid := func(field, key string) error {
+		return web.Invalid(field, l.T(key)).Say(key).Wrap(consent.ErrInvalid)
 	}
 	if req.PrivacyNoticeVersion != PrivacyNoticeVersion {
-		return invalid("/privacy_notice_version", l.T("tac_privacy_required")+" ("+PrivacyNoticeVersion+")")
+		e := web.Invalid("/privacy_notice_version", l.T("tac_privacy_required")+" ("+PrivacyNoticeVersion+")").
+			Say("tac_privacy_required")
+		return e.Wrap(consent.ErrInvalid)
 	}
 	switch req.Mode {
 	case connsync.ModePatient:
 		if req.Email == "" {
-			return invalid("/email", l.T("tac_email_required"))
+			return invalid("/email", "tac_email_required")
 		}
 		if req.Password == "" {
-			return invalid("/password", l.T("tac_password_required"))
+			return invalid("/password", "tac_password_required")
 		}
 	case connsync.ModeFollower:
 		if req.Serial == "" {
-			return invalid("/serial", l.T("tac_serial_required"))
+			return invalid("/serial", "tac_serial_required")
 		}
 	default:
-		return invalid("/mode", "mode must be patient or follower")
+		return web.Invalid("/mode", "mode must be patient or follower").Say("err_choice").Wrap(consent.ErrInvalid)
 	}
 	return nil
+}
+
+// userErrorFields says which member of a connection request (a JSON
+// pointer, and the field of the page's forms) each connsync.UserError code
+// is about ("" for the request as a whole).
+var userErrorFields = map[string]string{
+	"bad_credentials": "/password", "email_invalid": "/email", "password_invalid": "/password", "serial_needed": "/serial",
+	"serial_mismatch": "/serial", "serial_invalid": "/serial", "name_mismatch": "/serial", "already_connected": "/email",
+	"identity_mismatch": "/email",
 }
 
 // syncError maps the errors of connsync to answers: its *UserError says
@@ -201,7 +214,16 @@ func syncError(err error, l locale.Lang) error {
 	var ue *connsync.UserError
 	if errors.As(err, &ue) {
 		e := &web.Error{Status: http.StatusUnprocessableEntity, Code: web.CodeInvalid, Message: ue.Text.In(string(l)),
-			Details: map[string]string{"reason": ue.Code}}
+			Details: map[string]string{"reason": ue.Code}, Field: userErrorFields[ue.Code]}
+		if key := "llu_" + ue.Code; locale.Has(key) {
+			args := make([]any, len(ue.Args))
+			for i, a := range ue.Args {
+				args[i] = a
+			}
+			e.Say(key, args...)
+		} else {
+			e.Say("llu_refused")
+		}
 		switch {
 		case errors.Is(err, connsync.ErrConflict):
 			e.Status, e.Code = http.StatusConflict, web.CodeConflict
@@ -214,11 +236,11 @@ func syncError(err error, l locale.Lang) error {
 	}
 	switch {
 	case errors.Is(err, connsync.ErrNotFound):
-		return web.NotFound("no such connection").Wrap(errors.Join(consent.ErrNotFound, err))
+		return web.NotFound("no such connection").Say("err_not_found").Wrap(errors.Join(consent.ErrNotFound, err))
 	case errors.Is(err, connsync.ErrConflict):
-		return web.NewError(http.StatusConflict, web.CodeConflict, "the connection cannot change now").Wrap(err)
+		return web.NewError(http.StatusConflict, web.CodeConflict, "the connection cannot change now").Say("err_conflict").Wrap(err)
 	case errors.Is(err, connsync.ErrInvalid):
-		return web.Invalid("", "the request was refused").Wrap(errors.Join(consent.ErrInvalid, err))
+		return web.Invalid("", "the request was refused").Say("llu_refused").Wrap(errors.Join(consent.ErrInvalid, err))
 	}
 	return err
 }
@@ -313,9 +335,9 @@ func (s *Server) updateCredentials(c *echo.Context, p cgmstore.Patient, id strin
 		// wrong with the request.
 		switch {
 		case req.Email == "":
-			return connsync.Connection{}, web.Invalid("/email", l.T("tac_email_required")).Wrap(consent.ErrInvalid)
+			return connsync.Connection{}, web.Invalid("/email", l.T("tac_email_required")).Say("tac_email_required").Wrap(consent.ErrInvalid)
 		case req.Password == "":
-			return connsync.Connection{}, web.Invalid("/password", l.T("tac_password_required")).Wrap(consent.ErrInvalid)
+			return connsync.Connection{}, web.Invalid("/password", l.T("tac_password_required")).Say("tac_password_required").Wrap(consent.ErrInvalid)
 		}
 		conn, err := s.deps.Sync.UpdateCredentials(ctx, tx, p.ID, id, connsync.ConnectRequest{Email: req.Email, Password: req.Password})
 		return conn, syncError(err, l)
@@ -407,15 +429,59 @@ func connectionViewOf(c ConnectionJSON, loc *time.Location, l locale.Lang) conne
 		NeedsCredentials: c.State == connsync.StateBadCredentials}
 	if c.Problem != nil {
 		v.Problem = true
-		v.Advice = c.Problem.AdviceIT
-		if l == locale.EN {
-			v.Advice = c.Problem.AdviceEN
-		}
+		v.Advice = l.T(adviceKey(c.Mode, c.Problem.Kind))
 	}
 	return v
 }
 
-// postConnect connects a sensor from the page's form.
+// adviceKey returns the catalogue key of what the person reads about a
+// connection's problem of kind (connsync.Problem.Kind: a
+// librelinkup.ErrorKind's name, a connsync.UserError code, "internal" or
+// "backing off"): the connectors' advice is written for the operator as
+// well; the page says what the person may do, in their language.
+func adviceKey(mode connsync.Mode, kind string) string {
+	follower := mode == connsync.ModeFollower
+	switch kind {
+	case librelinkup.KindBadCredentials.String():
+		if follower {
+			return "llu_adv_follower"
+		}
+		return "llu_adv_credentials"
+	case librelinkup.KindStepRequired.String():
+		if follower {
+			return "llu_adv_follower"
+		}
+		return "llu_adv_step"
+	case librelinkup.KindLocked.String():
+		return "llu_adv_locked"
+	case librelinkup.KindRateLimited.String(), librelinkup.KindHTMLPage.String(), librelinkup.KindMaintenance.String(), "backing off":
+		return "llu_adv_wait"
+	case librelinkup.KindVersionTooOld.String(), librelinkup.KindRequiredHeaderMissing.String(), librelinkup.KindWrongRegion.String():
+		return "llu_adv_operator"
+	case librelinkup.KindPatientNotFound.String():
+		return "llu_adv_not_shared"
+	case "identity_mismatch":
+		return "llu_adv_identity"
+	}
+	if key := "llu_" + kind; locale.Has(key) && !strings.HasPrefix(kind, "adv_") {
+		return key
+	}
+	return "llu_adv_retry"
+}
+
+// again shows the page of p with form name shown again, when err is about
+// what the person typed; any other error is returned as it is.
+func (s *Server) again(c *echo.Context, p cgmstore.Patient, name string, err error, values map[string]string, fields ...string) error {
+	f, ok := formError(web.Lang(c), name, err, values, fields...)
+	if !ok {
+		return err
+	}
+	return s.showPatientAgain(c, p, f, nil)
+}
+
+// postConnect connects a sensor from the page's form; a refusal (wrong
+// password, serial not found...) is shown next to the field, with what was
+// typed but the password.
 func (s *Server) postConnect(c *echo.Context) error {
 	p, err := s.deps.Patient(c, consent.ActWriteData)
 	if err != nil {
@@ -424,7 +490,15 @@ func (s *Server) postConnect(c *echo.Context) error {
 	req := ConnectRequest{PrivacyNoticeVersion: c.FormValue("privacy_notice_version"), Mode: connsync.Mode(c.FormValue("mode")),
 		Email: c.FormValue("email"), Password: c.FormValue("password"), Serial: c.FormValue("serial")}
 	if _, err := s.connect(c, p, req); err != nil {
-		return err
+		name := "connect-patient"
+		if req.Mode == connsync.ModeFollower {
+			name = "connect-follower"
+		}
+		values := map[string]string{"email": req.Email, "serial": req.Serial}
+		if req.PrivacyNoticeVersion != "" {
+			values["privacy_notice_version"] = req.PrivacyNoticeVersion
+		}
+		return s.again(c, p, name, err, values, "email", "password", "serial", "privacy_notice_version")
 	}
 	return seeOther(c, patientURL(p.PublicID, "connected", "connection"))
 }
@@ -437,12 +511,13 @@ func (s *Server) postDisconnect(c *echo.Context) error {
 	}
 	keep := c.FormValue("delete_readings") != "true"
 	if _, err := s.disconnect(c, p, c.Param("connection"), keep); err != nil {
-		return err
+		return s.again(c, p, "conn-"+c.Param("connection"), err, nil)
 	}
 	return seeOther(c, patientURL(p.PublicID, "disconnected", "connection"))
 }
 
-// postCredentials changes a connection's LibreLinkUp login from the page.
+// postCredentials changes a connection's LibreLinkUp login from the page;
+// refused credentials are shown next to the field.
 func (s *Server) postCredentials(c *echo.Context) error {
 	p, err := s.deps.Patient(c, consent.ActWriteData)
 	if err != nil {
@@ -450,7 +525,7 @@ func (s *Server) postCredentials(c *echo.Context) error {
 	}
 	req := CredentialsRequest{Email: c.FormValue("email"), Password: c.FormValue("password")}
 	if _, err := s.updateCredentials(c, p, c.Param("connection"), req); err != nil {
-		return err
+		return s.again(c, p, "credentials-"+c.Param("connection"), err, map[string]string{"email": req.Email}, "email", "password")
 	}
 	return seeOther(c, patientURL(p.PublicID, "credentials-updated", "connection"))
 }
@@ -462,7 +537,7 @@ func (s *Server) postSyncNow(c *echo.Context) error {
 		return err
 	}
 	if _, err := s.syncNow(c, p, c.Param("connection")); err != nil {
-		return err
+		return s.again(c, p, "conn-"+c.Param("connection"), err, nil)
 	}
 	return seeOther(c, patientURL(p.PublicID, "sync-requested", "connection"))
 }

@@ -13,9 +13,11 @@ import (
 // The glucose bands the FSE's taccuino shows on its charts, in mg/dL: a
 // reading is ipoglicemia below 70, normale from 70 to below 140 and
 // iperglicemia above 180 (source: the fsecgm "Taccuino" issue, which
-// states the FSE's bands; 140–180 is left unshaded, as on the FSE's
-// chart). The time in ranges bar uses the five consensus ranges of
-// package agp instead.
+// states the FSE's bands). The pages also draw and name the band between,
+// 140 to 180 ("sopra il normale"), so that every value has a band on the
+// chart and on the latest value's badge; the API's Bands keep the FSE's
+// three. The time in ranges bar uses the five consensus ranges of package
+// agp instead.
 const (
 	BandHypoBelowMgDL   = 70.0
 	BandNormalBelowMgDL = 140.0
@@ -134,7 +136,7 @@ func parsePeriod(from, to string, now time.Time, loc *time.Location, maxDays int
 	parse := func(name, s string) (time.Time, error) {
 		t, err := time.ParseInLocation(time.DateOnly, s, loc)
 		if err != nil {
-			return time.Time{}, web.Invalid(name, fmt.Sprintf("%s must be a date YYYY-MM-DD", name))
+			return time.Time{}, web.Invalid(name, fmt.Sprintf("%s must be a date YYYY-MM-DD", name)).Say("err_date")
 		}
 		return t, nil
 	}
@@ -162,13 +164,13 @@ func parsePeriod(from, to string, now time.Time, loc *time.Location, maxDays int
 		}
 	}
 	if p.To.Before(p.From) {
-		return p, web.Invalid("to", "to must not be before from")
+		return p, web.Invalid("to", "to must not be before from").Say("err_period_order")
 	}
 	if p.From.Year() < 2000 || p.To.Year() > today.Year()+1 {
-		return p, web.Invalid("from", "the period must lie between the year 2000 and next year")
+		return p, web.Invalid("from", "the period must lie between the year 2000 and next year").Say("err_period_years")
 	}
 	if p.days() > maxDays {
-		return p, web.Invalid("to", fmt.Sprintf("the period may span at most %d days", maxDays))
+		return p, web.Invalid("to", fmt.Sprintf("the period may span at most %d days", maxDays)).Say("err_period_long", maxDays)
 	}
 	p.Period = agp.LocalDays(p.From, p.To, loc)
 	return p, nil

@@ -29,7 +29,7 @@ const (
 	// DemoCentre is the diabetology centre that takes care of both patients.
 	DemoCentre = "ASL-TC-DIABETOLOGIA-FI"
 	// demoClient is the registry client id used to load the demo registry.
-	demoClient = "fsecgm-demo-registry"
+	demoClient = "anagrafe-regionale-demo"
 )
 
 // demoDays is how many days of simulated readings the demo patients get.
@@ -69,7 +69,7 @@ func DemoSensors() []DemoSensor {
 // development mode only.
 func SeedDemo(ctx context.Context, d web.Deps) ([]Persona, error) {
 	now := d.Clock()
-	registry := consent.Actor{Role: auth.RoleService, ClientID: demoClient, Name: "demo registry",
+	registry := consent.Actor{Role: auth.RoleService, ClientID: demoClient,
 		Scopes: []string{consent.ScopeRegistry}, RequestID: "demo-seed"}
 	type demoPatient struct {
 		cf, given, family string

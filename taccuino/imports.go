@@ -13,6 +13,8 @@ import (
 	"fsecgm/cgm"
 	"fsecgm/cgm/cgmstore"
 	"fsecgm/connectors/fileimport"
+	"fsecgm/connectors/libreview"
+	"fsecgm/connectors/longcsv"
 	"fsecgm/taccuino/consent"
 	"fsecgm/taccuino/locale"
 	"fsecgm/taccuino/web"
@@ -78,16 +80,22 @@ func valueJSON(v fileimport.Value) ValueJSON {
 	return out
 }
 
-// LineErrorJSON is a rejected line of an imported file.
+// LineErrorJSON is a rejected line of an imported file: where, what, why
+// in English (Reason), and the rule that refused it as a code with its
+// values (Code, Args: the codes of connectors/libreview, connectors/longcsv
+// and cgm; none from the other parsers), which the page says in the
+// person's language.
 type LineErrorJSON struct {
-	Line   int    `json:"line"`
-	Field  string `json:"field,omitempty"`
-	Value  string `json:"value,omitempty"`
-	Reason string `json:"reason"`
+	Line   int      `json:"line"`
+	Field  string   `json:"field,omitempty"`
+	Value  string   `json:"value,omitempty"`
+	Reason string   `json:"reason"`
+	Code   string   `json:"code,omitempty"`
+	Args   []string `json:"args,omitempty"`
 }
 
 func lineErrorJSON(e *cgm.LineError) LineErrorJSON {
-	return LineErrorJSON{Line: e.Line, Field: e.Field, Value: e.Value, Reason: e.Reason}
+	return LineErrorJSON{Line: e.Line, Field: e.Field, Value: e.Value, Reason: e.Reason, Code: e.Code, Args: e.Args}
 }
 
 // upload is a file received for import.
@@ -106,7 +114,7 @@ func readUpload(c *echo.Context) (upload, error) {
 	up := upload{name: "upload"}
 	f, err := fileimport.ParseFormat(c.FormValue("format"))
 	if err != nil {
-		return up, web.Invalid("format", "format must be auto or one of "+fileimport.FormatNames())
+		return up, web.Invalid("format", "format must be auto or one of "+fileimport.FormatNames()).Say("err_invalid")
 	}
 	up.format = f
 	switch skip := c.FormValue("skip_invalid"); skip {
@@ -114,7 +122,7 @@ func readUpload(c *echo.Context) (upload, error) {
 	case "true", "1", "on":
 		up.skipInvalid = true
 	default:
-		return up, web.Invalid("skip_invalid", "skip_invalid must be true or false")
+		return up, web.Invalid("skip_invalid", "skip_invalid must be true or false").Say("err_invalid")
 	}
 	mt, _, _ := mime.ParseMediaType(r.Header.Get("Content-Type"))
 	var src io.Reader
@@ -125,11 +133,11 @@ func readUpload(c *echo.Context) (upload, error) {
 			if echo.StatusCode(err) == http.StatusRequestEntityTooLarge {
 				return up, err
 			}
-			return up, web.Invalid("file", "the form has no file (field \"file\")")
+			return up, web.Invalid("file", "the form has no file (field \"file\")").Say("csv_file_missing")
 		}
 		f, err := fh.Open()
 		if err != nil {
-			return up, web.BadRequest("file", "the file could not be read").Wrap(err)
+			return up, web.BadRequest("file", "the file could not be read").Say("csv_file_unreadable").Wrap(err)
 		}
 		defer f.Close()
 		src = f
@@ -147,11 +155,11 @@ func readUpload(c *echo.Context) (upload, error) {
 		if echo.StatusCode(err) == http.StatusRequestEntityTooLarge {
 			return up, err
 		}
-		return up, web.BadRequest("file", "the file could not be read").Wrap(err)
+		return up, web.BadRequest("file", "the file could not be read").Say("csv_file_unreadable").Wrap(err)
 	}
 	if len(data) > MaxUploadBytes {
 		return up, web.NewError(http.StatusRequestEntityTooLarge, web.CodeTooLarge,
-			fmt.Sprintf("the file is larger than %d MB", MaxUploadBytes>>20))
+			fmt.Sprintf("the file is larger than %d MB", MaxUploadBytes>>20)).Say("csv_file_too_large", MaxUploadBytes>>20)
 	}
 	up.data = data
 	return up, nil
@@ -178,12 +186,44 @@ func safeFileName(s string) string {
 	return b.String()
 }
 
-// invalidImport is the 422 error of a refused file, with details. It wraps
+// invalidImport is the 422 error of a refused file, with details: its
+// message is the catalogue's text of key with args in the caller's
+// language l, which the page shows next to the file field (Say). It wraps
 // consent.ErrInvalid so that the access log records "invalid-request".
-func invalidImport(msg string, details any) error {
-	e := web.Invalid("file", msg)
+func invalidImport(l locale.Lang, details any, key string, args ...any) error {
+	e := web.Invalid("file", l.F(key, args...)).Say(key, args...)
 	e.Details = details
 	return e.Wrap(fmt.Errorf("%w: import", consent.ErrInvalid))
+}
+
+// unreadable is the 422 error of a file of a known format that its parser
+// could not read at all: the parser's code said in l (connectors/libreview
+// and connectors/longcsv give one), else that the file cannot be read as
+// its format.
+func unreadable(l locale.Lang, err error) error {
+	var (
+		lfe *libreview.FileError
+		sfe *longcsv.FileError
+		le  *cgm.LineError
+	)
+	code, args := "", []string(nil)
+	switch {
+	case errors.As(err, &lfe):
+		code, args = lfe.Code, lfe.Args
+	case errors.As(err, &sfe):
+		code, args = sfe.Code, sfe.Args
+	case errors.As(err, &le):
+		code, args = le.Code, le.Args
+	}
+	details := map[string]string{"reason": "unreadable", "error": err.Error()}
+	if key := "csv_" + code; code != "" && locale.Has(key) {
+		vals := make([]any, len(args))
+		for i, a := range args {
+			vals[i] = a
+		}
+		return invalidImport(l, details, key, vals...)
+	}
+	return invalidImport(l, details, "csv_file_unreadable_format")
 }
 
 // maxReportedLines bounds the rejected lines listed in an answer.
@@ -203,10 +243,10 @@ func (s *Server) importFile(ctx context.Context, tx pgx.Tx, p cgmstore.Patient, 
 	if err != nil {
 		var ue *fileimport.UnknownError
 		if errors.As(err, &ue) {
-			return ImportJSON{}, invalidImport(l.Sprintf("import_unknown", l.T("import_what_"+ue.Code))+" "+l.T("import_unknown_"+ue.Code),
-				map[string]string{"reason": "unknown_format", "detected": ue.Code})
+			return ImportJSON{}, invalidImport(l, map[string]string{"reason": "unknown_format", "detected": ue.Code},
+				"import_unknown", locale.Key("import_what_"+ue.Code), locale.Key("import_unknown_"+ue.Code))
 		}
-		return ImportJSON{}, invalidImport(l.Sprintf("import_unreadable", err.Error()), map[string]string{"reason": "unreadable"})
+		return ImportJSON{}, unreadable(l, err)
 	}
 	out := ImportJSON{Format: string(f.Format), Language: f.Language, Rows: f.Rows, Skipped: f.Skipped,
 		Repeated: f.Repeated, Conflicts: []ConflictJSON{}, Rejected: []LineErrorJSON{}}
@@ -226,25 +266,25 @@ func (s *Server) importFile(ctx context.Context, tx pgx.Tx, p cgmstore.Patient, 
 	case errors.As(err, &pe):
 		who := pe.Person.String()
 		if who == "" {
-			return out, invalidImport(l.T("import_other_person_unnamed"), map[string]string{"reason": "other_person"})
+			return out, invalidImport(l, map[string]string{"reason": "other_person"}, "import_other_person_unnamed")
 		}
-		return out, invalidImport(l.Sprintf("import_other_person", who), map[string]string{"reason": "other_person", "person": who})
+		return out, invalidImport(l, map[string]string{"reason": "other_person", "person": who}, "import_other_person", who)
 	case errors.As(err, &rej):
 		lines := make([]LineErrorJSON, 0, min(len(rej.Lines), maxReportedLines))
 		for _, le := range rej.Lines[:min(len(rej.Lines), maxReportedLines)] {
 			lines = append(lines, lineErrorJSON(le))
 		}
-		return out, invalidImport(l.Sprintf("import_rejected", len(rej.Lines)), lines)
+		return out, invalidImport(l, lines, "import_rejected", len(rej.Lines))
 	case errors.Is(err, fileimport.ErrSubjects):
-		return out, invalidImport(l.T("import_subjects"), map[string]string{"reason": "several_subjects"})
+		return out, invalidImport(l, map[string]string{"reason": "several_subjects"}, "import_subjects")
 	case errors.Is(err, fileimport.ErrNoReadings):
 		lines := make([]LineErrorJSON, 0, len(res.Rejections))
 		for _, le := range res.Rejections[:min(len(res.Rejections), maxReportedLines)] {
 			lines = append(lines, lineErrorJSON(le))
 		}
-		return out, invalidImport(l.T("import_no_readings"), lines)
+		return out, invalidImport(l, lines, "import_no_readings")
 	case errors.Is(err, fileimport.ErrInvalid):
-		return out, invalidImport(err.Error(), map[string]string{"reason": "refused"})
+		return out, invalidImport(l, map[string]string{"reason": "refused"}, "csv_file_refused")
 	case err != nil:
 		return out, err
 	}

@@ -634,6 +634,9 @@ func TestMatrixCoversEveryPatientRoute(t *testing.T) {
 		// consent), one access-log entry each: reports.TestClinicList.
 		"GET /api/v1/clinic":         "practitioner's list: reports.TestClinicList",
 		"POST /api/v1/clinic/search": "practitioner's list: reports.TestClinicList",
+		// The clinician's record of the AGP report: an HTML form with CSRF,
+		// allowed to the patient's clinicians only (consent.ActWriteClinicalInfo).
+		"POST /reports/agp/:id/clinical": "clinician's form: reports.TestClinicalInfo",
 	}
 	for _, r := range e.srv.Routes() {
 		key := r.Method + " " + r.Path

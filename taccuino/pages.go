@@ -3,6 +3,7 @@ package taccuino
 import (
 	"bytes"
 	"embed"
+	"errors"
 	"fmt"
 	"html/template"
 	"io/fs"
@@ -10,8 +11,9 @@ import (
 	"path"
 	"strings"
 
-	"fsecgm/taccuino/auth"
+	"fsecgm/taccuino/consent"
 	"fsecgm/taccuino/locale"
+	"fsecgm/taccuino/ui"
 	"fsecgm/taccuino/web"
 
 	"github.com/labstack/echo/v5"
@@ -31,12 +33,15 @@ func newPages() (*pages, error) {
 	// Each page of templates/ is rendered inside layout.html.
 	// Partials some pages include, each in a file of its own.
 	partials := map[string][]string{"patient": {"templates/notifications.html"}}
-	for _, name := range []string{"login", "home", "patient", "import", "error", "privacy", "confirm", "devmail"} {
+	for _, name := range []string{"login", "home", "patient", "error", "privacy", "confirm", "devmail"} {
 		files := append([]string{"templates/layout.html", "templates/" + name + ".html"}, partials[name]...)
-		t, err := template.New("layout.html").Funcs(template.FuncMap{
+		t, err := ui.Parse(template.New("layout.html").Funcs(template.FuncMap{
 			"add": func(a, b int) int { return a + b },
-		}).ParseFS(assets, files...)
+		}))
 		if err != nil {
+			return nil, err
+		}
+		if t, err = t.ParseFS(assets, files...); err != nil {
 			return nil, fmt.Errorf("taccuino: template %s: %w", name, err)
 		}
 		p.t[name] = t
@@ -50,49 +55,46 @@ func newPages() (*pages, error) {
 		if err != nil {
 			return nil, fmt.Errorf("taccuino: static file %s: %w", f.Name(), err)
 		}
+		if f.Name() == "taccuino.css" {
+			b = append(append(b, '\n'), ui.CSS()...)
+		}
 		p.static[f.Name()] = b
 	}
+	p.static["favicon.svg"] = ui.FaviconSVG()
 	return p, nil
 }
 
 // view is what every page shows: the layout's data and the page's own.
 type view struct {
-	L     locale.Lang
-	Title string
-	CSRF  string
-	// Who is the caller's display line ("Mario Rossi · cittadino"); empty
-	// when not signed in.
-	Who string
-	// Path is the current path (for the language links).
-	Path string
-	Dev  bool
-	Page any
+	L      locale.Lang
+	Title  string
+	CSRF   string
+	Chrome ui.Chrome
+	Dev    bool
+	Page   any
 }
 
-// newView fills the layout data for c.
+// newView fills the layout data for c; title is a catalogue key.
 func (s *Server) newView(c *echo.Context, title string, page any) view {
-	l := web.Lang(c)
-	v := view{L: l, Title: l.T(title), CSRF: web.CSRFToken(c), Path: c.Request().URL.Path, Dev: s.deps.Dev, Page: page}
-	if p := web.Principal(c); p != nil {
-		v.Who = whoLabel(l, p)
-	}
-	return v
+	return s.newViewText(c, web.Lang(c).T(title), page)
 }
 
-// whoLabel describes a signed-in caller: name (or client id) and role.
-func whoLabel(l locale.Lang, p *auth.Principal) string {
-	name := p.Name
-	if name == "" {
-		name = p.ClientID
+// newViewText fills the layout data for c with a title already written.
+// A page shown in answer to a form (a POST) offers its languages at its
+// own address, path.
+func (s *Server) newViewText(c *echo.Context, title string, page any, path ...string) view {
+	l := web.Lang(c)
+	o := ui.Options{Clinic: s.deps.Reports.Summaries != nil}
+	if c.Request().Method == http.MethodGet {
+		o.Query = c.Request().URL.Query()
+		o.Query.Del("msg")
+	} else {
+		o.Path = "/taccuino"
 	}
-	role := l.T("tac_role_" + string(p.Role))
-	if p.PractitionerRole != "" {
-		role = l.T("tac_prole_" + string(p.PractitionerRole))
+	if len(path) > 0 {
+		o.Path = path[0]
 	}
-	if name == "" {
-		return role
-	}
-	return name + " · " + role
+	return view{L: l, Title: title, CSRF: web.CSRFToken(c), Dev: s.deps.Dev, Page: page, Chrome: ui.ChromeOf(c, o)}
 }
 
 // render writes page name with status.
@@ -125,42 +127,68 @@ func (s *Server) static(c *echo.Context) error {
 	return c.Blob(http.StatusOK, ct, b)
 }
 
-// errorView is the page of an error.
+// favicon serves the icon browsers ask for at /favicon.ico.
+func (s *Server) favicon(c *echo.Context) error {
+	c.Response().Header().Set("Cache-Control", "public, max-age=86400")
+	return c.Blob(http.StatusOK, "image/x-icon", ui.FaviconICO())
+}
+
+// errorView is the page of an error that is not about a form (the forms
+// show their errors next to their fields).
 type errorView struct {
 	Status  int
 	Heading string
 	Message string
 	// Login offers the login page (401).
 	Login bool
-	// Back is a link back, when known.
-	Back string
+	// Back is a link back, BackText its text.
+	Back, BackText string
+	// RequestID identifies a failure of the service in its log.
+	RequestID string
 }
 
-// errorPage renders e as a page (the web.HTMLErrorFunc of the service).
+// errorPage renders e as a page (the web.HTMLErrorFunc of the service),
+// in the person's language: the text of e's catalogue key when it has one,
+// the reason of a refusal by the rules, or what the status means.
 func (s *Server) errorPage(c *echo.Context, e *web.Error) error {
 	l := web.Lang(c)
-	ev := errorView{Status: e.Status, Message: e.Message}
+	ev := errorView{Status: e.Status, Message: e.Text(l), Back: "/taccuino", BackText: l.T("err_back_home")}
+	def := func(heading, text string) {
+		ev.Heading = l.T(heading)
+		if ev.Message == "" {
+			ev.Message = l.T(text)
+		}
+	}
 	switch e.Status {
 	case http.StatusUnauthorized:
 		ev.Heading, ev.Message, ev.Login = l.T("tac_err_401"), l.T("tac_err_401_text"), true
 	case http.StatusForbidden:
-		ev.Heading = l.T("tac_err_403")
-		if e.Message == web.Forbidden().Message {
-			ev.Message = l.T("tac_err_403_text")
+		var de *consent.DeniedError
+		if ev.Message == "" && errors.As(e, &de) && locale.Has("err_403_"+string(de.Reason)) {
+			ev.Message = l.T("err_403_" + string(de.Reason))
 		}
+		def("tac_err_403", "tac_err_403_text")
 	case http.StatusNotFound:
-		ev.Heading, ev.Message = l.T("tac_err_404"), l.T("tac_err_404_text")
+		def("tac_err_404", "tac_err_404_text")
 	case http.StatusUnprocessableEntity, http.StatusBadRequest:
-		ev.Heading = l.T("tac_err_invalid")
+		def("tac_err_invalid", "err_invalid")
+	case http.StatusConflict:
+		def("tac_err_invalid", "err_conflict")
 	case http.StatusTooManyRequests:
-		ev.Heading, ev.Message = l.T("tac_err_429"), l.T("tac_err_429_text")
+		def("tac_err_429", "tac_err_429_text")
 	case http.StatusRequestEntityTooLarge:
-		ev.Heading, ev.Message = l.T("tac_err_413"), l.T("tac_err_413_text")
+		def("tac_err_413", "tac_err_413_text")
+	case http.StatusServiceUnavailable:
+		ev.Heading, ev.Message = l.T("tac_err_500"), l.T("err_unavailable")
 	default:
 		ev.Heading, ev.Message = l.T("tac_err_500"), l.T("tac_err_500_text")
+		ev.RequestID = web.RequestIDOf(c)
 	}
-	if id := c.Param(web.PatientParam); id != "" && e.Status == http.StatusUnprocessableEntity {
-		ev.Back = "/taccuino/p/" + id
+	if id := c.Param(web.PatientParam); id != "" && e.Status != http.StatusForbidden && e.Status != http.StatusUnauthorized {
+		ev.Back, ev.BackText = "/taccuino/p/"+strings.TrimSuffix(id, ".pdf"), l.T("tac_back")
+	}
+	if strings.HasPrefix(c.Request().URL.Path, "/clinic") && e.Status != http.StatusForbidden {
+		ev.Back, ev.BackText = "/clinic", l.T("err_back_clinic")
 	}
 	return s.render(c, e.Status, "error", s.newView(c, "tac_error", ev))
 }

@@ -3,8 +3,6 @@ package taccuino
 import (
 	"context"
 	"errors"
-	"fmt"
-
 	"net/http"
 	"strconv"
 	"strings"
@@ -13,6 +11,8 @@ import (
 	"fsecgm/agp"
 	"fsecgm/cgm"
 	"fsecgm/cgm/cgmstore"
+	"fsecgm/cgm/codicefiscale"
+	"fsecgm/connectors/connsync"
 	"fsecgm/taccuino/auth"
 	"fsecgm/taccuino/consent"
 	"fsecgm/taccuino/locale"
@@ -21,79 +21,6 @@ import (
 	"github.com/jackc/pgx/v5"
 	"github.com/labstack/echo/v5"
 )
-
-// homeView is the landing page.
-type homeView struct {
-	Role        auth.Role
-	Represented []repView
-	Patients    []repView
-	// Activate offers to open the taccuino of a represented person with no
-	// record yet.
-}
-
-type repView struct {
-	ID, Name, FiscalCode, Basis, Until string
-}
-
-// pageHome lists the patients the caller may open.
-func (s *Server) pageHome(c *echo.Context) error {
-	if web.Principal(c) == nil {
-		return web.Unauthenticated(web.AuthError(c))
-	}
-	l := web.Lang(c)
-	me, err := s.me(c.Request().Context(), c)
-	if err != nil {
-		return err
-	}
-	hv := homeView{Role: me.Role}
-	for _, r := range me.Represented {
-		rv := repView{ID: r.ID, Name: r.Name, FiscalCode: r.FiscalCode, Basis: l.T("tac_basis_" + string(r.Basis))}
-		if r.Until != nil {
-			rv.Until = r.Until.In(romeOr(nil)).Format("02/01/2006")
-		}
-		hv.Represented = append(hv.Represented, rv)
-	}
-	for _, p := range me.Patients {
-		pt, err := s.deps.Store.PatientByPublicID(c.Request().Context(), p.ID)
-		if err != nil {
-			return err
-		}
-		hv.Patients = append(hv.Patients, repView{ID: p.ID, Name: strings.TrimSpace(pt.GivenName + " " + pt.FamilyName)})
-	}
-	return s.render(c, http.StatusOK, "home", s.newView(c, "tac_home", hv))
-}
-
-// romeOr returns loc, or the default patient zone.
-func romeOr(loc *time.Location) *time.Location {
-	if loc != nil {
-		return loc
-	}
-	l, err := cgm.Zone(cgmstore.DefaultTimeZone)
-	if err != nil {
-		return time.UTC
-	}
-	return l
-}
-
-// postFind opens a patient's page from a fiscal code typed in a form (a
-// POST, so that the code stays out of URLs and browser history).
-func (s *Server) postFind(c *echo.Context) error {
-	if err := s.deps.Lookups.Client(c); err != nil {
-		return err
-	}
-	if web.Principal(c) == nil {
-		return web.Unauthenticated(web.AuthError(c))
-	}
-	cf, ok := parseIdentifier(c.FormValue("fiscal_code"))
-	if !ok {
-		return web.Invalid("fiscal_code", web.Lang(c).T("tac_bad_cf"))
-	}
-	p, err := s.findPatient(c, cf)
-	if err != nil {
-		return err
-	}
-	return seeOther(c, patientURL(p.PublicID, "", ""))
-}
 
 // caps says which sections of a patient's page the caller may use.
 type caps struct {
@@ -142,21 +69,25 @@ func (s *Server) capsOf(ctx context.Context, c *echo.Context, p cgmstore.Patient
 // patientView is the patient's page.
 type patientView struct {
 	ID, Name, Basis string
-	Caps            caps
-	Msg             string
-	From, To        string // period, YYYY-MM-DD
-	PeriodLabel     string
-	Latest          *latestView
-	Metrics         *metricsView
-	TIR             []tirBin
-	Chart           chartView
-	Daily           []dayView
-	Status          statusView
-	Consent         *consentView
-	Delegations     []delegationView
-	MinExpiry       string
-	MaxExpiry       string
-	AccessLog       []logView
+	// Self: the caller is the patient.
+	Self        bool
+	Caps        caps
+	Msg         string
+	From, To    string // period, YYYY-MM-DD
+	PeriodLabel string
+	Latest      *latestView
+	Metrics     *metricsView
+	TIR         []tirBin
+	// Charts are the chart drawn for wide screens and for phones.
+	Charts      []chartView
+	Legend      []legendItem
+	Daily       []dayView
+	Status      statusView
+	Consent     *consentView
+	Delegations []delegationView
+	MinExpiry   string
+	MaxExpiry   string
+	AccessLog   []logView
 	// Notifications is the access notifications block (patient, parent,
 	// tutor), nil when not shown.
 	Notifications *notificationsView
@@ -167,6 +98,33 @@ type patientView struct {
 	Sync         bool
 	FollowerMode bool
 	Connections  []connectionView
+	// Report links the patient's AGP report (page and PDF).
+	Report *reportLinks
+	// Form is the form shown again with what is wrong; Import the result
+	// of an upload.
+	Form   *form
+	Import *importView
+}
+
+// reportLinks are the links to the patient's AGP report.
+type reportLinks struct {
+	Heading, HTML, PDF string
+}
+
+// importView is the result of an upload, shown at the upload form.
+type importView struct {
+	Done   bool
+	Result ImportJSON
+	Lines  []lineView
+	// More is how many rejected lines are not listed.
+	More int
+	// Conflicts are the reading times the file gave with different values.
+	Conflicts []conflictView
+}
+
+// lineView is a rejected line of an upload, said in the person's language.
+type lineView struct {
+	Line, Field, Value, Reason string
 }
 
 type latestView struct {
@@ -174,8 +132,8 @@ type latestView struct {
 }
 
 type metricsView struct {
-	Mean, CV, GMI, Readings, Active, Sufficient, Days string
-	CVStable                                          bool
+	Mean, CV, GMI, Readings, Active, Days string
+	CVStable                              bool
 	// GRI and GRIZone: the Glycemia Risk Index (Klonoff 2023) and its
 	// zone A–E; empty without readings.
 	GRI, GRIZone string
@@ -217,14 +175,55 @@ type pageData struct {
 	cov          cgmstore.Coverage
 }
 
+// maxListedLines bounds the rejected lines of an upload the page lists.
+const maxListedLines = 100
+
 // pagePatient renders a patient's taccuino: latest glucose, metrics, time
 // in ranges, chart, daily profiles, connection status and, for those who
-// may, consent, delegations and the access log.
+// may, consent, delegations and the access log. A period that is not
+// valid is shown again in its form, with what is wrong, over the default
+// period's data.
 func (s *Server) pagePatient(c *echo.Context) error {
 	p, err := s.deps.Patient(c, consent.ActReadData)
 	if err != nil {
 		return err
 	}
+	loc, err := p.Location()
+	if err != nil {
+		return err
+	}
+	from, to := c.QueryParam("from"), c.QueryParam("to")
+	per, err := parsePeriod(from, to, s.deps.Clock(), loc, MaxReadingsDays)
+	var f *form
+	if err != nil {
+		var ok bool
+		if f, ok = formError(web.Lang(c), "period", err, map[string]string{"from": from, "to": to}, "from", "to"); !ok {
+			return err
+		}
+		if per, err = parsePeriod("", "", s.deps.Clock(), loc, MaxReadingsDays); err != nil {
+			return err
+		}
+	}
+	return s.showPatient(c, p, per, f, nil)
+}
+
+// showPatientAgain shows the page of p for the default period, in answer
+// to a form: f is the form shown again (nil when none), imp the result of
+// an upload (nil when none).
+func (s *Server) showPatientAgain(c *echo.Context, p cgmstore.Patient, f *form, imp *importView) error {
+	loc, err := p.Location()
+	if err != nil {
+		return err
+	}
+	per, err := parsePeriod("", "", s.deps.Clock(), loc, MaxReadingsDays)
+	if err != nil {
+		return err
+	}
+	return s.showPatient(c, p, per, f, imp)
+}
+
+// showPatient renders the page of p for per.
+func (s *Server) showPatient(c *echo.Context, p cgmstore.Patient, per period, f *form, imp *importView) error {
 	ctx := c.Request().Context()
 	l := web.Lang(c)
 	loc, err := p.Location()
@@ -232,10 +231,6 @@ func (s *Server) pagePatient(c *echo.Context) error {
 		return err
 	}
 	now := s.deps.Clock()
-	per, err := parsePeriod(c.QueryParam("from"), c.QueryParam("to"), now, loc, MaxReadingsDays)
-	if err != nil {
-		return err
-	}
 	cp, err := s.capsOf(ctx, c, p)
 	if err != nil {
 		return err
@@ -270,19 +265,26 @@ func (s *Server) pagePatient(c *echo.Context) error {
 		return err
 	}
 	pv := patientView{ID: p.PublicID, Name: strings.TrimSpace(p.GivenName + " " + p.FamilyName), Caps: cp,
-		From: per.From.Format(time.DateOnly), To: per.To.Format(time.DateOnly),
-		PeriodLabel: per.From.Format("02/01/2006") + " – " + per.To.Format("02/01/2006"),
-		Privacy:     PrivacyNoticeVersion}
-	if cp.Basis != "" {
+		Self: cp.Basis == consent.BasisSelf, From: per.From.Format(time.DateOnly), To: per.To.Format(time.DateOnly),
+		PeriodLabel: l.F("tac_period_label", per.From.Format("02/01/2006"), per.To.Format("02/01/2006")),
+		Privacy:     PrivacyNoticeVersion, Form: f, Import: imp}
+	if cp.Basis != "" && !pv.Self {
 		pv.Basis = l.T("tac_basis_" + string(cp.Basis))
 	}
-	if m := c.QueryParam("msg"); m != "" && isMessage(m) {
+	if m := c.QueryParam("msg"); m != "" && isMessage(m) && c.Request().Method == http.MethodGet {
 		pv.Msg = l.T("tac_msg_" + m)
+	}
+	if s.deps.Reports.Summaries != nil {
+		pv.Report = &reportLinks{Heading: l.T("tac_report"), HTML: "/reports/agp/" + p.PublicID, PDF: "/reports/agp/" + p.PublicID + ".pdf"}
+		if pv.Self {
+			pv.Report.Heading = l.T("tac_report_mine")
+		}
 	}
 	pv.Latest = latestViewOf(pd.latest, now, loc, l)
 	pv.Metrics = metricsViewOf(pd.rep, l)
 	pv.TIR = buildTIR(pd.rep.TimeInRanges, l)
-	pv.Chart = buildChart(pd.rs, per, loc, l)
+	pv.Charts = []chartView{buildChart(pd.rs, per, loc, l, chartWide, "wide"), buildChart(pd.rs, per, loc, l, chartNarrow, "narrow")}
+	pv.Legend = chartLegend(l)
 	for _, d := range pd.rep.Daily {
 		dv := dayView{Date: d.Date, Readings: strconv.Itoa(d.Readings), Mean: "—", Target: "—"}
 		if t, err := time.Parse(time.DateOnly, d.Date); err == nil {
@@ -296,7 +298,7 @@ func (s *Server) pagePatient(c *echo.Context) error {
 		}
 		pv.Daily = append(pv.Daily, dv)
 	}
-	pv.Status = statusOf(pd.cov, now, loc, l)
+	pv.Status = statusOf(pd.cov, pd.conns, now, loc, l)
 	pv.Sync = s.deps.Sync != nil
 	pv.FollowerMode = pd.followerMode
 	for _, cj := range pd.conns {
@@ -320,8 +322,7 @@ func (s *Server) pagePatient(c *echo.Context) error {
 		}
 		for _, d := range ds {
 			dj := delegationJSON(d, now)
-			dv := delegationView{ID: d.ID, FiscalCode: d.DelegateFiscalCode, Until: d.ExpiresAt.In(loc).Format("02/01/2006 15:04"),
-				Active: dj.Active}
+			dv := delegationView{ID: d.ID, FiscalCode: d.DelegateFiscalCode, Until: locale.Until(l, d.ExpiresAt, loc), Active: dj.Active}
 			switch {
 			case dj.Active:
 				dv.State = l.T("tac_deleg_active")
@@ -347,8 +348,15 @@ func (s *Server) pagePatient(c *echo.Context) error {
 			pv.AccessLog = append(pv.AccessLog, logViewOf(e, loc, l))
 		}
 	}
-	title := "tac_taccuino"
-	return s.render(c, http.StatusOK, "patient", s.newView(c, title, pv))
+	title := l.T("tac_taccuino")
+	if pv.Name != "" {
+		title += " · " + pv.Name
+	}
+	status := http.StatusOK
+	if f != nil && f.Status != 0 {
+		status = f.Status
+	}
+	return s.render(c, status, "patient", s.newViewText(c, title, pv, "/taccuino/p/"+p.PublicID))
 }
 
 // isMessage reports whether m is one of the messages a redirect may ask
@@ -360,6 +368,21 @@ func isMessage(m string) bool {
 		return true
 	}
 	return false
+}
+
+// latestBand returns the catalogue key and class of the band of a value
+// in mg/dL: the FSE's three and, between normale and iperglicemia, 140 to
+// 180 (so that every value's badge names its band).
+func latestBand(mgdl float64) (key, class string) {
+	switch {
+	case mgdl < BandHypoBelowMgDL:
+		return "tac_band_hypo", "band-hypo"
+	case mgdl < BandNormalBelowMgDL:
+		return "tac_band_normal", "band-normal"
+	case mgdl <= BandHyperAboveMgDL:
+		return "tac_band_above", "band-above"
+	}
+	return "tac_band_hyper", "band-hyper"
 }
 
 func latestViewOf(r *cgm.Reading, now time.Time, loc *time.Location, l locale.Lang) *latestView {
@@ -386,22 +409,14 @@ func latestViewOf(r *cgm.Reading, now time.Time, loc *time.Location, l locale.La
 	case age < time.Minute:
 		lv.Age = l.T("tac_age_now")
 	case age < time.Hour:
-		lv.Age = fmt.Sprintf(l.T("tac_age_min"), int(age.Minutes()))
+		lv.Age = l.F("tac_age_min", int(age.Minutes()))
 	case age < 48*time.Hour:
-		lv.Age = fmt.Sprintf(l.T("tac_age_hours"), int(age.Hours()))
+		lv.Age = l.F("tac_age_hours", int(age.Hours()))
 	default:
-		lv.Age = fmt.Sprintf(l.T("tac_age_days"), int(age.Hours()/24))
+		lv.Age = l.F("tac_age_days", int(age.Hours()/24))
 	}
-	switch bandOf(r.MgDL()) {
-	case "ipoglicemia":
-		lv.Band, lv.BandClass = l.T("hypo"), "band-hypo"
-	case "normale":
-		lv.Band, lv.BandClass = l.T("normal"), "band-normal"
-	case "iperglicemia":
-		lv.Band, lv.BandClass = l.T("hyper"), "band-hyper"
-	default:
-		lv.Band, lv.BandClass = l.T("tac_band_above_normal"), "band-between"
-	}
+	key, class := latestBand(r.MgDL())
+	lv.Band, lv.BandClass = l.T(key), class
 	return lv
 }
 
@@ -422,10 +437,6 @@ func metricsViewOf(rep agp.Report, l locale.Lang) *metricsView {
 	if g := rep.GRI; g != nil {
 		mv.GRI, mv.GRIZone = l.Number(g.Value, 0), g.Zone
 	}
-	mv.Sufficient = l.T("no")
-	if rep.Sufficient {
-		mv.Sufficient = l.T("yes")
-	}
 	return mv
 }
 
@@ -434,16 +445,41 @@ func metricsViewOf(rep agp.Report, l locale.Lang) *metricsView {
 // is near the sensor).
 const staleAfter = 24 * time.Hour
 
-func statusOf(cov cgmstore.Coverage, now time.Time, loc *time.Location, l locale.Lang) statusView {
-	if cov.Count == 0 {
-		return statusView{Label: l.T("tac_status_none"), Todo: l.T("tac_todo_none")}
+// statusOf says how the data arrive: nothing yet, nothing lately, or up to
+// date; and what to do, which depends on whether a sensor connection is
+// active (without one, data come only from the files the person uploads).
+func statusOf(cov cgmstore.Coverage, conns []ConnectionJSON, now time.Time, loc *time.Location, l locale.Lang) statusView {
+	active, problem := false, false
+	for _, c := range conns {
+		if c.State == connsync.StateDisconnected {
+			continue
+		}
+		active = true
+		if c.State != connsync.StateActive {
+			problem = true
+		}
 	}
-	sv := statusView{Last: cov.Last.In(loc).Format("02/01/2006 15:04"), Count: strconv.FormatInt(cov.Count, 10)}
-	if now.Sub(cov.Last) > staleAfter {
-		sv.Label, sv.Todo = l.T("tac_status_stale"), l.T("tac_todo_stale")
+	if cov.Count == 0 {
+		sv := statusView{Label: l.T("tac_status_none"), Todo: l.T("tac_todo_none")}
+		if active {
+			sv.Todo = l.T("tac_todo_waiting")
+		}
 		return sv
 	}
-	sv.Label, sv.Todo, sv.OK = l.T("tac_status_ok"), l.T("tac_todo_ok"), true
+	sv := statusView{Last: cov.Last.In(loc).Format("02/01/2006 15:04"), Count: strconv.FormatInt(cov.Count, 10)}
+	switch {
+	case now.Sub(cov.Last) > staleAfter:
+		sv.Label, sv.Todo = l.T("tac_status_stale"), l.T("tac_todo_stale")
+	default:
+		sv.Label, sv.OK = l.T("tac_status_ok"), true
+		sv.Todo = l.T("tac_todo_ok")
+	}
+	switch {
+	case problem:
+		sv.Todo = l.T("tac_todo_problem")
+	case !active:
+		sv.Todo = l.T("tac_todo_no_connection")
+	}
 	return sv
 }
 
@@ -466,7 +502,7 @@ func logViewOf(e consent.AccessEntry, loc *time.Location, l locale.Lang) logView
 	}
 	lv := logView{At: e.At.In(loc).Format("02/01/2006 15:04:05"), Who: who,
 		Role: joinNonEmpty(" · ", role, e.OnBehalfOf), Action: l.T("tac_act_" + string(e.Action)),
-		Detail: e.Detail, Outcome: l.T("tac_out_" + string(e.Outcome)), Denied: e.Outcome != consent.OutcomeAllowed}
+		Detail: locale.Detail(l, e.Detail, loc), Outcome: l.T("tac_out_" + string(e.Outcome)), Denied: e.Outcome != consent.OutcomeAllowed}
 	if e.Basis != "" {
 		lv.Basis = l.T("tac_basis_" + string(e.Basis))
 	}
@@ -474,7 +510,7 @@ func logViewOf(e consent.AccessEntry, loc *time.Location, l locale.Lang) logView
 		lv.Reason = l.T("tac_reason_" + string(e.Reason))
 	}
 	if e.Count > 1 {
-		lv.Repeated = fmt.Sprintf(l.T("tac_repeated"), e.Count, e.LastAt.In(loc).Format("15:04:05"))
+		lv.Repeated = l.F("tac_repeated", e.Count, e.LastAt.In(loc).Format("15:04:05"))
 	}
 	return lv
 }
@@ -491,7 +527,7 @@ func (s *Server) postConsent(c *echo.Context) error {
 		granted = true
 	case "false":
 	default:
-		return web.Invalid("granted", "granted must be true or false")
+		return web.Invalid("granted", "granted must be true or false").Say("err_invalid")
 	}
 	if _, err := s.deps.Consent.SetThirdPartyConsent(c.Request().Context(), web.Actor(c), p.ID, granted); err != nil {
 		return err
@@ -503,25 +539,86 @@ func (s *Server) postConsent(c *echo.Context) error {
 	return seeOther(c, patientURL(p.PublicID, msg, "consent"))
 }
 
-// postGrantDelegation delegates an adult from the page.
+// checkDelegate says, in the person's language, what is wrong with a
+// delegate's fiscal code typed on the page (the rules check it again).
+func checkDelegate(cf string, p cgmstore.Patient, actor consent.Actor) *web.Error {
+	switch {
+	case strings.TrimSpace(cf) == "":
+		return web.Invalid("delegate_fiscal_code", "delegate_fiscal_code is required").Say("err_deleg_required")
+	case codicefiscale.Validate(cf) != nil:
+		return web.Invalid("delegate_fiscal_code", "not a valid fiscal code").Say("err_cf")
+	case strings.EqualFold(cf, p.FiscalCode):
+		return web.Invalid("delegate_fiscal_code", "the patient cannot be their own delegate").Say("err_deleg_self")
+	case strings.EqualFold(cf, actor.FiscalCode):
+		return web.Invalid("delegate_fiscal_code", "a representative cannot delegate themself").Say("err_deleg_rep")
+	}
+	return nil
+}
+
+// postGrantDelegation delegates an adult from the page; what is wrong is
+// shown next to the field, with what was typed.
 func (s *Server) postGrantDelegation(c *echo.Context) error {
 	p, err := s.deps.Patient(c, consent.ActWriteDelegations)
 	if err != nil {
 		return err
 	}
+	cf, until := strings.ToUpper(strings.TrimSpace(c.FormValue("delegate_fiscal_code"))), c.FormValue("expires_at")
+	again := func(err error) error {
+		f, ok := formError(web.Lang(c), "delegation", err, map[string]string{"delegate_fiscal_code": cf, "expires_at": until},
+			"delegate_fiscal_code", "expires_at")
+		if !ok {
+			return err
+		}
+		return s.showPatientAgain(c, p, f, nil)
+	}
 	loc, err := p.Location()
 	if err != nil {
 		return err
 	}
-	exp, err := parseExpiry(c.FormValue("expires_at"), loc)
-	if err != nil {
-		return err
+	if we := checkDelegate(cf, p, web.Actor(c)); we != nil {
+		return again(we)
 	}
-	if _, err := s.deps.Consent.GrantDelegation(c.Request().Context(), web.Actor(c), p.ID,
-		c.FormValue("delegate_fiscal_code"), exp); err != nil {
-		return delegationError(err)
+	exp, err := time.ParseInLocation(time.DateOnly, until, loc)
+	if err != nil {
+		return again(web.Invalid("expires_at", "expires_at must be a date YYYY-MM-DD").Say("err_date"))
+	}
+	exp = exp.AddDate(0, 0, 1) // the end of the day chosen
+	if !exp.After(s.deps.Clock()) {
+		return again(web.Invalid("expires_at", "delegation expiry: must be in the future").Say("err_deleg_past"))
+	}
+	if _, err := s.deps.Consent.GrantDelegation(c.Request().Context(), web.Actor(c), p.ID, cf, exp); err != nil {
+		return again(delegationPageError(err, s.deps.Consent.MaxDelegationYears()))
 	}
 	return seeOther(c, patientURL(p.PublicID, "delegation-granted", "delegations"))
+}
+
+// delegationPageError names the field and the text of a refusal of
+// consent.Store.GrantDelegation (its ErrInvalid messages name the
+// argument).
+func delegationPageError(err error, maxYears int) error {
+	e := delegationError(err)
+	var we *web.Error
+	if !errors.As(e, &we) || we.Status != http.StatusUnprocessableEntity {
+		return e
+	}
+	switch msg := strings.ToLower(we.Message); {
+	case strings.Contains(msg, "adult"):
+		we.Say("err_deleg_minor")
+	case strings.Contains(msg, "own delegate"):
+		we.Say("err_deleg_self")
+	case strings.Contains(msg, "delegate themself"):
+		we.Say("err_deleg_rep")
+	case strings.Contains(msg, "future"):
+		we.Say("err_deleg_past")
+	case strings.Contains(msg, "years ahead"):
+		we.Say("err_deleg_far", maxYears)
+	case strings.Contains(msg, "fiscal code"):
+		we.Say("err_cf")
+	default:
+		we.Say("err_invalid")
+	}
+	we.Field = strings.TrimPrefix(we.Field, "/")
+	return we
 }
 
 // postRevokeDelegation revokes a delegation from the page.
@@ -538,16 +635,6 @@ func (s *Server) postRevokeDelegation(c *echo.Context) error {
 		return err
 	}
 	return seeOther(c, patientURL(p.PublicID, "delegation-revoked", "delegations"))
-}
-
-// importView is the result page of an upload.
-type importView struct {
-	ID        string
-	Result    ImportJSON
-	Failed    bool
-	Error     string
-	Lines     []LineErrorJSON
-	Conflicts []conflictView
 }
 
 // conflictView is a reading time a file gave with different values, for
@@ -567,11 +654,11 @@ func conflictViews(cs []ConflictJSON, loc *time.Location, l locale.Lang) []confl
 		if v.Flag != "" {
 			s = v.Flag
 		}
-		return fmt.Sprintf("%s (%d)", s, v.Line)
+		return s + " (" + strconv.Itoa(v.Line) + ")"
 	}
 	out := make([]conflictView, 0, len(cs))
 	for _, c := range cs {
-		cv := conflictView{Time: c.Time.In(loc).Format("02/01/2006 15:04:05"), Kind: c.Kind.String(), Kept: val(c.Kept)}
+		cv := conflictView{Time: c.Time.In(loc).Format("02/01/2006 15:04:05"), Kind: l.T("tac_kind_" + c.Kind.String()), Kept: val(c.Kept)}
 		var ds []string
 		for _, d := range c.Dropped {
 			ds = append(ds, val(d))
@@ -582,42 +669,75 @@ func conflictViews(cs []ConflictJSON, loc *time.Location, l locale.Lang) []confl
 	return out
 }
 
-// postImport imports a file uploaded from the page and shows what
-// happened.
+// postImport imports a file uploaded from the page and shows the
+// page again with what happened next to the upload form: what the file
+// held, or why it was refused and which lines, in the person's language.
 func (s *Server) postImport(c *echo.Context) error {
 	p, err := s.deps.Patient(c, consent.ActWriteData)
 	if err != nil {
 		return err
 	}
+	l := web.Lang(c)
+	skip := c.FormValue("skip_invalid") != ""
+	values := map[string]string{}
+	if skip {
+		values["skip_invalid"] = "true"
+	}
 	up, err := readUpload(c)
 	if err != nil {
-		return err
+		f, ok := formError(l, "import", err, values, "file")
+		if !ok {
+			return err
+		}
+		return s.showPatientAgain(c, p, f, nil)
 	}
-	l := web.Lang(c)
 	var out ImportJSON
 	err = s.deps.Access(c, p, consent.ActWriteData, importDetail(up), func(ctx context.Context, tx pgx.Tx) error {
 		out, err = s.importFile(ctx, tx, p, up, l)
 		return err
 	})
-	loc, _ := p.Location()
-	iv := importView{ID: p.PublicID, Result: out, Conflicts: conflictViews(out.Conflicts, romeOr(loc), l)}
-	var we *web.Error
+	imp := &importView{Result: out}
+	var lines []LineErrorJSON
+	var f *form
 	if err != nil {
+		var we *web.Error
 		if !errors.As(err, &we) || we.Status != http.StatusUnprocessableEntity {
 			return err
 		}
-		iv.Failed, iv.Error = true, we.Message
-		if ls, ok := we.Details.([]LineErrorJSON); ok {
-			iv.Lines = ls
-		}
+		f, _ = formError(l, "import", err, values, "file")
+		f.Errors["file"] += " " + l.T("csv_file_again")
+		lines, _ = we.Details.([]LineErrorJSON)
 	} else {
-		iv.Lines = out.Rejected
+		imp.Done = true
+		lines = out.Rejected
+		loc, _ := p.Location()
+		imp.Conflicts = conflictViews(out.Conflicts, romeOr(loc), l)
 	}
-	status := http.StatusOK
-	if iv.Failed {
-		status = http.StatusUnprocessableEntity
+	for i, le := range lines {
+		if i == maxListedLines {
+			imp.More = len(lines) - maxListedLines
+			break
+		}
+		imp.Lines = append(imp.Lines, lineViewOf(l, le))
 	}
-	return s.render(c, status, "import", s.newView(c, "tac_import", iv))
+	return s.showPatientAgain(c, p, f, imp)
+}
+
+// lineViewOf says a rejected line in l: the reason from its code, or a
+// generic one when it has none.
+func lineViewOf(l locale.Lang, le LineErrorJSON) lineView {
+	lv := lineView{Line: strconv.Itoa(le.Line), Field: le.Field, Value: le.Value, Reason: l.T("csv_line_other")}
+	if le.Line == 0 {
+		lv.Line = "—"
+	}
+	if key := "csv_" + le.Code; le.Code != "" && locale.Has(key) {
+		args := make([]any, len(le.Args))
+		for i, a := range le.Args {
+			args[i] = a
+		}
+		lv.Reason = l.F(key, args...)
+	}
+	return lv
 }
 
 // trendName names a trend arrow for labels.

@@ -44,6 +44,7 @@ func (s *Server) routes() error {
 	e.GET("/healthz", s.healthz)
 	e.GET("/readyz", s.readyz)
 	e.GET("/static/:file", s.static)
+	e.GET("/favicon.ico", s.favicon)
 
 	// JSON API, versioned; bearer tokens from the Authorization header only.
 	api := e.Group("/api/v1", web.Authenticate(web.AuthOptions{Verifier: d.Verifier, Sessions: d.Sessions}))

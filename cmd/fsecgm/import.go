@@ -219,7 +219,7 @@ func personRefusal(err error) error {
 	who := pe.Person.String()
 	it, en := locale.IT.T("import_other_person_unnamed"), locale.EN.T("import_other_person_unnamed")
 	if who != "" {
-		it, en = locale.IT.Sprintf("import_other_person", who), locale.EN.Sprintf("import_other_person", who)
+		it, en = locale.IT.F("import_other_person", who), locale.EN.F("import_other_person", who)
 	}
 	return fmt.Errorf("%w\n  %s\n  %s", err, it, en)
 }

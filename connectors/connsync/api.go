@@ -150,6 +150,10 @@ type UserError struct {
 	Code string
 	// Text is the message for people.
 	Text librelinkup.Text
+	// Args are the values of Code's message for displays that say it in
+	// their own words (identity_mismatch: the names of the people the
+	// account follows).
+	Args []string
 	// Cause is the underlying error, if any.
 	Cause error
 }

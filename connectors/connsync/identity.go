@@ -87,7 +87,7 @@ func identityMismatch(people []librelinkup.Connection) *UserError {
 		who = "«" + strings.Join(names, "», «") + "»"
 		whoEN = "“" + strings.Join(names, "”, “") + "”"
 	}
-	return &UserError{Kind: ErrRefused, Code: "identity_mismatch", Text: librelinkup.Text{
+	return &UserError{Kind: ErrRefused, Code: "identity_mismatch", Args: []string{strings.Join(names, ", ")}, Text: librelinkup.Text{
 		IT: "Questo account LibreLinkUp segue " + who + ", non la persona titolare di questo fascicolo sanitario: " +
 			"il collegamento non è stato fatto e nessun dato è stato salvato. Usare l'account LibreLinkUp che segue il " +
 			"proprio sensore; se il nome nell'app LibreLink è scritto in modo diverso da quello del fascicolo, correggerlo " +

@@ -178,7 +178,7 @@ func Import(ctx context.Context, tx pgx.Tx, store *cgmstore.Store, p cgmstore.Pa
 			}
 			var fe *cgm.FieldError
 			if errors.As(err, &fe) {
-				le.Field, le.Value, le.Reason = fe.Field, fe.Value, fe.Reason
+				le.Field, le.Value, le.Reason, le.Code, le.Args = fe.Field, fe.Value, fe.Reason, fe.Code, fe.Args
 			}
 			rejected = append(rejected, le)
 			continue

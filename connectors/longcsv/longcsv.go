@@ -114,7 +114,7 @@ type LineError = cgm.LineError
 var Codes = map[string]int{
 	"malformed_csv": 2, "header_column_missing": 1, "empty_file": 0, "values_mmol": 3,
 	"field_count": 3, "id_empty": 0, "time_empty": 0, "time_no_offset": 0, "time_invalid": 0,
-	"gl_missing": 0, "gl_not_number": 0, "value_missing": 1, "value_not_number": 1,
+	"gl_missing": 0, "gl_not_number": 0, "value_col_missing": 1, "value_col_not_number": 1,
 	"kind_unknown": 0, "unit_unknown": 0, "gl_disagrees": 4, "trend_unknown": 0, "flag_unknown": 0,
 }
 
@@ -387,7 +387,7 @@ func (p *parser) reading(rec []string, t time.Time, raw float64, gl string) (rd 
 		}
 		v, reason, code := parseGL(vs)
 		if reason != "" {
-			code = strings.Replace(code, "gl_", "value_", 1) // value_missing, value_not_number
+			code = strings.Replace(code, "gl_", "value_col_", 1) // value_col_missing, value_col_not_number
 			return rd, colValue, vs, strings.Replace(reason, "glucose in mg/dL", "glucose in the unit of column "+p.h.name[colUnit], 1),
 				code, []string{p.h.name[colUnit]}
 		}

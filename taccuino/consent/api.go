@@ -58,6 +58,7 @@ type Action string
 //	WriteCareRelationships no        no           no        no             no             yes (scope)
 //	ReadNotifications      yes       yes          no        no             no             no
 //	WriteNotifications     yes (**)  yes          no        no             no             no
+//	WriteClinicalInfo      no        no           no        yes            no             no
 //
 // (*) practitioners need a care relationship, services the scope
 // ScopeReadData, and both need the patient's third-party consent.
@@ -100,13 +101,17 @@ const (
 	// patient does it: a change of the address must be visible to the
 	// patient (package notify).
 	ActWriteNotifications Action = "notifications.write"
+	// ActWriteClinicalInfo: write the clinician's record shown on the AGP
+	// report (diabetes type, therapy, a note): the patient's clinicians
+	// only, under the same care relationship and consent as reading.
+	ActWriteClinicalInfo Action = "clinical-info.write"
 )
 
 // Actions lists every Action, for exhaustive tests and documentation.
 func Actions() []Action {
 	return []Action{ActReadData, ActWriteData, ActReadConsent, ActWriteConsent, ActReadDelegations,
 		ActWriteDelegations, ActReadAccessLog, ActReadCareRelationships, ActWriteCareRelationships,
-		ActReadNotifications, ActWriteNotifications}
+		ActReadNotifications, ActWriteNotifications, ActWriteClinicalInfo}
 }
 
 // Scopes checked by the rules, matched with auth.Principal.HasScope (SMART

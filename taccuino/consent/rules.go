@@ -122,9 +122,9 @@ func knownAction(act Action) bool {
 }
 
 // patientActions are what the patient, and a parent or tutor for them, may
-// do.
+// do: everything but the registry's writes and the clinician's record.
 func patientAction(act Action) bool {
-	return act != ActWriteCareRelationships
+	return act != ActWriteCareRelationships && act != ActWriteClinicalInfo
 }
 
 // representativeAction reports the powers that, for a minor, belong to
@@ -294,7 +294,7 @@ func inForce(from, to, now time.Time) bool {
 }
 
 func decidePractitioner(f Facts, a Actor, act Action, now time.Time) Decision {
-	if act != ActReadData {
+	if act != ActReadData && act != ActWriteClinicalInfo {
 		return deny(BasisNone, ReasonNotPermitted)
 	}
 	basis := BasisNone

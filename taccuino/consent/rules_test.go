@@ -19,7 +19,10 @@ var (
 		ActReadNotifications, ActWriteNotifications}
 	delegateCan = []Action{ActReadData, ActWriteData, ActReadAccessLog}
 	readerCan   = []Action{ActReadData}
-	registryCan = []Action{ActReadCareRelationships, ActWriteCareRelationships}
+	// clinicianCan: a clinician in the patient's care also writes the
+	// clinical record of the AGP report.
+	clinicianCan = []Action{ActReadData, ActWriteClinicalInfo}
+	registryCan  = []Action{ActReadCareRelationships, ActWriteCareRelationships}
 )
 
 // matrixRow is one actor of the authorization matrix.
@@ -46,6 +49,7 @@ func TestDecideMatrix(t *testing.T) {
 	now := time.Date(2026, 5, 14, 10, 0, 0, 0, rome)
 	day := 24 * time.Hour
 	notPermitted := Decision{Reason: ReasonNotPermitted}
+	noCare := map[Action]Decision{ActReadData: {Reason: ReasonNoCareRelationship}, ActWriteClinicalInfo: {Reason: ReasonNoCareRelationship}}
 	noRegistryScope := map[Action]Decision{ActReadCareRelationships: {Reason: ReasonMissingScope},
 		ActWriteCareRelationships: {Reason: ReasonMissingScope}}
 
@@ -138,31 +142,31 @@ func TestDecideMatrix(t *testing.T) {
 		{name: "citizen with the patient's relationships of another kind", actor: citizen(cfMMG), facts: everyone,
 			deny: Decision{Reason: ReasonNoRelationship}},
 		{name: "MMG with relationship", actor: practitioner(cfMMG, auth.PractitionerMMG, ""), facts: everyone,
-			can: readerCan, basis: BasisMMG, thirdParty: true, deny: notPermitted},
+			can: clinicianCan, basis: BasisMMG, thirdParty: true, deny: notPermitted},
 		{name: "MMG without relationship", actor: practitioner(cfStranger, auth.PractitionerMMG, ""), facts: everyone,
-			deny: notPermitted, denyFor: map[Action]Decision{ActReadData: {Reason: ReasonNoCareRelationship}}},
+			deny: notPermitted, denyFor: noCare},
 		{name: "MMG whose relationship ended", actor: practitioner(cfMMG, auth.PractitionerMMG, ""),
 			facts: care(CareMMG, cfMMG, "", now.Add(-400*day), now),
-			deny:  notPermitted, denyFor: map[Action]Decision{ActReadData: {Reason: ReasonNoCareRelationship}}},
+			deny:  notPermitted, denyFor: noCare},
 		{name: "MMG signed in with another practitioner role", actor: practitioner(cfMMG, auth.PractitionerOther, ""),
 			facts: everyone,
-			deny:  notPermitted, denyFor: map[Action]Decision{ActReadData: {Reason: ReasonNoCareRelationship}}},
+			deny:  notPermitted, denyFor: noCare},
 		{name: "practitioner who is the patient", actor: practitioner(cfPatient, auth.PractitionerMMG, ""),
 			facts: everyone,
-			deny:  notPermitted, denyFor: map[Action]Decision{ActReadData: {Reason: ReasonNoCareRelationship}}},
+			deny:  notPermitted, denyFor: noCare},
 		{name: "PLS with relationship", actor: practitioner(cfPLS, auth.PractitionerPLS, ""), facts: everyone,
-			can: readerCan, basis: BasisPLS, thirdParty: true, deny: notPermitted},
+			can: clinicianCan, basis: BasisPLS, thirdParty: true, deny: notPermitted},
 		{name: "diabetologist of the centre", actor: practitioner(cfDiabetolo, auth.PractitionerDiabetologist, "ORG-DIAB-1"),
-			facts: everyone, can: readerCan, basis: BasisDiabetology, thirdParty: true, deny: notPermitted},
+			facts: everyone, can: clinicianCan, basis: BasisDiabetology, thirdParty: true, deny: notPermitted},
 		{name: "diabetologist of another centre", actor: practitioner(cfDiabetolo, auth.PractitionerDiabetologist, "ORG-DIAB-2"),
 			facts: everyone,
-			deny:  notPermitted, denyFor: map[Action]Decision{ActReadData: {Reason: ReasonNoCareRelationship}}},
+			deny:  notPermitted, denyFor: noCare},
 		{name: "diabetologist without organization", actor: practitioner(cfDiabetolo, auth.PractitionerDiabetologist, ""),
 			facts: everyone,
-			deny:  notPermitted, denyFor: map[Action]Decision{ActReadData: {Reason: ReasonNoCareRelationship}}},
+			deny:  notPermitted, denyFor: noCare},
 		{name: "MMG with the centre's organization id", actor: practitioner(cfMMG, auth.PractitionerOther, "ORG-DIAB-1"),
 			facts: everyone,
-			deny:  notPermitted, denyFor: map[Action]Decision{ActReadData: {Reason: ReasonNoCareRelationship}}},
+			deny:  notPermitted, denyFor: noCare},
 		{name: "service with read scope", actor: service("fse-toscana", ScopeReadData), facts: everyone,
 			can: readerCan, basis: BasisService, thirdParty: true, deny: notPermitted, denyFor: noRegistryScope},
 		{name: "service with SMART v1 wildcard scope", actor: service("ehr", "system/*.read"), facts: everyone,

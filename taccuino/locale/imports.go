@@ -1,18 +1,12 @@
 package locale
 
-import "fmt"
-
-// Sprintf formats the text of key in the language with args (fmt verbs in
-// the text, the same in both languages).
-func (l Lang) Sprintf(key string, args ...any) string { return fmt.Sprintf(l.T(key), args...) }
-
 // importLabels are the texts of file import and of the data export
 // (connectors/fileimport, the taccuino's upload and download): what a file
 // is when it is not a CGM export and what to do about it, the refusals,
 // the reading times a file gives twice. They join pageLabels (init).
-var importLabels = map[string]map[Lang]string{
-	"import_unknown": {IT: "Questo file è %s, non un'esportazione di dati di un sensore che fsecgm sa leggere.",
-		EN: "This file is %s, not a sensor data export fsecgm can read."},
+var fileImportLabels = map[string]map[Lang]string{
+	"import_unknown": {IT: "Questo file è %s, non un'esportazione di dati di un sensore che fsecgm sa leggere. %s",
+		EN: "This file is %s, not a sensor data export fsecgm can read. %s"},
 	"import_what_apple-health":            {IT: "un'esportazione di Apple Salute (export.xml)", EN: "an Apple Health export (export.xml)"},
 	"import_what_nightscout-treatments":   {IT: "un file dei trattamenti di Nightscout (insulina, carboidrati, eventi)", EN: "a Nightscout treatments file (insulin, carbs, events)"},
 	"import_what_nightscout-devicestatus": {IT: "un file di stato dei dispositivi di Nightscout (microinfusore, loop)", EN: "a Nightscout devicestatus file (pump and loop status)"},
@@ -62,8 +56,8 @@ var importLabels = map[string]map[Lang]string{
 		EN: "The file holds the data of %s, not of this notebook's person: nothing was imported. Upload a file exported from this person's own account."},
 	"import_other_person_unnamed": {IT: "Il file non dice di chi sono i dati (nome e cognome mancano): non è stato importato nulla.",
 		EN: "The file does not say whose data it holds (the names are missing): nothing was imported."},
-	"import_rejected": {IT: "%d righe scartate: non è stato importato nulla. Correggile, oppure importa solo le righe valide.",
-		EN: "%d line(s) rejected: nothing was imported. Fix them, or import only the valid lines."},
+	"import_rejected": {IT: "%d righe non sono valide e non è stato importato nulla. Correggile, oppure spunta «Importa le righe valide anche se altre sono errate» e carica di nuovo il file.",
+		EN: "%d line(s) are not valid and nothing was imported. Fix them, or tick \"Import the valid lines even if others are wrong\" and upload the file again."},
 	"import_subjects": {IT: "Il file contiene i dati di più persone (colonna id): un'importazione riguarda una persona sola.",
 		EN: "The file holds several people's data (id column): an import is about one person."},
 	"import_no_readings":           {IT: "Il file non contiene letture di glicemia.", EN: "The file holds no glucose readings."},
@@ -88,7 +82,7 @@ var importLabels = map[string]map[Lang]string{
 }
 
 func init() {
-	for k, v := range importLabels {
+	for k, v := range fileImportLabels {
 		if _, dup := pageLabels[k]; dup {
 			panic("locale: import label " + k + " is also a page label")
 		}

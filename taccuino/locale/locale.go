@@ -1,13 +1,27 @@
-// Package locale holds what a person reads: labels in Italian (first) and
-// English, and numbers rounded and written the way each language writes
-// them. The engine and the APIs never round or localize a number; only this
-// package, at the last step before display, does.
+// Package locale is the one message catalogue of fsecgm: every text a
+// person reads (the taccuino's pages, the errors shown next to a form
+// field, the reasons a CSV line was rejected, the descriptions of the
+// access log, the clinic list and the AGP report) is a key here with its
+// Italian (first) and English text, and numbers are rounded and written the
+// way each language writes them. The engine and the APIs never round or
+// localize a number; only this package, at the last step before display,
+// does. The packages that find a fact (a parser, the LibreLinkUp client,
+// the consent rules) describe it with a code and its values; the catalogue
+// says it to people.
+//
+// The catalogue is split by subject into sections (labels, pageLabels,
+// errorLabels, importLabels, ...); a key lives in exactly one section, has
+// both languages, and uses the same format verbs in both (TestCatalogue).
 package locale
 
 import (
+	"fmt"
 	"math"
+	"sort"
 	"strconv"
 	"strings"
+	"sync"
+	"sync/atomic"
 )
 
 // Lang is a display language.
@@ -17,7 +31,30 @@ type Lang string
 const (
 	IT Lang = "it"
 	EN Lang = "en"
+	// Pseudo is a test language: every text of the catalogue in Italian
+	// between "⟦" and "⟧", so that a test can find on a page any text that
+	// did not come from the catalogue. Parse never returns it; the pages
+	// accept it only after EnablePseudo.
+	Pseudo Lang = "qps"
 )
+
+// Markers of the texts of the Pseudo language.
+const (
+	PseudoOpen  = "⟦"
+	PseudoClose = "⟧"
+)
+
+var pseudoOn atomic.Bool
+
+// EnablePseudo lets the pages be asked for in the Pseudo language
+// (?lang=qps). Tests only.
+func EnablePseudo() { pseudoOn.Store(true) }
+
+// PseudoEnabled reports whether EnablePseudo was called.
+func PseudoEnabled() bool { return pseudoOn.Load() }
+
+// italian reports whether l writes numbers and dates the Italian way.
+func (l Lang) italian() bool { return l != EN }
 
 // Parse returns the language named by s ("it", "en", "it-IT", "en-GB", an
 // Accept-Language header…), Italian when s names neither.
@@ -47,7 +84,7 @@ func (l Lang) Number(v float64, digits int) string {
 		r = 0 // no "-0"
 	}
 	s := strconv.FormatFloat(r, 'f', digits, 64)
-	if l == IT {
+	if l.italian() {
 		s = strings.Replace(s, ".", ",", 1)
 	}
 	return s
@@ -57,26 +94,91 @@ func (l Lang) Number(v float64, digits int) string {
 // (with a space, as the Accademia della Crusca and ISO 31 recommend), "72.5%"
 // in English.
 func (l Lang) Percent(v float64, digits int) string {
-	if l == IT {
+	if l.italian() {
 		return l.Number(v, digits) + " %"
 	}
 	return l.Number(v, digits) + "%"
 }
 
-// T returns the label key in the language, or the key itself when unknown.
+// T returns the text of key in the language (Italian when the language
+// has none), or the key itself when the catalogue does not know it, so
+// that a missing text shows as a visible key and not as nothing.
 func (l Lang) T(key string) string {
-	m, ok := labels[key]
+	m, ok := catalogue()[key]
 	if !ok {
-		m, ok = pageLabels[key]
+		return key
 	}
-	if ok {
-		if s, ok := m[l]; ok {
-			return s
-		}
-		return m[IT]
+	if l == Pseudo {
+		return PseudoOpen + m[IT] + PseudoClose
 	}
-	return key
+	if s, ok := m[l]; ok && s != "" {
+		return s
+	}
+	return m[IT]
 }
+
+// Key is a catalogue key given as a value to F: F fills the verb with the
+// key's text in the same language.
+type Key string
+
+// F returns the text of key with its format verbs filled with args
+// (fmt.Sprintf), in the language; an argument of type Key is replaced by
+// its text (in the test language, the Italian text, inside the marks of
+// key's).
+func (l Lang) F(key string, args ...any) string {
+	if len(args) == 0 {
+		return l.T(key)
+	}
+	vals := args
+	for i, a := range args {
+		if k, ok := a.(Key); ok {
+			if &vals[0] == &args[0] {
+				vals = append([]any(nil), args...)
+			}
+			if l == Pseudo {
+				vals[i] = IT.T(string(k)) // inside the text's own marks
+			} else {
+				vals[i] = l.T(string(k))
+			}
+		}
+	}
+	return fmt.Sprintf(l.T(key), vals...)
+}
+
+// Has reports whether the catalogue knows key.
+func Has(key string) bool {
+	_, ok := catalogue()[key]
+	return ok
+}
+
+// Keys returns every key of the catalogue, sorted.
+func Keys() []string {
+	out := make([]string, 0, len(catalogue()))
+	for k := range catalogue() {
+		out = append(out, k)
+	}
+	sort.Strings(out)
+	return out
+}
+
+// sections are the parts of the catalogue, by subject.
+func sections() map[string]map[string]map[Lang]string {
+	return map[string]map[string]map[Lang]string{
+		"labels": labels, "pageLabels": pageLabels, "errorLabels": errorLabels, "importLabels": importLabels,
+		"accessLabels": accessLabels, "lluLabels": lluLabels, "clinicLabels": clinicLabels, "reportLabels": reportLabels,
+	}
+}
+
+// catalogue merges the sections once.
+var catalogue = sync.OnceValue(func() map[string]map[Lang]string {
+	out := map[string]map[Lang]string{}
+	for _, sec := range sections() {
+		for k, v := range sec {
+			out[k] = v
+		}
+	}
+	return out
+})
 
 // labels holds the display texts shared by the command line, the taccuino
 // pages and the reports.

@@ -2,6 +2,7 @@ package reports
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"net/http"
 	"net/url"
@@ -15,6 +16,7 @@ import (
 	"fsecgm/taccuino/locale"
 	"fsecgm/taccuino/reports/agpdoc"
 	"fsecgm/taccuino/summaries"
+	"fsecgm/taccuino/ui"
 	"fsecgm/taccuino/web"
 
 	"github.com/jackc/pgx/v5"
@@ -55,7 +57,7 @@ func (h *handlers) parseReport(c *echo.Context, p cgmstore.Patient, pdf bool) (r
 	}
 	r := reportRequest{patient: p, loc: loc, pdf: pdf}
 	if r.targets, err = agpdoc.ParseTargets(c.QueryParam("targets")); err != nil {
-		return r, web.BadRequest("targets", "targets must be standard or older")
+		return r, web.BadRequest("targets", "targets must be standard or older").Say("err_targets")
 	}
 	from, to := c.QueryParam("from"), c.QueryParam("to")
 	switch {
@@ -67,21 +69,21 @@ func (h *handlers) parseReport(c *echo.Context, p cgmstore.Patient, pdf bool) (r
 		if to == "" {
 			field = "to"
 		}
-		return r, web.BadRequest(field, "from and to go together: local dates YYYY-MM-DD, both included")
+		return r, web.BadRequest(field, "from and to go together: local dates YYYY-MM-DD, both included").Say("err_period_pair")
 	default:
 		if r.from, err = time.ParseInLocation(time.DateOnly, from, loc); err != nil {
-			return r, web.BadRequest("from", "from must be a date YYYY-MM-DD")
+			return r, web.BadRequest("from", "from must be a date YYYY-MM-DD").Say("err_date")
 		}
 		if r.to, err = time.ParseInLocation(time.DateOnly, to, loc); err != nil {
-			return r, web.BadRequest("to", "to must be a date YYYY-MM-DD")
+			return r, web.BadRequest("to", "to must be a date YYYY-MM-DD").Say("err_date")
 		}
 	}
 	if r.to.Before(r.from) {
-		return r, web.Invalid("to", "the period ends before it starts")
+		return r, web.Invalid("to", "the period ends before it starts").Say("err_period_order")
 	}
 	days := int(agp.LocalDays(r.from, r.to, loc).End.Sub(r.from).Hours()/24 + 0.5)
 	if days > h.o.MaxDays {
-		return r, web.Invalid("to", fmt.Sprintf("the period is longer than %d days", h.o.MaxDays))
+		return r, web.Invalid("to", fmt.Sprintf("the period is longer than %d days", h.o.MaxDays)).Say("err_period_long", h.o.MaxDays)
 	}
 	r.cur = agp.LocalDays(r.from, r.to, loc)
 	r.prev = agp.LocalDays(r.from.AddDate(0, 0, -days), r.from.AddDate(0, 0, -1), loc)
@@ -95,6 +97,9 @@ type report struct {
 	prev     agp.Report
 	readings cgm.Series
 	labs     []agpdoc.LabResult
+	clinical *agpdoc.Clinical
+	// twin is the absolute address of the HTML page, for the PDF.
+	twin string
 }
 
 // load reads the readings of both periods and the laboratory HbA1c in the
@@ -118,7 +123,8 @@ func (h *handlers) load(c *echo.Context, r reportRequest) (report, error) {
 				return fmt.Errorf("reports: laboratory HbA1c: %w", err)
 			}
 		}
-		return nil
+		out.clinical, err = readClinical(ctx, tx, r.patient.ID)
+		return err
 	})
 	if err != nil {
 		return out, err
@@ -136,7 +142,8 @@ func (h *handlers) load(c *echo.Context, r reportRequest) (report, error) {
 
 func (rp report) input(l locale.Lang, now time.Time) agpdoc.Input {
 	return agpdoc.Input{Report: rp.cur, Previous: &rp.prev, Readings: rp.readings, Location: rp.req.loc,
-		Patient: summaries.PatientOf(rp.req.patient), HbA1c: rp.labs, Targets: rp.req.targets, Lang: l, Generated: now}
+		Patient: summaries.PatientOf(rp.req.patient), HbA1c: rp.labs, Targets: rp.req.targets, Lang: l, Generated: now,
+		Clinical: rp.clinical, HTMLURL: rp.twin}
 }
 
 // pageReport serves the report page, or its PDF for "<id>.pdf".
@@ -145,44 +152,122 @@ func (h *handlers) pageReport(c *echo.Context) error {
 	if err != nil {
 		return err
 	}
-	req, err := h.parseReport(c, p, pdf)
+	if pdf {
+		req, err := h.parseReport(c, p, pdf)
+		if err != nil {
+			return err
+		}
+		rp, err := h.load(c, req)
+		if err != nil {
+			return err
+		}
+		rp.twin = h.absolute(c, reportLink(p.PublicID, req, web.Lang(c), req.targets))
+		return h.sendPDF(c, rp, web.Lang(c))
+	}
+	return h.showReport(c, p, nil)
+}
+
+// reportLink is the address of the report page of patient id for req in
+// language lang with targets tg.
+func reportLink(id string, req reportRequest, lang locale.Lang, tg agpdoc.Targets) string {
+	v := url.Values{}
+	v.Set("from", req.from.Format(time.DateOnly))
+	v.Set("to", req.to.Format(time.DateOnly))
+	v.Set("lang", string(lang))
+	v.Set("targets", string(tg))
+	return "/reports/agp/" + id + "?" + v.Encode()
+}
+
+// absolute returns path on the service's public address (Deps.BaseURL,
+// else the request's).
+func (h *handlers) absolute(c *echo.Context, path string) string {
+	if h.d.BaseURL != "" {
+		return strings.TrimSuffix(h.d.BaseURL, "/") + path
+	}
+	return c.Scheme() + "://" + c.Request().Host + path
+}
+
+// showReport renders the report page of p: the period of the request (a
+// period that is not valid is shown again in its form, with what is
+// wrong, over the default period), the service's header, the way back,
+// and for clinicians the form of the clinical record (cs: the form after a
+// post, nil for none).
+func (h *handlers) showReport(c *echo.Context, p cgmstore.Patient, cs *clinicalState) error {
+	l := web.Lang(c)
+	status := http.StatusOK
+	errs := map[string]string{}
+	typedFrom, typedTo := c.QueryParam("from"), c.QueryParam("to")
+	req, err := h.parseReport(c, p, false)
 	if err != nil {
-		return err
+		var we *web.Error
+		if !errors.As(err, &we) || we.Status >= 500 {
+			return err
+		}
+		field := we.Field
+		if field == "targets" {
+			field = "from"
+		}
+		errs[field], status = we.Text(l), we.Status
+		c.Request().URL.RawQuery = url.Values{"lang": {string(l)}}.Encode()
+		if req, err = h.parseReport(c, p, false); err != nil {
+			return err
+		}
 	}
 	rp, err := h.load(c, req)
 	if err != nil {
 		return err
 	}
-	l := web.Lang(c)
-	if pdf {
-		return h.sendPDF(c, rp, l)
-	}
 	base := "/reports/agp/" + p.PublicID
-	link := func(path string, lang locale.Lang, tg agpdoc.Targets) string {
-		v := url.Values{}
-		v.Set("from", req.from.Format(time.DateOnly))
-		v.Set("to", req.to.Format(time.DateOnly))
-		v.Set("lang", string(lang))
-		v.Set("targets", string(tg))
-		return path + "?" + v.Encode()
-	}
 	nav := &agpdoc.Nav{
-		Clinic:       "/clinic?lang=" + string(l),
-		PDF:          link(base+".pdf", l, req.targets),
-		LangIT:       link(base, locale.IT, req.targets),
-		LangEN:       link(base, locale.EN, req.targets),
-		TargetsStd:   link(base, l, agpdoc.TargetsStandard),
-		TargetsOlder: link(base, l, agpdoc.TargetsOlder),
+		PDF:          reportLink(p.PublicID+".pdf", req, l, req.targets),
+		TargetsStd:   reportLink(p.PublicID, req, l, agpdoc.TargetsStandard),
+		TargetsOlder: reportLink(p.PublicID, req, l, agpdoc.TargetsOlder),
 		Action:       base,
 		From:         req.from.Format(time.DateOnly),
 		To:           req.to.Format(time.DateOnly),
+		Errors:       errs,
+		Back:         "/taccuino/p/" + p.PublicID,
+		BackText:     l.T("agp_back_taccuino"),
+	}
+	if len(errs) > 0 && (typedFrom != "" || typedTo != "") {
+		// What was typed stays in the form.
+		nav.From, nav.To = typedFrom, typedTo
+	}
+	if canEditClinical(c) {
+		nav.Back, nav.BackText = "/clinic", l.T("err_back_clinic")
+		cf := &agpdoc.ClinicalForm{Action: base + "/clinical?" + url.Values{"from": {nav.From}, "to": {nav.To},
+			"lang": {string(l)}, "targets": {string(req.targets)}}.Encode(), CSRF: web.CSRFToken(c)}
+		if rp.clinical != nil {
+			cf.DiabetesType, cf.Therapy, cf.Note = rp.clinical.DiabetesType, rp.clinical.Therapy, rp.clinical.Note
+		}
+		if cs != nil {
+			cf.DiabetesType, cf.Therapy, cf.Note, cf.Saved = cs.values.DiabetesType, cs.values.Therapy, cs.values.Note, cs.saved
+			cf.Errors = map[string]string{}
+			for k, e := range cs.errs {
+				cf.Errors[k] = e.Text(l)
+			}
+			if len(cs.errs) > 0 {
+				status = http.StatusUnprocessableEntity
+			}
+		}
+		nav.Clinical = cf
+	}
+	if nav.Head, err = ui.Head(); err != nil {
+		return err
+	}
+	q := c.Request().URL.Query()
+	if c.Request().Method != http.MethodGet {
+		q = url.Values{"from": {nav.From}, "to": {nav.To}, "targets": {string(req.targets)}}
+	}
+	if nav.Header, err = ui.Header(ui.ChromeOf(c, ui.Options{Clinic: true, Path: base, Query: q})); err != nil {
+		return err
 	}
 	b, err := agpdoc.RenderHTML(rp.input(l, h.now()), agpdoc.HTMLOptions{StylesheetURL: "/reports/static/report.css", Nav: nav})
 	if err != nil {
 		return err
 	}
 	c.Response().Header().Set("Content-Language", string(l))
-	return c.HTMLBlob(http.StatusOK, b)
+	return c.HTMLBlob(status, b)
 }
 
 func (h *handlers) sendPDF(c *echo.Context, rp report, l locale.Lang) error {
@@ -211,6 +296,9 @@ type ReportJSON struct {
 	Previous agp.Report `json:"previous"`
 	// HbA1c lists the laboratory HbA1c results of the period.
 	HbA1c []HbA1cJSON `json:"hba1c"`
+	// Clinical is the clinician's record (diabetes type and therapy as
+	// codes, the note), when one was written.
+	Clinical *agpdoc.Clinical `json:"clinical,omitempty"`
 }
 
 // HbA1cJSON is a laboratory HbA1c beside the GMI of the period.
@@ -241,7 +329,7 @@ func (h *handlers) apiReport(c *echo.Context) error {
 		return h.sendPDF(c, rp, web.Lang(c))
 	}
 	out := ReportJSON{Patient: p.PublicID, From: req.from.Format(time.DateOnly), To: req.to.Format(time.DateOnly),
-		Targets: string(req.targets), Report: rp.cur, Previous: rp.prev, HbA1c: []HbA1cJSON{}}
+		Targets: string(req.targets), Report: rp.cur, Previous: rp.prev, HbA1c: []HbA1cJSON{}, Clinical: rp.clinical}
 	for _, lab := range rp.labs {
 		j := HbA1cJSON{At: lab.At, Percent: lab.Percent}
 		if g := rp.cur.GMI; g != nil {

@@ -205,7 +205,7 @@ func TestBrowserReportAndClinic(t *testing.T) {
 		"mean_mgdl": l.Number(r.MeanGlucose.MgDL, 0), "mean_mmol": l.Number(r.MeanGlucose.MmolL, 1),
 		"gmi_percent": l.Percent(r.GMI.Percent, 1), "gmi_mmolmol": l.Number(r.GMI.MmolMol, 0),
 		"cv_percent": l.Percent(*r.CVPercent, 1), "sd_mgdl": l.Number(*r.SDMgDL, 0),
-		"active_percent": l.Percent(r.ActivePercent, 1), "days_worn": strconv.Itoa(r.DaysWorn),
+		"active_percent": l.Percent(r.ActivePercent, 1), "days_with_data": strconv.Itoa(r.DaysWithData),
 		"readings": strconv.Itoa(r.Readings), "scans": strconv.Itoa(r.Scans),
 		"very_low": l.Percent(tir.VeryLow, 1), "low": l.Percent(tir.Low, 1), "target": l.Percent(tir.Target, 1),
 		"high": l.Percent(tir.High, 1), "very_high": l.Percent(tir.VeryHigh, 1), "tight": l.Percent(tir.Tight, 1),

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"embed"
+	"errors"
 	"fmt"
 	"html"
 	"html/template"
@@ -18,6 +19,7 @@ import (
 	"fsecgm/cgm"
 	"fsecgm/taccuino/locale"
 	"fsecgm/taccuino/summaries"
+	"fsecgm/taccuino/ui"
 	"fsecgm/taccuino/web"
 
 	"github.com/jackc/pgx/v5"
@@ -34,15 +36,18 @@ type pageSet struct {
 }
 
 func newPageSet() (*pageSet, error) {
-	t, err := template.ParseFS(assets, "templates/clinic.html", "templates/gri_filter.html")
+	t, err := ui.Parse(template.New("clinic.html"))
 	if err != nil {
+		return nil, err
+	}
+	if t, err = t.ParseFS(assets, "templates/clinic.html", "templates/gri_filter.html"); err != nil {
 		return nil, fmt.Errorf("reports: template: %w", err)
 	}
 	css, err := assets.ReadFile("static/clinic.css")
 	if err != nil {
 		return nil, fmt.Errorf("reports: stylesheet: %w", err)
 	}
-	return &pageSet{clinic: t, clinicCSS: css}, nil
+	return &pageSet{clinic: t, clinicCSS: append(append(css, '\n'), ui.CSS()...)}, nil
 }
 
 // Limits of the clinic list.
@@ -78,7 +83,7 @@ func parseGRIZone(s string) (int, error) {
 			return i + 1, nil
 		}
 	}
-	return 0, web.BadRequest("gri_zone", "gri_zone must be one of A, B, C, D, E (or all)")
+	return 0, web.BadRequest("gri_zone", "gri_zone must be one of A, B, C, D, E (or all)").Say("err_choice")
 }
 
 // parseSort reads the order: "attention" (or "") or "gri".
@@ -89,7 +94,7 @@ func parseSort(s string) (bool, error) {
 	case "gri":
 		return true, nil
 	}
-	return false, web.BadRequest("sort", "sort must be attention or gri")
+	return false, web.BadRequest("sort", "sort must be attention or gri").Say("err_choice")
 }
 
 // griParams reads the GRI zone filter and the order.
@@ -108,7 +113,8 @@ func parseCategory(s string) (summaries.Category, error) {
 	}
 	c, err := summaries.ParseCategory(s)
 	if err != nil {
-		return 0, web.BadRequest("category", "unknown category; want one of very_low, low, tir_drop, low_use, tir_low, very_high, high, meeting_targets, no_data")
+		return 0, web.BadRequest("category", "unknown category; want one of very_low, low, tir_drop, low_use, tir_low, very_high, high, meeting_targets, no_data").
+			Say("err_choice")
 	}
 	return c, nil
 }
@@ -119,7 +125,7 @@ func parsePage(s string) (int, error) {
 	}
 	n, err := strconv.Atoi(s)
 	if err != nil || n < 1 || n > 1_000_000 {
-		return 0, web.BadRequest("page", "page must be a whole number from 1")
+		return 0, web.BadRequest("page", "page must be a whole number from 1").Say("err_invalid")
 	}
 	return n, nil
 }
@@ -127,7 +133,7 @@ func parsePage(s string) (int, error) {
 func checkSearch(s string) (string, error) {
 	s = strings.TrimSpace(s)
 	if utf8.RuneCountInString(s) > maxSearch {
-		return "", web.Invalid("q", fmt.Sprintf("the search text is longer than %d characters", maxSearch))
+		return "", web.Invalid("q", fmt.Sprintf("the search text is longer than %d characters", maxSearch)).Say("err_search_long", maxSearch)
 	}
 	return s, nil
 }
@@ -154,7 +160,7 @@ func (h *handlers) list(c *echo.Context, q clinicQuery) (clinicList, error) {
 	a := web.Actor(c)
 	visible, args, ok := h.d.Consent.VisibleSQL(a)
 	if !ok {
-		return clinicList{}, web.Forbidden()
+		return clinicList{}, web.Forbidden().Say("err_403_clinic")
 	}
 	now := h.now()
 	sq := summaries.Query{PatientsSQL: visible, PatientsArgs: args, Category: q.category, Search: q.search,
@@ -329,7 +335,7 @@ func parseCounts(s string) (bool, error) {
 	case "1", "true":
 		return true, nil
 	}
-	return false, web.BadRequest("counts", "counts must be 1 or 0")
+	return false, web.BadRequest("counts", "counts must be 1 or 0").Say("err_invalid")
 }
 
 func (h *handlers) apiClinicSearch(c *echo.Context) error {
@@ -373,7 +379,7 @@ func queryOf(category, page, limit, search string) (clinicQuery, error) {
 	if limit != "" {
 		n, err := strconv.Atoi(limit)
 		if err != nil || n < 1 || n > maxLimit {
-			return q, web.BadRequest("limit", fmt.Sprintf("limit must be a whole number from 1 to %d", maxLimit))
+			return q, web.BadRequest("limit", fmt.Sprintf("limit must be a whole number from 1 to %d", maxLimit)).Say("err_invalid")
 		}
 		q.limit = n
 	}
@@ -399,19 +405,20 @@ type (
 		GRI                                        string
 	}
 	clinicView struct {
-		Lang     locale.Lang
-		T        map[string]string
-		CSRF     string
-		Search   string
-		Category string
-		Counts   bool
-		All      int
-		Cats     []catView
-		Stale    bool
-		Rows     template.HTML
-		Prev     int
-		Next     int
-		PageText string
+		L           locale.Lang
+		Chrome      ui.Chrome
+		CSRF        string
+		Search      string
+		SearchError string
+		Category    string
+		Counts      bool
+		All         int
+		Cats        []catView
+		Stale       bool
+		Rows        template.HTML
+		Prev        int
+		Next        int
+		PageText    string
 		// GRIZone ("A"–"E" or "") and Sort ("gri" or "") select the GRI
 		// filter and order; Keep carries them in the page's links.
 		GRIZone string
@@ -435,6 +442,15 @@ func (h *handlers) pageClinic(c *echo.Context) error {
 		q, err = queryOf(c.QueryParam("category"), c.QueryParam("page"), "", "")
 		counts = c.QueryParam("counts")
 	}
+	l := web.Lang(c)
+	searchError, search := "", ""
+	var we *web.Error
+	if err != nil && c.Request().Method == http.MethodPost && errors.As(err, &we) && we.Field == "q" {
+		// A search text that is too long is shown again, with the error
+		// next to it, over the list without a search.
+		searchError, search = we.Text(l), c.FormValue("q")
+		q, err = queryOf(c.FormValue("category"), "", "", "")
+	}
 	if err != nil {
 		return err
 	}
@@ -452,9 +468,12 @@ func (h *handlers) pageClinic(c *echo.Context) error {
 	if err != nil {
 		return err
 	}
-	l := web.Lang(c)
 	tl := clinicLabels(l)
-	v := clinicView{Lang: l, T: tl, CSRF: web.CSRFToken(c), Search: q.search, Stale: len(cl.list.Stale) > 0, Counts: q.counts}
+	v := clinicView{L: l, CSRF: web.CSRFToken(c), Search: q.search, SearchError: searchError, Stale: len(cl.list.Stale) > 0,
+		Counts: q.counts, Chrome: ui.ChromeOf(c, ui.Options{Clinic: true, Path: "/clinic", Query: c.Request().URL.Query()})}
+	if searchError != "" {
+		v.Search = search
+	}
 	if q.category != 0 {
 		v.Category = q.category.String()
 	}
@@ -475,7 +494,7 @@ func (h *handlers) pageClinic(c *echo.Context) error {
 	now := h.now()
 	var rows strings.Builder
 	for _, r := range cl.rows {
-		rowViewOf(l, tl, r, now, zoneOf(r.TimeZone)).write(&rows)
+		rowViewOf(l, tl, r, now, zoneOf(r.TimeZone)).write(&rows, tl)
 	}
 	v.Rows = template.HTML(rows.String()) // every value escaped by rowView.write
 	if q.page > 1 {
@@ -484,17 +503,21 @@ func (h *handlers) pageClinic(c *echo.Context) error {
 	if cl.list.More {
 		v.Next = q.page + 1
 	}
-	v.PageText = fmt.Sprintf(tl["page"], q.page)
+	v.PageText = l.F("clinic_page", q.page)
 	if q.counts {
 		pages := max(1, (cl.list.Total+q.limit-1)/q.limit)
-		v.PageText = fmt.Sprintf(tl["page_of"], q.page, pages, cl.list.Total)
+		v.PageText = l.F("clinic_page_of", q.page, pages, cl.list.Total)
 	}
 	var b bytes.Buffer
 	if err := h.pages.clinic.Execute(&b, v); err != nil {
 		return fmt.Errorf("reports: clinic page: %w", err)
 	}
 	c.Response().Header().Set("Content-Language", string(l))
-	return c.HTMLBlob(http.StatusOK, b.Bytes())
+	status := http.StatusOK
+	if searchError != "" {
+		status = http.StatusUnprocessableEntity
+	}
+	return c.HTMLBlob(status, b.Bytes())
 }
 
 // rowViewOf writes a row of the clinic page in l (tl: the page's texts).
@@ -529,38 +552,57 @@ func rowViewOf(l locale.Lang, tl map[string]string, r summaries.Row, now time.Ti
 		v.Delta = l.Signed(*r.TIRDelta, 1)
 	}
 	if d := noDataDays(r.LastReading, now, loc); d != nil {
-		v.Last = fmt.Sprintf(tl["days_ago"], *d)
+		v.Last = l.F("clinic_days_ago", *d)
 		if *d == 0 {
 			v.Last = tl["today"]
 		}
 	}
 	if r.PeriodStart != "" {
-		v.Period = r.PeriodStart + " – " + r.PeriodEnd
+		v.Period = localDate(l, r.PeriodStart) + " – " + localDate(l, r.PeriodEnd)
 	}
 	return v
 }
 
+// columns are the catalogue keys of the figure columns of the clinic
+// table, in order, with their data-fig names.
+var columns = [...]struct{ fig, key string }{{"target", "clinic_tir"}, {"below", "clinic_below"}, {"very_low", "clinic_very_low"},
+	{"above", "clinic_above"}, {"very_high", "clinic_very_high"}, {"cv_percent", "clinic_cv"}, {"gmi_percent", "clinic_gmi"},
+	{"active_percent", "clinic_active"}, {"gri", "gri_short"}, {"tir_delta", "clinic_delta"}}
+
 // write writes the row as HTML, escaping every value (the rows of a page
 // are written here rather than by html/template, which costs about 40 µs
-// a row).
-func (v rowView) write(b *strings.Builder) {
+// a row); tl are the page's texts, for the labels of the cells that a
+// phone shows as a stacked card.
+func (v rowView) write(b *strings.Builder, tl map[string]string) {
 	e := html.EscapeString
-	b.WriteString(`<tr data-patient="` + e(v.ID) + `" class="cat-` + e(v.Code) + `"><td><a href="` + e(v.Report) +
-		`" data-report="` + e(v.ID) + `">` + e(v.Name) + `</a>`)
+	b.WriteString(`<tr data-patient="` + e(v.ID) + `" class="cat-` + e(v.Code) + `"><th scope="row" data-label="` + e(tl["patient"]) +
+		`"><a href="` + e(v.Report) + `" data-report="` + e(v.ID) + `">` + e(v.Name) + `<span class="sr"> · ` + e(tl["open_report"]) + `</span></a>`)
 	if v.Sub != "" {
 		b.WriteString(`<br><small class="muted">` + e(v.Sub) + `</small>`)
 	}
-	b.WriteString(`</td><td><span class="badge">` + e(v.CategoryLabel) + `</span>`)
+	b.WriteString(`</th><td data-label="` + e(tl["category"]) + `"><span class="badge">` + e(v.CategoryLabel) + `</span>`)
 	for _, f := range v.Flags {
-		b.WriteString(` <span class="flag" title="` + e(f.Title) + `">` + e(f.Short) + `</span>`)
+		b.WriteString(` <abbr class="flag" title="` + e(f.Title) + `">` + e(f.Short) + `</abbr>`)
 	}
 	b.WriteString(`</td>`)
-	for _, c := range [...]struct{ key, val string }{{"target", v.TIR}, {"below", v.Below}, {"very_low", v.VeryLow},
-		{"above", v.Above}, {"very_high", v.VeryHigh}, {"cv_percent", v.CV}, {"gmi_percent", v.GMI},
-		{"active_percent", v.Active}, {"gri", v.GRI}, {"tir_delta", v.Delta}} {
-		b.WriteString(`<td class="num" data-fig="` + c.key + `">` + e(c.val) + `</td>`)
+	for i, val := range [...]string{v.TIR, v.Below, v.VeryLow, v.Above, v.VeryHigh, v.CV, v.GMI, v.Active, v.GRI, v.Delta} {
+		c := columns[i]
+		b.WriteString(`<td class="num" data-fig="` + c.fig + `" data-label="` + e(tl[strings.TrimPrefix(c.key, "clinic_")]) + `">` + e(val) + `</td>`)
 	}
-	b.WriteString(`<td data-fig="last">` + e(v.Last) + `</td><td>` + e(v.Period) + "</td></tr>\n")
+	b.WriteString(`<td data-fig="last" data-label="` + e(tl["last"]) + `">` + e(v.Last) + `</td><td data-label="` + e(tl["period"]) + `">` +
+		e(v.Period) + "</td></tr>\n")
+}
+
+// localDate writes a date "YYYY-MM-DD" as a person of l reads it.
+func localDate(l locale.Lang, s string) string {
+	d, err := time.Parse(time.DateOnly, s)
+	if err != nil {
+		return s
+	}
+	if l == locale.EN {
+		return d.Format("2 Jan 2006")
+	}
+	return d.Format("02/01/2006")
 }
 
 func flagShort(c summaries.Category) string {

@@ -9,6 +9,7 @@
 //
 //	GET  /reports/agp/:id          the AGP report page (?from=&to= local dates, ?lang=it|en, ?targets=standard|older)
 //	GET  /reports/agp/:id.pdf      the same report as a one-page A4 PDF
+//	POST /reports/agp/:id/clinical the clinician's record (diabetes type, therapy, note; form fields)
 //	GET  /reports/static/:file     the pages' stylesheets
 //	GET  /clinic                   the clinic list (?category=, ?page=, ?counts=1)
 //	POST /clinic                   the clinic list searched (form fields q, category, page, counts)
@@ -51,11 +52,13 @@ package reports
 import (
 	"context"
 	"errors"
+	"io/fs"
 	"net/http"
 	"time"
 
 	"fsecgm/taccuino/reports/agpdoc"
 	"fsecgm/taccuino/summaries"
+	"fsecgm/taccuino/ui"
 	"fsecgm/taccuino/web"
 
 	"github.com/labstack/echo/v5"
@@ -108,6 +111,7 @@ func Register(html, api *echo.Group, d web.Deps, o Options) error {
 	}
 	h := &handlers{d: d, o: o, pages: ps}
 	html.GET("/reports/agp/:"+web.PatientParam, h.pageReport)
+	html.POST("/reports/agp/:"+web.PatientParam+"/clinical", h.postClinical)
 	html.GET("/reports/static/:file", h.static)
 	html.GET("/clinic", h.pageClinic)
 	html.POST("/clinic", h.pageClinic)
@@ -122,7 +126,7 @@ func (h *handlers) static(c *echo.Context) error {
 	var b []byte
 	switch c.Param("file") {
 	case "report.css":
-		b = agpdoc.CSS()
+		b = append(append(agpdoc.CSS(), '\n'), ui.CSS()...)
 	case "clinic.css":
 		b = h.pages.clinicCSS
 	default:
@@ -134,3 +138,7 @@ func (h *handlers) static(c *echo.Context) error {
 
 // now returns the deps' clock.
 func (h *handlers) now() time.Time { return h.d.Clock() }
+
+// Templates returns the clinic page's templates (the catalogue's test reads
+// them).
+func Templates() fs.FS { return assets }

@@ -360,6 +360,9 @@ func TestClinicGRI(t *testing.T) {
 	}
 }
 
+// griKeys are the GRI texts of the clinic page, from package locale.
+var griKeys = []string{"gri_short", "gri_zone_title", "gri_all_zones", "gri_sort", "gri_sort_attention", "gri_sort_gri", "gri_apply", "gri_explain"}
+
 // TestClinicGRITexts: every GRI text of the clinic page is in the catalogue,
 // in Italian and in English.
 func TestClinicGRITexts(t *testing.T) {

@@ -183,7 +183,7 @@ func csrfBound(token, session string) bool {
 }
 
 func csrfError(msg string) *Error {
-	return &Error{Status: http.StatusForbidden, Code: CodeForbidden, Message: msg}
+	return &Error{Status: http.StatusForbidden, Code: CodeForbidden, Message: msg, Key: "err_csrf"}
 }
 
 // sameOrigin checks the Origin (else Referer) header against origin (else

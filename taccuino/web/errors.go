@@ -14,6 +14,7 @@ import (
 	"fsecgm/cgm/cgmstore"
 	"fsecgm/taccuino/auth"
 	"fsecgm/taccuino/consent"
+	"fsecgm/taccuino/locale"
 
 	"github.com/jackc/pgx/v5/pgconn"
 	"github.com/labstack/echo/v5"
@@ -46,6 +47,11 @@ type Error struct {
 	Message string
 	Field   string
 	Details any
+	// Key is the catalogue key (package locale) of what a page tells the
+	// person, in their language, and Args its values (Say); the JSON body
+	// keeps Message. Without a Key a page says what the status means.
+	Key  string
+	Args []any
 	// Header holds extra response headers (WWW-Authenticate, Retry-After).
 	Header http.Header
 	err    error
@@ -77,6 +83,19 @@ func Forbidden() *Error {
 // NotFound returns a 404 error.
 func NotFound(message string) *Error {
 	return &Error{Status: http.StatusNotFound, Code: CodeNotFound, Message: message}
+}
+
+// Say sets the catalogue key and values of what a page shows for e, and
+// returns e.
+func (e *Error) Say(key string, args ...any) *Error { e.Key, e.Args = key, args; return e }
+
+// Text returns what a page shows for e in l: the text of its Key, or ""
+// when it has none.
+func (e *Error) Text(l locale.Lang) string {
+	if e.Key == "" {
+		return ""
+	}
+	return l.F(e.Key, e.Args...)
 }
 
 // Wrap records cause in e (for errors.Is and the server log of 5xx errors)

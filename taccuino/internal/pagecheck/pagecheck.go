@@ -20,9 +20,13 @@
 package pagecheck
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"fmt"
+	"image"
+	"image/jpeg"
+	"image/png"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -37,6 +41,7 @@ import (
 	"github.com/chromedp/cdproto/network"
 	"github.com/chromedp/cdproto/page"
 	"github.com/chromedp/chromedp"
+	"golang.org/x/image/draw"
 )
 
 // AxeVersion is the version of the vendored axe-core.
@@ -255,27 +260,53 @@ func (b *Browser) Text(sel string) string {
 	return strings.TrimSpace(s)
 }
 
-// Screenshot saves the whole page (full) or the viewport as path (PNG).
+// Screenshot saves the whole page (full) or the viewport as path: PNG, or
+// for a path ending in ".jpg" a JPEG of quality 60 with a desktop's width
+// halved (a tenth of the PNG's size, to be kept in the repository).
 func (b *Browser) Screenshot(path string, full bool) {
 	b.t.Helper()
 	ctx, cancel := context.WithTimeout(b.Ctx, 30*time.Second)
 	defer cancel()
-	var png []byte
+	var shot []byte
 	var err error
 	if full {
-		png, err = chromedp.Run(ctx, chromedp.FullScreenshot(100)) // 100: PNG
+		shot, err = chromedp.Run(ctx, chromedp.FullScreenshot(100)) // 100: PNG
 	} else {
-		png, err = chromedp.Run(ctx, chromedp.CaptureScreenshot())
+		shot, err = chromedp.Run(ctx, chromedp.CaptureScreenshot())
 	}
 	if err != nil {
 		b.t.Fatal(err)
 	}
+	if strings.HasSuffix(path, ".jpg") {
+		if shot, err = smallJPEG(shot); err != nil {
+			b.t.Fatal(err)
+		}
+	}
 	if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
 		b.t.Fatal(err)
 	}
-	if err := os.WriteFile(path, png, 0o644); err != nil {
+	if err := os.WriteFile(path, shot, 0o644); err != nil {
 		b.t.Fatal(err)
 	}
+}
+
+// smallJPEG turns a PNG screenshot into a JPEG of quality 60, halved when
+// it is wider than 800 pixels.
+func smallJPEG(b []byte) ([]byte, error) {
+	img, err := png.Decode(bytes.NewReader(b))
+	if err != nil {
+		return nil, fmt.Errorf("pagecheck: screenshot: %w", err)
+	}
+	if r := img.Bounds(); r.Dx() > 800 {
+		small := image.NewRGBA(image.Rect(0, 0, r.Dx()/2, r.Dy()/2))
+		draw.CatmullRom.Scale(small, small.Bounds(), img, r, draw.Src, nil)
+		img = small
+	}
+	var out bytes.Buffer
+	if err := jpeg.Encode(&out, img, &jpeg.Options{Quality: 60}); err != nil {
+		return nil, err
+	}
+	return out.Bytes(), nil
 }
 
 // Violation is an axe-core violation on a page.
@@ -446,7 +477,11 @@ func (b *Browser) Keyboard(what string) []string {
 		}
 	}
 	raw := Eval[string](b, `(() => {
-	  const missed = `+controls+`.filter(e => !window.__kb.has(e)).map(window.__kbName);
+	  // A radio group is one stop: Tab reaches its checked (or first)
+	  // button, the arrow keys the others.
+	  const groups = new Set([...window.__kb].filter(e => e.type === "radio").map(e => e.form + "/" + e.name));
+	  const missed = `+controls+`.filter(e => !window.__kb.has(e) && !(e.type === "radio" && groups.has(e.form + "/" + e.name)))
+	    .map(window.__kbName);
 	  const hidden = [...window.__kbHidden].map(window.__kbName);
 	  return JSON.stringify({missed, hidden});
 	})()`)

@@ -19,7 +19,10 @@ func TestChecksFindWhatTheyLookFor(t *testing.T) {
 <table style="width:900px"><tr><td>largo</td></tr></table>
 <svg class="chart" viewBox="0 0 1000 100" style="width:300px"><text x="10" y="50" font-size="20">70</text></svg></main></body></html>`
 	good := `<!doctype html><html lang="it"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width, initial-scale=1"><title>prova</title></head>
-<body><main><h1>Pagina</h1><label for="q">Cerca</label><input id="q"><p>Il periodo è di quattordici giorni.</p>
+<style>input:focus, input[type=date]:focus-within { outline: 3px solid #ffbf47 }</style>
+<body><main><h1>Pagina</h1><label for="q">Cerca</label><input id="q"><label for="d">Dal</label><input type="date" id="d">
+<fieldset><legend>Modo</legend><label><input type="radio" name="m" value="a" checked> uno</label><label><input type="radio" name="m" value="b"> due</label></fieldset>
+<p>Il periodo è di quattordici giorni.</p>
 <a href="/" lang="en" hreflang="en">English</a></main></body></html>`
 	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		w.Header().Set("Content-Type", "text/html; charset=utf-8")

@@ -60,7 +60,7 @@ func engineFigures(in Input) map[string]string {
 	}
 	out["period"] = period(r.Period)
 	out["period_days"] = l.Number(r.Period.Days, 0)
-	out["days_worn"] = strconv.Itoa(r.DaysWorn)
+	out["days_with_data"] = strconv.Itoa(r.DaysWithData)
 	out["active_percent"] = l.Percent(r.ActivePercent, 1)
 	out["mean_mgdl"] = l.Number(r.MeanGlucose.MgDL, 0)
 	out["mean_mmol"] = l.Number(r.MeanGlucose.MmolL, 1)

@@ -28,7 +28,7 @@ type GRIView struct {
 // component 0–30 %, hyperglycaemia component 0–60 %); points beyond are
 // drawn on the edge (they are in zone E).
 const (
-	griW, griH     = 44.0, 58.0
+	griW, griH     = 44.0, agpH
 	griGap         = 4.0
 	griMaxHypo     = 30.0
 	griMaxHyper    = 60.0

@@ -6,7 +6,11 @@ import (
 	"fmt"
 	"html/template"
 	"io"
+	"io/fs"
+	"strings"
 	"sync"
+
+	"fsecgm/taccuino/locale"
 )
 
 //go:embed templates/report.html templates/gri.html templates/report.css
@@ -32,19 +36,45 @@ type HTMLOptions struct {
 	Nav *Nav
 }
 
-// Nav holds the links of the service's report page. URLs must not hold a
-// fiscal code (the patient is named by its public id).
+// Nav holds what the service's report page adds to the report: its head
+// and header (package ui, rendered by the caller), the way back, the
+// links and forms. URLs must not hold a fiscal code (the patient is named
+// by its public id).
 type Nav struct {
-	// Clinic is the clinic list ("" for none).
-	Clinic string
+	// Head and Header are the service's head elements and page header.
+	Head, Header template.HTML
+	// Back is the way back (the clinic list, or the patient's taccuino),
+	// BackText its text.
+	Back, BackText string
 	// PDF is the same report as PDF.
 	PDF string
-	// LangIT, LangEN, TargetsStd and TargetsOlder are the same report in
-	// the other language or with the other targets.
-	LangIT, LangEN, TargetsStd, TargetsOlder string
+	// TargetsStd and TargetsOlder are the same report with the other
+	// targets.
+	TargetsStd, TargetsOlder string
 	// Action is the URL of the period form, From and To its dates
-	// (YYYY-MM-DD).
+	// (YYYY-MM-DD, as typed when shown again), Errors its errors by field
+	// ("from", "to", "targets").
 	Action, From, To string
+	Errors           map[string]string
+	// Clinical is the clinician's form (nil: the reader may not edit).
+	Clinical *ClinicalForm
+}
+
+// ClinicalForm is the form with which a clinician records the diabetes
+// type, the therapy and a note for the report.
+type ClinicalForm struct {
+	Action, CSRF                string
+	DiabetesType, Therapy, Note string
+	// Errors holds the message of each field in error; Saved says the
+	// record was just saved.
+	Errors map[string]string
+	Saved  bool
+}
+
+// option is an option of a select.
+type option struct {
+	Value, Text string
+	Selected    bool
 }
 
 // dayHTML is a daily profile ready for the template.
@@ -63,40 +93,44 @@ func HTML(w io.Writer, p *Page, o HTMLOptions) error {
 		return fmt.Errorf("agpdoc: template: %w", err)
 	}
 	l := p.Lang
-	names := []string{"nav", "clinic", "pdf", "targets_std", "targets_older", "from", "to", "show", "stats", "goal",
-		"met", "not_met", "tir", "range", "time_day", "agp", "agp_note", "daily", "events", "event", "count", "per_day",
-		"mean_minutes", "hba1c", "hba1c_lab", "hba1c_diff", "compare", "previous", "prev_period", "figure", "current", "change"}
-	lb := make(map[string]string, len(names))
-	for _, k := range names {
-		lb[k] = t(l, k)
-	}
-	lb["nav"] = map[bool]string{true: "Navigazione del referto", false: "Report navigation"}[l == "it"]
-	for k, v := range griLabels(l) {
-		lb[k] = v
-	}
-	lb["gri_zone"] = l.T("gri_zone")
 	data := struct {
-		P      *Page
-		L      map[string]string
-		CSS    template.CSS
-		CSSURL string
-		Nav    *Nav
-		TIRBar template.HTML
-		AGP    template.HTML
-		GRI    template.HTML
-		Days   []dayHTML
-	}{P: p, L: lb, CSSURL: o.StylesheetURL, Nav: o.Nav}
+		P       *Page
+		L       locale.Lang
+		CSS     template.CSS
+		CSSURL  string
+		Nav     *Nav
+		TIRBar  template.HTML
+		AGP     template.HTML
+		AGPN    template.HTML
+		GRI     template.HTML
+		Days    []dayHTML
+		Types   []option
+		Therapy []option
+	}{P: p, L: l, CSSURL: o.StylesheetURL, Nav: o.Nav}
 	if o.StylesheetURL == "" {
 		data.CSS = template.CSS(CSS())
 	}
-	// The SVGs are built by this package from escaped text only.
-	data.TIRBar = template.HTML(svgDoc(tirW, tirH, t(l, "tir"), func(c canvas) { drawTIRBar(c, 0, 0, tirW, tirH, p.bands) }))
-	data.AGP = template.HTML(svgDoc(agpW-griW-griGap, agpH, t(l, "agp"), func(c canvas) { drawAGP(c, 0, 0, agpW-griW-griGap, agpH, p.agp, p.labels) }))
-	data.GRI = template.HTML(svgDoc(griW, griH, lb["gri_grid"], func(c canvas) { drawGRIGrid(c, 0, 0, griW, griH, p.GRI, lb) }))
+	if o.Nav != nil && o.Nav.Clinical != nil {
+		cf := o.Nav.Clinical
+		data.Types = options(l, "dt_", DiabetesTypes, cf.DiabetesType)
+		data.Therapy = options(l, "th_", Therapies, cf.Therapy)
+	}
+	// The SVGs are built by this package from escaped text only; the HTML
+	// draws them with larger text than the PDF (the SVG scales to the
+	// screen), the AGP once for wide screens and once for phones.
+	tirH := 56.0
+	data.TIRBar = template.HTML(svgDoc(tirFigW+4, tirH, t(l, "tir"), func(c canvas) {
+		drawTIRBar(c, 0.5, 1, tirH-2, p.bands, p.bandLabels, 8)
+	}))
+	data.AGP = template.HTML(svgDoc(agpW, 74, t(l, "agp"), func(c canvas) { drawAGP(c, 0, 0, agpW, 74, p.agp, p.labels, styleHTMLWide) }))
+	data.GRI = template.HTML(svgDoc(griW, griH, l.T("gri_grid"), func(c canvas) { drawGRIGrid(c, 0, 0, griW, griH, p.GRI, griLabels(l)) }))
+	data.AGPN = template.HTML(svgDoc(100, 110, t(l, "agp"), func(c canvas) { drawAGP(c, 0, 0, 100, 110, p.agp, p.labels, styleHTMLNarrow) }))
 	for i, d := range p.Days {
 		d := d
 		data.Days = append(data.Days, dayHTML{Date: d.Date, Hours: d.Hours, Readings: d.Readings, Older: i < len(p.Days)-pdfDays,
-			SVG: template.HTML(svgDoc(dayCellW, dayCellH, d.Label, func(c canvas) { drawDay(c, 0, 0, dayCellW, dayCellH, d, p.labels) }))})
+			SVG: template.HTML(svgDoc(dayCellW+6, dayCellH+4, d.Desc, func(c canvas) {
+				drawDay(c, 0, 0, dayCellW+6, dayCellH+4, d, p.labels, styleHTMLWide)
+			}))})
 	}
 	var b bytes.Buffer
 	if err := tpl.Execute(&b, data); err != nil {
@@ -104,6 +138,16 @@ func HTML(w io.Writer, p *Page, o HTMLOptions) error {
 	}
 	_, err = w.Write(b.Bytes())
 	return err
+}
+
+// options lists the codes of a select with their texts (catalogue keys
+// "agp_" + prefix + code), the first being "not given".
+func options(l locale.Lang, prefix string, codes []string, selected string) []option {
+	out := []option{{Value: "", Text: t(l, "not_given"), Selected: selected == ""}}
+	for _, c := range codes {
+		out = append(out, option{Value: c, Text: t(l, prefix+c), Selected: strings.EqualFold(c, selected)})
+	}
+	return out
 }
 
 // RenderHTML builds the page of in and writes it as HTML.
@@ -131,3 +175,7 @@ func RenderPDF(in Input) ([]byte, error) {
 	}
 	return b.Bytes(), nil
 }
+
+// Templates returns the report's templates (the catalogue's test reads
+// them).
+func Templates() fs.FS { return assets }

@@ -6,6 +6,7 @@ import (
 	"math"
 	"regexp"
 	"strconv"
+	"strings"
 	"time"
 
 	"fsecgm/agp"
@@ -50,15 +51,16 @@ func (t Targets) goals() goals {
 	return goals{tir: 70, below: 4, veryLow: 1, above: 25, veryHigh: 5}
 }
 
-// Consensus targets of the statistics (reference standards.md §1.1, §2,
-// §3, §5.1).
+// Consensus targets of the statistics (reference standards.md §1.1, §3,
+// §5.1). Only the consensus's targets are shown as targets (Battelino et
+// al., Diabetes Care 2019;42:1593, Table 2 and "CGM metrics"): the times in
+// ranges, CV ≤ 36 % and ≥ 70 % of the data. Mean glucose and GMI have no
+// consensus target (the commercial AGP's "< 154 mg/dL" and "< 7 %" are the
+// report's own, and a GMI goal is individual): the page shows them without
+// one.
 const (
 	// GoalCV: glucose variability, CV ≤ 36 % (ADA Table 6.2; Battelino 2019).
 	GoalCV = 36.0
-	// GoalGMI: GMI < 7 % (AGP v5 report text, standards.md §2).
-	GoalGMI = 7.0
-	// GoalMeanMgDL: mean glucose < 154 mg/dL (AGP v5, standards.md §2).
-	GoalMeanMgDL = 154.0
 	// GoalActive: ≥ 70 % of the expected readings (standards.md §5.1).
 	GoalActive = 70.0
 	// DiscordancePoints is the difference between laboratory HbA1c and
@@ -128,15 +130,43 @@ type Input struct {
 	Lang locale.Lang
 	// Generated is when the report was made (shown; nothing when zero).
 	Generated time.Time
+	// Clinical is what the clinician recorded: diabetes type, therapy
+	// and a note (nil: nothing recorded).
+	Clinical *Clinical
+	// HTMLURL is the absolute address of the report's HTML page, the
+	// accessible twin the PDF links to ("" for none).
+	HTMLURL string
 }
+
+// Clinical is what the clinician records about the patient for the
+// report: the diabetes type and the therapy, as codes (DiabetesTypes,
+// Therapies; "" when not given), and a free note.
+type Clinical struct {
+	DiabetesType string
+	Therapy      string
+	Note         string
+}
+
+// DiabetesTypes are the codes of Clinical.DiabetesType.
+var DiabetesTypes = []string{"type1", "type2", "gestational", "other"}
+
+// Therapies are the codes of Clinical.Therapy: multiple daily injections,
+// insulin pump (CSII), automated insulin delivery, basal insulin only,
+// non-insulin agents, diet and exercise.
+var Therapies = []string{"mdi", "csii", "aid", "basal", "noninsulin", "lifestyle"}
+
+// MaxNote bounds the clinician's note, in characters.
+const MaxNote = 500
 
 // Page is a report as a person reads it: every figure already rounded and
 // written by package locale. Build makes it; HTML and PDF draw it.
 type Page struct {
-	Lang        locale.Lang
-	Title       string
-	Subtitle    string
-	Patient     []Field
+	Lang     locale.Lang
+	Title    string
+	Subtitle string
+	Patient  []Field
+	// Clinical are the clinician's lines: diabetes type, therapy, note.
+	Clinical    []Field
 	PeriodLabel string
 	Period      string
 	Generated   string
@@ -168,13 +198,18 @@ type Page struct {
 	DailyNote string
 
 	Footer string
+	// Twin is the text pointing to the accessible HTML page, TwinURL its
+	// address (PDF only).
+	Twin, TwinURL string
 
 	generatedAt time.Time
 
 	// Chart inputs.
-	agp    []agp.Slot
-	bands  [5]float64 // very low, low, target, high, very high (%)
-	labels map[string]string
+	agp   []agp.Slot
+	bands [5]float64 // very low, low, target, high, very high (%)
+	// bandLabels are the percentages written beside the bar, very low first.
+	bandLabels [5]string
+	labels     map[string]string
 }
 
 // Field is a labelled line of the header.
@@ -225,8 +260,10 @@ type DayView struct {
 	Hours    float64
 	HoursTag string // "23 h" on DST days, else ""
 	Readings int
-	trace    [][]point // (hours since local midnight, mg/dL), split at gaps
-	ticks    []float64 // hours since local midnight of the local 06:00, 12:00, 18:00
+	// Desc says the day in words, for those who do not see the chart.
+	Desc  string
+	trace [][]point // (hours since local midnight, mg/dL), split at gaps
+	ticks []float64 // hours since local midnight of the local 06:00, 12:00, 18:00
 }
 
 // point is a chart point in data units.
@@ -287,7 +324,7 @@ func Build(in Input) (*Page, error) {
 		return nil, err
 	}
 	l := in.Lang
-	if l != locale.EN {
+	if l != locale.EN && l != locale.Pseudo {
 		l = locale.IT
 	}
 	tg := in.Targets
@@ -305,6 +342,7 @@ func Build(in Input) (*Page, error) {
 		p.TargetsName = t(l, "targets") + ": " + t(l, "targets_older")
 	}
 	p.Patient = patientFields(l, in.Patient)
+	p.Clinical = clinicalFields(l, in.Clinical)
 	p.NoData = r.Readings == 0
 	if !r.Sufficient {
 		p.WarningTitle = t(l, "insufficient")
@@ -314,6 +352,11 @@ func Build(in Input) (*Page, error) {
 	p.GRI = griView(l, r, in.Previous)
 	p.Stats = withGRI(p.Stats, griFigure(l, p.GRI))
 	p.TIR, p.bands = ranges(l, r, tg)
+	if r.TimeInRanges != nil {
+		for i, v := range p.bands {
+			p.bandLabels[i] = l.Percent(v, 1)
+		}
+	}
 	p.TIRNote = t(l, "tir_note")
 	p.Events = events(l, r)
 	p.EventsNote = t(l, "events_note")
@@ -321,7 +364,11 @@ func Build(in Input) (*Page, error) {
 	p.Compare, p.ComparePrev, p.CompareNote = compare(l, r, in.Previous, loc)
 	p.Days = days(l, r, in.Readings, loc)
 	p.DailyNote = t(l, "daily_note")
-	p.Footer = fmt.Sprintf(t(l, "footer"), r.Engine)
+	engine, _, _ := strings.Cut(r.Engine, " (")
+	p.Footer = l.F("agp_footer", engine)
+	if in.HTMLURL != "" {
+		p.Twin, p.TwinURL = t(l, "twin"), in.HTMLURL
+	}
 	p.labels = map[string]string{}
 	for _, k := range []string{"median", "p25_75", "p5_95", "target_range", "no_data", "no_day_data", "hours"} {
 		p.labels[k] = t(l, k)
@@ -349,6 +396,25 @@ func lastDay(pi agp.PeriodInfo, loc *time.Location) time.Time {
 func periodText(l locale.Lang, pi agp.PeriodInfo, loc *time.Location) string {
 	return fmt.Sprintf("%s – %s (%s %s)", dateText(l, pi.Start.In(loc)), dateText(l, lastDay(pi, loc)),
 		l.Number(pi.Days, 0), t(l, "days_unit"))
+}
+
+// clinicalFields writes the clinician's record: the type and therapy by
+// their codes, the note as written.
+func clinicalFields(l locale.Lang, c *Clinical) []Field {
+	if c == nil {
+		return nil
+	}
+	var out []Field
+	if c.DiabetesType != "" {
+		out = append(out, Field{t(l, "diabetes_type"), t(l, "dt_"+c.DiabetesType)})
+	}
+	if c.Therapy != "" {
+		out = append(out, Field{t(l, "therapy"), t(l, "th_"+c.Therapy)})
+	}
+	if note := strings.TrimSpace(c.Note); note != "" {
+		out = append(out, Field{t(l, "note"), note})
+	}
+	return out
 }
 
 func patientFields(l locale.Lang, pt Patient) []Field {
@@ -382,29 +448,18 @@ const dash = "—"
 func stats(l locale.Lang, r agp.Report, tg Targets) []Figure {
 	out := []Figure{
 		{Key: "period_days", Label: t(l, "period_days"), Value: l.Number(r.Period.Days, 0)},
-		{Key: "days_worn", Label: t(l, "days_worn"), Value: strconv.Itoa(r.DaysWorn)},
+		{Key: "days_with_data", Label: t(l, "days_with_data"), Value: strconv.Itoa(r.DaysWithData)},
 		{Key: "active_percent", Label: t(l, "active"), Value: l.Percent(r.ActivePercent, 1),
 			Goal: "≥ " + l.Percent(GoalActive, 0), Met: met(r.ActivePercent >= GoalActive)},
 	}
+	// Mean glucose and GMI: no consensus target (see GoalCV).
 	mean := Figure{Key: "mean_mgdl", Label: t(l, "mean"), Value: dash, Unit: "mg/dL", Key2: "mean_mmol", Value2: dash, Unit2: "mmol/L"}
 	gmi := Figure{Key: "gmi_percent", Label: t(l, "gmi"), Value: dash, Key2: "gmi_mmolmol", Value2: dash, Unit2: "mmol/mol"}
-	if tg == TargetsStandard {
-		mean.Goal = "< " + l.Number(GoalMeanMgDL, 0) + " mg/dL"
-		gmi.Goal = "< " + l.Percent(GoalGMI, 0)
-	} else {
-		mean.Goal, gmi.Goal = t(l, "individual"), t(l, "individual")
-	}
 	if g := r.MeanGlucose; g != nil {
 		mean.Value, mean.Value2 = l.Number(g.MgDL, 0), l.Number(g.MmolL, 1)
-		if tg == TargetsStandard {
-			mean.Met = met(g.MgDL < GoalMeanMgDL)
-		}
 	}
 	if g := r.GMI; g != nil {
 		gmi.Value, gmi.Value2 = l.Percent(g.Percent, 1), l.Number(g.MmolMol, 0)
-		if tg == TargetsStandard {
-			gmi.Met = met(g.Percent < GoalGMI)
-		}
 	}
 	cv := Figure{Key: "cv_percent", Label: t(l, "cv"), Value: dash, Goal: "≤ " + l.Percent(GoalCV, 0)}
 	if r.CVPercent != nil {
@@ -540,7 +595,7 @@ func compare(l locale.Lang, r agp.Report, prev *agp.Report, loc *time.Location) 
 		return nil, txt, t(l, "no_previous")
 	}
 	if r.ActivePercent < sufficientActive || prev.ActivePercent < sufficientActive {
-		return nil, periodText(l, prev.Period, loc), fmt.Sprintf(t(l, "compare_insufficient"),
+		return nil, periodText(l, prev.Period, loc), l.F("agp_compare_insufficient",
 			l.Percent(r.ActivePercent, 0), l.Percent(prev.ActivePercent, 0))
 	}
 	var out []CompareRow
@@ -585,15 +640,19 @@ func days(l locale.Lang, r agp.Report, rs cgm.Series, loc *time.Location) []DayV
 		}
 		next := time.Date(day.Year(), day.Month(), day.Day()+1, 0, 0, 0, 0, loc)
 		dv := DayView{Date: d.Date, Hours: d.Hours, Readings: d.Readings,
-			Label: weekdays[l][day.Weekday()] + " " + day.Format("02/01")}
+			Label: weekday(l, day.Weekday()) + " " + day.Format("02/01")}
 		if l == locale.EN {
-			dv.Label = weekdays[l][day.Weekday()] + " " + day.Format("2 Jan")
+			dv.Label = weekday(l, day.Weekday()) + " " + day.Format("2 Jan")
 		}
 		for _, hh := range []int{6, 12, 18} {
 			dv.ticks = append(dv.ticks, time.Date(day.Year(), day.Month(), day.Day(), hh, 0, 0, 0, loc).Sub(day).Hours())
 		}
 		if d.Hours != 24 {
 			dv.HoursTag = l.Number(d.Hours, 0) + " " + t(l, "hours")
+		}
+		dv.Desc = l.F("agp_day_none", dv.Label)
+		if d.MeanMgDL != nil && d.TimeInRanges != nil {
+			dv.Desc = l.F("agp_day_desc", dv.Label, d.Readings, l.Number(*d.MeanMgDL, 0), l.Percent(d.TimeInRanges.Target, 0))
 		}
 		for i < len(rs) && rs[i].Time.Before(day) {
 			i++

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"io"
 	"strconv"
+	"strings"
 	"time"
 
 	"codeberg.org/go-pdf/fpdf"
@@ -84,7 +85,7 @@ const (
 	contentW     = pageW - 2*margin
 	colGap       = 6.0
 	halfW        = (contentW - colGap) / 2
-	rowH         = 4.3
+	rowH         = 3.95
 	bodyPt       = 7.0
 	smallPt      = 6.0
 	headPt       = 9.0
@@ -166,6 +167,9 @@ func (d *pdfDoc) heading(x, y, w float64, s string) {
 func (d *pdfDoc) layout() {
 	p := d.p
 	d.header()
+	if len(p.Clinical) > 0 {
+		d.clinical()
+	}
 	if p.Warning != "" {
 		d.warning()
 	}
@@ -205,18 +209,66 @@ func (d *pdfDoc) header() {
 	d.y = y + 2
 }
 
+// clinical writes the clinician's record (type, therapy, note) under the
+// header, the note cut to two lines.
+func (d *pdfDoc) clinical() {
+	p := d.p
+	x, y := margin, d.y
+	var parts []string
+	note := ""
+	for _, f := range p.Clinical {
+		if f.Label == t(p.Lang, "note") {
+			note = f.Value
+			continue
+		}
+		parts = append(parts, f.Label+": "+f.Value)
+	}
+	lh := bodyPt * ptMM * 1.3
+	h := 1.2
+	if len(parts) > 0 {
+		d.textAt(x, y+lh, strings.Join(parts, " · "), bodyPt, anchorStart, true, colorInk)
+		h += lh
+	}
+	if note != "" {
+		label := t(p.Lang, "note") + ":"
+		lw := d.width(label, bodyPt, true) + 1.2
+		d.textAt(x, y+h+lh-0.4, label, bodyPt, anchorStart, true, colorInk)
+		d.f.SetFont(fontFamily, "", bodyPt)
+		lines := d.f.SplitText(note, contentW-lw)
+		if len(lines) > 2 {
+			lines = lines[:2]
+			lines[1] = trimRunes(lines[1], 1) + "…"
+		}
+		for i, ln := range lines {
+			d.textAt(x+lw, y+h+lh*float64(i+1)-0.4, ln, bodyPt, anchorStart, false, colorInk)
+		}
+		h += lh * float64(len(lines))
+	}
+	d.y = y + h + 1.5
+}
+
 func (d *pdfDoc) warning() {
 	p := d.p
 	x, y, w := margin, d.y, contentW
+	tw := d.width(p.WarningTitle+":", bodyPt, true) + 1.5
 	d.f.SetFont(fontFamily, "", bodyPt)
-	lines := d.f.SplitText(p.Warning, w-4-textWidthStyle(p.WarningTitle+": ", bodyPt, true))
+	lines := d.f.SplitText(p.Warning, w-4-tw)
 	h := 2.5 + float64(len(lines))*bodyPt*ptMM*1.25
 	d.c.fillRect(x, y, w, h, "#fdecea")
 	d.c.fillRect(x, y, 1.2, h, colorLow)
 	d.textAt(x+2.5, y+3.6, p.WarningTitle+":", bodyPt, anchorStart, true, colorVeryLow)
-	d.wrap(x+3+textWidthStyle(p.WarningTitle+": ", bodyPt, true), y+0.9, w-4-textWidthStyle(p.WarningTitle+": ", bodyPt, true),
-		p.Warning, bodyPt, false, colorInk)
+	d.wrap(x+2.5+tw, y+0.9, w-4-tw, p.Warning, bodyPt, false, colorInk)
 	d.y = y + h + 2.5
+}
+
+// width returns the width in millimetres of s as the PDF sets it.
+func (d *pdfDoc) width(s string, size float64, bold bool) float64 {
+	style := ""
+	if bold {
+		style = "B"
+	}
+	d.f.SetFont(fontFamily, style, size)
+	return d.f.GetStringWidth(s)
 }
 
 // goal writes a goal right-aligned at right, followed by a drawn check
@@ -267,8 +319,8 @@ func (d *pdfDoc) tir(x, y float64) float64 {
 	p := d.p
 	d.heading(x, y, halfW, t(p.Lang, "tir"))
 	by := y + 7
-	drawTIRBar(d.c, x, by, tirW, tirH, p.bands)
-	tx := x + tirW + 3
+	drawTIRBar(d.c, x, by, tirH, p.bands, p.bandLabels, bodyPt)
+	tx := x + tirFigW + 1
 	right := x + halfW
 	rh := tirH / float64(len(p.TIR))
 	for i, b := range p.TIR {
@@ -302,7 +354,7 @@ func (d *pdfDoc) agp() {
 	y := d.y
 	d.heading(margin, y, contentW, t(p.Lang, "agp"))
 	d.textAt(margin, y+8, t(p.Lang, "agp_note"), smallPt, anchorStart, false, colorMuted)
-	drawAGP(d.c, margin, y+9, agpW-griW-griGap, agpH, p.agp, p.labels)
+	drawAGP(d.c, margin, y+9, agpW-griW-griGap, agpH, p.agp, p.labels, stylePDF)
 	drawGRIGrid(d.c, margin+agpW-griW, y+9, griW, griH, p.GRI, griLabels(p.Lang))
 	d.y = y + 9 + agpH + 3
 }
@@ -321,7 +373,7 @@ func (d *pdfDoc) daily() {
 	gap := (contentW - 7*dayCellW) / 6
 	for i, dv := range days {
 		col, row := i%7, i/7
-		drawDay(d.c, margin+float64(col)*(dayCellW+gap), y+9+float64(row)*(dayCellH+1.5), dayCellW, dayCellH, dv, p.labels)
+		drawDay(d.c, margin+float64(col)*(dayCellW+gap), y+9+float64(row)*(dayCellH+1.5), dayCellW, dayCellH, dv, p.labels, stylePDF)
 	}
 	rows := max((len(days)+6)/7, 1)
 	d.y = y + 9 + float64(rows)*(dayCellH+1.5) + 2
@@ -414,8 +466,30 @@ func trimRunes(s string, n int) string {
 	return string(r[:len(r)-n])
 }
 
+// footer writes the engine and definitions and, when the report has an
+// HTML page, the link to it: the accessible version of the report (fpdf
+// cannot tag a PDF's structure for screen readers, PDF/UA; the HTML page
+// is the same report with its structure, headings and tables).
 func (d *pdfDoc) footer() {
 	y := pageH - margin + 3
+	if d.p.TwinURL != "" {
+		y -= 3
+	}
 	d.c.polyline([]point{{margin, y - 3.5}, {pageW - margin, y - 3.5}}, colorGrid, 0.2, false)
-	d.textAt(margin, y, d.p.Footer, smallPt-0.5, anchorStart, false, colorMuted)
+	d.f.SetFont(fontFamily, "", smallPt-0.5)
+	lines := d.f.SplitText(d.p.Footer, contentW)
+	if len(lines) > 1 {
+		lines = lines[:1]
+	}
+	for _, ln := range lines {
+		d.textAt(margin, y, ln, smallPt-0.5, anchorStart, false, colorMuted)
+	}
+	if d.p.TwinURL != "" {
+		ty := y + 3
+		d.textAt(margin, ty, d.p.Twin, smallPt-0.5, anchorStart, true, colorInk)
+		tx := margin + d.width(d.p.Twin, smallPt-0.5, true) + 1.2
+		d.textAt(tx, ty, d.p.TwinURL, smallPt-0.5, anchorStart, false, colorMedian)
+		d.f.SetFont(fontFamily, "", smallPt-0.5)
+		d.f.LinkString(tx, ty-2.2, d.f.GetStringWidth(d.p.TwinURL), 2.8, d.p.TwinURL)
+	}
 }

@@ -34,12 +34,19 @@ func TestPDFRendersOneA4Page(t *testing.T) {
 	pdffonts := poppler(t, "pdffonts")
 	pdftotext := poppler(t, "pdftotext")
 	in := fixtureInput(t, locale.IT, TargetsStandard)
+	// With the clinician's record (a long note is cut to two lines) and
+	// the link to the accessible HTML page, it still fits one page.
+	in.Clinical = &Clinical{DiabetesType: "type1", Therapy: "aid", Note: strings.Repeat("Ipoglicemie notturne da rivalutare. ", 14)}
+	in.HTMLURL = "https://taccuino.example.org/reports/agp/0123456789abcdef0123456789abcdef?from=2026-03-20&to=2026-04-02"
 	b, err := RenderPDF(in)
 	if err != nil {
 		t.Fatal(err)
 	}
 	if !bytes.HasPrefix(b, []byte("%PDF-")) {
 		t.Fatal("not a PDF")
+	}
+	if !bytes.Contains(b, []byte("/URI ("+in.HTMLURL)) {
+		t.Error("the PDF does not link its accessible HTML page")
 	}
 	// The same input gives the same bytes (the record stores it).
 	again, err := RenderPDF(in)
@@ -116,7 +123,8 @@ func TestPDFRendersOneA4Page(t *testing.T) {
 			t.Errorf("figure %s (%q) is not in the PDF's text", k, v)
 		}
 	}
-	for _, s := range []string{"Profilo glicemico ambulatoriale", "RSSMRA50D42D612X", "dom 29/03 (23 h)", "Discordanza"} {
+	for _, s := range []string{"Profilo glicemico ambulatoriale", "RSSMRA50D42D612X", "dom 29/03 (23 h)", "Discordanza",
+		"diabete di tipo 1", "Versione accessibile", "reports/agp/0123456789abcdef"} {
 		if !strings.Contains(txt, s) {
 			t.Errorf("%q is not in the PDF's text", s)
 		}

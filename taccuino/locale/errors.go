@@ -1,0 +1,46 @@
+package locale
+
+// errorLabels holds the errors shown to people: the messages next to a
+// form field, and the pages of the errors that are not about a form
+// (keys "err_...").
+var errorLabels = map[string]map[Lang]string{
+	// Next to a form field.
+	"err_invalid":                    {IT: "Controlla questo dato.", EN: "Check this entry."},
+	"err_form":                       {IT: "Alcuni dati non vanno bene: li trovi segnalati qui sotto, accanto a ciascun campo.", EN: "Some entries are not right: each is marked below, next to its field."},
+	"err_date":                       {IT: "Scrivi una data completa: giorno, mese e anno.", EN: "Enter a complete date: day, month and year."},
+	"err_period_order":               {IT: "La data di fine viene prima di quella di inizio.", EN: "The end date is before the start date."},
+	"err_period_years":               {IT: "Il periodo deve cadere tra il 2000 e l'anno prossimo.", EN: "The period must lie between the year 2000 and next year."},
+	"err_period_long":                {IT: "Il periodo può durare al massimo %d giorni.", EN: "The period may last at most %d days."},
+	"err_period_pair":                {IT: "Scrivi sia la data di inizio sia quella di fine.", EN: "Enter both the start and the end date."},
+	"err_cf":                         {IT: "Il codice fiscale non è valido: sono 16 caratteri, controlla di averli scritti tutti e bene.", EN: "The fiscal code is not valid: it has 16 characters; check that all are there and right."},
+	"err_deleg_self":                 {IT: "Non puoi delegare te stesso.", EN: "You cannot delegate yourself."},
+	"err_deleg_rep":                  {IT: "Chi rappresenta il paziente non può delegare se stesso.", EN: "A representative of the patient cannot delegate themself."},
+	"err_deleg_minor":                {IT: "La persona delegata deve essere maggiorenne.", EN: "The delegate must be an adult."},
+	"err_deleg_past":                 {IT: "Scegli una data futura.", EN: "Choose a date in the future."},
+	"err_deleg_far":                  {IT: "La delega può durare al massimo %d anni: scegli una data più vicina.", EN: "A delegation may last at most %d years: choose an earlier date."},
+	"err_deleg_required":             {IT: "Scrivi il codice fiscale della persona che vuoi delegare.", EN: "Enter the fiscal code of the person you want to delegate."},
+	"err_search_long":                {IT: "Scrivi al massimo %d caratteri.", EN: "Enter at most %d characters."},
+	"err_note_long":                  {IT: "La nota può essere lunga al massimo %d caratteri.", EN: "The note may be at most %d characters long."},
+	"err_choice":                     {IT: "Scegli una delle voci dell'elenco.", EN: "Choose one of the items of the list."},
+	"err_targets":                    {IT: "Scegli gli obiettivi standard o quelli per anziani e persone ad alto rischio.", EN: "Choose the standard targets or those for older and high-risk people."},
+	"err_csrf":                       {IT: "Il modulo è scaduto o non è stato inviato da questo sito: ricarica la pagina e riprova.", EN: "The form has expired or was not sent by this site: reload the page and try again."},
+	"err_conflict":                   {IT: "L'operazione non è possibile adesso: ricarica la pagina e riprova.", EN: "This cannot be done now: reload the page and try again."},
+	"err_not_found":                  {IT: "Non esiste più: ricarica la pagina.", EN: "It no longer exists: reload the page."},
+	"err_too_many":                   {IT: "Troppi tentativi: attendi un minuto e riprova.", EN: "Too many attempts: wait a minute and try again."},
+	"err_unavailable":                {IT: "Il servizio non risponde in questo momento: riprova tra poco.", EN: "The service is not answering right now: try again shortly."},
+	"err_request_id":                 {IT: "Codice della richiesta, da comunicare all'assistenza: %s", EN: "Request code, to give to the help desk: %s"},
+	"err_back_home":                  {IT: "Torna alla pagina iniziale", EN: "Back to the home page"},
+	"err_back_clinic":                {IT: "Torna all'elenco pazienti", EN: "Back to the patient list"},
+	"err_403_clinic":                 {IT: "L'elenco pazienti è riservato ai medici che hanno pazienti in cura.", EN: "The patient list is for clinicians who have patients in their care."},
+	"err_403_not-permitted":          {IT: "Con il tuo ruolo non puoi fare questa operazione: per esempio chi ha una delega può leggere i dati ma non cambiare il consenso né le deleghe. Il tentativo è stato registrato.", EN: "Your role does not allow this: for example a delegate may read the data but not change the consent or the delegations. The attempt was recorded."},
+	"err_403_no-third-party-consent": {IT: "Il paziente non ha concesso il consenso alla consultazione dei suoi dati, oppure lo ha revocato. Il tentativo è stato registrato.", EN: "The patient has not granted consent to the consultation of their data, or has revoked it. The attempt was recorded."},
+	"err_403_no-care-relationship":   {IT: "Non risulti tra i medici che hanno in cura questo paziente. Il tentativo è stato registrato.", EN: "You are not among the clinicians who care for this patient. The attempt was recorded."},
+	"err_403_no-relationship":        {IT: "Non risulti tra le persone che rappresentano questo paziente o che lui ha delegato. Il tentativo è stato registrato.", EN: "You are not among the people who represent this patient or whom they delegated. The attempt was recorded."},
+	"err_403_delegation-expired":     {IT: "La tua delega è scaduta. Il tentativo è stato registrato.", EN: "Your delegation has expired. The attempt was recorded."},
+	"err_403_delegation-revoked":     {IT: "La tua delega è stata revocata. Il tentativo è stato registrato.", EN: "Your delegation was revoked. The attempt was recorded."},
+	"err_403_came-of-age":            {IT: "Il paziente è diventato maggiorenne: ora decide lui chi può consultare i suoi dati. Il tentativo è stato registrato.", EN: "The patient has come of age and now decides who may consult their data. The attempt was recorded."},
+	"err_403_guardianship-ended":     {IT: "La tutela o la responsabilità genitoriale registrata è terminata. Il tentativo è stato registrato.", EN: "The registered guardianship has ended. The attempt was recorded."},
+	"err_403_birth-date-unknown":     {IT: "La data di nascita del paziente non è nota, quindi non si può verificare la minore età. Il tentativo è stato registrato.", EN: "The patient's birth date is unknown, so minority cannot be checked. The attempt was recorded."},
+	"err_403_missing-scope":          {IT: "Il servizio non ha l'autorizzazione necessaria. Il tentativo è stato registrato.", EN: "The service lacks the needed authorisation. The attempt was recorded."},
+	"err_403_unauthenticated":        {IT: "Le credenziali non sono valide: accedi di nuovo.", EN: "The credentials are not valid: sign in again."},
+}
