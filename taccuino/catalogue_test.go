@@ -9,9 +9,9 @@ import (
 	"strings"
 	"testing"
 
+	"fsecgm/taccuino/agpdoc"
 	"fsecgm/taccuino/locale"
 	"fsecgm/taccuino/reports"
-	"fsecgm/taccuino/reports/agpdoc"
 	"fsecgm/taccuino/ui"
 
 	"golang.org/x/net/html"

@@ -12,8 +12,8 @@ import (
 	"fsecgm/agp"
 	"fsecgm/cgm"
 	"fsecgm/connectors/fileimport"
+	"fsecgm/taccuino/agpdoc"
 	"fsecgm/taccuino/locale"
-	"fsecgm/taccuino/reports/agpdoc"
 )
 
 // reportDays is the default period of the offline report: the 14 local

@@ -9,9 +9,9 @@ import (
 	"time"
 	"unicode/utf8"
 
+	"fsecgm/taccuino/agpdoc"
 	"fsecgm/taccuino/auth"
 	"fsecgm/taccuino/consent"
-	"fsecgm/taccuino/reports/agpdoc"
 	"fsecgm/taccuino/web"
 
 	"github.com/jackc/pgx/v5"

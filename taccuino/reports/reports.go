@@ -56,7 +56,7 @@ import (
 	"net/http"
 	"time"
 
-	"fsecgm/taccuino/reports/agpdoc"
+	"fsecgm/taccuino/agpdoc"
 	"fsecgm/taccuino/summaries"
 	"fsecgm/taccuino/ui"
 	"fsecgm/taccuino/web"

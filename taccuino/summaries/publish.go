@@ -12,10 +12,10 @@ import (
 	"fsecgm/agp"
 	"fsecgm/cgm"
 	"fsecgm/cgm/cgmstore"
+	"fsecgm/taccuino/agpdoc"
 	"fsecgm/taccuino/fhir"
 	"fsecgm/taccuino/locale"
 	"fsecgm/taccuino/records"
-	"fsecgm/taccuino/reports/agpdoc"
 
 	"github.com/jackc/pgx/v5"
 )

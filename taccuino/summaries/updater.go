@@ -16,8 +16,8 @@ import (
 	"fsecgm/agp"
 	"fsecgm/cgm"
 	"fsecgm/cgm/cgmstore"
+	"fsecgm/taccuino/agpdoc"
 	"fsecgm/taccuino/records"
-	"fsecgm/taccuino/reports/agpdoc"
 
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgxpool"
