@@ -39,7 +39,11 @@ func TestCompactKillChild(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	if err := pool.Ping(ctx); err != nil {
+		t.Fatal(err)
+	}
 	s := New(pool, Options{})
+	fmt.Println("ready")
 	for {
 		res, err := s.CompactHistory(ctx, time.Now().Add(72*time.Hour))
 		if err != nil {
@@ -224,18 +228,29 @@ func TestCompactKill(t *testing.T) {
 			t.Fatal(err)
 		}
 		lines := make(chan int, 1)
+		ready := make(chan struct{})
 		go func() {
 			n := 0
 			sc := bufio.NewScanner(out)
 			for sc.Scan() {
-				if strings.HasPrefix(sc.Text(), "compacted") {
+				switch {
+				case sc.Text() == "ready":
+					close(ready)
+				case strings.HasPrefix(sc.Text(), "compacted"):
 					n++
-				} else if strings.HasPrefix(sc.Text(), "error") {
+				case strings.HasPrefix(sc.Text(), "error"):
 					t.Errorf("child: %s", sc.Text())
 				}
 			}
 			lines <- n
 		}()
+		// The random point is counted from when the child is connected:
+		// starting a -race test binary under load takes longer than the
+		// whole window would.
+		select {
+		case <-ready:
+		case <-time.After(20 * time.Second):
+		}
 		time.Sleep(time.Duration(50+rng.IntN(700)) * time.Millisecond)
 		if err := cmd.Process.Signal(syscall.SIGKILL); err != nil {
 			t.Fatal(err)
