@@ -11,7 +11,7 @@
 //
 // # Definitions
 //
-// Every figure follows reference metrics.md, which fixes the definitions of
+// Every figure follows the definitions of
 // the International Consensus on Time in Range (Battelino et al., Diabetes
 // Care 2019;42:1593), the GMI (Bergenstal et al., Diabetes Care
 // 2018;41:2275), the CGM metrics for clinical trials (Battelino et al.,

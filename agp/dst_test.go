@@ -21,7 +21,8 @@ func dstSeries(first string) (cgm.Series, time.Time, time.Time) {
 
 // TestDSTDays checks the two DST days of 2026 in Europe/Rome: 29 March has
 // 23 hours and 25 October 25; days worn, daily profiles and AGP slots follow
-// the local wall clock (reference metrics.md, "Time zones").
+// the local wall clock of the patient's zone (fsecgm's choice, beyond
+// iglu: nothing adds a fixed 24 h to move from one local day to the next).
 func TestDSTDays(t *testing.T) {
 	tests := []struct {
 		first      string

@@ -76,11 +76,14 @@ func (l level) find(runs []run, out []span) []span {
 	return out
 }
 
-// events finds the episodes of each kind (reference metrics.md, "Events").
+// events finds the episodes of each kind (Battelino et al., Lancet Diabetes
+// Endocrinol 2023;11:42–57, as iglu 4.3.0's R/episode_calculation.R encodes
+// it).
 // Durations count grid points: 15 minutes is ceil(15/dt0) points. Extended
 // hypoglycaemia needs more than 120 minutes (120/dt0 + 1 points) below
 // 70 mg/dL (iglu's ext_hypo); extended hyperglycaemia needs ceil(120/dt0)
-// points above 250 mg/dL, with the same end rule (metrics.md). The grid is
+// points above 250 mg/dL, with the same end rule (the preset of
+// shstat1729/cgmguru's detect_hyperglycemic_events). The grid is
 // run-length encoded once by flags, so each kind of episode costs a pass
 // over the runs, not over the points.
 func (c *calc) events() Events {

@@ -8,7 +8,8 @@ import (
 )
 
 // TestEpisodes checks the start and end rules on 5-minute data, where
-// 15 minutes is 3 grid points (reference metrics.md, "Events").
+// 15 minutes is 3 grid points (iglu 4.3.0, R/episode_calculation.R:
+// dur_idx = ceiling(dur_length/dt0)).
 func TestEpisodes(t *testing.T) {
 	n, lo, l2, hi, h2 := 100.0, 65.0, 50.0, 200.0, 260.0
 	tests := []struct {
@@ -88,7 +89,8 @@ func TestEpisodeStatistics(t *testing.T) {
 }
 
 // TestEpisodes15Minute: with 15-minute Libre history, one reading below 70
-// is already a 15-minute episode (standards.md §4.3).
+// is already a 15-minute episode (iglu 4.3.0, R/episode_calculation.R:
+// dur_idx = ceiling(15/15) = 1).
 func TestEpisodes15Minute(t *testing.T) {
 	r := compute(t, series(t0, 15*time.Minute, cgm.MgDL, 100, 100, 65, 100, 100, 60, 62, 100), Options{})
 	if got := r.Events.HypoLevel1; got.Total != 2 || got.MeanMinutes != 22.5 {
@@ -106,7 +108,8 @@ func TestEpisodes15Minute(t *testing.T) {
 }
 
 func TestExtendedHyper(t *testing.T) {
-	// metrics.md: > 250 for ceil(120/dt0) = 24 points of 5 minutes.
+	// > 250 for ceil(120/dt0) = 24 points of 5 minutes (the preset of
+	// shstat1729/cgmguru's detect_hyperglycemic_events, type "extended").
 	for _, tt := range []struct {
 		points, want int
 	}{{24, 1}, {23, 0}} {

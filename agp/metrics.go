@@ -49,7 +49,8 @@ func LocalDays(from, to time.Time, loc *time.Location) Period {
 	return Period{Start: start, End: end}
 }
 
-// Consensus thresholds in each unit (reference metrics.md; standards.md §1.1).
+// Consensus thresholds in each unit (Battelino et al., Diabetes Care
+// 2019;42:1593–1603, as reproduced in ADA Standards of Care Table 6.2).
 type thresholds struct {
 	veryLow    float64 // very low: g < veryLow
 	low        float64 // low: veryLow ≤ g < low; also the hypo level 1 threshold
@@ -401,8 +402,10 @@ func (c *calc) daysWithData(p PeriodInfo) int {
 	return n
 }
 
-// activePercent is the % time CGM active (reference metrics.md, "Data
-// captured").
+// activePercent is the % time CGM active: iglu 4.3.0's active_percent
+// (R/active_percent.R, range_type "automatic") without a period; with one,
+// the historic readings in it over the expected readings at the device
+// interval.
 func (c *calc) activePercent() float64 {
 	n := len(c.times)
 	if p := c.o.Period; p != nil {

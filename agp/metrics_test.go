@@ -148,7 +148,8 @@ func TestStatistics(t *testing.T) {
 }
 
 func TestGMIWorkedExample(t *testing.T) {
-	// standards.md §2: mean 154 mg/dL → GMI 6.99368 %.
+	// GMI % = 3.31 + 0.02392 · mean (Bergenstal et al., Diabetes Care
+	// 2018;41:2275–2280): mean 154 mg/dL → GMI 6.99368 %.
 	r := compute(t, series(t0, 15*time.Minute, cgm.MgDL, 150, 158), Options{})
 	if !approx(r.GMI.Percent, 6.99368) {
 		t.Errorf("GMI(154) = %v, want 6.99368", r.GMI.Percent)

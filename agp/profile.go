@@ -9,7 +9,8 @@ import (
 )
 
 // agpProbs are the AGP percentiles (the AGP v4/v5 report and LibreView use
-// 5/25/50/75/95; reference standards.md §6.1).
+// 5/25/50/75/95: tidepool-org/viz src/modules/print/utils/AGPConstants.js,
+// AGP_LOWER_QUANTILE and AGP_UPPER_QUANTILE).
 var agpProbs = [5]float64{0.05, 0.25, 0.50, 0.75, 0.95}
 
 // agp computes the AGP profile: for each time-of-day slot of the local wall

@@ -9,7 +9,9 @@
 //
 // Values are kept in the unit the device reported them in. Converting a
 // value to the other unit and back before classifying it is the mistake that
-// makes 70 or 54 mg/dL fall in the wrong band (see reference
-// standards.md §1.3); [MgDLPerMmolL] is used only to present a figure in the
+// makes 70 or 54 mg/dL fall in the wrong band (181 mg/dL is 10.0 mmol/L
+// after rounding, in range in mmol/L but high in mg/dL; the consensus bands
+// of Battelino et al., Diabetes Care 2019;42:1593–1603, are written for
+// each unit); [MgDLPerMmolL] is used only to present a figure in the
 // other unit.
 package cgm

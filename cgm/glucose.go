@@ -6,8 +6,9 @@ import (
 )
 
 // MgDLPerMmolL converts glucose between mmol/L and mg/dL: the molar mass of
-// glucose, 180.1559 g/mol, divided by 10 (Tidepool's MGDL_PER_MMOLL; see
-// reference standards.md §1.4). It is used to present a figure in the other
+// glucose, 180.1559 g/mol, divided by 10 (Tidepool's MGDL_PER_MMOLL,
+// tidepool-org/viz src/utils/constants.js; tidepool-org/TidepoolApi
+// docs/summary-data.md). It is used to present a figure in the other
 // unit, never to classify a value.
 const MgDLPerMmolL = 18.01559
 
@@ -45,9 +46,10 @@ func ParseUnit(s string) (Unit, error) {
 
 // Sensor reporting limits. FreeStyle Libre reports values below 40 mg/dL as
 // LO and above 500 mg/dL as HI (2.2 and 27.8 mmol/L): Tidepool's LibreView
-// driver, GLUCOSE_LO/GLUCOSE_HI (reference standards.md §5.3, §7). fsecgm
-// stores such readings at the limit and flags them, so that time below and
-// above range is not underestimated (standards.md §10, trap 22).
+// driver, GLUCOSE_LO/GLUCOSE_HI (tidepool-org/uploader
+// lib/drivers/abbott/libreViewDriver.js and freeStyleLibreConstants.js).
+// fsecgm stores such readings at the limit and flags them, so that time
+// below and above range is not underestimated.
 const (
 	LowLimitMgDL   = 40.0
 	HighLimitMgDL  = 500.0

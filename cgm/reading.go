@@ -7,7 +7,9 @@ import (
 )
 
 // Kind says how a reading was taken. Only [Historic] readings enter the
-// glucometrics (reference metrics.md, "Inputs"); scans are counted, current
+// glucometrics (LibreView's Record Type 0, as tidepool-org/uploader's
+// lib/drivers/abbott/libreViewDriver.js imports it as CGM; scans, Record Type
+// 1, are irregular and taken at symptomatic times); scans are counted, current
 // values are shown to the patient, strips are kept for the record.
 type Kind uint8
 
@@ -74,7 +76,10 @@ const (
 
 // Trend is the direction of glucose given with a current reading, as the
 // LibreLinkUp TrendArrow: 1 falling fast (↓), 2 falling (↘), 3 stable (→),
-// 4 rising (↗), 5 rising fast (↑); 0 when unknown (reference librelinkup.md §1.7).
+// 4 rising (↗), 5 rising fast (↑); 0 when unknown (as the open-source
+// LibreLinkUp clients read it: timoschlueter/nightscout-librelink-up
+// mapTrendArrow, robberwick/pylibrelinkup Trend, gui-dos/DiaBLE
+// DiaBLE/LibreLink.swift).
 type Trend uint8
 
 // The LibreLinkUp trend arrows.
@@ -128,7 +133,9 @@ func (r Reading) MgDL() float64 { return ToMgDL(r.Value, r.Unit) }
 
 // Clamp applies the sensor reporting limits: a value below the low limit of
 // its unit becomes the limit with FlagLow, one above the high limit becomes
-// the limit with FlagHigh (reference standards.md §10, trap 22).
+// the limit with FlagHigh, as tidepool-org/uploader's
+// lib/drivers/abbott/libreViewDriver.js annotates them bg/out-of-range:
+// dropping them would underestimate time below and above range.
 func Clamp(v float64, u Unit) (float64, Flag) {
 	lo, hi := Limits(u)
 	switch {

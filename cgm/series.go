@@ -14,7 +14,7 @@ type Series []Reading
 // NewSeries sorts readings by time (and kind, for equal times) and removes
 // duplicates: of several readings with the same instant and kind, the last
 // one given is kept (iglu's CGMS2DayByDay keeps the last of repeated
-// timestamps; reference metrics.md, "The interpolated grid", 3). The input
+// timestamps: irinagain/iglu 4.3.0, R/utils.R). The input
 // slice is reordered in place and reused.
 func NewSeries(rs []Reading) Series {
 	slices.SortStableFunc(rs, func(a, b Reading) int {

@@ -50,7 +50,9 @@ var (
 // sensor's high limit (1000 mg/dL, 55.6 mmol/L) is not an out-of-range
 // reading but a unit or transmission error, and is rejected instead of being
 // clamped to HI (a mmol/L value read as mg/dL, or the reverse, is the classic
-// case: reference librelinkup.md §4, item 11).
+// case: timoschlueter/nightscout-librelink-up issue #16, fixed in commit
+// 7d7a868, and pachi81/GlucoDataHandler commit 5a883d9e, "invalid glucose
+// value (39mmol caused 700mg/dl)").
 const ImplausibleFactor = 2
 
 // Normalize checks a raw glucose value reported by a device in unit u and

@@ -1,8 +1,11 @@
 // Package codicefiscale validates the Italian fiscal code (codice fiscale) of
 // a natural person, the identifier of a patient in the FSE.
 //
-// The format and check character follow D.M. 23 dicembre 1976 n. 13813, as
-// summarised in reference standards.md §9.2: 16 characters, surname (3
+// The format and check character follow D.M. 23 dicembre 1976 n. 13813
+// ("Sistemi di codificazione dei soggetti da iscrivere all'anagrafe
+// tributaria"), as summarised by
+// https://www.sgart.it/IT/informatica/il-codice-fiscale/post and
+// https://cfiscale.it/come-funziona: 16 characters, surname (3
 // letters), name (3), year (2 digits), month letter, day (2 digits, +40 for
 // women), Belfiore code (letter + 3 digits), check character. The digits of
 // positions 7–8, 10–11 and 13–15 may be replaced by the letters LMNPQRSTUV

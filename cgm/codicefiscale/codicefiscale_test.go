@@ -12,7 +12,7 @@ func TestValidate(t *testing.T) {
 		name string
 	}{
 		{"RSSMRA79B11C566R", true, "sgart.it worked example"},
-		{"RSSMRA85T10A562S", true, "test code from standards.md"},
+		{"RSSMRA85T10A562S", true, "test code, check character by the D.M. 13813/1976 tables"},
 		{"TSTPSN80A01D612A", true, "HL7 Italia example"},
 		{"RSSMRT57D12D612E", true, "HL7 Italia example with corrected check character"},
 		{"RSSMRT57D12D612R", false, "HL7 Italia example as published: wrong check character"},

@@ -97,7 +97,7 @@ func TestDerive(t *testing.T) {
 		p    Person
 		want string
 	}{
-		// The sgart.it worked example of standards.md §9.2 (Rossi Mario, 11/02/1979, C566).
+		// The worked example of https://www.sgart.it/IT/informatica/il-codice-fiscale/post (Rossi Mario, 11/02/1979, C566).
 		{Person{Surname: "Rossi", GivenName: "Mario", Birth: time.Date(1979, 2, 11, 0, 0, 0, 0, time.UTC), Place: "C566"}, "RSSMRA79B11C566R"},
 		{Person{Surname: "Rossi", GivenName: "Mario", Birth: time.Date(1985, 12, 10, 0, 0, 0, 0, time.UTC), Place: "A562"}, "RSSMRA85T10A562S"},
 		{Person{Surname: "Bianchi", GivenName: "Giulia", Birth: time.Date(2014, 4, 5, 0, 0, 0, 0, time.UTC), Female: true, Place: "D612"}, "BNCGLI14D45D612K"},
