@@ -44,7 +44,7 @@ const (
 )
 
 // Glucose scale of the charts, mg/dL (the AGP report's y axis is clamped
-// at 350 mg/dL; standards.md §6.1).
+// at 350 mg/dL: tidepool-org/viz, src/modules/print/utils/AGPConstants.js).
 const (
 	chartMaxMgDL = 350.0
 	dayMinMgDL   = 40.0

@@ -7,8 +7,8 @@
 // # What the page shows
 //
 // The sections follow the consensus content of an AGP report (Battelino et
-// al., Diabetes Care 2019;42:1593–1603; reference standards.md §1.2 and
-// §6.1), in a layout of our own (the commercial "AGP Report" layout of the
+// al., Diabetes Care 2019;42:1593–1603: its targets by population and the
+// AGP report's sections), in a layout of our own (the commercial "AGP Report" layout of the
 // International Diabetes Center is licensed and is not copied):
 //
 //   - glucose statistics and targets: period and days, % time CGM active,

@@ -17,7 +17,8 @@ import (
 // Targets selects the consensus targets a report shows.
 type Targets string
 
-// The target sets of Battelino et al. 2019 (reference standards.md §1.2).
+// The target sets of Battelino et al., Diabetes Care 2019;42:1593–1603
+// (targets by population; the pregnancy rows as in its Table 4).
 const (
 	// TargetsStandard: type 1 and type 2 diabetes, adults: TIR > 70 %,
 	// TBR < 4 % (< 1 % below 54 mg/dL), TAR < 25 % (< 5 % above 250 mg/dL).
@@ -51,8 +52,9 @@ func (t Targets) goals() goals {
 	return goals{tir: 70, below: 4, veryLow: 1, above: 25, veryHigh: 5}
 }
 
-// Consensus targets of the statistics (reference standards.md §1.1, §3,
-// §5.1). Only the consensus's targets are shown as targets (Battelino et
+// Consensus targets of the statistics (ADA Standards of Care Table 6.2,
+// "Standardized CGM metrics for clinical care", adapted from Battelino et
+// al. 2019). Only the consensus's targets are shown as targets (Battelino et
 // al., Diabetes Care 2019;42:1593, Table 2 and "CGM metrics"): the times in
 // ranges, CV ≤ 36 % and ≥ 70 % of the data. Mean glucose and GMI have no
 // consensus target (the commercial AGP's "< 154 mg/dL" and "< 7 %" are the
@@ -61,7 +63,8 @@ func (t Targets) goals() goals {
 const (
 	// GoalCV: glucose variability, CV ≤ 36 % (ADA Table 6.2; Battelino 2019).
 	GoalCV = 36.0
-	// GoalActive: ≥ 70 % of the expected readings (standards.md §5.1).
+	// GoalActive: ≥ 70 % of the expected readings (ADA Table 6.2, "recommend
+	// 70% of data from 14 days"; Battelino 2019).
 	GoalActive = 70.0
 	// DiscordancePoints is the difference between laboratory HbA1c and
 	// GMI, in percentage points, from which the two are flagged as
@@ -79,8 +82,8 @@ const sufficientActive = 70.0
 // 2018;41:2275–2280, which found the two differing by ≥ 0.5 points in
 // about half of the people studied); a difference that large points
 // clinicians to sensor accuracy or to conditions that change glycated
-// haemoglobin (anaemia, haemoglobinopathies, kidney disease). See
-// reference peers.md §5 item 8.
+// haemoglobin (anaemia, haemoglobinopathies, kidney disease). Users ask
+// for it: nightscout/cgm-remote-monitor issue #8370.
 func Discordant(hba1cPercent, gmiPercent float64) bool {
 	return math.Abs(hba1cPercent-gmiPercent) >= DiscordancePoints
 }
@@ -476,7 +479,8 @@ func stats(l locale.Lang, r agp.Report, tg Targets) []Figure {
 	return out
 }
 
-// rangeLabels are the consensus bands in each unit (standards.md §1.1).
+// rangeLabels are the consensus bands in each unit (Battelino et al. 2019;
+// ADA Standards of Care Table 6.2).
 var rangeLabels = map[string][5]string{
 	"mg/dL":     {"< 54 mg/dL", "54–69 mg/dL", "70–180 mg/dL", "181–250 mg/dL", "> 250 mg/dL"},
 	"mmol/L it": {"< 3,0 mmol/L", "3,0–3,8 mmol/L", "3,9–10,0 mmol/L", "10,1–13,9 mmol/L", "> 13,9 mmol/L"},

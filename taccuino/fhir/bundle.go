@@ -42,7 +42,9 @@ func resourceInfo(r Resource) (id string, ident *Identifier, err error) {
 //   - BundleTransaction: every entry is POST to its type with ifNoneExist
 //     "identifier=SYSTEM|VALUE" on the resource's first identifier, a
 //     conditional create, so that re-sending the bundle creates nothing
-//     twice (the IG's dedup advice; standards.md §8.4, trap 21); a record
+//     twice (the IG's dedup advice, HL7 FHIR CGM IG 1.0.0 home page:
+//     clients MAY send ifNoneExist, servers SHOULD support conditional
+//     create); a record
 //     server that assigns new ids rewrites the references to the fullUrls.
 //     timestamp is required (the IG's submission Bundle has it 1..1).
 func NewBundle(typ, base string, timestamp time.Time, resources ...Resource) (Bundle, error) {

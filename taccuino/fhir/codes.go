@@ -1,7 +1,7 @@
 package fhir
 
-// Code systems and fixed URIs (FHIR R4 and the HL7 CGM IG 1.0.0; reference
-// standards.md §8).
+// Code systems and fixed URIs (FHIR R4 and the HL7 FHIR CGM IG 1.0.0, STU1,
+// http://hl7.org/fhir/uv/cgm/STU1).
 const (
 	// LOINC is the code system of every CGM IG code.
 	LOINC = "http://loinc.org"
@@ -17,7 +17,8 @@ const (
 	// IdentifierType is HL7 v2 table 0203 (identifier type).
 	IdentifierType = "http://terminology.hl7.org/CodeSystem/v2-0203"
 	// FiscalCodeSystem is the identifier system of the Italian codice
-	// fiscale (HL7 Italia base, Patient-it-base; standards.md §9.1).
+	// fiscale (HL7 Italia FHIR base, hl7.fhir.it.base, Patient-it-base,
+	// identifier slice codiceFiscale).
 	FiscalCodeSystem = "http://hl7.it/sid/codiceFiscale"
 )
 
@@ -42,8 +43,10 @@ const (
 )
 
 // The LOINC codes of the CGM IG STU1, with the displays the IG publisher
-// renders from the terminology server (standards.md §8.3; trap 18: not the
-// names in the FSH comments).
+// renders from the terminology server (the narratives of the STU1 examples,
+// e.g. https://hl7.org/fhir/uv/cgm/Observation-cgmSummaryTimesInRangesExample.html;
+// not the names in the comments of the IG's input/fsh/profiles.fsh, which
+// call 104642-4 level 1 while it is the very low code).
 const (
 	CodeSummary           = "107931-8" // CGM summary panel (Observation and DiagnosticReport)
 	CodeTimesInRanges     = "106793-3"
@@ -129,7 +132,8 @@ const (
 
 // text returns the human unit text written beside the code: for the IG's
 // units exactly the text its profiles fix in their pattern ("mg/dl",
-// "mmol/l", "days", "%"; trap 17), since a validator compares it too.
+// "mmol/l", "days", "%", as the IG's published examples carry), since a
+// validator compares it too.
 func (u unit) text() string {
 	switch u {
 	case unitMgDL:

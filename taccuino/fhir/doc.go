@@ -25,7 +25,8 @@
 //
 //   - Reporting period: effectivePeriod start and end are the patient's
 //     local calendar dates (Europe/Rome unless the report names another
-//     zone), end inclusive ([PeriodOf]; standards.md trap 20).
+//     zone), end inclusive as a date-only FHIR Period end is (FHIR R4
+//     datatypes, Period) ([PeriodOf]).
 //   - Identity: every resource has a deterministic identifier (a hash of
 //     patient, code and period, or of patient, sensor, kind, instant and
 //     code for a reading) and an id derived from it; a transaction Bundle
@@ -39,7 +40,8 @@
 //     reading's method names its kind (historic, scan, current).
 //   - LO/HI readings keep their limit value with the Quantity comparator
 //     "<" or ">" and the interpretation "<" / ">" (off scale low/high)
-//     ([SensorReadings]; standards.md §8.4, trap 22).
+//     ([SensorReadings]; the HL7 FHIR CGM IG 1.0.0 defines no code for
+//     LO/HI).
 //   - A report without the figures the IG requires has no summary
 //     ([ErrNoSummary]): no value is ever made up.
 //   - Category: observation-category laboratory (DiagnosticReport: v2-0074

@@ -65,7 +65,8 @@ func exampleReport(t testing.TB) agp.Report {
 }
 
 // examplePatient is the patient of the IG's examples, with a test codice
-// fiscale (check character valid; standards.md §9.2).
+// fiscale (check character valid by the tables of D.M. 23 dicembre 1976
+// n. 13813).
 func examplePatient() PatientInfo {
 	return PatientInfo{ID: "patientExample", FiscalCode: "RSSMRA85T10A562S", Family: "Peters", Given: []string{"Amy"}}
 }

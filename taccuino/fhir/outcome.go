@@ -131,7 +131,8 @@ type EntryResult struct {
 // response.status ("201 Created", "200 OK", "400 Bad Request", ...) and,
 // when the result has issues, an OperationOutcome naming their locations.
 // The IG requires a status per entry, since a receiver may store only part
-// of a submission (standards.md §8.4).
+// of a submission (HL7 FHIR CGM IG 1.0.0, home page, on
+// $submit-cgm-bundle).
 func ResponseBundle(results []EntryResult) Bundle {
 	b := Bundle{Type: BundleTransactionResponse, Entry: make([]BundleEntry, len(results))}
 	for i, r := range results {

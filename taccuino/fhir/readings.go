@@ -40,7 +40,8 @@ func readingKindText(k cgm.Kind) string {
 // base/identifier/observation) hashed from patient, sensor, kind, instant
 // and code, from which the id is derived.
 //
-// LO and HI readings (standards.md §8.4, trap 22). A FreeStyle Libre
+// LO and HI readings (the HL7 FHIR CGM IG 1.0.0 defines no code for them;
+// dropping them would underestimate time below and above range). A FreeStyle Libre
 // reports LO below 40 mg/dL and HI above 500 mg/dL; fsecgm stores them at
 // the limit with a flag. They are sent with their limit as value and the
 // FHIR Quantity comparator "<" (LO) or ">" (HI), which says exactly what

@@ -32,10 +32,11 @@ type DeviceInfo struct {
 }
 
 // fiscalCodeRE is the format constraint pat-id-cf-1 of the HL7 Italia
-// Patient-it-base profile (standards.md §9.1): 16 characters, the numeric
+// Patient-it-base profile (HL7 Italia FHIR base, hl7.fhir.it.base,
+// StructureDefinition Patient-it-base): 16 characters, the numeric
 // positions also allowing the omocodia letters. The check character is not
-// verified here (standards.md §9.2: provisional codes exist; the store
-// validates what it accepts).
+// verified here (provisional codes exist; the store validates what it
+// accepts).
 var fiscalCodeRE = regexp.MustCompile(`^[A-Z]{6}[0-9LMNPQRSTUV]{2}[A-Z][0-9LMNPQRSTUV]{2}[A-Z][0-9LMNPQRSTUV]{3}[A-Z]$`)
 
 // patientRef returns the reference to the patient's resource.

@@ -185,7 +185,7 @@ func (is Issues) Unwrap() []error {
 // allowedType returns the kind of entry a resource type makes, or
 // EntryUnknown for a type a submission may not carry: only Observation,
 // Device, Patient, DiagnosticReport and ServiceRequest (the IG's advice to
-// receivers: standards.md §8.4).
+// receivers on its home page, HL7 FHIR CGM IG 1.0.0).
 func allowedType(t string) EntryKind {
 	switch t {
 	case "Observation":

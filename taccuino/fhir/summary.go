@@ -17,8 +17,9 @@ import (
 var ErrNoSummary = errors.New("fhir: not enough data for a CGM summary")
 
 // DateRange is a reporting period as local calendar dates (YYYY-MM-DD), both
-// inclusive: the IG's effectivePeriod start and end (standards.md trap 20:
-// a 14-day report from 2024-05-01 ends 2024-05-14).
+// inclusive: the IG's effectivePeriod start and end (a date-only FHIR Period
+// end includes the whole day: a 14-day report from 2024-05-01 ends
+// 2024-05-14).
 type DateRange struct {
 	Start, End string
 }
@@ -78,7 +79,7 @@ func location(tz string) (*time.Location, error) {
 //
 //   - For a given period [Start, End) the dates are those of Start and of
 //     the last instant before End: a period ending at local midnight ends on
-//     the day before (the FHIR end is inclusive; trap 20).
+//     the day before (the FHIR end is inclusive).
 //   - For an automatic period they are the dates of the first and the last
 //     historic reading.
 func PeriodOf(r agp.Report) (DateRange, error) {
@@ -181,7 +182,7 @@ type summaryContext struct {
 }
 
 // laboratory is the category of every Observation fsecgm writes. The IG
-// mandates none (standards.md §8.4); its examples and its suggested SMART
+// mandates none (HL7 FHIR CGM IG 1.0.0, home page); its examples and its suggested SMART
 // scope (patient/Observation.cu?category=laboratory) use this one.
 func laboratory() []CodeableConcept {
 	return []CodeableConcept{{Coding: []Coding{{System: ObservationCategory, Code: "laboratory", Display: "Laboratory"}}}}
@@ -252,7 +253,7 @@ func (f figure) decimal() (Decimal, error) {
 //
 // The IG's cgm-summary requires hasMember 6..*: times in ranges, GMI, CV,
 // days of wear and sensor active % exactly once each, and at least one
-// mean glucose (trap 19); times in ranges, GMI, CV, days of wear and sensor
+// mean glucose (profile cgm-summary); times in ranges, GMI, CV, days of wear and sensor
 // active % require a valueQuantity (1..1), so no dataAbsentReason can stand
 // in for them. A report without mean glucose (no readings) or without CV
 // (one reading) therefore has no summary: the function fails with

@@ -6,13 +6,13 @@ import (
 )
 
 // Category is the need-of-attention group of a patient in the clinic list,
-// after Tidepool's TIDE report (Time In Range Data Explorer; reference
-// peers.md §1A "Population / clinic triage", tidepool-org/clinic
-// patients/repository/repository.go): a patient is placed in the first
+// after Tidepool's TIDE report (Time In Range Data Explorer;
+// tidepool-org/clinic patients/repository/repository.go): a patient is placed in the first
 // category whose rule the current period meets, in this order, and the
 // list is sorted by category and then by severity. The thresholds are the
 // consensus targets of Battelino et al., Diabetes Care 2019;42:1593–1603
-// (reference standards.md §1.2) and the data sufficiency rule (§5.1).
+// (targets by population) and its data sufficiency rule (≥ 70 % of the
+// expected readings; ADA Standards of Care Table 6.2).
 type Category int16
 
 // The categories, most urgent first.

@@ -13,7 +13,8 @@ func figs(vl, lo, tg, hi, vh, active float64) Figures {
 }
 
 // TestCategorize checks the TIDE order and thresholds (Tidepool TIDE,
-// reference peers.md §1A; Battelino et al. 2019): each rule strictly beyond
+// tidepool-org/clinic patients/repository/repository.go; Battelino et al.
+// 2019): each rule strictly beyond
 // its threshold, the first rule met placing the patient, every rule met
 // flagged.
 func TestCategorize(t *testing.T) {

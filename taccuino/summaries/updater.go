@@ -24,7 +24,8 @@ import (
 )
 
 // PeriodDays is the length of the current and previous periods: 14 local
-// days, the consensus minimum (Battelino et al. 2019; standards.md §5.1).
+// days, the consensus minimum (Battelino et al. 2019; ADA Standards of Care
+// Table 6.2, "recommend 14 days").
 const PeriodDays = 14
 
 // Publisher stores a patient's new summary in the record inside the
