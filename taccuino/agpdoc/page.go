@@ -17,8 +17,8 @@ import (
 // Targets selects the consensus targets a report shows.
 type Targets string
 
-// The target sets of Battelino et al., Diabetes Care 2019;42:1593–1603
-// (targets by population; the pregnancy rows as in its Table 4).
+// The target sets by population of Battelino et al., Diabetes Care
+// 2019;42:1593–1603.
 const (
 	// TargetsStandard: type 1 and type 2 diabetes, adults: TIR > 70 %,
 	// TBR < 4 % (< 1 % below 54 mg/dL), TAR < 25 % (< 5 % above 250 mg/dL).
