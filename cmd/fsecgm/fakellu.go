@@ -111,7 +111,8 @@ func unitName(p librelinkuptest.Patient) string {
 
 // printedSerial returns the serial the patient's app shows for the sensor
 // worn at t: "3" + sn for Libre 2, sn without its final "0" for Libre 3
-// (reference librelinkup.md §1.9).
+// (gui-dos/DiaBLE, DiaBLE/LibreLink.swift; JohanDegraeve/xdripswift,
+// LibreLinkUpFollowManager.swift).
 func printedSerial(sim *glucosim.Patient, t time.Time) string {
 	s, ok := sim.SensorAt(t)
 	if !ok {

@@ -21,8 +21,10 @@ import (
 // Defaults of [Config].
 const (
 	// DefaultInterval is how often each connection is synced: five
-	// minutes, the cadence known to work without rate limits (reference
-	// librelinkup.md §1.11).
+	// minutes, the cadence known to work without rate limits (the default
+	// LINK_UP_TIME_INTERVAL of timoschlueter/nightscout-librelink-up; its
+	// maintainer in issue #128: bursts get HTTP 429, 5-minute polling
+	// works).
 	DefaultInterval = 5 * time.Minute
 	// DefaultLeaseTTL is how long a claimed sync stays leased to its
 	// replica: a replica that dies mid-sync loses its work after it.

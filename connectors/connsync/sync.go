@@ -430,7 +430,8 @@ func devicesOf(g *librelinkup.Graph) []cgmstore.Device {
 }
 
 // modelName names a sensor model from the app's device type id (dtid)
-// or the sensor's product type (pt) (reference librelinkup.md §1.9).
+// or the sensor's product type (pt), as gui-dos/DiaBLE reads them
+// (DiaBLE/LibreLink.swift).
 func modelName(dtid, pt int) string {
 	switch {
 	case dtid == 40068, dtid == 0 && pt == 4:

@@ -28,13 +28,16 @@
 // which neither historic nor current values exist.
 //
 // A Libre 2 patient has a historic point every 15 minutes, a Libre 3 patient
-// every 5 minutes (reference librelinkup.md §1.7 and §3.4); both report a
+// every 5 minutes (the Record Type 0 spacing of LibreView exports, and the
+// graphData of the Libre 3 fixtures of timoschlueter/nightscout-librelink-up
+// tests/data); both report a
 // current value every minute. Historic points lie on the sensor's own grid,
 // counted from the end of its warm-up, so their seconds follow the activation
 // time as in the real payloads.
 //
-// Serial numbers follow the LibreLinkUp `sn` style (reference librelinkup.md
-// §1.9): 10 characters, "MH…" for Libre 2 (printed serial "3MH…") and
+// Serial numbers follow the LibreLinkUp `sn` style (gui-dos/DiaBLE
+// DiaBLE/LibreLink.swift; JohanDegraeve/xdripswift
+// LibreLinkUpFollowManager.swift): 10 characters, "MH…" for Libre 2 (printed serial "3MH…") and
 // "0D…"/"0E…" ending in "0" for Libre 3 (printed without the final "0").
 //
 // None of the numbers here is clinical truth: the simulator only has to look

@@ -31,7 +31,9 @@ func (m Model) String() string {
 }
 
 // HistoryInterval returns the spacing of the model's historic values: 15
-// minutes for Libre 2, 5 minutes for Libre 3 (reference librelinkup.md §1.7).
+// minutes for Libre 2, 5 minutes for Libre 3 (the Record Type 0 spacing of
+// LibreView exports; the Libre 3 graph fixtures of
+// timoschlueter/nightscout-librelink-up).
 func (m Model) HistoryInterval() time.Duration {
 	if m == Libre2 {
 		return 15 * time.Minute
@@ -40,7 +42,7 @@ func (m Model) HistoryInterval() time.Duration {
 }
 
 // ProductType returns the LibreLinkUp sensor `pt` code: 3 for Libre 2, 4 for
-// Libre 3 (reference librelinkup.md §1.9, after DiaBLE).
+// Libre 3 (gui-dos/DiaBLE, DiaBLE/LibreLink.swift).
 func (m Model) ProductType() int {
 	if m == Libre2 {
 		return 3
@@ -49,7 +51,7 @@ func (m Model) ProductType() int {
 }
 
 // DeviceTypeID returns the LibreLinkUp `dtid` of the patient's app: 40067 for
-// Libre 2, 40068 for the Libre 3 app (reference librelinkup.md §1.9).
+// Libre 2, 40068 for the Libre 3 app (gui-dos/DiaBLE, DiaBLE/LibreLink.swift).
 func (m Model) DeviceTypeID() int {
 	if m == Libre2 {
 		return 40067
@@ -299,7 +301,8 @@ func (p *Patient) Current(at time.Time) (Point, bool) {
 	if flags == 0 {
 		// The arrow follows the rate of change over the last 15 minutes of
 		// the smooth signal: ±1 and ±2 mg/dL/min separate the five arrows
-		// (reference librelinkup.md §1.7, GlucoDataHandler's rates).
+		// (GlucoDataHandler's rates, pachi81/GlucoDataHandler
+		// LibreLinkSourceTask.kt).
 		prev := ev.smooth(u - 15*60)
 		rate := (ev.smooth(u) - prev) * bias / 15
 		pt.Trend = trendOf(rate)

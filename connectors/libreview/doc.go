@@ -48,10 +48,12 @@
 // positive or are implausible for the unit (more than twice the sensor's high
 // limit: a unit mix-up) and clamps values beyond the sensor's limits. LibreView
 // writes a LO reading at the sensor's floor, 40 mg/dL or 2.2 mmol/L
-// (librelinkup.md §3.6), so a value AT the low limit is flagged cgm.FlagLow,
+// (values pile up there in real exports; Abbott does not document it), so
+// a value AT the low limit is flagged cgm.FlagLow,
 // and likewise a value at the high limit (500 mg/dL, 27.8 mmol/L) is flagged
 // cgm.FlagHigh, so that time below and above range is not underestimated
-// (standards.md §10, trap 22). The literal values "LO" and "HI", should an
+// (Tidepool's LibreView driver likewise keeps them at the limits,
+// tidepool-org/uploader lib/drivers/abbott/libreViewDriver.js). The literal values "LO" and "HI", should an
 // export ever contain them, are read as the limits with their flag. A decimal
 // value in an mg/dL file is rejected: mg/dL exports hold whole numbers, and a
 // decimal is the sign of mmol/L data under an mg/dL header.
@@ -81,13 +83,15 @@
 // [MonthFirst]: [Parse] returns an error naming the lines.
 //
 // Wall-clock times are interpreted in [Options.Location], the patient's IANA
-// zone (reference metrics.md, "Time zones"). A time that does not exist there
+// zone: the export carries local wall-clock times with no offset. A time that does not exist there
 // (the hour skipped when daylight saving time starts, e.g. 02:30 on 29 March
 // 2026 in Europe/Rome) is a rejected row naming its line. A time that occurs
 // twice (the hour repeated when daylight saving time ends, e.g. 02:30 on 25
 // October 2026 in Europe/Rome, first at 00:30 UTC and again at 01:30 UTC) is
 // resolved from the sequence of readings: a device's rows of one record type
-// are in ascending time order in the export (librelinkup.md §3.4, §3.5), so
+// are in ascending time order in the export (as in every export seen,
+// e.g. the samples of mrvisser/qh-charts src/etc/sample and
+// jeffreyruoss/cgm-food-repsonse-assessment sample-data), so
 // [Parse] picks the earliest of the candidate instants that is not before the
 // previous reading of the same serial number and record type. The first run
 // through the repeated hour thus gets the first (summer time) instants and the

@@ -533,7 +533,8 @@ func parseValue(s string, u cgm.Unit) (v float64, flags cgm.Flag, reason, code s
 	if fe != nil {
 		return 0, 0, fe.Reason, fe.Code, fe.Args
 	}
-	// LibreView writes LO at the floor (librelinkup.md §3.6): a value at a
+	// LibreView writes LO at the floor (values pile up there in real exports;
+	// Abbott does not document it): a value at a
 	// limit is an out-of-range reading.
 	switch {
 	case v <= lo:
