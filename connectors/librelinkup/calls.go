@@ -22,7 +22,8 @@ const (
 // account, or a regional follower account) and returns the session.
 //
 // It starts at Config.Region (the global host by default) and follows a
-// region redirect once (reference librelinkup.md §1.4 (b)). It makes one
+// region redirect once (the redirect body recorded in
+// robberwick/pylibrelinkup tests/data/redirect_response.json). It makes one
 // login request per region it is sent to, never retries a failure, and never
 // accepts terms or a privacy policy: a pending step is an error of kind
 // [KindStepRequired] naming the step. On a 920 answer it retries once with

@@ -16,7 +16,8 @@ import (
 )
 
 // TestClassification replays the recorded error bodies with the HTTP status
-// they were seen with (reference librelinkup.md §1.5) and other answers of
+// they were seen with (the issues and client code testdata/SOURCES.md
+// names for each body) and other answers of
 // the catalogue, and checks the kind, the action and the details.
 func TestClassification(t *testing.T) {
 	read := func(name string) string {

@@ -22,7 +22,8 @@ const (
 	DefaultProduct = "llu.android"
 	// DefaultVersion is the app version sent in the version header: the
 	// minimum is 4.16.0 since October 2025 and clients send 4.17.0
-	// (reference librelinkup.md §1.2).
+	// (timoschlueter/nightscout-librelink-up issue #201;
+	// pachi81/GlucoDataHandler commit 671f89ac).
 	DefaultVersion      = "4.17.0"
 	DefaultTimeout      = 30 * time.Second
 	DefaultRenewBefore  = 24 * time.Hour
@@ -52,7 +53,8 @@ type Config struct {
 	// HTTPClient does the requests. The default has DefaultTimeout, keeps
 	// idle connections for reuse and does not follow HTTP redirects. A given
 	// client should do the same; add a cookie jar to it if Cloudflare asks
-	// for cookies (reference librelinkup.md §4 item 6).
+	// for cookies (timoschlueter/nightscout-librelink-up issue #129, commit
+	// ea89511).
 	HTTPClient *http.Client
 	// Now is the clock (time.Now by default); tests move it.
 	Now func() time.Time
@@ -417,8 +419,9 @@ func (c *Client) fillFromBody(e *Error, body []byte) {
 	}
 }
 
-// statusError classifies a JSON body whose status is not 0 (reference
-// librelinkup.md §1.5).
+// statusError classifies a JSON body whose status is not 0 (the statuses
+// the open-source clients handle: timoschlueter/nightscout-librelink-up,
+// robberwick/pylibrelinkup, gui-dos/DiaBLE).
 func (c *Client) statusError(op string, r *reply, env *envelope) *Error {
 	e := &Error{Op: op, HTTPStatus: r.status, Status: env.Status, Message: cleanMessage(firstNonEmpty(errMsg(env), env.Message))}
 	var d errorData

@@ -1,6 +1,8 @@
 // Package librelinkup is a client of the LibreLinkUp follower API (the v4
-// "/llu" API of Abbott's LibreLinkUp app) as reference librelinkup.md
-// describes it, and the translation of its payloads into cgm readings.
+// "/llu" API of Abbott's LibreLinkUp app) as the open-source clients
+// implement it (timoschlueter/nightscout-librelink-up,
+// robberwick/pylibrelinkup, pachi81/GlucoDataHandler, gui-dos/DiaBLE;
+// Abbott publishes no documentation), and the translation of its payloads into cgm readings.
 //
 // # Calls
 //
@@ -16,7 +18,9 @@
 // (encrypted) and share it between replicas.
 //
 // Every request sends the headers product ("llu.android"), version
-// ("4.17.0"), Account-Id and Authorization (reference librelinkup.md §1.2).
+// ("4.17.0"), Account-Id and Authorization (the HTTP dump of
+// gist.github.com/khskekec/6c13ba01b10d3018d816706a32ae8ab2;
+// timoschlueter/nightscout-librelink-up issue #167 for Account-Id).
 // A 403 with status 920 makes the client retry once with the minimumVersion
 // of the answer, keep that version for later calls, and report a [Warning]
 // to the operator.
@@ -25,7 +29,8 @@
 //
 // Logins start at the global host api.libreview.io and follow its region
 // redirect once to api-<region>.libreview.io (api.libreview.ru and
-// api-cn.myfreestyle.cn for ru and cn; reference librelinkup.md §1.1).
+// api-cn.myfreestyle.cn for ru and cn; timoschlueter/nightscout-librelink-up,
+// src/constants/llu-api-endpoints.ts).
 // Config.BaseURL (FSECGM_LIBRELINKUP_URL) overrides the table: its
 // "{region}" placeholder becomes the region code, or "global" for the global
 // host, so "http://127.0.0.1:8091/{region}" reaches every region of the fake
@@ -36,7 +41,8 @@
 // Values come from ValueInMgPerDl, so readings are in mg/dL whatever the
 // patient's unit; times come from FactoryTimestamp, read as UTC with layout
 // "1/2/2006 3:04:05 PM" (Timestamp is the phone's wall clock and is never
-// used as the instant; reference librelinkup.md §4 item 10). Graph points are
+// used as the instant; timoschlueter/nightscout-librelink-up commit c5175a4,
+// "Fixed timezone error"). Graph points are
 // kind cgm.Historic without trend; the connection's glucoseMeasurement is
 // kind cgm.Current with its arrow (1 ↓ … 5 ↑); the logbook's scans are
 // cgm.Scan (see [Logbook]). Device is the serial (`sn`) of the sensor active

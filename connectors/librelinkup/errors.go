@@ -12,7 +12,9 @@ import (
 // [*Error] carrying one of these kinds; [KindOf] extracts it.
 type ErrorKind uint8
 
-// The kinds of failure (reference librelinkup.md §1.4, §1.5 and §4).
+// The kinds of failure, as the open-source clients meet them
+// (timoschlueter/nightscout-librelink-up, robberwick/pylibrelinkup,
+// pachi81/GlucoDataHandler, gui-dos/DiaBLE, and their issue trackers).
 const (
 	// KindBadCredentials: login answered status 2 (wrong e-mail or
 	// password). Retrying can lock the patient's account: stop until the
@@ -160,7 +162,8 @@ func (k ErrorKind) Action() Action {
 
 // Default waits when the server gives none. Five minutes after a rate limit
 // is GlucoDataHandler's practice; the lockout lasts 300 s by its own body
-// (reference librelinkup.md §1.4 (e), §1.11, §4 item 5).
+// (pachi81/GlucoDataHandler, LibreLinkSourceTask.kt;
+// timoschlueter/nightscout-librelink-up issues #146 and #218).
 const (
 	DefaultLockout         = 300 * time.Second
 	DefaultRateLimitWait   = 5 * time.Minute

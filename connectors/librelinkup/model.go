@@ -45,8 +45,8 @@ func (c Connection) LogValue() slog.Value {
 	return slog.GroupValue(slog.String("id", c.ID), slog.String("patientId", c.PatientID))
 }
 
-// Sensor is a sensor as LibreLinkUp describes it (reference librelinkup.md
-// §1.9).
+// Sensor is a sensor as LibreLinkUp describes it (gui-dos/DiaBLE,
+// DiaBLE/LibreLink.swift; FokkeZB/libreview-unofficial, models).
 type Sensor struct {
 	// Serial is the 10-character `sn`. It is the Device of the readings.
 	Serial string
@@ -66,8 +66,8 @@ type Sensor struct {
 // SerialMatches reports whether printed, a serial number as the patient
 // reads it in the LibreLink app or on the sensor box, designates this
 // sensor. The app's serial differs from `sn` by a prefix "0" (Libre 1) or
-// "3" (Libre 2), or by the final "0" of `sn` (Libre 3) (reference
-// librelinkup.md §1.9); case, spaces and dashes are ignored. It is the
+// "3" (Libre 2), or by the final "0" of `sn` (Libre 3) (gui-dos/DiaBLE;
+// JohanDegraeve/xdripswift, LibreLinkUpFollowManager.swift); case, spaces and dashes are ignored. It is the
 // evidence that binds a follower-account connection to a patient, together
 // with the name.
 func (s Sensor) SerialMatches(printed string) bool {
@@ -126,8 +126,9 @@ type ConnectionList struct {
 // AlarmType is the alarmType of a logbook alarm.
 type AlarmType uint8
 
-// The logbook alarm types (reference librelinkup.md §1.7: the logbook data
-// shows 1 with 53–69 mg/dL and 2 with 252–259 mg/dL).
+// The logbook alarm types (the recorded logbook of
+// FokkeZB/libreview-unofficial shows 1 with 53–69 mg/dL and 2 with 252–259
+// mg/dL; gui-dos/DiaBLE: "0: fixedLow, 1: low, 2: high").
 const (
 	AlarmFixedLow AlarmType = 0
 	AlarmLow      AlarmType = 1
@@ -164,7 +165,8 @@ type Alarm struct {
 // Entries of type 1 are readings the patient asked for in the app (an NFC
 // scan with Libre 1/2; with Libre 3 the app's "glucose events"): they become
 // kind cgm.Scan, as in the LibreView CSV, where each app reading is a scan
-// record (reference librelinkup.md §1.8, §3.4). Entries of type 3 are alarms
+// record (j-kaltes/Juggluco, libreviewexport.cpp; LibreView exports of
+// Libre 3 accounts). Entries of type 3 are alarms
 // that carry the real-time value at the alarm: that value becomes kind
 // cgm.Current (the kind of the 1-minute values) and the alarm an [Alarm].
 // Entries of type 2 are alarms without a value. Type 0 (a graph point, never

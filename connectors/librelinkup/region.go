@@ -13,7 +13,8 @@ const RegionPlaceholder = "{region}"
 const GlobalRegion = "global"
 
 // KnownRegions returns the region codes seen in login redirects and in the
-// regionalMap of /llu/config/country (reference librelinkup.md §1.1). Other
+// regionalMap of /llu/config/country (timoschlueter/nightscout-librelink-up,
+// src/constants/llu-api-endpoints.ts; FokkeZB/libreview-unofficial). Other
 // codes of the same shape are accepted too: new regions appear (la in 2024).
 func KnownRegions() []string {
 	return []string{"ae", "ap", "au", "ca", "cn", "de", "eu", "eu2", "fr", "jp", "la", "ru", "us"}
@@ -40,8 +41,9 @@ func ValidRegion(code string) bool {
 
 // RegionHost returns the API host of a region: api.libreview.io for "",
 // api.libreview.ru for ru, api-cn.myfreestyle.cn for cn, and
-// api-<region>.libreview.io otherwise (reference librelinkup.md §1.1; the
-// api-ru/api-cn.libreview.io hosts of one Go client are wrong).
+// api-<region>.libreview.io otherwise (timoschlueter/nightscout-librelink-up,
+// commits b77fd4e for ru and 1b13082 for cn; the api-ru/api-cn.libreview.io
+// hosts of MrCodeEU/nightscout-librelink-up-go are found in no other source).
 func RegionHost(region string) string {
 	switch region {
 	case "":

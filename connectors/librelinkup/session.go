@@ -12,8 +12,9 @@ import (
 //
 // A Session serializes to JSON (encoding/json) so that the sync can store it,
 // encrypted, and share it between replicas: a token lives 180 days and
-// logging in on every poll is what gets accounts rate limited (reference
-// librelinkup.md §1.4, §1.11). The token is a secret: never log a Session's
+// logging in on every poll is what gets accounts rate limited
+// (authTicket.duration 15552000000 ms in the recorded login replies;
+// timoschlueter/nightscout-librelink-up issue #128). The token is a secret: never log a Session's
 // fields; its LogValue shows only the region and expiry.
 type Session struct {
 	// Token is the JWT of authTicket.token, sent as "Authorization: Bearer".
@@ -21,8 +22,8 @@ type Session struct {
 	// Expires is authTicket.expires (UTC).
 	Expires time.Time `json:"expires"`
 	// AccountID is the lower-case hex SHA-256 of the user id, sent as the
-	// Account-Id header (required since LLU 4.12.0, reference librelinkup.md
-	// §1.2).
+	// Account-Id header (required since LLU 4.12.0,
+	// timoschlueter/nightscout-librelink-up issue #167).
 	AccountID string `json:"accountId"`
 	// Region is the region code of the host that issued the token ("" for the
 	// global host api.libreview.io). Data calls go to the same host.

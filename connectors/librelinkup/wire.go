@@ -14,11 +14,13 @@ import (
 )
 
 // TimestampLayout is the layout of FactoryTimestamp and Timestamp: US
-// month/day/year, 12-hour clock, no zone, no zero padding (reference
-// librelinkup.md §1.7).
+// month/day/year, 12-hour clock, no zone, no zero padding (as in the
+// recorded responses of testdata, e.g. timoschlueter/nightscout-librelink-up
+// tests/data/graph.json; robberwick/pylibrelinkup parses it so).
 const TimestampLayout = "1/2/2006 3:04:05 PM"
 
-// The wire format, as in the fixtures (reference librelinkup.md §1.6–§1.9).
+// The wire format, as in the recorded responses of testdata (their
+// upstreams are listed in testdata/SOURCES.md).
 type (
 	// glucoseItem holds the members of a GlucoseItem that fsecgm uses.
 	// Timestamp (the phone's wall clock), Value and GlucoseUnits (the
@@ -466,9 +468,10 @@ func serialAt(sensors []Sensor, t time.Time) string {
 	return sensors[i-1].Serial
 }
 
-// parseTimestamp reads a FactoryTimestamp as UTC (reference librelinkup.md
-// §1.7 and §4 item 10: Timestamp is the phone's wall clock and must not be
-// used as the instant).
+// parseTimestamp reads a FactoryTimestamp as UTC (as robberwick/pylibrelinkup
+// and pachi81/GlucoDataHandler do: Timestamp is the phone's wall clock and
+// must not be used as the instant; timoschlueter/nightscout-librelink-up
+// fixed its time zone error so, commit c5175a4).
 func parseTimestamp(s string) (time.Time, error) {
 	t, err := time.ParseInLocation(TimestampLayout, s, time.UTC)
 	if err != nil {

@@ -1,5 +1,8 @@
 // Package librelinkuptest is a faithful fake of the LibreLinkUp follower API
-// (reference librelinkup.md §1, checklist §1.14) for tests, demos
+// (as the open-source clients and their recorded responses show it:
+// timoschlueter/nightscout-librelink-up, robberwick/pylibrelinkup,
+// pachi81/GlucoDataHandler, gui-dos/DiaBLE, FokkeZB/libreview-unofficial)
+// for tests, demos
 // (`fsecgm fake-librelinkup`) and benchmarks. It speaks the real wire format:
 // the same JSON members in the same order as the recorded payloads, the
 // status-in-the-body convention, HS256 tokens with the documented claims and

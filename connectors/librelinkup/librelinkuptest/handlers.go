@@ -16,7 +16,8 @@ import (
 	"fsecgm/connectors/glucosim"
 )
 
-// Fixed bodies (reference librelinkup.md §1.5; shared/fixtures/librelinkup).
+// Fixed bodies, as recorded in connectors/librelinkup/testdata (their
+// sources in its SOURCES.md).
 const (
 	bodyBadCredentials   = `{"status":2,"error":{"message":"notAuthenticated"}}`
 	bodyNotFound         = `{"error":{"message":"couldNotLoadPatient"},"status":4}`
@@ -105,8 +106,9 @@ func route(r *http.Request) (string, string) {
 	return hostRegion(r.Host), p
 }
 
-// hostRegion maps a real LibreLinkUp host name to its region (reference
-// librelinkup.md §1.1).
+// hostRegion maps a real LibreLinkUp host name to its region
+// (timoschlueter/nightscout-librelink-up, src/constants/llu-api-endpoints.ts;
+// the regionalMap of /llu/config/country in FokkeZB/libreview-unofficial).
 func hostRegion(host string) string {
 	if h, _, ok := strings.Cut(host, ":"); ok {
 		host = h
@@ -271,7 +273,8 @@ func jsonString(s string) string {
 }
 
 // handleContinue accepts a document step: POST /auth/continue/{tou|pp} with
-// the step's token (reference librelinkup.md §1.3). fsecgm's client never
+// the step's token (FokkeZB/libreview-unofficial, reference/LibreView.yaml;
+// pachi81/GlucoDataHandler, LibreLinkSourceTask.kt). fsecgm's client never
 // calls it; the fake has it so that a test can play the patient.
 func (s *Server) handleContinue(w http.ResponseWriter, r *http.Request, step string) {
 	if !headersPresent(w, r) {
@@ -302,9 +305,10 @@ func (s *Server) handleContinue(w http.ResponseWriter, r *http.Request, step str
 	s.writeBody(w, http.StatusOK, body, nil, 0)
 }
 
-// handleData serves connections, graph and logbook. The checks follow
-// reference librelinkup.md §1.14 item 4: token (401), version (403/920),
-// Account-Id (400), then the account's faults.
+// handleData serves connections, graph and logbook. The checks come in this
+// order: token (401 "invalid or expired jwt", gui-dos/DiaBLE), version
+// (403/920, timoschlueter/nightscout-librelink-up issue #175), Account-Id
+// (400 RequiredHeaderMissing, issue #167), then the account's faults.
 func (s *Server) handleData(w http.ResponseWriter, r *http.Request, region string, ep Endpoint, patientID string) {
 	if !headersPresent(w, r) {
 		return
@@ -558,7 +562,8 @@ func (s *Server) requestFault(w http.ResponseWriter, r *http.Request, f *Faults)
 
 // cloudflarePage returns a block page in the style of Cloudflare's
 // "Attention Required!" (403) and error 1015 rate-limit (429) pages
-// (reference librelinkup.md §1.5); the text is the fake's own.
+// (timoschlueter/nightscout-librelink-up issues #129 and #182); the text is
+// the fake's own.
 func cloudflarePage(status int) string {
 	title, text := "Attention Required! | Cloudflare", "Sorry, you have been blocked. This website is using a security service to protect itself from online attacks."
 	if status == http.StatusTooManyRequests {

@@ -106,8 +106,9 @@ func appendUSTime(b []byte, t time.Time) []byte {
 }
 
 // color is the MeasurementColor of a value: 4 red below target, 3 orange
-// above the high alarm, 2 yellow above target, 1 green in target (reference
-// librelinkup.md §1.7).
+// above the high alarm, 2 yellow above target, 1 green in target
+// (gui-dos/DiaBLE's enum, DiaBLE/LibreLink.swift; consistent with the
+// recorded logbook of FokkeZB/libreview-unofficial).
 func (p *patient) color(mgdl int) int {
 	switch {
 	case mgdl < p.spec.TargetLow:
@@ -120,7 +121,8 @@ func (p *patient) color(mgdl int) int {
 	return 1
 }
 
-// Item types (reference librelinkup.md §1.7).
+// Item types (gui-dos/DiaBLE, DiaBLE/LibreLink.swift: "0: graph, 1:
+// logbook, 2: alarm, 3: hybrid").
 const (
 	itemGraph        = 0
 	itemMeasurement  = 1

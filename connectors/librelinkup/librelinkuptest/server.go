@@ -19,7 +19,8 @@ import (
 // Defaults of [Options].
 const (
 	// DefaultMinVersion is the minimum app version since 8 October 2025
-	// (reference librelinkup.md §1.2).
+	// (Abbott's e-mail quoted in timoschlueter/nightscout-librelink-up issue
+	// #201; the 920 body in pachi81/GlucoDataHandler commit 1eb94ec0).
 	DefaultMinVersion = "4.16.0"
 	// TokenLifetime is the lifetime of a login token: 180 days
 	// (authTicket.duration 15552000000 ms).
@@ -27,11 +28,13 @@ const (
 	// StepTokenLifetime is the lifetime of the token of a step reply.
 	StepTokenLifetime = time.Hour
 	// DefaultGraphSpan and DefaultGraphLag place graphData: about 12 h
-	// ending about 17 minutes before now (reference librelinkup.md §1.7).
+	// ending about 17 minutes before now (timoschlueter/nightscout-librelink-up
+	// tests/data/graph.json; gui-dos/DiaBLE's "17-minute delay").
 	DefaultGraphSpan = 12 * time.Hour
 	DefaultGraphLag  = 17 * time.Minute
 	// Lockout: 3 failures within 60 s lock the account for 300 s (the
-	// fields of the "locked" body, reference librelinkup.md §1.4 (e)).
+	// fields of the "locked" body, timoschlueter/nightscout-librelink-up
+	// issues #146 and #218).
 	DefaultLockoutFailures = 3
 	DefaultLockoutWindow   = 60 * time.Second
 	DefaultLockoutDuration = 300 * time.Second
@@ -50,7 +53,7 @@ type Options struct {
 	Secret []byte
 	// WrongAccountIDStatus is the HTTP status of a data call whose
 	// Account-Id header is present but wrong: 401 (default) or 403. The real
-	// server's answer is unknown (reference librelinkup.md §1.14, item 4).
+	// server's answer is unknown: no client or report shows it.
 	WrongAccountIDStatus int
 	// StrangerHost911 makes a login on a regional host other than the
 	// account's answer {"status":911} instead of a redirect.
@@ -131,8 +134,9 @@ const (
 	AllEndpoints = EndpointLogin | EndpointConnections | EndpointGraph | EndpointLogbook
 )
 
-// Faults are the failures an account's requests meet (reference
-// librelinkup.md §1.5 and §1.14, item 8). The zero value is a healthy
+// Faults are the failures an account's requests meet, as the open-source
+// clients' trackers report them (timoschlueter/nightscout-librelink-up
+// issues #128, #129, #182; status 911 in gui-dos/DiaBLE). The zero value is a healthy
 // account. Lockouts, steps and expired tokens have their own methods
 // ([Server.Lock], [Server.SetSteps], [Server.ExpireTokens]).
 type Faults struct {

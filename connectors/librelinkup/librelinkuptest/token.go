@@ -17,8 +17,8 @@ import (
 	"fsecgm/cgm"
 )
 
-// claims are the claims of a LibreLinkUp token (reference librelinkup.md
-// §1.4): id, names, country, region, role, units, practices, email, c, s,
+// claims are the claims of a LibreLinkUp token (as decoded by
+// timoschlueter/nightscout-librelink-up and robberwick/pylibrelinkup): id, names, country, region, role, units, practices, email, c, s,
 // exp. The fake adds jti, a per-account sequence number, so that
 // ExpireTokens can revoke the tokens issued so far.
 type claims struct {
