@@ -87,7 +87,7 @@ func localConcepts() []CodeSystemConcept {
 		{Code: LocalMeanEpisodeGlucose, Display: "Mean glucose during episodes",
 			Definition: "Component of an episodes Observation: the mean over the episodes of each episode's mean interpolated glucose, in mg/dL, as iglu 4.3.0 avg_ep_gl. Left out when there is no episode. Unit: mg/dL."},
 		{Code: LocalScanCount, Display: "Number of sensor scans",
-			Definition: "The number of scan readings (a FreeStyle Libre reading asked for by scanning the sensor; LibreView record type 1) in the reporting period. Scans do not enter any other figure: they would count twice the glucose of the historic readings. Unit: {scans}."},
+			Definition: "The number of scan readings (a FreeStyle Libre reading asked for by scanning the sensor; LibreView record type 1) in the reporting period. Scans do not enter any other figure: the glucometrics use the historic readings only. Unit: {scans}."},
 		{Code: LocalGRI, Display: "Glycemia Risk Index (GRI)",
 			Definition: "The Glycemia Risk Index of the reporting period (Klonoff et al., J Diabetes Sci Technol 2023;17:1226): 3.0 x the hypoglycaemia component + 1.6 x the hyperglycaemia component (= 3.0 x %VLow + 2.4 x %Low + 1.6 x %VHigh + 0.8 x %High), capped at 100, the percentages being those of the historic readings in the consensus bands (VLow < 54, Low 54-69, High 181-250, VHigh > 250 mg/dL; the mmol/L cut-offs for readings reported in mmol/L), as iglu 4.3.0 gri() computes it. LOINC has no code for it. Value: the index, 0-100 (unit {score}); components: the two components (%) and the zone (gri-zone)."},
 		{Code: LocalGRIHypoComponent, Display: "GRI hypoglycaemia component",
