@@ -6,7 +6,8 @@
 // 00020–00029 taccuino, 00030–00039 FHIR, 00040–00049 reports, 00060–00069
 // access notifications, 00080–00089 the abuse and session rules (repeated
 // refusals, ended sessions, identifiers per patient, probes of ids of
-// nothing). Because an
+// nothing), 00090–00099 the measurements of the patients' own devices.
+// Because an
 // area may add a file below a number another area has already applied,
 // migrations are applied out of order when needed: every file not yet
 // applied is applied, in number order.

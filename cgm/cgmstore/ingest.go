@@ -265,7 +265,7 @@ func (s *Store) Ingest(ctx context.Context, b Batch) (Result, error) {
 	if err != nil {
 		return Result{}, err
 	}
-	s.ensureMonths(ctx, p.months)
+	s.ensureMonths(ctx, s.readingParts, p.months)
 	var res Result
 	err = pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error {
 		var err error
@@ -293,15 +293,8 @@ func (s *Store) IngestTx(ctx context.Context, tx pgx.Tx, b Batch) (Result, error
 	if err != nil {
 		return Result{}, err
 	}
-	if len(s.missingMonths(p.months)) > 0 {
-		if err := s.learnMonths(ctx, tx); err != nil {
-			return Result{}, err
-		}
-		if len(s.missingMonths(p.months)) > 0 {
-			pctx, cancel := context.WithTimeout(ctx, partitionWait)
-			s.ensureMonths(pctx, p.months)
-			cancel()
-		}
+	if err := s.prepareMonths(ctx, tx, s.readingParts, p.months); err != nil {
+		return Result{}, err
 	}
 	var res Result
 	err = pgx.BeginFunc(ctx, tx, func(tx pgx.Tx) error {

@@ -43,7 +43,6 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
-	"sync"
 	"time"
 
 	"github.com/jackc/pgx/v5"
@@ -91,17 +90,18 @@ type Store struct {
 	now      func() time.Time
 	onIngest func(Source, Result)
 
-	mu     sync.Mutex
-	months map[int]bool // UTC months (year*12 + month-1) known to have a partition
-	// allMonths: readings are not natively partitioned (TimescaleDB):
-	// there is no partition to create.
-	allMonths bool
+	// readingParts and measureParts are the monthly partitions of
+	// readings and measurements this store knows of.
+	readingParts, measureParts *partitioned
 }
 
 // New returns a store on pool, whose database must be migrated (package
 // migrations).
 func New(pool *pgxpool.Pool, opts Options) *Store {
-	s := &Store{pool: pool, logger: opts.Logger, now: opts.Now, onIngest: opts.OnIngest, months: map[int]bool{}}
+	s := &Store{pool: pool, logger: opts.Logger, now: opts.Now, onIngest: opts.OnIngest,
+		readingParts: newPartitioned("readings", "SELECT readings_ensure_partitions($1, $2)", "readings"),
+		measureParts: newPartitioned("measurements", "SELECT fsecgm_ensure_month_partitions('measurements', 'start_at', $1, $2)", "measurements"),
+	}
 	if s.logger == nil {
 		s.logger = slog.New(slog.DiscardHandler)
 	}

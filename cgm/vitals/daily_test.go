@@ -185,7 +185,10 @@ func TestValidate(t *testing.T) {
 		{"valid", func(m Measurement) Measurement { return m }, ""},
 		{"kind", func(m Measurement) Measurement { m.Kind = 0; return m }, "kind"},
 		{"no start", func(m Measurement) Measurement { m.Start = time.Time{}; return m }, "start"},
-		{"future", func(m Measurement) Measurement { m.Start, m.End = now.Add(48*time.Hour), now.Add(49*time.Hour); return m }, "start"},
+		{"future", func(m Measurement) Measurement {
+			m.Start, m.End = now.Add(48*time.Hour), now.Add(49*time.Hour)
+			return m
+		}, "start"},
 		{"end before start", func(m Measurement) Measurement { m.End = m.Start.Add(-time.Second); return m }, "end"},
 		{"too long", func(m Measurement) Measurement { m.End = m.Start.Add(49 * time.Hour); return m }, "end"},
 		{"negative steps", func(m Measurement) Measurement { m.Value = -1; return m }, "value"},
