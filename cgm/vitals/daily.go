@@ -96,8 +96,9 @@ type Options struct {
 	// Location is the patient's zone: days are its calendar days (UTC
 	// when nil).
 	Location *time.Location
-	// From and To are the first and last local day to return (only their
-	// dates count); zero: the first and the last day with data.
+	// From and To are the first and last local day to return, every day
+	// between them included, empty or not (only their dates count). Both
+	// zero: the days with data only.
 	From, To time.Time
 	// Ranking orders the sources where they overlap.
 	Ranking Ranking
@@ -150,8 +151,8 @@ type acc struct {
 }
 
 // Daily summarises measurements on the local days of o.Location (see the
-// package documentation): one [Day] per local date from o.From to o.To
-// (default the first and last day with data), empty days included. ms may
+// package documentation): one [Day] per local date from o.From to o.To,
+// empty days included, or, without them, one per day with data. ms may
 // be in any order and hold any kinds; measurements that fail Validate are
 // the caller's to refuse, not Daily's.
 func Daily(ms []Measurement, o Options) []Day {
@@ -282,20 +283,27 @@ func Daily(ms []Measurement, o Options) []Day {
 	// The range of days.
 	var from, to date
 	switch {
-	case !o.From.IsZero() && !o.To.IsZero():
-		from, to = civil(o.From), civil(o.To)
-	default:
-		first := true
+	case o.From.IsZero() && o.To.IsZero():
+		keys := make([]date, 0, len(days))
 		for d := range days {
-			if first || d.compare(from) < 0 {
+			keys = append(keys, d)
+		}
+		slices.SortFunc(keys, date.compare)
+		out := make([]Day, len(keys))
+		for i, d := range keys {
+			out[i] = days[d].day(d)
+		}
+		return out
+	case o.From.IsZero() || o.To.IsZero():
+		for d := range days {
+			if d.compare(from) < 0 || from == (date{}) {
 				from = d
 			}
-			if first || d.compare(to) > 0 {
+			if d.compare(to) > 0 || to == (date{}) {
 				to = d
 			}
-			first = false
 		}
-		if first {
+		if len(days) == 0 {
 			return []Day{}
 		}
 		if !o.From.IsZero() {
@@ -304,6 +312,8 @@ func Daily(ms []Measurement, o Options) []Day {
 		if !o.To.IsZero() {
 			to = civil(o.To)
 		}
+	default:
+		from, to = civil(o.From), civil(o.To)
 	}
 	out := []Day{}
 	for d := from; d.compare(to) <= 0; d = d.next() {

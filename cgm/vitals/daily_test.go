@@ -40,6 +40,15 @@ func TestDailyDST(t *testing.T) {
 		}
 	}
 	days := Daily(ms, Options{Location: loc})
+	// 27-31 March and 24-27 October, and the phone's last sample of each
+	// span reaching past midnight into 1 April and 28 October.
+	if len(days) != 11 {
+		t.Errorf("%d days with data, want 11", len(days))
+	}
+	days = Daily(ms, Options{Location: loc, From: time.Date(2026, 3, 27, 0, 0, 0, 0, time.UTC), To: time.Date(2026, 10, 27, 0, 0, 0, 0, time.UTC)})
+	if len(days) != 215 {
+		t.Errorf("%d days from 27 March to 27 October, want 215", len(days))
+	}
 	want := map[string]float64{"2026-03-28": 1440, "2026-03-29": 1380, "2026-03-30": 1440,
 		"2026-10-24": 1440, "2026-10-25": 1500, "2026-10-26": 1440}
 	seen := 0
