@@ -5,7 +5,11 @@ import "fmt"
 // LocalCodeSystem is the canonical URL of fsecgm's own code system for the
 // figures the HL7 CGM IG has no profile and LOINC (as used by the IG) has no
 // code for: time in tight range, hypo- and hyperglycaemic episodes, scans,
-// the Glycemia Risk Index, and the kind of a sensor reading. It is a fixed canonical, the same for
+// the Glycemia Risk Index, and the kind of a sensor reading; and, since
+// version 1.2.0, the daily figures of the patient's own devices that no
+// LOINC code of the Vital Signs and Physical Activity IGs means exactly
+// (distance, active energy, minimum heart rate, awake, unstaged and in-bed
+// minutes). It is a fixed canonical, the same for
 // every deployment, so that a code means one thing wherever it is read; the
 // resource itself is [LocalCodes], served at /fhir/CodeSystem/cgm-metrics.
 const LocalCodeSystem = "https://fsecgm.example.org/fhir/CodeSystem/cgm-metrics"
@@ -15,7 +19,7 @@ const LocalCodeSystemID = "cgm-metrics"
 
 // LocalCodeSystemVersion is the version of [LocalCodes]; it changes whenever
 // a definition changes.
-const LocalCodeSystemVersion = "1.1.0"
+const LocalCodeSystemVersion = "1.2.0"
 
 // The codes of [LocalCodeSystem].
 const (
@@ -101,6 +105,18 @@ func localConcepts() []CodeSystemConcept {
 		{Code: "gri-zone-c", Display: "GRI zone C (over 40 to 60)", Definition: "Value of a gri-zone component: GRI over 40 and up to 60, the middle risk quintile of Klonoff et al. 2023."},
 		{Code: "gri-zone-d", Display: "GRI zone D (over 60 to 80)", Definition: "Value of a gri-zone component: GRI over 60 and up to 80, the fourth risk quintile of Klonoff et al. 2023."},
 		{Code: "gri-zone-e", Display: "GRI zone E (over 80)", Definition: "Value of a gri-zone component: GRI over 80, the highest risk quintile of Klonoff et al. 2023."},
+		{Code: LocalDistanceDay, Display: "Walking and running distance in the local day",
+			Definition: "The distance walked and run in the patient's local calendar day (23 or 25 hours on the days the clocks change), in metres, from the patient's own devices (HKQuantityTypeIdentifierDistanceWalkingRunning and the like); where two sources overlap in time only the one the patient ranks first counts (as the Apple Health app merges sources; Apple Support HT204351), a sample spanning midnight split in proportion to time. Effective: the local date. Unit: m."},
+		{Code: LocalActiveEnergyDay, Display: "Active energy burned in the local day",
+			Definition: "The active energy (energy burned above the basal rate; HKQuantityTypeIdentifierActiveEnergyBurned) of the patient's local calendar day, in kilocalories, sources merged as for walking-running-distance-day. LOINC 41979-6 (Calories burned in 24 hour) does not say active and is not used for it. Effective: the local date. Unit: kcal."},
+		{Code: LocalHeartRateMinDay, Display: "Lowest heart rate of the local day",
+			Definition: "The lowest heart-rate sample of the patient's local calendar day from their own devices, in each minute only the samples of the source the patient ranks first. Effective: the local date. Unit: /min."},
+		{Code: LocalSleepAwake, Display: "Awake time within sleep",
+			Definition: "Component of a Sleep duration (LOINC 93832-4) Observation: the minutes awake inside the sleep sessions that ended on the local day (HKCategoryValueSleepAnalysisAwake, Fitbit wake). Unit: min."},
+		{Code: LocalSleepUnspecified, Display: "Sleep without a stage",
+			Definition: "Component of a Sleep duration (LOINC 93832-4) Observation: the minutes asleep for which the device gave no stage (HKCategoryValueSleepAnalysisAsleepUnspecified, Fitbit classic asleep). Unit: min."},
+		{Code: LocalSleepInBed, Display: "Time in bed",
+			Definition: "Component of a Sleep duration (LOINC 93832-4) Observation: the minutes in bed (HKCategoryValueSleepAnalysisInBed, a Fitbit log's start to end) of the in-bed sessions that ended on the local day; they overlap the stages. Unit: min."},
 		{Code: LocalReadingHistoric, Display: "Historic sensor reading",
 			Definition: "Used in Observation.method of a CGM sensor reading: an automatic reading the sensor stores at its fixed interval (LibreView record type 0). Only these readings enter the glucometrics."},
 		{Code: LocalReadingScan, Display: "Scan sensor reading",
@@ -132,14 +148,15 @@ func LocalCodes() CodeSystem {
 		URL:          LocalCodeSystem,
 		Version:      LocalCodeSystemVersion,
 		Name:         "FsecgmCGMMetrics",
-		Title:        "fsecgm CGM metrics without an HL7 CGM IG profile",
+		Title:        "fsecgm CGM metrics without an HL7 CGM IG profile, and daily device measures without a LOINC code",
 		Status:       "active",
 		Experimental: &no,
 		Date:         "2026-01-01",
 		Publisher:    "fsecgm",
 		Description: "Codes for the continuous glucose monitoring figures fsecgm computes that the HL7 FHIR CGM IG 1.0.0 " +
 			"has no profile for: time in tight range, hypo- and hyperglycaemic episodes, scan counts, the Glycemia Risk " +
-			"Index with its components and zones, and the kind of a sensor reading. Each definition cites its source; glucose thresholds are the consensus ones " +
+			"Index with its components and zones, and the kind of a sensor reading; and the daily figures of the patient's own devices " +
+			"that no LOINC code of the HL7 Vital Signs profiles or Physical Activity IG means exactly. Each definition cites its source; glucose thresholds are the consensus ones " +
 			"(Battelino et al., Diabetes Care 2019;42:1593). These codes are never used where a LOINC code of the IG applies.",
 		CaseSensitive: &yes,
 		Content:       "complete",

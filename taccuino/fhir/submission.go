@@ -51,9 +51,13 @@ const (
 	EntryReport
 	// EntryOrder: a ServiceRequest (a data submission order).
 	EntryOrder
+	// EntryMeasurement: a measurement of the patient's own devices (heart
+	// rate, blood pressure, steps, calories, sleep: see [VitalEntry]), for
+	// the store's measurements.
+	EntryMeasurement
 )
 
-var entryKindNames = [...]string{"unknown", "sensor reading", "summary", "device", "patient", "report", "order"}
+var entryKindNames = [...]string{"unknown", "sensor reading", "summary", "device", "patient", "report", "order", "measurement"}
 
 // String returns the kind's name.
 func (k EntryKind) String() string {
@@ -104,6 +108,9 @@ type SubmissionEntry struct {
 	// Reading is the reading of a sensor reading entry; nil when the entry
 	// is rejected or has no value (dataAbsentReason).
 	Reading *cgm.Reading
+	// Vital is the measurement of a measurement entry; nil when the entry
+	// is rejected.
+	Vital *VitalEntry
 	// Serial is the serialNumber of a Device entry.
 	Serial string
 	// FiscalCode is the codice fiscale identifier of a Patient entry
@@ -240,7 +247,15 @@ var dateTimeRE = regexp.MustCompile(`^[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9]{2}:[0-9]{
 // dataAbsentReason and no value is kept with a warning and no Reading
 // ([SubmissionEntry.Skipped]). Summary Observations (107931-8 and its
 // members) need a subject and an effectivePeriod with start and end, and
-// are otherwise kept as received. Other Observations are rejected.
+// are otherwise kept as received. Measurements of the patient's own devices
+// (heart rate 8867-4, blood pressure 85354-9, resting heart rate 40443-4,
+// steps 41950-7 and 55423-8, calories 55424-6, sleep 93832-4, 93830-8,
+// 93831-6, 93829-0; see [VitalEntry]) need a status final, amended or
+// corrected, a subject, the time (effectiveDateTime to the second with an
+// offset, effectivePeriod for what is counted over an interval, a date for
+// a day's steps or resting heart rate) and the UCUM unit of their profile
+// (/min, mm[Hg] components 8480-6 and 8462-4, /d, {steps}, kcal, min).
+// Other Observations are rejected.
 func ParseSubmissionBundle(data []byte) (*Submission, error) {
 	fail := func(code, expr, format string, a ...any) error {
 		return Issues{{Severity: SeverityFatal, Code: code, Entry: -1, Expression: expr, Diagnostics: fmt.Sprintf(format, a...)}}
@@ -681,9 +696,14 @@ func (p *parser) observation(d *decoder) {
 	d.get("code", &code)
 	e.Code = cgmCode(code)
 	switch {
+	case e.Code == "" && vitalCode(code) != "":
+		e.Code = vitalCode(code)
+		e.Kind = EntryMeasurement
+		p.measurement(d)
 	case e.Code == "":
 		p.issue(i, SeverityError, IssueNotSupported, "resource.code",
-			"not a CGM IG Observation: want LOINC 99504-3 or 105272-9 (sensor readings) or a CGM summary code (107931-8 and its members)")
+			"not an Observation this receiver takes: want LOINC 99504-3 or 105272-9 (sensor readings), a CGM summary code (107931-8 and its members), "+
+				"or a measurement of the Vital Signs and Physical Activity profiles (8867-4, 85354-9, 40443-4, 41950-7, 55423-8, 55424-6, 93832-4, 93830-8, 93831-6, 93829-0)")
 	case isSummaryCode(e.Code):
 		e.Kind = EntrySummary
 		d.subject(true)

@@ -52,7 +52,7 @@ func TestParseSubmissionMixed(t *testing.T) {
 		{entry: 7, kind: EntrySensorReading, errExpr: "Bundle.entry[7].request.method", errCode: IssueNotSupported},
 		{entry: 8, kind: EntryUnknown, errExpr: "Bundle.entry[8].resource.resourceType", errCode: IssueNotSupported},
 		{entry: 9, kind: EntrySummary},
-		{entry: 10, kind: EntryUnknown, errExpr: "Bundle.entry[10].resource.code", errCode: IssueNotSupported},
+		{entry: 10, kind: EntryUnknown, errExpr: "Bundle.entry[10].resource.code", errCode: IssueNotSupported}, // body weight
 		{entry: 11, kind: EntrySensorReading, errExpr: "Bundle.entry[11].request.ifNoneExist", errCode: IssueNotSupported},
 		{entry: 12, kind: EntrySensorReading, errExpr: "Bundle.entry[12].resource.valueQuantity.value", errCode: IssueValue},
 		{entry: 13, kind: EntrySensorReading, errExpr: "Bundle.entry[13].resource.valueQuantity", errCode: IssueStructure},
@@ -344,7 +344,7 @@ func TestResponseBundle(t *testing.T) {
 // FuzzParseSubmissionBundle checks that no input panics the parser, and
 // that an accepted submission accounts for every entry.
 func FuzzParseSubmissionBundle(f *testing.F) {
-	for _, name := range []string{"testdata/submissions/mixed.json", "testdata/ig-examples/Bundle-cgmDataSubmissionBundle.json"} {
+	for _, name := range []string{"testdata/submissions/mixed.json", "testdata/ig-examples/Bundle-cgmDataSubmissionBundle.json", "testdata/submissions/vitals.json"} {
 		b, err := os.ReadFile(name)
 		if err != nil {
 			f.Fatal(err)
@@ -370,6 +370,9 @@ func FuzzParseSubmissionBundle(f *testing.F) {
 			}
 			if e.Reading != nil && (e.Rejected() || e.Reading.Validate(time.Time{}) != nil) {
 				t.Fatalf("entry %d: a reading from a rejected entry or an invalid reading", i)
+			}
+			if e.Vital != nil && (e.Rejected() || e.Vital.Measurement(time.UTC, "fuzz").Validate(time.Time{}) != nil) {
+				t.Fatalf("entry %d: a measurement from a rejected entry or an invalid measurement", i)
 			}
 		}
 	})
