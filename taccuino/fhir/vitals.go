@@ -319,6 +319,9 @@ type VitalEntry struct {
 	// Source names the device (the Device entry's name or model, the
 	// reference's display), "" when the Observation does not say.
 	Source string
+	// DeviceEntry is the index of the Device entry the Observation's
+	// device references, or -1.
+	DeviceEntry int
 }
 
 // Measurement returns the measurement in the patient's zone loc: a date
@@ -371,7 +374,7 @@ func (p *parser) measurement(d *decoder) {
 		bad(IssueValue, "status", "a measurement must be final, amended or corrected (got %q)", status)
 	}
 	d.subject(true)
-	v := &VitalEntry{}
+	v := &VitalEntry{DeviceEntry: -1}
 	switch e.Code {
 	case CodeHeartRate:
 		v.Kind = vitals.HeartRate
@@ -516,7 +519,7 @@ func (p *parser) measurement(d *decoder) {
 	var dev Reference
 	if d.get("device", &dev) {
 		if j := p.resolve(i, dev.Reference); j >= 0 && p.entries[j].typ == "Device" {
-			v.Source = deviceName(p.entries[j].res)
+			v.Source, v.DeviceEntry = deviceName(p.entries[j].res), j
 		}
 		if v.Source == "" {
 			v.Source = dev.Display

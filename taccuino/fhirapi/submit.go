@@ -86,6 +86,7 @@ const (
 	kindLab
 	kindPatient
 	kindOrder
+	kindMeasurement // a measurement of the patient's own devices
 )
 
 // work is one entry on its way to the store.
@@ -232,6 +233,11 @@ func (a *api) classify(sub *fhir.Submission) []*work {
 				w.kind = kindPatient
 			case fhir.EntryOrder:
 				w.kind = kindOrder
+			case fhir.EntryMeasurement:
+				// Kept by its natural key (kind, instant, source): a
+				// measurement sent again is a duplicate, whatever its
+				// identifiers.
+				w.kind, w.key, w.cond = kindMeasurement, records.Identifier{}, false
 			}
 		}
 		// The patient the entry is about.
@@ -589,7 +595,7 @@ func issuesOf(w *work) []error {
 
 // describe counts the entries by kind, for the access log (no values).
 func describe(ws []*work) string {
-	var n [kindOrder + 1]int
+	var n [kindMeasurement + 1]int
 	for _, w := range ws {
 		if !w.done {
 			n[w.kind]++
@@ -599,7 +605,7 @@ func describe(ws []*work) string {
 	for _, x := range []struct {
 		k    kind
 		name string
-	}{{kindReading, "readings"}, {kindDevice, "devices"}, {kindSummary, "summary resources"}, {kindReport, "reports"}, {kindLab, "lab results"}} {
+	}{{kindReading, "readings"}, {kindMeasurement, "device measurements"}, {kindDevice, "devices"}, {kindSummary, "summary resources"}, {kindReport, "reports"}, {kindLab, "lab results"}} {
 		if n[x.k] > 0 {
 			parts = append(parts, strconv.Itoa(n[x.k])+" "+x.name)
 		}
@@ -632,11 +638,25 @@ func deviceInfo(e *fhir.SubmissionEntry) fhir.DeviceInfo {
 func (a *api) store(ctx context.Context, tx pgx.Tx, p cgmstore.Patient, submitter string, ws []*work) error {
 	// Readings without identifier are kept by a derived one; Devices need
 	// a serial fsecgm can use.
+	measured := map[int]bool{}
+	for _, w := range ws {
+		if w.kind == kindDevice {
+			w.device = deviceInfo(w.e)
+		}
+		if !w.done && w.kind == kindMeasurement && w.e.Vital != nil && w.e.Vital.DeviceEntry >= 0 {
+			measured[w.e.Vital.DeviceEntry] = true
+		}
+	}
 	for _, w := range ws {
 		switch {
 		case w.done:
 		case w.kind == kindReading && w.key == (records.Identifier{}):
 			w.key = a.rec.SubmittedReadingIdentifier(p.ID, *w.e.Reading, w.e.Code)
+		case w.kind == kindDevice && w.device.Serial == "" && measured[w.e.Index] && !w.sensor(ws):
+			// A watch or a monitor without serial number that only
+			// measurements reference: it names their source (stored with
+			// them), it is no CGM sensor to keep.
+			w.finish(http.StatusOK, "", 0, time.Time{})
 		case w.kind == kindDevice:
 			w.device = deviceInfo(w.e)
 			if _, err := fhir.DeviceResource(a.base, w.device, ""); err != nil || len(w.device.Model) > 200 {
@@ -705,6 +725,10 @@ func (a *api) store(ctx context.Context, tx pgx.Tx, p cgmstore.Patient, submitte
 			}
 			rw[rej.Index].refuse(http.StatusUnprocessableEntity, fhir.IssueValue, path, reason)
 		}
+	}
+	// Measurements of the patient's devices: the store's measurements.
+	if err := a.storeMeasurements(ctx, tx, p, ws); err != nil {
+		return err
 	}
 	// A reading's id: the one its identifier already has in the
 	// patient's record, else one derived from the patient and the
@@ -910,4 +934,65 @@ func (a *api) createObservation(c *echo.Context) error {
 		status = http.StatusCreated
 	}
 	return writeJSON(c, status, stored)
+}
+
+// storeMeasurements ingests the measurement entries of a submission for
+// patient p in tx (cgmstore.IngestMeasurementsTx, channel FHIR), dates
+// placed in the patient's zone; a measurement without a named device is
+// credited to the submitter. Each stored entry answers 200 (a measurement
+// has no resource of its own: it is served as the daily summaries'
+// Observations); a rejected one 422 at its value.
+func (a *api) storeMeasurements(ctx context.Context, tx pgx.Tx, p cgmstore.Patient, ws []*work) error {
+	loc, err := p.Location()
+	if err != nil {
+		loc = time.UTC
+	}
+	var mw []*work
+	batch := cgmstore.MeasurementBatch{Patient: p.ID, Channel: cgmstore.ChannelFHIR}
+	for _, w := range ws {
+		if w.done || w.kind != kindMeasurement || w.e.Vital == nil {
+			continue
+		}
+		batch.Measurements = append(batch.Measurements, w.e.Vital.Measurement(loc, "FHIR"))
+		mw = append(mw, w)
+	}
+	if len(mw) == 0 {
+		return nil
+	}
+	res, err := a.d.Store.IngestMeasurementsTx(ctx, tx, batch)
+	if err != nil {
+		return err
+	}
+	for _, rej := range res.Rejections {
+		reason := rej.Err.Error()
+		var fe *cgm.FieldError
+		if errors.As(rej.Err, &fe) {
+			reason = fe.Field + ": " + fe.Reason
+		}
+		mw[rej.Index].refuse(http.StatusUnprocessableEntity, fhir.IssueValue, "resource", reason)
+	}
+	for _, w := range mw {
+		if !w.done {
+			w.finish(http.StatusOK, "", 0, time.Time{})
+		}
+	}
+	return nil
+}
+
+// sensor reports whether a sensor reading of the submission references
+// Device entry w.
+func (w *work) sensor(ws []*work) bool {
+	for _, o := range ws {
+		if o.kind != kindReading && o.kind != kindSkipped {
+			continue
+		}
+		var r struct {
+			Device fhir.Reference `json:"device"`
+		}
+		if json.Unmarshal(o.e.Resource, &r) == nil && r.Device.Reference != "" &&
+			(r.Device.Reference == w.e.FullURL || strings.HasSuffix(w.e.FullURL, "/"+r.Device.Reference)) {
+			return true
+		}
+	}
+	return false
 }
