@@ -24,7 +24,8 @@ type Day struct {
 	DistanceM  *float64 `json:"distance_m"`
 	ActiveKcal *float64 `json:"active_kcal"`
 	// SleepMinutes is the time asleep (every stage, not awake, not in
-	// bed) of the sleep sessions that ended on this day.
+	// bed) of the sleep sessions that ended on this day; null when the day
+	// has only time in bed.
 	SleepMinutes *float64 `json:"sleep_minutes"`
 	// SleepStages are the minutes per stage of those sessions.
 	SleepStages *SleepStages `json:"sleep_stages"`
@@ -139,6 +140,7 @@ type acc struct {
 	steps, dist, kcal   float64
 	hasSteps, hasDist   bool
 	hasKcal, hasSleep   bool
+	hasAsleep           bool
 	stages              SleepStages
 	hrN                 int
 	hrSum, hrMin, hrMax float64
@@ -226,11 +228,12 @@ func Daily(ms []Measurement, o Options) []Day {
 				states = append(states, s)
 			}
 		}
-		for _, layer := range [][]StageInterval{states, beds} {
+		for li, layer := range [][]StageInterval{states, beds} {
 			for _, sess := range sessions(layer) {
 				last := sess[len(sess)-1].End.Add(-time.Nanosecond)
 				a := get(dateOf(last, loc))
 				a.hasSleep = true
+				a.hasAsleep = a.hasAsleep || li == 0
 				for _, s := range sess {
 					a.stages.add(s.Kind, s.End.Sub(s.Start).Minutes())
 				}
@@ -347,7 +350,7 @@ func (a *acc) day(d date) Day {
 	if a.hasSleep {
 		st := a.stages
 		out.SleepStages = &st
-		out.SleepMinutes = num(st.Asleep(), true)
+		out.SleepMinutes = num(st.Asleep(), a.hasAsleep)
 	}
 	if a.hrN > 0 || a.hasResting {
 		hr := &HeartRateDay{Resting: num(a.resting, a.hasResting)}

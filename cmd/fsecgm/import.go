@@ -14,6 +14,7 @@ import (
 	"fsecgm/cgm/cgmstore"
 	"fsecgm/cgm/codicefiscale"
 	"fsecgm/connectors/fileimport"
+	"fsecgm/connectors/vitalsfile"
 	"fsecgm/migrations"
 	"fsecgm/taccuino/locale"
 
@@ -80,12 +81,15 @@ func conflictsJSON(f *fileimport.File) []conflictJSON {
 }
 
 // runImport implements "fsecgm import": a file of one patient, in any of
-// the formats fileimport reads, into the store through the ingestion path.
+// the formats fileimport reads, into the store through the ingestion path;
+// or an export of the patient's own devices (Apple Health, Google Takeout,
+// a FHIR Bundle of Vital Signs Observations) into the measurements,
+// through theirs.
 func runImport(ctx context.Context, e *env, args []string) error {
-	fs := newFlagSet(e, "import", "--patient CF --input FILE [--format auto|"+strings.ReplaceAll(fileimport.FormatNames(), ", ", "|")+"] [--tz ZONE] [--skip-invalid] [--json] [--database-url URL]")
+	fs := newFlagSet(e, "import", "--patient CF --input FILE [--format auto|"+strings.ReplaceAll(fileimport.FormatNames(), ", ", "|")+"|applehealth|takeout|fhir] [--tz ZONE] [--skip-invalid] [--json] [--database-url URL]")
 	cf := fs.String("patient", "", "codice fiscale of the patient (created, in --tz or Europe/Rome, when unknown)")
-	inputPath := fs.String("input", "", "`file`: a LibreView, Dexcom Clarity or Medtronic CareLink export, Nightscout entries (JSON or CSV), or a long CSV id,time,gl (one subject)")
-	format := fs.String("format", "auto", "input format: auto, "+fileimport.FormatNames())
+	inputPath := fs.String("input", "", "`file`: a LibreView, Dexcom Clarity or Medtronic CareLink export, Nightscout entries (JSON or CSV), or a long CSV id,time,gl (one subject); or an Apple Health export (export.zip, export.xml), a Google Takeout (zip or folder) or a FHIR Bundle of the patient's devices")
+	format := fs.String("format", "auto", "input format: auto, "+fileimport.FormatNames()+", applehealth, takeout or fhir")
 	tz := fs.String("tz", "", "IANA time `zone` of the file's wall-clock times and of a new patient (default: the patient's zone, else Europe/Rome)")
 	skip := fs.Bool("skip-invalid", false, "import the valid rows and list the rejected ones (default: the whole file or nothing)")
 	asJSON := fs.Bool("json", false, `print {"format", "inserted", "duplicate", "revised", "rejected", "skipped", "repeated", "conflicts"}`)
@@ -109,12 +113,28 @@ func runImport(ctx context.Context, e *env, args []string) error {
 		return usageError(fmt.Errorf("--patient: %w", err))
 	}
 
+	// An export of the patient's devices rather than of glucose?
+	vf := vitalsfile.Format("")
+	switch *format {
+	case "applehealth", "takeout", "fhir":
+		vf = vitalsfile.Format(*format)
+	case "auto", "":
+		if f, err := vitalsfile.Detect(*inputPath); err == nil {
+			vf = f
+		} else if os.IsNotExist(err) {
+			return usageError(err)
+		}
+	}
+
 	pool, done, err := openDatabase(ctx, e, *dbURL, *dataDir)
 	if err != nil {
 		return err
 	}
 	defer done()
 	store := cgmstore.New(pool, cgmstore.Options{})
+	if vf != "" {
+		return importMeasurements(ctx, e, pool, store, *cf, *inputPath, vf, *tz, *skip, *asJSON)
+	}
 
 	// The file's times are read in --tz, else in the zone of a known
 	// patient, else Europe/Rome.
@@ -262,4 +282,52 @@ func openDatabase(ctx context.Context, e *env, dbURL, dataDir string) (pool *pgx
 		return nil, nil, fmt.Errorf("migrate: %w", err)
 	}
 	return pool, func() { pool.Close(); stop() }, nil
+}
+
+// importMeasurements imports an export of the patient's devices: the whole
+// file or nothing (every invalid measurement listed, exit 2), or with
+// --skip-invalid the valid ones.
+func importMeasurements(ctx context.Context, e *env, pool *pgxpool.Pool, store *cgmstore.Store, cf, path string, f vitalsfile.Format, tz string, skip, asJSON bool) error {
+	p, created, err := store.EnsurePatient(ctx, cf, tz)
+	if err != nil {
+		if errors.Is(err, cgmstore.ErrInvalid) {
+			return usageError(fmt.Errorf("--patient: %w", err))
+		}
+		return err
+	}
+	loc, err := p.Location()
+	if err != nil {
+		return err
+	}
+	opts := fileimport.MeasurementsOptions{Format: f, Location: loc, SkipInvalid: skip}
+	var res fileimport.MeasurementsResult
+	err = pgx.BeginFunc(ctx, pool, func(tx pgx.Tx) error {
+		var err error
+		res, err = fileimport.ImportMeasurements(ctx, tx, store, p.ID, path, opts)
+		return err
+	})
+	if err != nil {
+		if errors.Is(err, fileimport.ErrInvalid) {
+			return usageError(fmt.Errorf("nothing was imported: %w", err))
+		}
+		return fmt.Errorf("nothing was imported: %w", err)
+	}
+	for _, r := range res.Rejections {
+		fmt.Fprintf(e.Stderr, "rejected: %v\n", r)
+	}
+	// The same output as a glucose file's: skipped counts the file's
+	// records of other kinds; a device export has no conflicts (a
+	// measurement given again for the same interval replaces the earlier).
+	counts := importJSON{Format: string(res.Format), Inserted: res.Inserted, Duplicate: res.Duplicate, Revised: res.Revised,
+		Rejected: res.Rejected, Skipped: res.Ignored, Conflicts: []conflictJSON{}}
+	if asJSON {
+		return json.NewEncoder(e.Stdout).Encode(counts)
+	}
+	what := "existing patient"
+	if created {
+		what = "new patient in " + p.TimeZone
+	}
+	fmt.Fprintf(e.Stdout, "%s (%s, %s): %d measurements inserted, %d duplicate, %d revised, %d rejected; %d other records ignored\n",
+		path, res.Format, what, counts.Inserted, counts.Duplicate, counts.Revised, counts.Rejected, res.Ignored)
+	return nil
 }

@@ -41,7 +41,8 @@ type command struct {
 func commands() []command {
 	return []command{
 		{"metrics", "compute the glucometrics of a CSV file or of a stored patient", runMetrics},
-		{"import", "import a LibreView or long CSV file into the store", runImport},
+		{"import", "import a LibreView or long CSV file, or an export of the patient's own devices, into the store", runImport},
+		{"vitals", "print the daily activity, sleep, heart rate and blood pressure of a device export as JSON", runVitals},
 		{"migrate", "apply the database migrations and report the readings storage", runMigrate},
 		{"serve", "run the service: API, taccuino, FHIR, reports and sensor sync", runServe},
 		{"sync-worker", "run only the LibreLinkUp sync scheduler (a sync replica without HTTP)", runSyncWorker},

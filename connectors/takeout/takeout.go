@@ -321,6 +321,20 @@ func Detect(zr *zip.Reader) bool {
 	return false
 }
 
+// DetectDir reports whether a folder holds Takeout files of the kinds this
+// package reads.
+func DetectDir(dir string) bool {
+	found := false
+	filepath.WalkDir(dir, func(p string, d fs.DirEntry, err error) error {
+		if err == nil && !d.IsDir() && KindOf(p) != KindUnknown {
+			found = true
+			return fs.SkipAll
+		}
+		return nil
+	})
+	return found
+}
+
 type reader struct {
 	o    Options
 	emit Emit
