@@ -193,11 +193,14 @@ CREATE TABLE vital_days_dirty (
 );
 
 -- One row per patient and local day with measurements: the day's summary
--- (vitals.Day as JSON, exactly what the API and `fsecgm vitals` print).
+-- (vitals.Day as JSON, exactly what the API and `fsecgm vitals` print) and
+-- the number of heart-rate samples its mean is of (to merge days into
+-- periods).
 CREATE TABLE vital_days (
     patient_id integer NOT NULL REFERENCES patients (id) ON DELETE CASCADE,
     day        date    NOT NULL,
     summary    jsonb   NOT NULL,
+    heart_rate_samples integer NOT NULL DEFAULT 0 CHECK (heart_rate_samples >= 0),
     updated_at timestamptz NOT NULL DEFAULT now(),
     PRIMARY KEY (patient_id, day)
 );

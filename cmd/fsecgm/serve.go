@@ -382,7 +382,7 @@ func runServe(ctx context.Context, e *env, args []string) error {
 	// The summaries: kept up to date by the updater job from the dirty
 	// marks the ingestion leaves, published to the records (FHIR
 	// resources and outbox), read by the clinic view and the reports.
-	updater := summaries.NewUpdater(pool, store, summaries.Options{Logger: logger, Publisher: rec, HbA1c: summaries.RecordsHbA1c(rec)})
+	updater := summaries.NewUpdater(pool, store, summaries.Options{Logger: logger, Publisher: rec, VitalsPublisher: rec, HbA1c: summaries.RecordsHbA1c(rec)})
 	deps.Reports = reports.Options{Summaries: summaries.NewStore(pool), Refresher: updater, HbA1c: summaries.RecordsHbA1c(rec)}
 	vctx, stopVerifier := context.WithCancel(ctx)
 	defer stopVerifier()

@@ -103,14 +103,34 @@ func (s *Store) PublishSummary(ctx context.Context, tx pgx.Tx, p Publication) er
 		}
 		rs, digests = append(rs, r), append(digests, digest)
 	}
+	bundle := func(igOnly bool) (fhir.Bundle, error) {
+		if !igOnly {
+			return full, nil
+		}
+		in.IGOnly = true
+		return fhir.SummaryBundle(in)
+	}
+	if err := s.publish(ctx, tx, p.PatientID, rs, digests, issued, "CGM summary "+period.Start+".."+period.End, bundle); err != nil {
+		return fmt.Errorf("records: publish summary of patient %d: %w", p.PatientID, err)
+	}
+	return nil
+}
+
+// publish upserts the resources rs (with their digests) in tx and, when
+// any is new or changed, queues one outbox row per active subscription
+// serving the patient while their consent is granted, holding the Bundle
+// bundle gives for it (igOnly: the subscription takes only the IGs'
+// profiles). detail names what is delivered (no values).
+func (s *Store) publish(ctx context.Context, tx pgx.Tx, patientID int64, rs []Resource, digests []string, issued time.Time,
+	detail string, bundle func(igOnly bool) (fhir.Bundle, error)) error {
 	us, err := upsertAll(ctx, tx, rs, digests, issued)
 	if err != nil {
-		return fmt.Errorf("records: publish summary of patient %d: %w", p.PatientID, err)
+		return err
 	}
 	changed := false
 	for i, u := range us {
 		if u.err != nil && rs[i].Type != "Device" {
-			return fmt.Errorf("records: publish summary of patient %d: %w", p.PatientID, u.err)
+			return u.err
 		}
 		// A Device whose serial identifier the patient's record keeps for
 		// a resource of another kind (a submitter's choice) stays as it is.
@@ -119,37 +139,33 @@ func (s *Store) PublishSummary(ctx context.Context, tx pgx.Tx, p Publication) er
 	if !changed {
 		return nil
 	}
-	granted, err := consentGranted(ctx, tx, p.PatientID)
+	granted, err := consentGranted(ctx, tx, patientID)
 	if err != nil || !granted {
 		return err
 	}
-	subs, igOnly, err := serving(ctx, tx, p.PatientID, s.now())
+	subs, igOnly, err := serving(ctx, tx, patientID, s.now())
 	if err != nil || len(subs) == 0 {
 		return err
 	}
-	detail := "CGM summary " + period.Start + ".." + period.End
 	bundles := map[bool][]byte{}
 	idents := map[bool][]string{}
 	entries := map[bool]int{}
 	for i, sub := range subs {
 		ig := igOnly[i]
 		if bundles[ig] == nil {
-			b := full
-			if ig {
-				in.IGOnly = true
-				if b, err = fhir.SummaryBundle(in); err != nil {
-					return fmt.Errorf("records: publish summary of patient %d: %w", p.PatientID, err)
-				}
+			b, err := bundle(ig)
+			if err != nil {
+				return err
 			}
 			if bundles[ig], err = json.Marshal(b); err != nil {
-				return fmt.Errorf("records: publish summary of patient %d: %w", p.PatientID, err)
+				return err
 			}
 			idents[ig], entries[ig] = bundleIdentifiers(b), len(b.Entry)
 		}
 		const ins = `INSERT INTO outbox (subscription_id, patient_id, bundle, identifiers, entries, detail)
 			VALUES ($1, $2, $3, $4, $5, $6)`
-		if _, err := tx.Exec(ctx, ins, sub, p.PatientID, string(bundles[ig]), idents[ig], entries[ig], detail); err != nil {
-			return fmt.Errorf("records: publish summary of patient %d: outbox: %w", p.PatientID, translate(err))
+		if _, err := tx.Exec(ctx, ins, sub, patientID, string(bundles[ig]), idents[ig], entries[ig], detail); err != nil {
+			return fmt.Errorf("outbox: %w", translate(err))
 		}
 	}
 	return nil
@@ -169,6 +185,11 @@ func (s *Store) ours(res fhir.Resource, patient int64, loc *time.Location) (Reso
 		return Resource{}, "", nil
 	case *fhir.Observation:
 		r.Type, r.ID, ident, code, per, issued = "Observation", v.ID, v.Identifier, &v.Code, v.EffectivePeriod, v.Issued
+		if per == nil && v.EffectiveDateTime != "" {
+			// A dateTime's precision is its period: a date is the whole
+			// local day (FHIR R4 dateTime).
+			per = &fhir.Period{Start: v.EffectiveDateTime, End: v.EffectiveDateTime}
+		}
 	case *fhir.DiagnosticReport:
 		r.Type, r.ID, ident, code, per, issued = "DiagnosticReport", v.ID, v.Identifier, &v.Code, v.EffectivePeriod, v.Issued
 	case *fhir.Device:

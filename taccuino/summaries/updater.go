@@ -49,6 +49,9 @@ type Options struct {
 	Publisher Publisher
 	// HbA1c, when set, puts laboratory HbA1c results on the published PDF.
 	HbA1c LabHbA1c
+	// VitalsPublisher, when set, receives the daily summaries of the
+	// patients' devices whose figures changed (see UpdateVitals).
+	VitalsPublisher VitalsPublisher
 	// Batch is the number of patients updated per transaction (default 100).
 	Batch int
 	// Interval is the pause of Run between rounds (default 10 s).
@@ -121,7 +124,8 @@ func (r *Result) add(o Result) {
 
 // Run updates summaries until ctx is done: each round marks the summaries
 // whose period has ended (MarkStale), consumes the dirty marks
-// (UpdateDirty) and retries due publications, then waits Options.Interval.
+// (UpdateDirty), retries due publications and updates the daily summaries
+// of the patients' devices (UpdateVitals), then waits Options.Interval.
 // Errors of a round are logged and the next round tries again.
 func (u *Updater) Run(ctx context.Context) error {
 	t := time.NewTicker(u.o.Interval)
@@ -145,6 +149,18 @@ func (u *Updater) Run(ctx context.Context) error {
 		if u.o.Publisher != nil && ctx.Err() == nil {
 			if _, err := u.PublishPending(ctx, u.o.Batch); err != nil && ctx.Err() == nil {
 				u.log.Error("summaries: publication", slog.String("err", err.Error()))
+			}
+		}
+		for ctx.Err() == nil {
+			res, err := u.UpdateVitals(ctx, u.o.Batch)
+			if err != nil {
+				if ctx.Err() == nil {
+					u.log.Error("summaries: device measures", slog.String("err", err.Error()))
+				}
+				break
+			}
+			if res.Patients < u.o.Batch {
+				break
 			}
 		}
 		select {
