@@ -48,7 +48,7 @@ bench: ## engine benchmarks; prints metrics_vs_sum_ratio (goal <= 20) and extend
 	        printf "extended_vs_sum_ratio: %.2f\n", min["BenchmarkExtended14d1min"]/min["BenchmarkSum14d1min"]; \
 	        printf "extended_vs_sum_ratio_90d15min: %.2f\n", min["BenchmarkExtended90d15min"]/min["BenchmarkSum90d15min"] }' $(BENCH)/agp.txt
 
-bench-ingest: ## store: ingestion vs COPY, re-ingestion, bytes per reading, window metrics, compressed history (about three minutes)
+bench-ingest: ## store: ingestion vs COPY, re-ingestion, bytes per reading, window metrics, compressed history, a year of Apple Health import vs XML tokenization (about four minutes)
 	$(GO) run ./cmd/benchingest
 
 bench-sync: ## one replica syncing 2,000 simulated LibreLinkUp connections (fake in a separate process)

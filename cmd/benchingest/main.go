@@ -10,6 +10,8 @@
 //	cold_window_metrics_vs_select_ratio: X
 //	                                   14 days of compressed history read with Readings + agp.Compute ÷ a plain SELECT of the
 //	                                   same readings as rows, the larger of the two histories, each also printed (goal ≤ 2)
+//	vitals_import_records_per_second: X  a year's Apple Health export read and stored (see benchVitals)
+//	vitals_vs_xml_scan_ratio: X        that import ÷ a plain XML tokenization of the file (goal ≤ 3)
 //
 // It loads -patients × -days of 15-minute historic readings (default 2,000
 // × 30 = 5.76 million) through cgmstore.Ingest, one batch (one transaction)
@@ -36,6 +38,7 @@
 // purpose: a benchmark has no business on a real database by default.
 //
 //	go run ./cmd/benchingest
+//	go run ./cmd/benchingest -vitals-only   # the Apple Health import alone
 package main
 
 import (
@@ -84,6 +87,10 @@ type config struct {
 	historyDays         int
 	historyPatients     int
 	historyPatients1Min int
+	// The Apple Health import: days of the export, rounds, only it.
+	vitalsDays   int
+	vitalsRounds int
+	vitalsOnly   bool
 }
 
 func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
@@ -102,6 +109,9 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	fs.IntVar(&c.historyDays, "history-days", 30, "days of compressed history per patient (older than 30 days)")
 	fs.IntVar(&c.historyPatients, "history-patients", 300, "patients with 15-minute compressed history")
 	fs.IntVar(&c.historyPatients1Min, "history-patients-1min", 30, "patients with 1-minute compressed history")
+	fs.IntVar(&c.vitalsDays, "vitals-days", 365, "days of the generated Apple Health export")
+	fs.IntVar(&c.vitalsRounds, "vitals-rounds", 3, "rounds of tokenization, reading and import of the export")
+	fs.BoolVar(&c.vitalsOnly, "vitals-only", false, "measure only the import of the Apple Health export")
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
@@ -110,6 +120,9 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	}
 	if c.historyDays < 14 || c.historyDays > 365 || c.historyPatients < 1 || c.historyPatients1Min < 1 || c.historyPatients+c.historyPatients1Min > 2800 {
 		return errors.New("-history-days must be 14 to 365, -history-patients and -history-patients-1min at least 1 and together at most 2800")
+	}
+	if c.vitalsDays < 1 || c.vitalsRounds < 1 || c.vitalsRounds > 10 {
+		return errors.New("-vitals-days must be at least 1, -vitals-rounds 1 to 10")
 	}
 
 	dbURL, drop, err := scratchdb.Open(ctx, c.url, fmt.Sprintf("fsecgm_bench_%d", os.Getpid()), c.noSync)
@@ -137,6 +150,9 @@ func bench(ctx context.Context, pool *pgxpool.Pool, c config, out io.Writer) err
 	fmt.Fprintf(out, "# PostgreSQL %s (fsync %s, synchronous_commit %s); readings storage: %s\n", version, fsync, syncCommit, mig.Storage)
 
 	store := cgmstore.New(pool, cgmstore.Options{})
+	if c.vitalsOnly {
+		return benchVitals(ctx, pool, store, c, out)
+	}
 	ids := make([]int64, c.patients)
 	for i := range ids {
 		p, _, err := store.EnsurePatient(ctx, fiscalCode(i), "Europe/Rome")
@@ -393,7 +409,9 @@ func bench(ctx context.Context, pool *pgxpool.Pool, c config, out io.Writer) err
 	}
 	fmt.Fprintf(out, "compressed_bytes_per_reading: %.2f\n", worstBytes)
 	fmt.Fprintf(out, "cold_window_metrics_vs_select_ratio: %.3f\n", worstRatio)
-	return nil
+
+	// 7. The import of a year of an Apple Health export.
+	return benchVitals(ctx, pool, store, c, out)
 }
 
 // loadHistory ingests, -workers patients at a time, the simulated readings
