@@ -8,6 +8,7 @@ import (
 	"fsecgm/cgm"
 	"fsecgm/cgm/cgmstore"
 	"fsecgm/connectors/glucosim"
+	"fsecgm/connectors/vitalsim"
 	"fsecgm/taccuino/auth"
 	"fsecgm/taccuino/consent"
 	"fsecgm/taccuino/web"
@@ -173,6 +174,13 @@ func seedReadings(ctx context.Context, d web.Deps, p cgmstore.Patient, seed uint
 	}
 	if _, err := d.Store.Ingest(ctx, cgmstore.Batch{Patient: p.ID, Source: cgmstore.SourceSimulator, Readings: rs}); err != nil {
 		return fmt.Errorf("taccuino: demo: readings: %w", err)
+	}
+	// The same person's watch, phone and blood-pressure monitor
+	// (connectors/vitalsim: they walk, sleep, and their pulse moves with
+	// this glucose).
+	ms := vitalsim.New(sim).Measurements(now.Add(-demoDays*24*time.Hour), now)
+	if _, err := d.Store.IngestMeasurements(ctx, cgmstore.MeasurementBatch{Patient: p.ID, Channel: cgmstore.ChannelSimulator, Measurements: ms}); err != nil {
+		return fmt.Errorf("taccuino: demo: measurements: %w", err)
 	}
 	return nil
 }

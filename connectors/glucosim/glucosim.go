@@ -345,3 +345,23 @@ func floorDiv(a, b int64) int64 {
 }
 
 func ceilDiv(a, b int64) int64 { return -floorDiv(-a, b) }
+
+// Glucose returns the person's glucose at instant at in mg/dL, as the body
+// has it: the smooth signal without the sensor's bias, noise, gaps and
+// limits. Other simulations (connectors/vitalsim: a pulse that follows
+// the glucose) read it; it is not what any sensor reports.
+func (p *Patient) Glucose(at time.Time) float64 {
+	ev := evaluator{p: p}
+	return ev.smooth(at.Unix())
+}
+
+// Exercise returns the exercise session of the local day containing at,
+// the one that lowers the glucose that afternoon: its start and how long
+// it lasts. ok is false on days without one.
+func (p *Patient) Exercise(at time.Time) (start time.Time, d time.Duration, ok bool) {
+	dy := p.day(at.Unix())
+	if dy.exercise.amp == 0 {
+		return time.Time{}, 0, false
+	}
+	return time.Unix(dy.exercise.at, 0).UTC(), time.Duration(dy.exercise.width * float64(time.Minute)), true
+}
