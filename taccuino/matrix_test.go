@@ -18,6 +18,7 @@ import (
 
 	"fsecgm/cgm"
 	"fsecgm/cgm/cgmstore"
+	"fsecgm/connectors/applehealth/applehealthtest"
 	"fsecgm/connectors/connsync"
 	"fsecgm/connectors/librelinkup/librelinkuptest"
 	"fsecgm/taccuino/auth"
@@ -318,6 +319,18 @@ func matrixEndpoints() []endpoint {
 		{method: "GET", route: "/taccuino/p/:id/export", act: consent.ActReadData, ok: 200, html: true,
 			path: func(_ matrixFixture, p cgmstore.Patient) string {
 				return "/taccuino/p/" + p.PublicID + "/export?format=fhir"
+			}},
+		{method: "GET", route: "/api/v1/patients/:id/vitals", act: consent.ActReadData, ok: 200, path: pp("/vitals")},
+		{method: "GET", route: "/api/v1/patients/:id/vitals/sources", act: consent.ActReadData, ok: 200, path: pp("/vitals/sources")},
+		{method: "PUT", route: "/api/v1/patients/:id/vitals/sources", act: consent.ActWriteData, ok: 200, path: pp("/vitals/sources"),
+			body: jsonBody(`{"order":[]}`)},
+		{method: "POST", route: "/api/v1/patients/:id/vitals/imports", act: consent.ActWriteData, ok: 200, path: pp("/vitals/imports"),
+			body: func(matrixFixture, cgmstore.Patient, string) (string, []byte) {
+				var b bytes.Buffer
+				if _, err := applehealthtest.Write(&b, applehealthtest.Options{Start: now.AddDate(0, 0, -3), Days: 1}); err != nil {
+					panic(err)
+				}
+				return "application/xml", b.Bytes()
 			}},
 		{method: "GET", route: "/api/v1/patients/:id/consent/third-party", act: consent.ActReadConsent, ok: 200, path: pp("/consent/third-party")},
 		{method: "PUT", route: "/api/v1/patients/:id/consent/third-party", act: consent.ActWriteConsent, ok: 200, path: pp("/consent/third-party")},

@@ -61,6 +61,10 @@ func (s *Server) routes() error {
 	pt.GET("/daily-profiles", s.apiDailyProfiles)
 	pt.POST("/imports", s.apiImport)
 	pt.GET("/export", s.export)
+	pt.GET("/vitals", s.apiVitals)
+	pt.GET("/vitals/sources", s.apiVitalSources)
+	pt.PUT("/vitals/sources", s.apiPutVitalSources)
+	pt.POST("/vitals/imports", s.apiVitalsImport)
 	pt.GET("/consent/third-party", s.apiGetConsent)
 	pt.PUT("/consent/third-party", s.apiPutConsent)
 	pt.GET("/consent/privacy-notice", s.apiGetPrivacyNotice)
@@ -153,10 +157,13 @@ func (s *Server) limits() echo.MiddlewareFunc {
 		small := web.BodyLimit(MaxBodyBytes)(web.Timeout(RequestTimeout)(next))
 		big := web.BodyLimit(MaxUploadBytes)(web.Timeout(UploadTimeout)(next))
 		long := web.BodyLimit(MaxBodyBytes)(web.Timeout(ExportTimeout)(next))
+		huge := web.BodyLimit(MaxVitalsUploadBytes)(web.Timeout(VitalsUploadTimeout)(next))
 		return func(c *echo.Context) error {
 			switch {
 			case strings.HasPrefix(c.Path(), "/fhir"):
 				return next(c) // the FHIR API applies its own body limits and timeouts
+			case isVitalsUpload(c.Path()):
+				return huge(c)
 			case isUpload(c.Path()):
 				return big(c)
 			case isExport(c.Path()):

@@ -15,7 +15,7 @@ import (
 	"fsecgm/cgm/vitals"
 	"fsecgm/connectors/applehealth"
 	"fsecgm/connectors/applehealth/applehealthtest"
-	"fsecgm/connectors/connsync"
+	"fsecgm/connectors/fileimport"
 
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgxpool"
@@ -29,7 +29,7 @@ import (
 // -vitals-rounds alternating rounds, and prints
 //
 //	vitals_parse_records_per_second: X   measurements/s read by applehealth.ReadFile alone
-//	vitals_import_records_per_second: X  measurements/s through connsync.ImportMeasurements:
+//	vitals_import_records_per_second: X  measurements/s through fileimport.ImportMeasurements:
 //	                                     read, validated and stored with cgmstore.IngestMeasurementsTx, one transaction
 //	vitals_vs_xml_scan_ratio: X          import time ÷ tokenization time of the same file (goal ≤ 3)
 //	vitals_parse_vs_xml_scan_ratio: X    reading alone ÷ tokenization
@@ -99,10 +99,10 @@ func benchVitals(ctx context.Context, pool *pgxpool.Pool, store *cgmstore.Store,
 			return err
 		}
 		t0 := time.Now()
-		var res connsync.MeasurementsResult
+		var res fileimport.MeasurementsResult
 		err = pgx.BeginFunc(ctx, pool, func(tx pgx.Tx) error {
 			var err error
-			res, err = connsync.ImportMeasurements(ctx, tx, store, p.ID, path, connsync.MeasurementsOptions{})
+			res, err = fileimport.ImportMeasurements(ctx, tx, store, p.ID, path, fileimport.MeasurementsOptions{})
 			return err
 		})
 		imp += time.Since(t0)

@@ -258,3 +258,36 @@ func readBundle(data []byte, o Options, emit Emit) (Stats, error) {
 	}
 	return st, nil
 }
+
+// DetectBytes is Detect for a file held in memory (an upload to another
+// route): a zip is opened in place.
+func DetectBytes(name string, data []byte) (Format, error) {
+	if bytes.HasPrefix(data, []byte("PK\x03\x04")) {
+		zr, err := zip.NewReader(bytes.NewReader(data), int64(len(data)))
+		if err != nil {
+			return "", fmt.Errorf("%w (an unreadable zip: %v)", ErrUnknown, err)
+		}
+		switch {
+		case applehealth.FindInZip(zr) != nil:
+			return AppleHealth, nil
+		case takeout.Detect(zr):
+			return Takeout, nil
+		}
+		return "", ErrUnknown
+	}
+	return DetectHead(name, data[:min(len(data), 4096)])
+}
+
+// Describe names a format for people: "Apple Health", "Google Takeout",
+// "FHIR".
+func (f Format) Describe() string {
+	switch f {
+	case AppleHealth:
+		return "Apple Health"
+	case Takeout:
+		return "Google Takeout"
+	case FHIR:
+		return "FHIR"
+	}
+	return string(f)
+}
