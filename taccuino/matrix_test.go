@@ -390,6 +390,10 @@ func matrixEndpoints() []endpoint {
 			}},
 		{method: "GET", route: "/taccuino/p/:id", act: consent.ActReadData, ok: 200, html: true,
 			path: func(_ matrixFixture, p cgmstore.Patient) string { return "/taccuino/p/" + p.PublicID }},
+		{method: "GET", route: "/taccuino/p/:id/vitals", act: consent.ActReadData, ok: 200, html: true,
+			path: func(_ matrixFixture, p cgmstore.Patient) string { return "/taccuino/p/" + p.PublicID + "/vitals" }},
+		{method: "GET", route: "/taccuino/p/:id/vitals/day", act: consent.ActReadData, ok: 200, html: true,
+			path: func(_ matrixFixture, p cgmstore.Patient) string { return "/taccuino/p/" + p.PublicID + "/vitals/day" }},
 
 		// The FHIR API: the same rules. A resource of a patient the caller
 		// may not read answers as an id of nothing (404).
