@@ -221,7 +221,8 @@ func TestImportRefusesBadLines(t *testing.T) {
 	}
 	apple := []byte("<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<!DOCTYPE HealthData [\n")
 	res = e.request(http.MethodPost, path, tok, "text/plain", apple, map[string]string{"Accept-Language": "en"})
-	if res.status != http.StatusUnprocessableEntity || !strings.Contains(string(res.body), "This file is an Apple Health export") {
+	if res.status != http.StatusUnprocessableEntity || !strings.Contains(string(res.body), "This file is an export of the devices (Apple Health export)") ||
+		!strings.Contains(string(res.body), `"detected":"applehealth"`) {
 		t.Errorf("Apple Health export: %d %s", res.status, res.body)
 	}
 	// A JSON body that is not Nightscout entries, and a wrong content type.

@@ -94,7 +94,7 @@ func TestBrowserVitals(t *testing.T) {
 	b.navigate(page)
 	b.do("choose the file", chromedp.SetUploadFiles(chromedp.CSS("#vfile"), []string{fixture}))
 	b.submit("#upload button[type=submit]")
-	if msg := b.text("#msg"); !strings.Contains(msg, "File importato (applehealth): 20 misure nuove") {
+	if msg := b.text("#msg"); !strings.Contains(msg, "File importato (Esportazione di Apple Salute): 20 misure nuove") {
 		t.Errorf("upload: %q", msg)
 	}
 	b.logout()

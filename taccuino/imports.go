@@ -246,6 +246,11 @@ func (s *Server) importFile(ctx context.Context, tx pgx.Tx, p cgmstore.Patient, 
 			return ImportJSON{}, invalidImport(l, map[string]string{"reason": "unknown_format", "detected": ue.Code},
 				"import_unknown", locale.Key("import_what_"+ue.Code), locale.Key("import_unknown_"+ue.Code))
 		}
+		var ke *fileimport.KindError
+		if errors.As(err, &ke) {
+			return ImportJSON{}, invalidImport(l, map[string]string{"reason": "devices_file", "detected": string(ke.Format)},
+				"import_kind_devices", locale.Key("vit_format_"+string(ke.Format)))
+		}
 		return ImportJSON{}, unreadable(l, err)
 	}
 	out := ImportJSON{Format: string(f.Format), Language: f.Language, Rows: f.Rows, Skipped: f.Skipped,

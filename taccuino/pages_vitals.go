@@ -334,7 +334,7 @@ func (s *Server) postVitalsImport(c *echo.Context) error {
 	}
 	var out VitalsImportJSON
 	err = s.deps.Access(c, p, consent.ActWriteData, fmt.Sprintf("import device export (%d bytes)", up.size), func(ctx context.Context, tx pgx.Tx) error {
-		out, err = s.importVitals(ctx, tx, p, up)
+		out, err = s.importVitals(ctx, tx, p, up, l)
 		return err
 	})
 	var we *web.Error
@@ -354,7 +354,7 @@ func (s *Server) postVitalsImport(c *echo.Context) error {
 	case err != nil:
 		return err
 	}
-	return s.renderVitals(c, fmt.Sprintf(l.T("vit_imported"), out.Format, out.Inserted, out.Duplicate, out.Revised), false, http.StatusOK)
+	return s.renderVitals(c, fmt.Sprintf(l.T("vit_imported"), l.T("vit_format_"+out.Format), out.Inserted, out.Duplicate, out.Revised), false, http.StatusOK)
 }
 
 // postVitalsSources puts a source first (form field "first", a source id)

@@ -14,8 +14,8 @@ import (
 	"fsecgm/cgm/cgmstore"
 	"fsecgm/cgm/vitals"
 	"fsecgm/connectors/fileimport"
-	"fsecgm/connectors/vitalsfile"
 	"fsecgm/taccuino/consent"
+	"fsecgm/taccuino/locale"
 	"fsecgm/taccuino/summaries"
 	"fsecgm/taccuino/web"
 
@@ -252,19 +252,25 @@ func readVitalsUpload(c *echo.Context) (vitalsUpload, error) {
 }
 
 // importVitals imports an uploaded export for patient p in tx: the whole
-// file or nothing, unless up.skipInvalid.
-func (s *Server) importVitals(ctx context.Context, tx pgx.Tx, p cgmstore.Patient, up vitalsUpload) (VitalsImportJSON, error) {
+// file or nothing, unless up.skipInvalid. The file is told by the one
+// detection of file import (fileimport.DetectPath): a glucose export is
+// sent back to the glucose upload, in l.
+func (s *Server) importVitals(ctx context.Context, tx pgx.Tx, p cgmstore.Patient, up vitalsUpload, l locale.Lang) (VitalsImportJSON, error) {
 	loc, err := p.Location()
 	if err != nil {
 		return VitalsImportJSON{}, err
 	}
-	f, err := vitalsfile.Detect(up.path)
-	if err != nil {
-		msg := "not an export of activity, sleep, heart rate or blood pressure: upload an Apple Health export (export.zip or export.xml), a Google Takeout of Fitbit or Google Fit, or a FHIR Bundle"
-		if errors.Is(err, vitalsfile.ErrGlucose) {
-			msg = "this is a glucose export (LibreView or long CSV), not one of activity, sleep or heart data: upload it with the glucose files (POST /api/v1/patients/{id}/imports)"
-		}
-		return VitalsImportJSON{}, invalidImport(up.name+": "+msg, nil)
+	f, err := fileimport.DetectPath(up.path)
+	var ue *fileimport.UnknownError
+	switch {
+	case errors.As(err, &ue):
+		return VitalsImportJSON{}, invalidImport(l.Sprintf("vit_import_unknown", l.T("import_what_"+ue.Code)),
+			map[string]string{"reason": "unknown_format", "detected": ue.Code})
+	case err != nil:
+		return VitalsImportJSON{}, err
+	case !f.Devices():
+		return VitalsImportJSON{}, invalidImport(l.Sprintf("vit_import_glucose", l.T("import_format_"+string(f))),
+			map[string]string{"reason": "glucose_file", "detected": string(f)})
 	}
 	out := VitalsImportJSON{Format: string(f), Rejected: []string{}}
 	res, err := fileimport.ImportMeasurements(ctx, tx, s.deps.Store, p.ID, up.path, fileimport.MeasurementsOptions{Format: f, Location: loc,
@@ -281,10 +287,11 @@ func (s *Server) importVitals(ctx context.Context, tx pgx.Tx, p cgmstore.Patient
 			}
 			lines = append(lines, le)
 		}
-		return out, invalidImport(fmt.Sprintf("%s: %d measurement(s) rejected; nothing was imported (fix them, or send skip_invalid=true to import the valid ones)",
-			up.name, rej.Rejected), lines)
+		return out, invalidImport(l.Sprintf("vit_import_rejected", rej.Rejected), lines)
+	case errors.Is(err, fileimport.ErrNoMeasurements):
+		return out, invalidImport(l.T("vit_import_empty"), map[string]string{"reason": "no_measurements"})
 	case errors.Is(err, fileimport.ErrInvalid):
-		return out, invalidImport(up.name+": "+err.Error(), nil)
+		return out, invalidImport(l.Sprintf("vit_import_unreadable", err.Error()), map[string]string{"reason": "unreadable"})
 	case err != nil:
 		return out, err
 	}
@@ -317,7 +324,7 @@ func (s *Server) apiVitalsImport(c *echo.Context) error {
 	}
 	var out VitalsImportJSON
 	err = s.deps.Access(c, p, consent.ActWriteData, fmt.Sprintf("import device export (%d bytes)", up.size), func(ctx context.Context, tx pgx.Tx) error {
-		out, err = s.importVitals(ctx, tx, p, up)
+		out, err = s.importVitals(ctx, tx, p, up, web.Lang(c))
 		return err
 	})
 	if err != nil {

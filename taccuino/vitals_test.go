@@ -100,12 +100,12 @@ func TestVitalsAPI(t *testing.T) {
 	// Each kind of file where the other is expected.
 	csv := []byte("id,time,gl\n1,2026-03-29 10:00:00,120\n")
 	res = e.request(http.MethodPost, path+"/vitals/imports", tok, "application/octet-stream", csv, nil)
-	if res.status != 422 || !strings.Contains(string(res.body), "this is a glucose export") {
+	if res.status != 422 || !strings.Contains(string(res.body), `"reason":"glucose_file"`) || !strings.Contains(string(res.body), `"detected":"long"`) {
 		t.Errorf("glucose as vitals: %d %s", res.status, res.body)
 	}
 	ct, body = multipartCSV(t, "export.xml", xml, nil)
 	res = e.request(http.MethodPost, path+"/imports", tok, ct, body, nil)
-	if res.status != 422 || !strings.Contains(string(res.body), "this is an export of activity, sleep and heart data (Apple Health)") {
+	if res.status != 422 || !strings.Contains(string(res.body), `"reason":"devices_file"`) || !strings.Contains(string(res.body), `"detected":"applehealth"`) {
 		t.Errorf("vitals as glucose: %d %s", res.status, res.body)
 	}
 	// A malformed export: 422 naming the line, nothing stored.

@@ -14,7 +14,6 @@ import (
 	"fsecgm/cgm/cgmstore"
 	"fsecgm/cgm/codicefiscale"
 	"fsecgm/connectors/fileimport"
-	"fsecgm/connectors/vitalsfile"
 	"fsecgm/migrations"
 	"fsecgm/taccuino/locale"
 
@@ -113,17 +112,19 @@ func runImport(ctx context.Context, e *env, args []string) error {
 		return usageError(fmt.Errorf("--patient: %w", err))
 	}
 
-	// An export of the patient's devices rather than of glucose?
-	vf := vitalsfile.Format("")
-	switch *format {
-	case "applehealth", "takeout", "fhir":
-		vf = vitalsfile.Format(*format)
-	case "auto", "":
-		if f, err := vitalsfile.Detect(*inputPath); err == nil {
-			vf = f
-		} else if os.IsNotExist(err) {
+	// An export of the patient's devices rather than of glucose? One
+	// detection (fileimport) tells them all.
+	wanted, err := fileimport.ParseFormat(*format)
+	if err != nil {
+		return usageError(fmt.Errorf("--format: %w", err))
+	}
+	devices := wanted.Devices()
+	if wanted == "" {
+		f, err := fileimport.DetectPath(*inputPath)
+		if os.IsNotExist(err) {
 			return usageError(err)
 		}
+		devices = err == nil && f.Devices()
 	}
 
 	pool, done, err := openDatabase(ctx, e, *dbURL, *dataDir)
@@ -132,8 +133,8 @@ func runImport(ctx context.Context, e *env, args []string) error {
 	}
 	defer done()
 	store := cgmstore.New(pool, cgmstore.Options{})
-	if vf != "" {
-		return importMeasurements(ctx, e, pool, store, *cf, *inputPath, vf, *tz, *skip, *asJSON)
+	if devices {
+		return importMeasurements(ctx, e, pool, store, *cf, *inputPath, wanted, *tz, *skip, *asJSON)
 	}
 
 	// The file's times are read in --tz, else in the zone of a known
@@ -287,7 +288,7 @@ func openDatabase(ctx context.Context, e *env, dbURL, dataDir string) (pool *pgx
 // importMeasurements imports an export of the patient's devices: the whole
 // file or nothing (every invalid measurement listed, exit 2), or with
 // --skip-invalid the valid ones.
-func importMeasurements(ctx context.Context, e *env, pool *pgxpool.Pool, store *cgmstore.Store, cf, path string, f vitalsfile.Format, tz string, skip, asJSON bool) error {
+func importMeasurements(ctx context.Context, e *env, pool *pgxpool.Pool, store *cgmstore.Store, cf, path string, f fileimport.Format, tz string, skip, asJSON bool) error {
 	p, created, err := store.EnsurePatient(ctx, cf, tz)
 	if err != nil {
 		if errors.Is(err, cgmstore.ErrInvalid) {

@@ -9,7 +9,7 @@ import (
 	"time"
 
 	"fsecgm/cgm/vitals"
-	"fsecgm/connectors/vitalsfile"
+	"fsecgm/connectors/fileimport"
 )
 
 // runVitals implements "fsecgm vitals": the daily summaries of an export of
@@ -32,7 +32,7 @@ func runVitals(ctx context.Context, e *env, args []string) error {
 		return usageError(fmt.Errorf("--tz: %w", err))
 	}
 	o := vitals.Options{Location: loc}
-	ro := vitalsfile.Options{Location: loc}
+	ro := fileimport.ReadOptions{Location: loc}
 	if *from != "" || *to != "" {
 		p, err := periodFlags(*from, *to, loc)
 		if err != nil {
@@ -52,7 +52,7 @@ func runVitals(ctx context.Context, e *env, args []string) error {
 		}
 	}
 	var ms []vitals.Measurement
-	st, err := vitalsfile.Read(*inputPath, "", ro, func(m vitals.Measurement, _ string) error {
+	st, err := fileimport.ReadMeasurements(*inputPath, "", ro, func(m vitals.Measurement, _ string) error {
 		ms = append(ms, m)
 		return ctx.Err()
 	})

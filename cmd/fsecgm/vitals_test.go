@@ -83,7 +83,7 @@ func TestVitalsCommand(t *testing.T) {
 	}
 	glucose, _, _, _ := writeLibreView(t, 3)
 	code, _, errOut = runCmd(t, nil, "vitals", "--input", glucose)
-	if code != 2 || !strings.Contains(errOut, "this is a glucose export") {
+	if code != 2 || !strings.Contains(errOut, "this is a LibreView CSV export, a glucose export") {
 		t.Errorf("a glucose file: exit %d, %s", code, errOut)
 	}
 	if code, _, _ := runCmd(t, nil, "vitals", "--input", appleFixture, "--tz", "Mars/Base"); code != 2 {

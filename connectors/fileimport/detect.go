@@ -57,6 +57,12 @@ func (f Format) Title() string {
 		return "Nightscout entries JSON"
 	case NightscoutCSV:
 		return "Nightscout entries CSV (an exporter's)"
+	case AppleHealth:
+		return "Apple Health export"
+	case Takeout:
+		return "Google Takeout (Fitbit, Google Fit)"
+	case FHIRDevices:
+		return "FHIR Bundle of the devices' Observations"
 	}
 	return string(f)
 }
@@ -77,13 +83,14 @@ func (f Format) Source() cgmstore.Source {
 }
 
 // ParseFormat reads a format name as the command line and the API take
-// it: one of the formats, or "auto" (or "") for detection, which returns "".
+// it: one of the formats, glucose or devices', or "auto" (or "") for
+// detection, which returns "".
 func ParseFormat(s string) (Format, error) {
 	s = strings.ToLower(strings.TrimSpace(s))
 	if s == "" || s == "auto" {
 		return "", nil
 	}
-	for _, f := range Formats {
+	for _, f := range append(Formats[:len(Formats):len(Formats)], DeviceFormats...) {
 		if string(f) == s {
 			return f, nil
 		}
@@ -91,7 +98,7 @@ func ParseFormat(s string) (Format, error) {
 	return "", fmt.Errorf("unknown format %q: want auto, %s", s, FormatNames())
 }
 
-// FormatNames lists the format names, for messages.
+// FormatNames lists the names of the glucose formats, for messages.
 func FormatNames() string {
 	names := make([]string, len(Formats))
 	for i, f := range Formats {
@@ -114,11 +121,10 @@ var detectors = map[Format]func([]byte) bool{
 // HeadBytes is how much of the beginning of a file Detect looks at.
 const HeadBytes = 16 << 10
 
-// Other kinds of file people upload instead of a CGM export, each with the
-// code an *UnknownError carries. The taccuino and the command line say
+// Other kinds of file people upload instead of a CGM export or an export
+// of their devices, each with the code an *UnknownError carries. The taccuino and the command line say
 // what to do about each (taccuino/locale, "import_unknown_<code>").
 const (
-	UnknownAppleHealth   = "apple-health"
 	UnknownNSTreatments  = "nightscout-treatments"
 	UnknownNSDeviceState = "nightscout-devicestatus"
 	UnknownNSProfile     = "nightscout-profile"
@@ -137,7 +143,6 @@ const (
 
 // unknownTitles name the other kinds of file in English.
 var unknownTitles = map[string]string{
-	UnknownAppleHealth:   "an Apple Health export (export.xml)",
 	UnknownNSTreatments:  "a Nightscout treatments file (insulin, carbs, events)",
 	UnknownNSDeviceState: "a Nightscout devicestatus file (pump and loop status)",
 	UnknownNSProfile:     "a Nightscout profile file (basal rates and ratios)",
@@ -179,7 +184,12 @@ func (e *UnknownError) Unwrap() error { return ErrInvalid }
 
 // Detect returns the format of a file from head, its first bytes
 // (HeadBytes are enough), or an *UnknownError naming what else the file
-// seems to be. name names the file in the error.
+// seems to be: a glucose format, or one of the patient's own devices
+// (DeviceFormats: Apple Health from its HealthData document or the
+// apple_health_export folder of its zip, a FHIR Bundle, a Takeout file by
+// its name). name names the file in the error, and tells Takeout files.
+// A zip whose first entry says nothing is an UnknownZip here: DetectPath
+// and DetectData read its entries.
 func Detect(name string, head []byte) (Format, error) {
 	if len(head) > HeadBytes {
 		head = head[:HeadBytes]
@@ -192,7 +202,7 @@ func Detect(name string, head []byte) (Format, error) {
 	case bytes.HasPrefix(head, []byte("PK\x03\x04")):
 		switch {
 		case bytes.Contains(head, []byte("apple_health_export")):
-			return unknown(UnknownAppleHealth)
+			return AppleHealth, nil
 		case bytes.Contains(head, []byte("xl/")), bytes.Contains(head, []byte("spreadsheetml")):
 			return unknown(UnknownExcel)
 		case bytes.Contains(head, []byte("opendocument.spreadsheet")):
@@ -216,11 +226,11 @@ func Detect(name string, head []byte) (Format, error) {
 			return f, nil
 		}
 	}
+	if f := detectDevices(name, trimmed); f != "" {
+		return f, nil
+	}
 	switch {
 	case trimmed[0] == '<':
-		if bytes.Contains(head, []byte("<!DOCTYPE HealthData")) || bytes.Contains(head, []byte("<HealthData")) {
-			return unknown(UnknownAppleHealth)
-		}
 		return unknown(UnknownXML)
 	case trimmed[0] == '[' || trimmed[0] == '{':
 		switch nightscout.What(trimmed) {

@@ -1,9 +1,10 @@
 // Package fileimport is the one home of file import: it tells a file's
 // format from its first bytes, reads it with that format's parser (one
 // package per format in connectors/, none doing I/O) and writes its
-// readings through the store's ingestion path. `fsecgm import`, `fsecgm
-// metrics --input` (and report, fhir) and the taccuino's upload (API and
-// page) all use it.
+// readings through the store's ingestion path; the same for the exports of
+// the patient's own devices and their measurements. `fsecgm import`,
+// `fsecgm metrics --input` (and report, fhir), `fsecgm vitals` and the
+// taccuino's uploads (API and pages, glucose and devices) all use it.
 //
 // It lives among the connectors, not under cgm/, because it depends on the
 // parsers and on cgm/cgmstore, as the sync (connectors/connsync) does: the
@@ -16,10 +17,17 @@
 // (connectors/clarity), Medtronic CareLink exports (connectors/carelink),
 // Nightscout entries JSON (connectors/nightscout), the CSV Nightscout data
 // exporters write (connectors/nightscoutcsv), and long CSV id,time,gl
-// (connectors/longcsv, which fsecgm's own export writes). A file of another
-// kind gets an *UnknownError that names what it seems to be (an Apple
-// Health export, a Nightscout treatments file, an Excel workbook, a PDF
-// report…), so that the person can be told what to do.
+// (connectors/longcsv, which fsecgm's own export writes). It also
+// recognises the exports of the patient's own devices ([DeviceFormats]):
+// Apple Health's export.zip or export.xml (connectors/applehealth), a
+// Google Takeout of Fitbit or Google Fit (connectors/takeout), a FHIR
+// Bundle of Vital Signs and Physical Activity Observations (taccuino/fhir);
+// [DetectPath] and [DetectData] read a zip's entries and a folder too. A
+// file of another kind gets an *UnknownError that names what it seems to
+// be (a Nightscout treatments file, an Excel workbook, a PDF report…), so
+// that the person can be told what to do; a file of the other kind than
+// the one asked for (an Apple Health export sent as glucose, a LibreView
+// export sent as the devices') a *KindError that says where it goes.
 //
 // # Whose data
 //
@@ -47,5 +55,9 @@
 // [Import] writes a parsed file: the whole file or nothing by default,
 // every bad row reported with its line, field and reason; with
 // SkipInvalid, the valid rows are written and the others listed. Importing
-// a file again changes nothing.
+// a file again changes nothing. [ImportMeasurements] does the same for an
+// export of the devices, streamed (an Apple Health export reaches
+// gigabytes) through the store's ingestion path for measurements, each
+// invalid measurement named by its element or line; [ReadMeasurements]
+// reads one without the store (`fsecgm vitals`).
 package fileimport

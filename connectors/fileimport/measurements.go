@@ -4,21 +4,22 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"os"
 	"strings"
 	"time"
 
 	"fsecgm/cgm"
 	"fsecgm/cgm/cgmstore"
 	"fsecgm/cgm/vitals"
-	"fsecgm/connectors/vitalsfile"
 
 	"github.com/jackc/pgx/v5"
 )
 
 // MeasurementsOptions tune [ImportMeasurements].
 type MeasurementsOptions struct {
-	// Format is the file's format; detected when empty.
-	Format vitalsfile.Format
+	// Format is the file's format, one of DeviceFormats; detected when
+	// empty.
+	Format Format
 	// Location is the patient's zone (local times and dates of the file).
 	Location *time.Location
 	// SkipInvalid imports the valid measurements and lists the others;
@@ -37,7 +38,7 @@ type MeasurementsOptions struct {
 // MeasurementsResult counts what ImportMeasurements did.
 type MeasurementsResult struct {
 	// Format is the file's format.
-	Format vitalsfile.Format
+	Format Format
 	// Inserted, Duplicate, Revised and Rejected count measurements.
 	Inserted, Duplicate, Revised, Rejected int
 	// Rejections lists the rejected ones, each naming where it was read.
@@ -50,17 +51,18 @@ type MeasurementsResult struct {
 const maxRejections = 1000
 
 // ImportMeasurements streams an export of the patient's own devices
-// (vitalsfile: Apple Health, Google Takeout, a FHIR Bundle) through the
-// store's ingestion path for measurements inside tx, in chunks, and marks
-// the patient's daily summaries for recomputation (the store does, in tx).
-// The file is read once, in constant memory but for a chunk. A malformed
-// file stops the import with its parser's error (wrapped, errors.Is
-// ErrInvalid): tx must then be rolled back, and nothing remains. Each
-// measurement is validated against the clock; by default (the whole file
-// or nothing) any invalid one makes the import fail with a
-// *RejectedMeasurementsError listing them (each naming the file's element or line) — again tx must be
-// rolled back; with SkipInvalid the valid ones are written. Importing a
-// file again changes nothing.
+// (DeviceFormats: Apple Health, Google Takeout, a FHIR Bundle; a glucose
+// export is refused with a *KindError) through the store's ingestion path
+// for measurements inside tx, in chunks, and marks the patient's daily
+// summaries for recomputation (the store does, in tx). The file is read
+// once, in constant memory but for a chunk. A malformed file stops the
+// import with its parser's error (wrapped, errors.Is ErrInvalid): tx must
+// then be rolled back, and nothing remains. Each measurement is validated
+// against the clock; by default (the whole file or nothing) any invalid
+// one makes the import fail with a *RejectedMeasurementsError listing them
+// (each naming the file's element or line) — again tx must be rolled
+// back; with SkipInvalid the valid ones are written. Importing a file
+// again changes nothing.
 func ImportMeasurements(ctx context.Context, tx pgx.Tx, store *cgmstore.Store, patientID int64, path string, o MeasurementsOptions) (MeasurementsResult, error) {
 	if o.Chunk <= 0 {
 		o.Chunk = DefaultChunk
@@ -72,12 +74,17 @@ func ImportMeasurements(ctx context.Context, tx pgx.Tx, store *cgmstore.Store, p
 	f := o.Format
 	if f == "" {
 		var err error
-		if f, err = vitalsfile.Detect(path); err != nil {
+		if f, err = DetectPath(path); err != nil {
+			if os.IsNotExist(err) {
+				return MeasurementsResult{}, err
+			}
 			return MeasurementsResult{}, fmt.Errorf("%s: %w: %w", path, ErrInvalid, err)
 		}
 	}
-	channel := map[vitalsfile.Format]cgmstore.Channel{vitalsfile.AppleHealth: cgmstore.ChannelAppleHealth,
-		vitalsfile.Takeout: cgmstore.ChannelTakeout, vitalsfile.FHIR: cgmstore.ChannelFHIR}[f]
+	if !f.Devices() {
+		return MeasurementsResult{}, &KindError{Name: path, Format: f}
+	}
+	channel := f.Channel()
 	res := MeasurementsResult{Format: f}
 	buf := make([]vitals.Measurement, 0, min(o.Chunk, 4096))
 	written := 0
@@ -103,7 +110,7 @@ func ImportMeasurements(ctx context.Context, tx pgx.Tx, store *cgmstore.Store, p
 		buf = buf[:0]
 		return nil
 	}
-	st, err := vitalsfile.Read(path, f, vitalsfile.Options{Location: o.Location}, func(m vitals.Measurement, where string) error {
+	st, err := ReadMeasurements(path, f, ReadOptions{Location: o.Location}, func(m vitals.Measurement, where string) error {
 		if err := ctx.Err(); err != nil {
 			return err
 		}
@@ -145,7 +152,7 @@ func ImportMeasurements(ctx context.Context, tx pgx.Tx, store *cgmstore.Store, p
 		return MeasurementsResult{}, &RejectedMeasurementsError{Name: path, Rejected: res.Rejected, Lines: lines}
 	}
 	if st.Total() == 0 {
-		return res, fmt.Errorf("%s: %w: the file holds no measurement of activity, sleep, heart rate or blood pressure", path, ErrInvalid)
+		return res, fmt.Errorf("%s: %w", path, ErrNoMeasurements)
 	}
 	return res, nil
 }
@@ -156,6 +163,10 @@ type dbError struct{ err error }
 
 func (e *dbError) Error() string { return e.err.Error() }
 func (e *dbError) Unwrap() error { return e.err }
+
+// ErrNoMeasurements is the refusal of a device export with no measurement
+// of the kinds fsecgm reads. It wraps ErrInvalid.
+var ErrNoMeasurements = fmt.Errorf("%w: the file holds no measurement of activity, sleep, heart rate or blood pressure", ErrInvalid)
 
 // RejectedMeasurementsError is the refusal of a device export with invalid
 // measurements, without SkipInvalid: it lists them (the first 1000), each

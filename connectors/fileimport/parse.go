@@ -137,15 +137,19 @@ func (f *File) Readings() int {
 // unless opt.Format is given) and applies the rule of [Conflict]. It
 // fails, with an error naming the file and, where there is one, the line,
 // when the data cannot be read as that format at all; an *UnknownError
-// when the format is none fsecgm reads. Bad rows do not make it fail: they
-// are in File.Rejected.
+// when the format is none fsecgm reads; a *KindError for an export of the
+// patient's devices (ImportMeasurements imports those). Bad rows do not
+// make it fail: they are in File.Rejected.
 func Parse(name string, data []byte, opt Options) (*File, error) {
 	format := opt.Format
 	if format == "" {
 		var err error
-		if format, err = Detect(name, data); err != nil {
+		if format, err = DetectData(name, data); err != nil {
 			return nil, err
 		}
+	}
+	if format.Devices() {
+		return nil, &KindError{Name: name, Format: format}
 	}
 	if opt.Location == nil && format != Long && format != Nightscout {
 		return nil, fmt.Errorf("fileimport: %s: a %s has local times: the patient's time zone is required", name, format.Title())

@@ -335,16 +335,19 @@ func TestRealExports(t *testing.T) {
 		t.Errorf("the French export has %d historic conflicts, want 7", hist)
 	}
 
-	// Apple Health: not a CGM export.
+	// Apple Health: not a CGM export, but an export of the devices.
 	for _, name := range []string{"apple_health_iphone_enUS_2019.xml", "apple_health_iphone_garminconnect_enFR.xml", "apple_health_watch_hr_koKR.xml"} {
 		data, err := os.ReadFile(filepath.Join(dir, name))
 		if err != nil {
 			t.Fatal(err)
 		}
 		_, err = Parse(name, data, Options{Location: rome(t)})
-		var ue *UnknownError
-		if !errors.As(err, &ue) || ue.Code != UnknownAppleHealth {
+		var ke *KindError
+		if !errors.As(err, &ke) || ke.Format != AppleHealth || !errors.Is(err, ErrInvalid) {
 			t.Errorf("%s: %v, want the Apple Health refusal", name, err)
+		}
+		if f, err := DetectPath(filepath.Join(dir, name)); f != AppleHealth || err != nil {
+			t.Errorf("%s: DetectPath = %q, %v", name, f, err)
 		}
 	}
 }

@@ -7,7 +7,6 @@ package locale
 var fileImportLabels = map[string]map[Lang]string{
 	"import_unknown": {IT: "Questo file è %s, non un'esportazione di dati di un sensore che fsecgm sa leggere. %s",
 		EN: "This file is %s, not a sensor data export fsecgm can read. %s"},
-	"import_what_apple-health":            {IT: "un'esportazione di Apple Salute (export.xml)", EN: "an Apple Health export (export.xml)"},
 	"import_what_nightscout-treatments":   {IT: "un file dei trattamenti di Nightscout (insulina, carboidrati, eventi)", EN: "a Nightscout treatments file (insulin, carbs, events)"},
 	"import_what_nightscout-devicestatus": {IT: "un file di stato dei dispositivi di Nightscout (microinfusore, loop)", EN: "a Nightscout devicestatus file (pump and loop status)"},
 	"import_what_nightscout-profile":      {IT: "un profilo di Nightscout (basali e rapporti)", EN: "a Nightscout profile (basal rates and ratios)"},
@@ -22,8 +21,6 @@ var fileImportLabels = map[string]map[Lang]string{
 	"import_what_xml":                     {IT: "un file XML", EN: "an XML file"},
 	"import_what_empty":                   {IT: "un file vuoto", EN: "an empty file"},
 	"import_what_unknown":                 {IT: "un file in un formato che fsecgm non riconosce", EN: "a file in a format fsecgm does not recognise"},
-	"import_unknown_apple-health": {IT: "Apple Salute non contiene le letture del sensore: scarica l'esportazione CSV dal sito o dall'app del sensore (LibreView, Dexcom Clarity, CareLink, Nightscout) e carica quella.",
-		EN: "Apple Health does not hold the sensor's readings: download the CSV export from your sensor's website or app (LibreView, Dexcom Clarity, CareLink, Nightscout) and upload that."},
 	"import_unknown_nightscout-treatments": {IT: "Le glicemie di Nightscout sono nelle «entries»: scarica /api/v1/entries.json dal tuo sito Nightscout e carica quel file.",
 		EN: "Nightscout's glucose readings are its entries: download /api/v1/entries.json from your Nightscout site and upload that file."},
 	"import_unknown_nightscout-devicestatus": {IT: "Le glicemie di Nightscout sono nelle «entries»: scarica /api/v1/entries.json dal tuo sito Nightscout e carica quel file.",
