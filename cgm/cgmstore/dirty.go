@@ -29,6 +29,12 @@ import (
 //   - [Store.ClaimDirty] and [Store.ConsumeDirty] are the consumer's side:
 //     claim marks in a transaction, recompute, delete the marks not renewed
 //     meanwhile.
+//
+// The daily summaries of the patients' own devices have marks of their own,
+// vital_days_dirty, with the same rules: IngestMeasurements(Tx) marks from
+// the earliest measurement inserted or revised, SetVitalRanking from the
+// patient's first measurement; [Store.ClaimVitalDirty] and
+// [Store.ConsumeVitalDirty] are their consumer's side.
 
 // DirtyMark is a patient's mark: the summaries from Since on must be
 // recomputed.
@@ -104,9 +110,36 @@ func (s *Store) MarkAllDirty(ctx context.Context) (int64, error) {
 // number of consumers share the work; a writer renewing a claimed mark
 // waits for tx.
 func (s *Store) ClaimDirty(ctx context.Context, tx pgx.Tx, n int) ([]DirtyMark, error) {
+	return claimDirty(ctx, tx, "patient_metrics_dirty", n)
+}
+
+// ConsumeDirty deletes, in tx, the marks ClaimDirty returned, each only if
+// it was not renewed since (its marked_at is unchanged): the consumer has
+// recomputed what they asked for.
+func (s *Store) ConsumeDirty(ctx context.Context, tx pgx.Tx, marks []DirtyMark) error {
+	return consumeDirty(ctx, tx, "patient_metrics_dirty", marks)
+}
+
+// ClaimVitalDirty is ClaimDirty for the marks of the daily summaries of
+// the patients' own devices (table vital_days_dirty, migration 00090),
+// which IngestMeasurements(Tx) and SetVitalRanking write in their
+// transactions from the earliest instant that changed.
+func (s *Store) ClaimVitalDirty(ctx context.Context, tx pgx.Tx, n int) ([]DirtyMark, error) {
+	return claimDirty(ctx, tx, "vital_days_dirty", n)
+}
+
+// ConsumeVitalDirty is ConsumeDirty for the marks ClaimVitalDirty
+// returned.
+func (s *Store) ConsumeVitalDirty(ctx context.Context, tx pgx.Tx, marks []DirtyMark) error {
+	return consumeDirty(ctx, tx, "vital_days_dirty", marks)
+}
+
+// claimDirty implements ClaimDirty on a table of marks (patient_id, since,
+// marked_at).
+func claimDirty(ctx context.Context, tx pgx.Tx, table string, n int) ([]DirtyMark, error) {
 	rows, _ := tx.Query(ctx, `
 		SELECT d.patient_id, d.since, d.marked_at, p.time_zone
-		FROM patient_metrics_dirty d JOIN patients p ON p.id = d.patient_id
+		FROM `+table+` d JOIN patients p ON p.id = d.patient_id
 		ORDER BY d.marked_at, d.patient_id
 		LIMIT $1
 		FOR UPDATE OF d SKIP LOCKED`, n)
@@ -116,15 +149,13 @@ func (s *Store) ClaimDirty(ctx context.Context, tx pgx.Tx, n int) ([]DirtyMark, 
 		return m, err
 	})
 	if err != nil {
-		return nil, fmt.Errorf("cgmstore: claim dirty marks: %w", translate(err))
+		return nil, fmt.Errorf("cgmstore: claim dirty marks (%s): %w", table, translate(err))
 	}
 	return marks, nil
 }
 
-// ConsumeDirty deletes, in tx, the marks ClaimDirty returned, each only if
-// it was not renewed since (its marked_at is unchanged): the consumer has
-// recomputed what they asked for.
-func (s *Store) ConsumeDirty(ctx context.Context, tx pgx.Tx, marks []DirtyMark) error {
+// consumeDirty implements ConsumeDirty on a table of marks.
+func consumeDirty(ctx context.Context, tx pgx.Tx, table string, marks []DirtyMark) error {
 	if len(marks) == 0 {
 		return nil
 	}
@@ -134,9 +165,9 @@ func (s *Store) ConsumeDirty(ctx context.Context, tx pgx.Tx, marks []DirtyMark) 
 		ids[i], at[i] = int32(m.Patient), m.MarkedAt
 	}
 	if _, err := tx.Exec(ctx, `
-		DELETE FROM patient_metrics_dirty d USING unnest($1::int4[], $2::timestamptz[]) u(pid, m)
+		DELETE FROM `+table+` d USING unnest($1::int4[], $2::timestamptz[]) u(pid, m)
 		WHERE d.patient_id = u.pid AND d.marked_at = u.m`, ids, at); err != nil {
-		return fmt.Errorf("cgmstore: consume dirty marks: %w", translate(err))
+		return fmt.Errorf("cgmstore: consume dirty marks (%s): %w", table, translate(err))
 	}
 	return nil
 }

@@ -3,7 +3,6 @@ package summaries
 import (
 	"context"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"log/slog"
 	"time"
@@ -19,8 +18,9 @@ import (
 // the day's vitals.Day. Every transaction that changes a patient's
 // measurements (cgmstore.IngestMeasurements) or their ranking of sources
 // (cgmstore.SetVitalRanking) marks the patient in vital_days_dirty with
-// the earliest instant changed; UpdateVitals claims the marks (FOR UPDATE
-// SKIP LOCKED: any number of replicas), recomputes the days from the day
+// the earliest instant changed; UpdateVitals claims the marks
+// (cgmstore.ClaimVitalDirty, FOR UPDATE SKIP LOCKED: any number of
+// replicas), recomputes the days from the day
 // before that instant on (a night that ends after midnight belongs to the
 // day it ends, so a new measurement can move a night from the day before),
 // stores the days that changed and publishes them to the record
@@ -64,18 +64,15 @@ func (u *Updater) UpdateVitals(ctx context.Context, limit int) (VitalsResult, er
 // vitalsOne claims one mark and recomputes its patient's days.
 func (u *Updater) vitalsOne(ctx context.Context) (done bool, days int, published bool, err error) {
 	err = pgx.BeginFunc(ctx, u.pool, func(tx pgx.Tx) error {
-		var id int64
-		var since, marked time.Time
-		err := tx.QueryRow(ctx, `
-			SELECT patient_id, since, marked_at FROM vital_days_dirty
-			ORDER BY marked_at, patient_id LIMIT 1
-			FOR UPDATE SKIP LOCKED`).Scan(&id, &since, &marked)
-		if errors.Is(err, pgx.ErrNoRows) {
+		marks, err := u.store.ClaimVitalDirty(ctx, tx, 1)
+		if err != nil {
+			return err
+		}
+		if len(marks) == 0 {
 			return nil
 		}
-		if err != nil {
-			return fmt.Errorf("claim a mark: %w", err)
-		}
+		mark := marks[0]
+		id, since := mark.Patient, mark.Since
 		done = true
 		p, err := u.store.PatientByID(ctx, id)
 		if err != nil {
@@ -143,9 +140,11 @@ func (u *Updater) vitalsOne(ctx context.Context) (done bool, days int, published
 					heart_rate_samples = excluded.heart_rate_samples, updated_at = now()`, id, d.Date, string(js), d.HeartRateSamples)
 		}
 		b.Queue(`DELETE FROM vital_days WHERE patient_id = $1 AND day >= $2 AND NOT (day::text = ANY($3::text[]))`, id, civil(from), keep)
-		b.Queue(`DELETE FROM vital_days_dirty WHERE patient_id = $1 AND marked_at = $2`, id, marked)
 		if err := tx.SendBatch(ctx, b).Close(); err != nil {
 			return fmt.Errorf("patient %d: write day rows: %w", id, err)
+		}
+		if err := u.store.ConsumeVitalDirty(ctx, tx, marks); err != nil {
+			return err
 		}
 		days = len(changed)
 		if u.o.VitalsPublisher == nil || len(changed) == 0 {
