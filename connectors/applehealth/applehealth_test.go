@@ -89,27 +89,36 @@ func TestWatchAndPhone(t *testing.T) {
 }
 
 // sharedExports returns the directory of the real exports beside the
-// repository, or skips.
+// repository (../shared, or $FSECGM_SHARED as the other tests of real
+// files take it), or skips.
 func sharedExports(t *testing.T) string {
 	t.Helper()
+	var roots []string
+	if env := os.Getenv("FSECGM_SHARED"); env != "" {
+		roots = append(roots, env)
+	}
 	dir, err := os.Getwd()
 	if err != nil {
 		t.Fatal(err)
 	}
 	for {
 		if _, err := os.Stat(filepath.Join(dir, "go.mod")); err == nil {
+			roots = append(roots, filepath.Join(dir, "..", "shared"))
 			break
 		}
 		if filepath.Dir(dir) == dir {
-			t.Skip("SKIPPED: no go.mod above the test")
+			break
 		}
 		dir = filepath.Dir(dir)
 	}
-	d := filepath.Join(dir, "..", "shared", "data", "real-exports")
-	if _, err := os.Stat(filepath.Join(d, "apple_health_iphone_enUS_2019.xml")); err != nil {
-		t.Skip("SKIPPED: ../shared/data/real-exports not found: the real Apple Health exports were not read")
+	for _, root := range roots {
+		d := filepath.Join(root, "data", "real-exports")
+		if _, err := os.Stat(filepath.Join(d, "apple_health_iphone_enUS_2019.xml")); err == nil {
+			return d
+		}
 	}
-	return d
+	t.Skip("SKIPPED: data/real-exports not found under ../shared (or $FSECGM_SHARED): the real Apple Health exports were not read")
+	return ""
 }
 
 // typeCounts counts the top-level Record elements of each type by a plain
