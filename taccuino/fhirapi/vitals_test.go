@@ -2,12 +2,18 @@ package fhirapi
 
 import (
 	"context"
+	"net/url"
 	"os"
 	"strings"
 	"testing"
 	"time"
 
 	"fsecgm/cgm/vitals"
+	"fsecgm/taccuino/auth"
+	"fsecgm/taccuino/fhir"
+	"fsecgm/taccuino/records"
+
+	"github.com/jackc/pgx/v5"
 )
 
 // TestSubmitVitals: the Observations of a patient's own devices
@@ -66,5 +72,56 @@ func TestSubmitVitals(t *testing.T) {
 	st, _ = results(t, r)
 	if st[2] != "422 Unprocessable Entity" || !strings.Contains(string(r.body), "Bundle.entry[2].resource.valueQuantity.code") {
 		t.Errorf("broken heart rate: %v\n%s", st, r.body)
+	}
+}
+
+// TestSearchVitals: the daily summaries of a patient's devices, published
+// by the summaries updater (records.PublishVitals), are served by the FHIR
+// API like the CGM summaries: searched by LOINC code and date, read by
+// id, under the same gate (an MMG without a care relationship is
+// refused).
+func TestSearchVitals(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t)
+	p := e.patient(21, true)
+	f := func(v float64) *float64 { return &v }
+	days := []vitals.Day{
+		{Date: "2026-03-28", Steps: f(8412), HeartRate: &vitals.HeartRateDay{Min: f(52), Mean: f(71.5), Max: f(131), Resting: f(58)},
+			BloodPressure: []vitals.Pressure{{Time: "2026-03-28T08:00:00+01:00", Systolic: 128, Diastolic: 82}}},
+		{Date: "2026-03-29", Steps: f(10233), SleepMinutes: f(431), SleepStages: &vitals.SleepStages{Light: 251, Deep: 88, REM: 92, Awake: 17},
+			BloodPressure: []vitals.Pressure{}},
+	}
+	if err := pgx.BeginFunc(context.Background(), e.pool, func(tx pgx.Tx) error {
+		return e.rec.PublishVitals(context.Background(), tx, records.VitalsPublication{PatientID: p.ID,
+			Patient: fhir.PatientInfo{ID: p.PublicID, FiscalCode: p.FiscalCode, Family: p.FamilyName, Given: []string{p.GivenName}},
+			Days:    days, TimeZone: "Europe/Rome", Issued: time.Date(2026, 3, 30, 6, 0, 0, 0, rome)})
+	}); err != nil {
+		t.Fatal(err)
+	}
+	tok := e.citizen(p.FiscalCode)
+	obs := "/fhir/Observation?patient=Patient/" + p.PublicID
+	code := func(c string) string { return "&code=" + url.QueryEscape(fhir.LOINC+"|"+c) }
+	for _, tc := range []struct {
+		query string
+		want  int
+	}{
+		{code(fhir.CodeStepsPerDay), 2},
+		{code(fhir.CodeStepsPerDay) + "&date=2026-03-29", 1},
+		{code(fhir.CodeBloodPressure), 1},
+		{code(fhir.CodeSleepDuration), 1},
+		{code(fhir.CodeRestingHeartRate), 1},
+		{code(fhir.CodeHeartRate) + "&date=2026-03-28", 1},
+	} {
+		total, ids, _ := entries(t, e.get(obs+tc.query, tok))
+		if total != tc.want || len(ids) != tc.want {
+			t.Errorf("%s: %d found, want %d", tc.query, total, tc.want)
+			continue
+		}
+		if r := e.get("/fhir/"+ids[0], tok); r.status != 200 || !strings.Contains(string(r.body), p.PublicID) {
+			t.Errorf("read %s: %d", ids[0], r.status)
+		}
+	}
+	if r := e.get(obs+code(fhir.CodeStepsPerDay), e.practitioner(testCF(702), auth.PractitionerMMG, "")); r.status != 403 {
+		t.Errorf("an MMG without a care relationship: %d", r.status)
 	}
 }
