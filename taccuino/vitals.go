@@ -264,13 +264,13 @@ func (s *Server) importVitals(ctx context.Context, tx pgx.Tx, p cgmstore.Patient
 	var ue *fileimport.UnknownError
 	switch {
 	case errors.As(err, &ue):
-		return VitalsImportJSON{}, invalidImport(l.Sprintf("vit_import_unknown", l.T("import_what_"+ue.Code)),
-			map[string]string{"reason": "unknown_format", "detected": ue.Code})
+		return VitalsImportJSON{}, invalidImport(l, map[string]string{"reason": "unknown_format", "detected": ue.Code},
+			"vit_import_unknown", locale.Key("import_what_"+ue.Code))
 	case err != nil:
 		return VitalsImportJSON{}, err
 	case !f.Devices():
-		return VitalsImportJSON{}, invalidImport(l.Sprintf("vit_import_glucose", l.T("import_format_"+string(f))),
-			map[string]string{"reason": "glucose_file", "detected": string(f)})
+		return VitalsImportJSON{}, invalidImport(l, map[string]string{"reason": "glucose_file", "detected": string(f)},
+			"vit_import_glucose", locale.Key("import_format_"+string(f)))
 	}
 	out := VitalsImportJSON{Format: string(f), Rejected: []string{}}
 	res, err := fileimport.ImportMeasurements(ctx, tx, s.deps.Store, p.ID, up.path, fileimport.MeasurementsOptions{Format: f, Location: loc,
@@ -287,11 +287,11 @@ func (s *Server) importVitals(ctx context.Context, tx pgx.Tx, p cgmstore.Patient
 			}
 			lines = append(lines, le)
 		}
-		return out, invalidImport(l.Sprintf("vit_import_rejected", rej.Rejected), lines)
+		return out, invalidImport(l, lines, "vit_import_rejected", rej.Rejected)
 	case errors.Is(err, fileimport.ErrNoMeasurements):
-		return out, invalidImport(l.T("vit_import_empty"), map[string]string{"reason": "no_measurements"})
+		return out, invalidImport(l, map[string]string{"reason": "no_measurements"}, "vit_import_empty")
 	case errors.Is(err, fileimport.ErrInvalid):
-		return out, invalidImport(l.Sprintf("vit_import_unreadable", err.Error()), map[string]string{"reason": "unreadable"})
+		return out, invalidImport(l, map[string]string{"reason": "unreadable"}, "vit_import_unreadable", err.Error())
 	case err != nil:
 		return out, err
 	}
