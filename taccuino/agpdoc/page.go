@@ -11,6 +11,7 @@ import (
 
 	"fsecgm/agp"
 	"fsecgm/cgm"
+	"fsecgm/cgm/vitals"
 	"fsecgm/taccuino/locale"
 )
 
@@ -139,6 +140,10 @@ type Input struct {
 	// HTMLURL is the absolute address of the report's HTML page, the
 	// accessible twin the PDF links to ("" for none).
 	HTMLURL string
+	// Devices summarises the measurements of the patient's own devices
+	// over the period's days (vitals.Summarize of the daily summaries);
+	// nil, or a period without steps and sleep, adds no line.
+	Devices *vitals.Period
 }
 
 // Clinical is what the clinician records about the patient for the
@@ -169,7 +174,10 @@ type Page struct {
 	Subtitle string
 	Patient  []Field
 	// Clinical are the clinician's lines: diabetes type, therapy, note.
-	Clinical    []Field
+	Clinical []Field
+	// Devices is the line about the patient's own devices: mean daily
+	// steps and mean sleep in the period ("" when neither is present).
+	Devices     string
 	PeriodLabel string
 	Period      string
 	Generated   string
@@ -346,6 +354,7 @@ func Build(in Input) (*Page, error) {
 	}
 	p.Patient = patientFields(l, in.Patient)
 	p.Clinical = clinicalFields(l, in.Clinical)
+	p.Devices = devicesLine(l, in.Devices)
 	p.NoData = r.Readings == 0
 	if !r.Sufficient {
 		p.WarningTitle = t(l, "insufficient")
@@ -377,6 +386,24 @@ func Build(in Input) (*Page, error) {
 		p.labels[k] = t(l, k)
 	}
 	return p, nil
+}
+
+// devicesLine is the report's line about the patient's own devices: the
+// mean daily steps over the days that have steps and the mean sleep over
+// the nights that have sleep, each with its count of days; "" when the
+// period has neither.
+func devicesLine(l locale.Lang, d *vitals.Period) string {
+	switch {
+	case d == nil:
+		return ""
+	case d.StepsDays > 0 && d.SleepDays > 0:
+		return l.F("vit_agp_line", l.Number(d.MeanSteps, 0), d.StepsDays, l.Duration(d.MeanSleepMinutes), d.SleepDays)
+	case d.StepsDays > 0:
+		return l.F("vit_agp_steps", l.Number(d.MeanSteps, 0), d.StepsDays)
+	case d.SleepDays > 0:
+		return l.F("vit_agp_sleep", l.Duration(d.MeanSleepMinutes), d.SleepDays)
+	}
+	return ""
 }
 
 // dateText writes a local date: 02/01/2006 in Italian, 2 Jan 2006 in English.

@@ -170,6 +170,9 @@ func (d *pdfDoc) layout() {
 	if len(p.Clinical) > 0 {
 		d.clinical()
 	}
+	if p.Devices != "" {
+		d.devices()
+	}
 	if p.Warning != "" {
 		d.warning()
 	}
@@ -245,6 +248,12 @@ func (d *pdfDoc) clinical() {
 		h += lh * float64(len(lines))
 	}
 	d.y = y + h + 1.5
+}
+
+// devices writes the line about the patient's own devices (mean daily
+// steps and sleep) under the header.
+func (d *pdfDoc) devices() {
+	d.y += d.wrap(margin, d.y, contentW, d.p.Devices, bodyPt, false, colorInk) + 1.5
 }
 
 func (d *pdfDoc) warning() {

@@ -11,6 +11,7 @@ import (
 	"strings"
 	"testing"
 
+	"fsecgm/cgm/vitals"
 	"fsecgm/taccuino/locale"
 )
 
@@ -38,6 +39,8 @@ func TestPDFRendersOneA4Page(t *testing.T) {
 	// the link to the accessible HTML page, it still fits one page.
 	in.Clinical = &Clinical{DiabetesType: "type1", Therapy: "aid", Note: strings.Repeat("Ipoglicemie notturne da rivalutare. ", 14)}
 	in.HTMLURL = "https://taccuino.example.org/reports/agp/0123456789abcdef0123456789abcdef?from=2026-03-20&to=2026-04-02"
+	// And with the line of the patient's own devices (issue 18).
+	in.Devices = &vitals.Period{Days: 14, StepsDays: 13, MeanSteps: 8432.4, SleepDays: 12, MeanSleepMinutes: 431}
 	b, err := RenderPDF(in)
 	if err != nil {
 		t.Fatal(err)
@@ -124,7 +127,8 @@ func TestPDFRendersOneA4Page(t *testing.T) {
 		}
 	}
 	for _, s := range []string{"Profilo glicemico ambulatoriale", "RSSMRA50D42D612X", "dom 29/03 (23 h)", "Discordanza",
-		"diabete di tipo 1", "Versione accessibile", "reports/agp/0123456789abcdef"} {
+		"diabete di tipo 1", "Versione accessibile", "reports/agp/0123456789abcdef",
+		"8432 passi al giorno in media (13 giorni), sonno medio " + locale.IT.Duration(431) + " (12 notti)"} {
 		if !strings.Contains(txt, s) {
 			t.Errorf("%q is not in the PDF's text", s)
 		}

@@ -12,6 +12,7 @@ import (
 	"fsecgm/agp"
 	"fsecgm/cgm"
 	"fsecgm/cgm/cgmstore"
+	"fsecgm/cgm/vitals"
 	"fsecgm/taccuino/agpdoc"
 	"fsecgm/taccuino/consent"
 	"fsecgm/taccuino/locale"
@@ -100,6 +101,9 @@ type report struct {
 	clinical *agpdoc.Clinical
 	// twin is the absolute address of the HTML page, for the PDF.
 	twin string
+	// devices summarises the patient's own devices over the period (nil
+	// when they sent nothing).
+	devices *vitals.Period
 }
 
 // load reads the readings of both periods and the laboratory HbA1c in the
@@ -123,6 +127,16 @@ func (h *handlers) load(c *echo.Context, r reportRequest) (report, error) {
 				return fmt.Errorf("reports: laboratory HbA1c: %w", err)
 			}
 		}
+		// The daily summaries of the patient's own devices, for the
+		// report's line about steps and sleep (issue 18).
+		days, err := summaries.VitalDays(ctx, tx, r.patient.ID, r.from, r.to)
+		if err != nil {
+			return err
+		}
+		if len(days) > 0 {
+			p := vitals.Summarize(days)
+			out.devices = &p
+		}
 		out.clinical, err = readClinical(ctx, tx, r.patient.ID)
 		return err
 	})
@@ -143,7 +157,7 @@ func (h *handlers) load(c *echo.Context, r reportRequest) (report, error) {
 func (rp report) input(l locale.Lang, now time.Time) agpdoc.Input {
 	return agpdoc.Input{Report: rp.cur, Previous: &rp.prev, Readings: rp.readings, Location: rp.req.loc,
 		Patient: summaries.PatientOf(rp.req.patient), HbA1c: rp.labs, Targets: rp.req.targets, Lang: l, Generated: now,
-		Clinical: rp.clinical, HTMLURL: rp.twin}
+		Clinical: rp.clinical, HTMLURL: rp.twin, Devices: rp.devices}
 }
 
 // pageReport serves the report page, or its PDF for "<id>.pdf".

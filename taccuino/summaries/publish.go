@@ -12,6 +12,7 @@ import (
 	"fsecgm/agp"
 	"fsecgm/cgm"
 	"fsecgm/cgm/cgmstore"
+	"fsecgm/cgm/vitals"
 	"fsecgm/taccuino/agpdoc"
 	"fsecgm/taccuino/fhir"
 	"fsecgm/taccuino/locale"
@@ -144,9 +145,20 @@ func (u *Updater) publishTx(ctx context.Context, tx pgx.Tx, id int64, tz string,
 			return fmt.Errorf("laboratory HbA1c: %w", err)
 		}
 	}
+	// The line of the patient's own devices (issue 18): their daily
+	// summaries as stored when the glucose is published.
+	var devices *vitals.Period
+	vds, err := VitalDays(ctx, tx, id, first, last)
+	if err != nil {
+		return err
+	}
+	if len(vds) > 0 {
+		p := vitals.Summarize(vds)
+		devices = &p
+	}
 	now := u.o.Now()
 	pdf, err := agpdoc.RenderPDF(agpdoc.Input{Report: rep, Previous: &prevRep, Readings: in, Location: loc,
-		Patient: PatientOf(pt), HbA1c: labs, Targets: agpdoc.TargetsStandard, Lang: locale.IT, Generated: now})
+		Patient: PatientOf(pt), HbA1c: labs, Targets: agpdoc.TargetsStandard, Lang: locale.IT, Generated: now, Devices: devices})
 	if err != nil {
 		return err
 	}
