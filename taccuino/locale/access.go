@@ -43,6 +43,12 @@ var accessLabels = map[string]map[Lang]string{
 	"log_n_summary":             {IT: "%s riepiloghi", EN: "%s summaries"},
 	"log_n_reports":             {IT: "%s referti", EN: "%s reports"},
 	"log_n_lab":                 {IT: "%s esami di laboratorio", EN: "%s lab results"},
+	"log_n_measurements":        {IT: "%s misure dei dispositivi", EN: "%s device measurements"},
+	"log_vitals":                {IT: "dati dispositivo mobile, dal %s al %s", EN: "mobile device data, %s to %s"},
+	"log_vitals_day":            {IT: "dati dispositivo mobile e glicemia, dal %s al %s", EN: "mobile device data and glucose, %s to %s"},
+	"log_vitals_sources":        {IT: "dispositivi e app dei dati dispositivo mobile", EN: "devices and apps of the mobile device data"},
+	"log_vitals_order":          {IT: "ordine dei dispositivi e app", EN: "order of the devices and apps"},
+	"log_vitals_import":         {IT: "caricamento di un'esportazione dei dispositivi (%s byte)", EN: "device export upload (%s bytes)"},
 	"log_summary_sent":          {IT: "riepilogo CGM dal %s al %s inviato a %s", EN: "CGM summary %s to %s sent to %s"},
 	"log_consent":               {IT: "consenso alla consultazione", EN: "consent to consultation"},
 	"log_consent_grant":         {IT: "consenso alla consultazione concesso", EN: "consent to consultation granted"},
@@ -121,6 +127,13 @@ var detailRules = []detailRule{
 	{regexp.MustCompile(`^import CSV \([a-z]+, (\d+) bytes\)$`), func(l Lang, m []string, _ *time.Location) string {
 		return l.F("log_import", m[1])
 	}},
+	{regexp.MustCompile(`^device measures ` + datePair + `$`), period("log_vitals")},
+	{regexp.MustCompile(`^device measures and glucose ` + datePair + `$`), period("log_vitals_day")},
+	{regexp.MustCompile(`^device sources$`), fixed("log_vitals_sources")},
+	{regexp.MustCompile(`^device sources order$`), fixed("log_vitals_order")},
+	{regexp.MustCompile(`^import device export \((\d+) bytes\)$`), func(l Lang, m []string, _ *time.Location) string {
+		return l.F("log_vitals_import", m[1])
+	}},
 	{regexp.MustCompile(`^find patient by fiscal code$`), fixed("log_find")},
 	{regexp.MustCompile(`^open taccuino$`), fixed("log_open")},
 	{regexp.MustCompile(`^clinic list: summary of the last 14 days$`), fixed("log_clinic")},
@@ -182,14 +195,14 @@ var detailRules = []detailRule{
 	}},
 }
 
-var submitPart = regexp.MustCompile(`^(\d+) (readings|devices|summary resources|reports|lab results)$`)
+var submitPart = regexp.MustCompile(`^(\d+) (readings|device measurements|devices|summary resources|reports|lab results)$`)
 
 // submitParts says the parts of a FHIR submission ("3 readings, 1 devices").
 func submitParts(l Lang, s string) string {
 	if s == "nothing to store" {
 		return l.T("log_fhir_nothing")
 	}
-	keys := map[string]string{"readings": "log_n_readings", "devices": "log_n_devices", "summary resources": "log_n_summary",
+	keys := map[string]string{"readings": "log_n_readings", "device measurements": "log_n_measurements", "devices": "log_n_devices", "summary resources": "log_n_summary",
 		"reports": "log_n_reports", "lab results": "log_n_lab"}
 	var out []string
 	for _, p := range strings.Split(s, ", ") {
