@@ -1,6 +1,7 @@
 package taccuino
 
 import (
+	"context"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -9,6 +10,7 @@ import (
 	"time"
 
 	"fsecgm/taccuino/internal/pagecheck"
+	"fsecgm/taccuino/summaries"
 
 	"github.com/chromedp/chromedp"
 	"github.com/chromedp/chromedp/kb"
@@ -32,6 +34,12 @@ type pageVisit struct {
 // for a visitor who is not signed in.
 func personaPages(t *testing.T, badCSV string) map[string][]pageVisit {
 	today := time.Now()
+	// The day view of yesterday, a whole day of the demo's devices.
+	rome, err := time.LoadLocation("Europe/Rome")
+	if err != nil {
+		t.Fatal(err)
+	}
+	vitalsDay := "/taccuino/p/{mario}/vitals/day?date=" + today.In(rome).AddDate(0, 0, -1).Format(time.DateOnly)
 	return map[string][]pageVisit{
 		"": {
 			{name: "login", path: "/login", want: "Entra come"},
@@ -58,6 +66,8 @@ func personaPages(t *testing.T, badCSV string) map[string][]pageVisit {
 				b.submit("#connect-submit")
 			}, want: "E-mail o password non corrette"},
 			{name: "report", path: "/reports/agp/{mario}", want: "Profilo glicemico ambulatoriale"},
+			{name: "vitals", path: "/taccuino/p/{mario}/vitals", want: "Dati dispositivo mobile"},
+			{name: "vitals-day", path: vitalsDay, want: "La giornata del"},
 			{name: "clinic-403", path: "/clinic", want: "riservato ai medici"},
 			{name: "privacy", path: "/privacy", want: "Informativa"},
 		},
@@ -97,6 +107,8 @@ func personaPages(t *testing.T, badCSV string) map[string][]pageVisit {
 				b.submit("#clinical-submit")
 			}, want: "Salvato"},
 			{name: "taccuino", path: "/taccuino/p/{giulia}", want: "Giulia Bianchi"},
+			{name: "vitals", path: "/taccuino/p/{mario}/vitals", want: "Salute del cuore"},
+			{name: "vitals-day", path: vitalsDay, want: "La giornata del"},
 		},
 		"delegate": {
 			{name: "home", path: "/taccuino", want: "Mario Rossi"},
@@ -114,14 +126,20 @@ func personaPages(t *testing.T, badCSV string) map[string][]pageVisit {
 }
 
 // TestBrowserEveryPage opens every page of the service as every demo
-// persona (and as a visitor not signed in), at 1280 and at 390 px, and
+// persona (and as a visitor not signed in), at 1280 and at 390 px (with
+// the patient's "Dati dispositivo mobile" and its day view, issue 18), and
 // checks each as pagecheck.Check does: no horizontal scrolling, 0 axe-core
 // violations of WCAG 2.1 A and AA, no English word on an Italian page, no
 // "%!", chart text readable; and, at 1280 px, that Tab reaches every
 // control with a visible focus. It saves a screenshot of each page at each
 // width in FSECGM_SCREENSHOT_DIR (make screenshots).
 func TestBrowserEveryPage(t *testing.T) {
-	b, _ := newBrowser(t)
+	b, e := newBrowser(t)
+	// The daily summaries of the demo's devices (connectors/vitalsim), as
+	// the summaries updater of the service keeps them.
+	if n, err := summaries.NewUpdater(e.pool, e.store, summaries.Options{}).UpdateVitals(context.Background(), 10); err != nil || n.Patients == 0 {
+		t.Fatalf("the demo's devices: %d patients summarised, %v", n.Patients, err)
+	}
 	bad := filepath.Join(t.TempDir(), "export.csv")
 	if err := os.WriteFile(bad, []byte("id,time,gl\nme,2026-03-01T10:00:00+01:00,abc\nme,2026-03-01T10:15:00,120\n"), 0o644); err != nil {
 		t.Fatal(err)

@@ -87,11 +87,12 @@ func stageClass(k vitals.Kind) (class, key string) {
 // vitalsLegend is an entry of the day view's legend.
 type vitalsLegend struct{ Class, Label string }
 
-// dayLegend lists what the day view draws: the glucose bands, the steps,
+// dayLegend lists what the day view draws: the glucose's four bands of
+// the taccuino's chart (the same texts), the steps,
 // the sleep stages, the heart rate.
 func dayLegend(l locale.Lang) []vitalsLegend {
-	out := []vitalsLegend{{"band-hypo", l.T("hypo") + " (< 70 mg/dL)"}, {"band-normal", l.T("normal") + " (70–140 mg/dL)"},
-		{"band-hyper", l.T("hyper") + " (> 180 mg/dL)"}, {"steps", l.T("vit_steps")}}
+	out := []vitalsLegend{{"band-hypo", l.T("tac_legend_hypo")}, {"band-normal", l.T("tac_legend_normal")},
+		{"band-above", l.T("tac_legend_above")}, {"band-hyper", l.T("tac_legend_hyper")}, {"steps", l.T("vit_steps")}}
 	for _, k := range []vitals.Kind{vitals.SleepDeep, vitals.SleepLight, vitals.SleepREM, vitals.SleepAsleep, vitals.SleepAwake} {
 		c, key := stageClass(k)
 		out = append(out, vitalsLegend{c, l.T(key)})
@@ -133,8 +134,8 @@ func buildDayChart(rs cgm.Series, ms []vitals.Measurement, start, end time.Time,
 	for _, b := range []struct {
 		class, key string
 		from, to   float64
-	}{{"band-hypo", "hypo", lo, BandHypoBelowMgDL}, {"band-normal", "normal", BandHypoBelowMgDL, BandNormalBelowMgDL},
-		{"band-hyper", "hyper", BandHyperAboveMgDL, hi}} {
+	}{{"band-hypo", "tac_legend_hypo", lo, BandHypoBelowMgDL}, {"band-normal", "tac_legend_normal", BandHypoBelowMgDL, BandNormalBelowMgDL},
+		{"band-above", "tac_legend_above", BandNormalBelowMgDL, BandHyperAboveMgDL}, {"band-hyper", "tac_legend_hyper", BandHyperAboveMgDL, hi}} {
 		cv.Bands = append(cv.Bands, dayBar{Class: b.class, Label: l.T(b.key), X: coord(g.left), Y: coord(gy(b.to)), W: coord(pw), H: coord(gy(b.from) - gy(b.to))})
 	}
 	for _, v := range []float64{BandHypoBelowMgDL, BandHyperAboveMgDL, hi} {

@@ -8,7 +8,10 @@
 //     the page) finds no violation of the rules tagged wcag2a, wcag2aa,
 //     wcag21a and wcag21aa (WCAG 2.1 levels A and AA);
 //   - language: no English word from a list on an Italian page (text in an
-//     element marked lang="en", such as the "English" link, excepted);
+//     element marked lang="en", such as the "English" link, excepted, and
+//     proper names marked translate="no", such as a device's or an app's
+//     name as it calls itself: HTML Living Standard, "The translate
+//     attribute");
 //   - no "%!" anywhere (the mark of a format string and its arguments
 //     that do not match);
 //   - text of the charts readable: every visible text of an SVG chart at
@@ -354,7 +357,7 @@ const factsJS = `(() => {
   const walk = document.createTreeWalker(document.body, NodeFilter.SHOW_TEXT);
   for (let n = walk.nextNode(); n; n = walk.nextNode()) {
     const el = n.parentElement;
-    if (!el || el.closest("script,style")) continue;
+    if (!el || el.closest("script,style,[translate=no]")) continue;
     const l = el.closest("[lang]");
     if (l && l.lang !== lang) continue;
     parts.push(n.textContent);

@@ -22,7 +22,7 @@ func TestChecksFindWhatTheyLookFor(t *testing.T) {
 <style>input:focus, input[type=date]:focus-within { outline: 3px solid #ffbf47 }</style>
 <body><main><h1>Pagina</h1><label for="q">Cerca</label><input id="q"><label for="d">Dal</label><input type="date" id="d">
 <fieldset><legend>Modo</legend><label><input type="radio" name="m" value="a" checked> uno</label><label><input type="radio" name="m" value="b"> due</label></fieldset>
-<p>Il periodo è di quattordici giorni.</p>
+<p>Il periodo è di quattordici giorni.</p><p>Dispositivo: <strong translate="no">OMRON connect</strong></p>
 <a href="/" lang="en" hreflang="en">English</a></main></body></html>`
 	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		w.Header().Set("Content-Type", "text/html; charset=utf-8")
