@@ -228,11 +228,24 @@ func TestSyncReplicas(t *testing.T) {
 			maxDelay = d
 		}
 	}
-	missing, doubled, slots := 0, 0, 0
+	// A slot not synced before a later slot of its connection was is a hole:
+	// always a defect. A slot after the connection's last synced one is
+	// late at the stop (a replica starved of CPU on a loaded machine): a
+	// defect only when it is due a whole interval before the window's end.
+	lastSlot := map[int64]int64{}
+	for k := range perSlot {
+		if k[1] > lastSlot[k[0]] {
+			lastSlot[k[0]] = k[1]
+		}
+	}
+	mustBy := to.Add(-interval)
+	missing, late, doubled, slots := 0, 0, 0, 0
 	for conn, ph := range phases {
 		for k := int64(math.Ceil(float64(from.UnixMicro())/1e6/sec - ph)); float64(k)+ph <= float64(to.UnixMicro())/1e6/sec; k++ {
 			slots++
 			switch n := perSlot[[2]int64{conn, k}]; {
+			case n == 0 && k > lastSlot[conn] && (float64(k)+ph)*sec > float64(mustBy.UnixMicro())/1e6:
+				late++
 			case n == 0:
 				missing++
 			case n > 1:
@@ -240,8 +253,8 @@ func TestSyncReplicas(t *testing.T) {
 			}
 		}
 	}
-	t.Logf("%d runs, %d slots checked, by replica %v, latest start after a slot %s, killed replica-3 at +%s holding %d leases",
-		len(runs), slots, byReplica, maxDelay, killed.Sub(start).Round(time.Second), leased)
+	t.Logf("%d runs, %d slots checked (%d still due at the stop), by replica %v, latest start after a slot %s, killed replica-3 at +%s holding %d leases",
+		len(runs), slots, late, byReplica, maxDelay, killed.Sub(start).Round(time.Second), leased)
 	if missing > 0 || doubled > 0 || slots < 2*connections {
 		t.Errorf("of %d slots, %d were not synced and %d were synced more than once", slots, missing, doubled)
 	}
