@@ -228,24 +228,31 @@ func TestSyncReplicas(t *testing.T) {
 			maxDelay = d
 		}
 	}
-	// A slot not synced before a later slot of its connection was is a hole:
-	// always a defect. A slot after the connection's last synced one is
-	// late at the stop (a replica starved of CPU on a loaded machine): a
-	// defect only when it is due a whole interval before the window's end.
-	lastSlot := map[int64]int64{}
-	for k := range perSlot {
-		if k[1] > lastSlot[k[0]] {
-			lastSlot[k[0]] = k[1]
-		}
+	// A slot may pass unsynced only by the scheduling rule (connsync's
+	// doc): after a sync the connection is due at the first slot at least
+	// half an interval later, so a sync that ended less than half an
+	// interval before a slot (started late: a lease of the killed replica
+	// expiring, or replicas starved of CPU on a loaded machine) defers that
+	// slot to the next. Any other slot without a sync is lost.
+	finished := map[int64][]run{}
+	for _, r := range runs {
+		finished[r.conn] = append(finished[r.conn], r)
 	}
-	mustBy := to.Add(-interval)
-	missing, late, doubled, slots := 0, 0, 0, 0
+	deferred := func(conn int64, slot time.Time) bool {
+		for _, r := range finished[conn] {
+			if r.started.Before(slot) && r.finish.After(slot.Add(-interval/2)) {
+				return true
+			}
+		}
+		return false
+	}
+	missing, skipped, doubled, slots := 0, 0, 0, 0
 	for conn, ph := range phases {
 		for k := int64(math.Ceil(float64(from.UnixMicro())/1e6/sec - ph)); float64(k)+ph <= float64(to.UnixMicro())/1e6/sec; k++ {
 			slots++
 			switch n := perSlot[[2]int64{conn, k}]; {
-			case n == 0 && k > lastSlot[conn] && (float64(k)+ph)*sec > float64(mustBy.UnixMicro())/1e6:
-				late++
+			case n == 0 && deferred(conn, time.UnixMicro(int64(math.Round((float64(k)+ph)*sec*1e6)))):
+				skipped++
 			case n == 0:
 				missing++
 			case n > 1:
@@ -253,8 +260,11 @@ func TestSyncReplicas(t *testing.T) {
 			}
 		}
 	}
-	t.Logf("%d runs, %d slots checked (%d still due at the stop), by replica %v, latest start after a slot %s, killed replica-3 at +%s holding %d leases",
-		len(runs), slots, late, byReplica, maxDelay, killed.Sub(start).Round(time.Second), leased)
+	t.Logf("%d runs, %d slots checked (%d deferred by a late sync), by replica %v, latest start after a slot %s, killed replica-3 at +%s holding %d leases",
+		len(runs), slots, skipped, byReplica, maxDelay, killed.Sub(start).Round(time.Second), leased)
+	if skipped > slots/10 {
+		t.Errorf("%d of %d slots deferred by late syncs: the replicas do not keep up", skipped, slots)
+	}
 	if missing > 0 || doubled > 0 || slots < 2*connections {
 		t.Errorf("of %d slots, %d were not synced and %d were synced more than once", slots, missing, doubled)
 	}
