@@ -6,8 +6,9 @@
 // 00020–00029 taccuino, 00030–00039 FHIR, 00040–00049 reports, 00060–00069
 // access notifications, 00080–00089 the abuse and session rules (repeated
 // refusals, ended sessions, identifiers per patient, probes of ids of
-// nothing), 00090–00099 the measurements of the patients' own devices.
-// Because an
+// nothing), 00090–00099 the measurements of the patients' own devices,
+// 00100–00109 the population view (residences, the opposition to
+// secondary use, pseudonymised figures and releases). Because an
 // area may add a file below a number another area has already applied,
 // migrations are applied out of order when needed: every file not yet
 // applied is applied, in number order.

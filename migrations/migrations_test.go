@@ -198,18 +198,18 @@ func TestFailedMigrationLeavesNothing(t *testing.T) {
 		b, _ := fs.ReadFile(migrations.Embedded, name)
 		fsys[name] = &fstest.MapFile{Data: b}
 	}
-	fsys["00098_broken.sql"] = &fstest.MapFile{Data: []byte(
+	fsys["99998_broken.sql"] = &fstest.MapFile{Data: []byte(
 		"-- +goose Up\nCREATE TABLE half_done (id integer);\nINSERT INTO half_done VALUES (1);\nSELECT 1 / 0;\n")}
 
 	res, err := migrations.ApplyFS(ctx, pool, fsys)
-	if err == nil || !strings.Contains(err.Error(), "00098_broken.sql") {
-		t.Fatalf("ApplyFS error = %v, want one naming 00098_broken.sql", err)
+	if err == nil || !strings.Contains(err.Error(), "99998_broken.sql") {
+		t.Fatalf("ApplyFS error = %v, want one naming 99998_broken.sql", err)
 	}
 	if len(res.Applied) != len(names) {
 		t.Errorf("applied %d migrations before the broken one, want %d", len(res.Applied), len(names))
 	}
 	var exists, recorded bool
-	if err := pool.QueryRow(ctx, "SELECT to_regclass('half_done') IS NOT NULL, EXISTS (SELECT 1 FROM goose_db_version WHERE version_id = 98)").Scan(&exists, &recorded); err != nil {
+	if err := pool.QueryRow(ctx, "SELECT to_regclass('half_done') IS NOT NULL, EXISTS (SELECT 1 FROM goose_db_version WHERE version_id = 99998)").Scan(&exists, &recorded); err != nil {
 		t.Fatal(err)
 	}
 	if exists || recorded {

@@ -25,6 +25,11 @@ type ClaimNames struct {
 	PractitionerRole string
 	// Organization is the claim with the organization (centre) id.
 	Organization string
+	// OrganizationRole is the claim with the practitioner's function in
+	// the organization (OrganizationHead).
+	OrganizationRole string
+	// PopulationScope is the claim with an analyst's population scope.
+	PopulationScope string
 	// Name is the display name claim; when absent, given_name and
 	// family_name (OpenID Connect Core 1.0 §5.1) are joined.
 	Name string
@@ -46,7 +51,10 @@ type ClaimNames struct {
 //     "fiscalNumber", the SPID SAML attribute name kept by SAML-to-OIDC
 //     brokers;
 //   - role: "role"; practitioner role: "practitioner_role"; organization:
-//     "organization_id" (fsecgm conventions: no standard claim exists; the
+//     "organization_id"; the practitioner's function in it:
+//     "organization_role" ("head" for the head of a diabetology centre);
+//     an analyst's population scope: "population_scope" ("region" or
+//     "asl:CODE") (fsecgm conventions: no standard claim exists; the
 //     regional provider maps them);
 //   - name: "name" (OpenID Connect Core 1.0 §5.1);
 //   - client id: "client_id" (RFC 9068 §2.2, RFC 8693 §4.3), then "azp"
@@ -59,6 +67,8 @@ func DefaultClaimNames() ClaimNames {
 		Role:             "role",
 		PractitionerRole: "practitioner_role",
 		Organization:     "organization_id",
+		OrganizationRole: "organization_role",
+		PopulationScope:  "population_scope",
 		Name:             "name",
 		ClientID:         []string{"client_id", "azp"},
 		Scope:            []string{"scope", "scp"},
@@ -79,6 +89,12 @@ func (n ClaimNames) withDefaults() ClaimNames {
 	}
 	if n.Organization == "" {
 		n.Organization = d.Organization
+	}
+	if n.OrganizationRole == "" {
+		n.OrganizationRole = d.OrganizationRole
+	}
+	if n.PopulationScope == "" {
+		n.PopulationScope = d.PopulationScope
 	}
 	if n.Name == "" {
 		n.Name = d.Name
@@ -105,7 +121,7 @@ func (n ClaimNames) Encode(spec PrincipalSpec) (map[string]any, error) {
 	c := map[string]any{n.Role: string(spec.Role)}
 	sub := spec.Subject
 	switch spec.Role {
-	case RoleCitizen, RolePractitioner:
+	case RoleCitizen, RolePractitioner, RoleAnalyst:
 		c[n.FiscalCode[0]] = tinPrefix + spec.FiscalCode
 		if sub == "" {
 			h := sha256.Sum256([]byte(string(spec.Role) + ":" + spec.FiscalCode))
@@ -129,6 +145,12 @@ func (n ClaimNames) Encode(spec PrincipalSpec) (map[string]any, error) {
 	}
 	if spec.Organization != "" {
 		c[n.Organization] = spec.Organization
+	}
+	if spec.OrganizationRole != "" {
+		c[n.OrganizationRole] = spec.OrganizationRole
+	}
+	if spec.PopulationScope != "" {
+		c[n.PopulationScope] = spec.PopulationScope
 	}
 	if spec.Name != "" {
 		c[n.Name] = spec.Name
@@ -179,6 +201,15 @@ func (n ClaimNames) principal(c map[string]any) (*Principal, error) {
 	if p.Organization, _, err = stringClaim(c, n.Organization); err != nil {
 		return nil, err
 	}
+	if p.OrganizationRole, _, err = stringClaim(c, n.OrganizationRole); err != nil {
+		return nil, err
+	}
+	p.OrganizationRole = strings.ToLower(strings.TrimSpace(p.OrganizationRole))
+	if p.OrganizationRole != "" && (p.Role != RolePractitioner || p.Organization == "") {
+		// A function in an organization means something only for a
+		// practitioner of one: ignored otherwise, never a power.
+		p.OrganizationRole = ""
+	}
 	for _, name := range n.ClientID {
 		var ok bool
 		if p.ClientID, ok, err = stringClaim(c, name); err != nil {
@@ -199,6 +230,20 @@ func (n ClaimNames) principal(c map[string]any) (*Principal, error) {
 	p.GivenName, p.FamilyName = strings.TrimSpace(p.GivenName), strings.TrimSpace(p.FamilyName)
 
 	switch p.Role {
+	case RoleAnalyst:
+		if p.FiscalCode, err = n.fiscalCode(c); err != nil {
+			return nil, err
+		}
+		s, ok, err := stringClaim(c, n.PopulationScope)
+		if err != nil {
+			return nil, err
+		}
+		if !ok || s == "" {
+			return nil, claimErr(n.PopulationScope, "missing for an analyst")
+		}
+		if p.PopulationScope, err = ParsePopulationScope(s); err != nil {
+			return nil, claimErr(n.PopulationScope, "not region or asl:CODE")
+		}
 	case RoleCitizen, RolePractitioner:
 		if p.FiscalCode, err = n.fiscalCode(c); err != nil {
 			return nil, err
@@ -236,7 +281,7 @@ func (n ClaimNames) role(c map[string]any) (Role, error) {
 	case string:
 		r, err := ParseRole(v)
 		if err != nil {
-			return "", claimErr(n.Role, "not one of citizen, practitioner, service")
+			return "", claimErr(n.Role, "not one of citizen, practitioner, service, analyst")
 		}
 		return r, nil
 	case []any:
@@ -254,7 +299,7 @@ func (n ClaimNames) role(c map[string]any) (Role, error) {
 	}
 	switch len(found) {
 	case 0:
-		return "", claimErr(n.Role, "holds none of citizen, practitioner, service")
+		return "", claimErr(n.Role, "holds none of citizen, practitioner, service, analyst")
 	case 1:
 		return found[0], nil
 	}
@@ -276,7 +321,7 @@ func (n ClaimNames) fiscalCode(c map[string]any) (string, error) {
 		}
 		return cf, nil
 	}
-	return "", fmt.Errorf("%w: no fiscal code claim (%s): required for citizens and practitioners", ErrClaims, quoteAll(n.FiscalCode))
+	return "", fmt.Errorf("%w: no fiscal code claim (%s): required for citizens, practitioners and analysts", ErrClaims, quoteAll(n.FiscalCode))
 }
 
 func (n ClaimNames) name(c map[string]any) (string, error) {

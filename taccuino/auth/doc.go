@@ -32,18 +32,33 @@
 // The Principal is read from claims named by ClaimNames (see
 // DefaultClaimNames for the defaults and their sources). In short:
 //
-//	role               "role": citizen | practitioner | service
+//	role               "role": citizen | practitioner | service | analyst
 //	fiscal code        "https://attributes.eid.gov.it/fiscal_number" (SPID/CIE OIDC,
 //	                   value "TINIT-<CF>"), else "fiscal_number", else "fiscalNumber";
-//	                   required and validated for citizens and practitioners
+//	                   required and validated for citizens, practitioners and analysts
 //	practitioner role  "practitioner_role": mmg | pls | diabetologist | other
 //	organization       "organization_id" (optional, e.g. a diabetology centre)
+//	organization role  "organization_role": "head" for the head of the centre
+//	                   (optional; kept only for a practitioner with an organization)
+//	population scope   "population_scope": "region" | "asl:CODE" (ASL codes TC,
+//	                   NO, SE); required for analysts
 //	client id          "client_id", else "azp"; required for services
 //	scopes             "scope" (space-separated) and "scp" (array), services only
 //	name               "name", else given_name + family_name (optional)
 //
 // Principal.HasScope implements SMART App Launch scope matching for service
 // clients (see its documentation).
+//
+// An analyst (role "analyst") is a person of the regional health authority
+// or of an ASL who reads the population's aggregates (package population)
+// within the population scope of their token: the region, or one ASL. The
+// head of a diabetology centre is a practitioner whose token carries the
+// centre in "organization_id" and "head" in "organization_role": besides
+// reading their patients as a diabetologist, they read the centre's
+// aggregates and the region's for comparison. Neither claim gives access
+// to any single person's data: the consent rules (package consent) refuse
+// every patient route to an analyst, and the organization role adds
+// nothing there.
 //
 // # Development issuer
 //

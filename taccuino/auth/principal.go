@@ -24,16 +24,58 @@ const (
 	// RoleService is a machine client (OAuth 2.0 client credentials grant)
 	// identified by its client id and limited by its scopes.
 	RoleService Role = "service"
+	// RoleAnalyst is a person of the regional health authority or of an
+	// ASL, identified by a fiscal code, who reads the population's
+	// aggregates (package population) within a PopulationScope, and never
+	// a single person's data.
+	RoleAnalyst Role = "analyst"
 )
 
 // ParseRole returns the Role named by s (case-insensitive, surrounding
 // spaces ignored).
 func ParseRole(s string) (Role, error) {
 	switch r := Role(strings.ToLower(strings.TrimSpace(s))); r {
-	case RoleCitizen, RolePractitioner, RoleService:
+	case RoleCitizen, RolePractitioner, RoleService, RoleAnalyst:
 		return r, nil
 	}
-	return "", fmt.Errorf("auth: unknown role %q (want citizen, practitioner or service)", s)
+	return "", fmt.Errorf("auth: unknown role %q (want citizen, practitioner, service or analyst)", s)
+}
+
+// OrganizationHead is the value of the organization role claim of the head
+// of the organization (the responsabile of a diabetology centre), who reads
+// the centre's aggregates (package population).
+const OrganizationHead = "head"
+
+// The population scopes of an analyst's token: the whole region, or one
+// ASL ("asl:" followed by the ASL's code, as package population names
+// them).
+const (
+	// PopulationRegion is the scope of a regional analyst.
+	PopulationRegion = "region"
+	// PopulationASLPrefix starts the scope of an ASL's analyst.
+	PopulationASLPrefix = "asl:"
+)
+
+// ParsePopulationScope checks an analyst's population scope: "region", or
+// "asl:" followed by 1 to 16 upper-case letters or digits (the ASL's
+// code, e.g. "asl:TC"). Whether the ASL exists is for package population.
+func ParsePopulationScope(s string) (string, error) {
+	s = strings.TrimSpace(s)
+	if s == PopulationRegion {
+		return s, nil
+	}
+	code, ok := strings.CutPrefix(s, PopulationASLPrefix)
+	if ok && code != "" && len(code) <= 16 {
+		for _, r := range code {
+			if !(r >= 'A' && r <= 'Z' || r >= '0' && r <= '9') {
+				ok = false
+			}
+		}
+		if ok {
+			return s, nil
+		}
+	}
+	return "", fmt.Errorf("auth: population scope %q: want region or asl:CODE", s)
 }
 
 // PractitionerRole is what kind of clinician a practitioner is.
@@ -82,6 +124,13 @@ type Principal struct {
 	PractitionerRole PractitionerRole
 	// Organization is the optional organization (e.g. diabetology centre) id.
 	Organization string
+	// OrganizationRole is the practitioner's function in Organization,
+	// when the token says it: OrganizationHead for the head of a
+	// diabetology centre (who reads the centre's aggregates).
+	OrganizationRole string
+	// PopulationScope is an analyst's scope (PopulationRegion or
+	// "asl:CODE"); empty for anyone else.
+	PopulationScope string
 	// ClientID is the OAuth client the token was issued to (client_id or
 	// azp); always set for services.
 	ClientID string
@@ -238,6 +287,12 @@ func (p Principal) LogValue() slog.Value {
 	if p.Organization != "" {
 		attrs = append(attrs, slog.String("org", p.Organization))
 	}
+	if p.OrganizationRole != "" {
+		attrs = append(attrs, slog.String("org_role", p.OrganizationRole))
+	}
+	if p.PopulationScope != "" {
+		attrs = append(attrs, slog.String("population_scope", p.PopulationScope))
+	}
 	if p.Role == RoleService && p.ClientID != "" {
 		attrs = append(attrs, slog.String("client_id", p.ClientID))
 	}
@@ -256,6 +311,9 @@ func (p Principal) String() string {
 	b.WriteString(p.SubjectRef())
 	if p.PractitionerRole != "" {
 		b.WriteString(" practitioner_role=" + string(p.PractitionerRole))
+	}
+	if p.PopulationScope != "" {
+		b.WriteString(" population_scope=" + p.PopulationScope)
 	}
 	if p.Role == RoleService && p.ClientID != "" {
 		b.WriteString(" client_id=" + p.ClientID)
@@ -280,6 +338,12 @@ type PrincipalSpec struct {
 	PractitionerRole PractitionerRole
 	// Organization is optional.
 	Organization string
+	// OrganizationRole is optional, for practitioners with an
+	// Organization (OrganizationHead).
+	OrganizationRole string
+	// PopulationScope is required for analysts (PopulationRegion or
+	// "asl:CODE").
+	PopulationScope string
 	// ClientID is required for services; optional otherwise (azp).
 	ClientID string
 	// Scopes are granted to services.
@@ -293,7 +357,25 @@ type PrincipalSpec struct {
 // validate reports what is missing or wrong in s, and returns a copy with the
 // fiscal code normalized.
 func (s PrincipalSpec) validate() (PrincipalSpec, error) {
+	if s.PopulationScope != "" && s.Role != RoleAnalyst {
+		return s, fmt.Errorf("auth: only an analyst has a population scope")
+	}
+	if s.OrganizationRole != "" && (s.Role != RolePractitioner || s.Organization == "") {
+		return s, fmt.Errorf("auth: an organization role needs a practitioner with an organization")
+	}
 	switch s.Role {
+	case RoleAnalyst:
+		cf, err := normalizeFiscalCode(s.FiscalCode)
+		if err != nil {
+			return s, fmt.Errorf("auth: analyst fiscal code: %w", err)
+		}
+		s.FiscalCode = cf
+		if s.PractitionerRole != "" {
+			return s, fmt.Errorf("auth: an analyst has no practitioner role")
+		}
+		if s.PopulationScope, err = ParsePopulationScope(s.PopulationScope); err != nil {
+			return s, err
+		}
 	case RoleCitizen, RolePractitioner:
 		cf, err := normalizeFiscalCode(s.FiscalCode)
 		if err != nil {

@@ -98,7 +98,7 @@ func TestPrincipalNeverPrintsFiscalCode(t *testing.T) {
 }
 
 func TestParseRoles(t *testing.T) {
-	for _, s := range []string{"citizen", " Practitioner ", "SERVICE"} {
+	for _, s := range []string{"citizen", " Practitioner ", "SERVICE", "analyst"} {
 		if _, err := auth.ParseRole(s); err != nil {
 			t.Errorf("ParseRole(%q): %v", s, err)
 		}
@@ -116,6 +116,19 @@ func TestParseRoles(t *testing.T) {
 	}
 }
 
+func TestParsePopulationScope(t *testing.T) {
+	for _, s := range []string{"region", "asl:TC", "asl:NO", "asl:SE", " region "} {
+		if _, err := auth.ParsePopulationScope(s); err != nil {
+			t.Errorf("ParsePopulationScope(%q): %v", s, err)
+		}
+	}
+	for _, s := range []string{"", "Region", "asl:", "asl:tc", "asl:T-C", "asl:ABCDEFGHIJKLMNOPQ", "zone:x", "centre:X"} {
+		if got, err := auth.ParsePopulationScope(s); err == nil {
+			t.Errorf("ParsePopulationScope(%q) = %q, want an error", s, got)
+		}
+	}
+}
+
 func TestEncodeValidatesSpec(t *testing.T) {
 	names := auth.DefaultClaimNames()
 	bad := []auth.PrincipalSpec{
@@ -129,6 +142,12 @@ func TestEncodeValidatesSpec(t *testing.T) {
 		{Role: auth.RoleService},
 		{Role: auth.RoleService, ClientID: "x", FiscalCode: citizenCF},
 		{Role: auth.RoleService, ClientID: "x", Scopes: []string{"a b"}},
+		{Role: auth.RoleAnalyst, FiscalCode: citizenCF},
+		{Role: auth.RoleAnalyst, FiscalCode: citizenCF, PopulationScope: "asl:"},
+		{Role: auth.RoleAnalyst, PopulationScope: "region"},
+		{Role: auth.RoleAnalyst, FiscalCode: citizenCF, PopulationScope: "region", PractitionerRole: auth.PractitionerMMG},
+		{Role: auth.RoleCitizen, FiscalCode: citizenCF, PopulationScope: "region"},
+		{Role: auth.RolePractitioner, FiscalCode: doctorCF, PractitionerRole: auth.PractitionerDiabetologist, OrganizationRole: auth.OrganizationHead},
 	}
 	for _, s := range bad {
 		if c, err := names.Encode(s); err == nil {

@@ -28,6 +28,9 @@ var (
 	doctor  = auth.PrincipalSpec{Role: auth.RolePractitioner, Subject: "sub-doctor", FiscalCode: doctorCF,
 		PractitionerRole: auth.PractitionerDiabetologist, Organization: "centro-diabetologico-firenze"}
 	service = auth.PrincipalSpec{Role: auth.RoleService, ClientID: "mmg-record", Scopes: []string{"system/Observation.rs", "system/Patient.r"}}
+	analyst = auth.PrincipalSpec{Role: auth.RoleAnalyst, Subject: "sub-analyst", FiscalCode: citizenCF, PopulationScope: "asl:TC"}
+	head    = auth.PrincipalSpec{Role: auth.RolePractitioner, Subject: "sub-head", FiscalCode: doctorCF,
+		PractitionerRole: auth.PractitionerDiabetologist, Organization: "centro-diabetologico-firenze", OrganizationRole: auth.OrganizationHead}
 )
 
 // allKinds are the errors every Verify error must wrap one of.
@@ -70,6 +73,8 @@ func wantPrincipal(spec auth.PrincipalSpec, issuer string) *auth.Principal {
 		FiscalCode:       spec.FiscalCode,
 		PractitionerRole: spec.PractitionerRole,
 		Organization:     spec.Organization,
+		OrganizationRole: spec.OrganizationRole,
+		PopulationScope:  spec.PopulationScope,
 		ClientID:         spec.ClientID,
 		Scopes:           spec.Scopes,
 		Name:             spec.Name,
@@ -128,6 +133,26 @@ func TestVerifyAccepts(t *testing.T) {
 			authtest.WithClaim("scp", []string{"system/Observation.rs", "system/Patient.r"}),
 		}, wantPrincipal(service, p.Issuer())},
 		{"service ignores a fiscal code claim", service, []authtest.Option{authtest.WithClaim("fiscal_number", citizenCF)}, wantPrincipal(service, p.Issuer())},
+		{"analyst of an ASL", analyst, nil, wantPrincipal(analyst, p.Issuer())},
+		{"regional analyst", analyst, []authtest.Option{authtest.WithClaim("population_scope", "region")}, func() *auth.Principal {
+			w := wantPrincipal(analyst, p.Issuer())
+			w.PopulationScope = auth.PopulationRegion
+			return w
+		}()},
+		{"head of a diabetology centre", head, nil, wantPrincipal(head, p.Issuer())},
+		{"organization role in capitals", head, []authtest.Option{authtest.WithClaim("organization_role", " HEAD ")}, wantPrincipal(head, p.Issuer())},
+		{"organization role without an organization is ignored", head, []authtest.Option{authtest.WithClaim("organization_id", nil)}, func() *auth.Principal {
+			w := wantPrincipal(head, p.Issuer())
+			w.Organization, w.OrganizationRole = "", ""
+			return w
+		}()},
+		{"organization role of a citizen is ignored", citizen, []authtest.Option{authtest.WithClaim("organization_role", "head"),
+			authtest.WithClaim("organization_id", "centro")}, func() *auth.Principal {
+			w := wantPrincipal(citizen, p.Issuer())
+			w.Organization = "centro"
+			return w
+		}()},
+		{"population scope of a practitioner is ignored", doctor, []authtest.Option{authtest.WithClaim("population_scope", "region")}, wantPrincipal(doctor, p.Issuer())},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -173,6 +198,10 @@ func TestVerifyRejects(t *testing.T) {
 		rejection{"practitioner without fiscal code", doctor, []authtest.Option{authtest.WithClaim("https://attributes.eid.gov.it/fiscal_number", nil)}, auth.ErrClaims},
 		rejection{"practitioner without practitioner role", doctor, []authtest.Option{authtest.WithClaim("practitioner_role", nil)}, auth.ErrClaims},
 		rejection{"practitioner with unknown practitioner role", doctor, []authtest.Option{authtest.WithClaim("practitioner_role", "surgeon")}, auth.ErrClaims},
+		rejection{"analyst without population scope", analyst, []authtest.Option{authtest.WithClaim("population_scope", nil)}, auth.ErrClaims},
+		rejection{"analyst with an unknown population scope", analyst, []authtest.Option{authtest.WithClaim("population_scope", "everything")}, auth.ErrClaims},
+		rejection{"analyst with a lower-case ASL", analyst, []authtest.Option{authtest.WithClaim("population_scope", "asl:tc")}, auth.ErrClaims},
+		rejection{"analyst without fiscal code", analyst, []authtest.Option{authtest.WithClaim("https://attributes.eid.gov.it/fiscal_number", nil)}, auth.ErrClaims},
 		rejection{"no role", citizen, []authtest.Option{authtest.WithClaim("role", nil)}, auth.ErrClaims},
 		rejection{"unknown role", citizen, []authtest.Option{authtest.WithClaim("role", "admin")}, auth.ErrClaims},
 		rejection{"two roles", citizen, []authtest.Option{authtest.WithClaim("role", []string{"citizen", "service"})}, auth.ErrClaims},

@@ -54,3 +54,14 @@ func practitioner(cf string, role auth.PractitionerRole, org string) Actor {
 func service(client string, scopes ...string) Actor {
 	return Actor{Role: auth.RoleService, ClientID: client, Scopes: scopes, Name: client, RequestID: "req-s"}
 }
+
+func analyst(cf, _ string) Actor {
+	return Actor{Role: auth.RoleAnalyst, FiscalCode: cf, Name: "Analyst", RequestID: "req-a"}
+}
+
+// head is the head of a diabetology centre: a diabetologist of it (the
+// organization role is not part of the Actor: it gives no power over a
+// record).
+func head(cf, org string) Actor {
+	return practitioner(cf, auth.PractitionerDiabetologist, org)
+}

@@ -379,20 +379,30 @@ func (s *Store) CareRelationships(ctx context.Context, a Actor, patientID int64)
 	var gs []Guardianship
 	_, err := s.access(ctx, a, patientID, ActReadCareRelationships, "care relationships",
 		func(ctx context.Context, tx pgx.Tx, _ Decision, f Facts) error {
-			rows, _ := tx.Query(ctx, `SELECT `+careColumns+` FROM care_relationships WHERE patient_fiscal_code = $1
-				ORDER BY kind, party`, f.PatientFiscalCode)
 			var err error
-			if cs, err = pgx.CollectRows(rows, scanCare); err != nil {
-				return fmt.Errorf("consent: care relationships: %w", translate(err))
-			}
-			rows, _ = tx.Query(ctx, `SELECT `+guardianshipColumns+` FROM guardianships WHERE patient_fiscal_code = $1
-				ORDER BY kind, guardian_fiscal_code`, f.PatientFiscalCode)
-			if gs, err = pgx.CollectRows(rows, scanGuardianship); err != nil {
-				return fmt.Errorf("consent: guardianships: %w", translate(err))
-			}
-			return nil
+			cs, gs, err = careAndGuardians(ctx, tx, f.PatientFiscalCode)
+			return err
 		})
 	return cs, gs, err
+}
+
+// careAndGuardians reads the care relationships and guardianships of the
+// patient with fiscal code cf, ordered by kind and then by practitioner,
+// organization or guardian.
+func careAndGuardians(ctx context.Context, tx pgx.Tx, cf string) ([]CareRelationship, []Guardianship, error) {
+	rows, _ := tx.Query(ctx, `SELECT `+careColumns+` FROM care_relationships WHERE patient_fiscal_code = $1
+		ORDER BY kind, party`, cf)
+	cs, err := pgx.CollectRows(rows, scanCare)
+	if err != nil {
+		return nil, nil, fmt.Errorf("consent: care relationships: %w", translate(err))
+	}
+	rows, _ = tx.Query(ctx, `SELECT `+guardianshipColumns+` FROM guardianships WHERE patient_fiscal_code = $1
+		ORDER BY kind, guardian_fiscal_code`, cf)
+	gs, err := pgx.CollectRows(rows, scanGuardianship)
+	if err != nil {
+		return nil, nil, fmt.Errorf("consent: guardianships: %w", translate(err))
+	}
+	return cs, gs, nil
 }
 
 // VisiblePatients returns the internal ids of the patients practitioner a

@@ -81,6 +81,11 @@ type Facts struct {
 //     (a tutorship or care relationship that ends).
 //   - Practitioner tokens act only as clinicians: a clinician reading
 //     their own record signs in as a citizen.
+//   - An analyst (auth.RoleAnalyst) reads the population's aggregates
+//     (package population), never a single person's record: every action
+//     on a patient is refused to them, whatever the consent (GDPR art. 89:
+//     secondary use only through safeguards such as pseudonymisation and
+//     aggregation).
 //
 // The default third-party consent is "not granted" (privacy by default,
 // GDPR art. 25): the patient grants it in the taccuino.
@@ -104,6 +109,11 @@ func Decide(f Facts, a Actor, act Action, now time.Time) Decision {
 			return deny(BasisNone, ReasonUnauthenticated)
 		}
 		return decideService(f, a, act)
+	case auth.RoleAnalyst:
+		if a.FiscalCode == "" {
+			return deny(BasisNone, ReasonUnauthenticated)
+		}
+		return deny(BasisNone, ReasonNotPermitted)
 	}
 	return deny(BasisNone, ReasonUnauthenticated)
 }

@@ -186,6 +186,20 @@ func TestDecideMatrix(t *testing.T) {
 			facts: everyone, deny: Decision{Reason: ReasonUnauthenticated}},
 		{name: "unknown role", actor: Actor{Role: "admin", FiscalCode: cfStranger}, facts: everyone,
 			deny: Decision{Reason: ReasonUnauthenticated}},
+		// An analyst reads aggregates only: no action on any record, even
+		// the analyst's own or one whose relationships name the analyst's
+		// fiscal code.
+		{name: "regional analyst", actor: analyst(cfStranger, "region"), facts: everyone, deny: notPermitted},
+		{name: "analyst who is the patient's MMG by fiscal code", actor: analyst(cfMMG, "asl:TC"), facts: everyone, deny: notPermitted},
+		{name: "analyst who is the patient", actor: analyst(cfPatient, "region"), facts: everyone, deny: notPermitted},
+		{name: "analyst without fiscal code", actor: Actor{Role: auth.RoleAnalyst}, facts: everyone,
+			deny: Decision{Reason: ReasonUnauthenticated}},
+		// The head of a centre is a diabetologist of it: reads the centre's
+		// patients like any of its diabetologists, nothing more.
+		{name: "head of the centre", actor: head(cfDiabetolo, "ORG-DIAB-1"),
+			facts: everyone, can: clinicianCan, basis: BasisDiabetology, thirdParty: true, deny: notPermitted},
+		{name: "head of another centre", actor: head(cfDiabetolo, "ORG-DIAB-2"), facts: everyone,
+			deny: notPermitted, denyFor: noCare},
 	}
 
 	n := 0

@@ -280,7 +280,7 @@ func writeProbe(ctx context.Context, q querier, e entry) error {
 		SET occurrences = p.occurrences + 1, last_at = EXCLUDED.at, last_request_id = EXCLUDED.request_id`
 	role := e.actor.Role
 	switch role {
-	case auth.RoleCitizen, auth.RolePractitioner, auth.RoleService:
+	case auth.RoleCitizen, auth.RolePractitioner, auth.RoleService, auth.RoleAnalyst:
 	default:
 		role = ""
 	}
@@ -344,7 +344,7 @@ func (s *Store) repeatKey(e entry) string {
 // a person, the client id of a service.
 func actorID(a Actor) string {
 	switch a.Role {
-	case auth.RoleCitizen, auth.RolePractitioner:
+	case auth.RoleCitizen, auth.RolePractitioner, auth.RoleAnalyst:
 		return a.FiscalCode
 	case auth.RoleService:
 		return a.ClientID
@@ -362,7 +362,7 @@ func writeEntry(ctx context.Context, q querier, e entry) error {
 		SET occurrences = l.occurrences + 1, last_at = EXCLUDED.at, last_request_id = EXCLUDED.request_id`
 	role := e.actor.Role
 	switch role {
-	case auth.RoleCitizen, auth.RolePractitioner, auth.RoleService:
+	case auth.RoleCitizen, auth.RolePractitioner, auth.RoleService, auth.RoleAnalyst:
 	default:
 		role = ""
 	}

@@ -3,6 +3,8 @@ package consent
 import (
 	"context"
 	"errors"
+	"slices"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -928,4 +930,155 @@ func TestDelegationExpiryLimit(t *testing.T) {
 	if _, err := two.GrantDelegation(ctx, me, pid, cfDelegate, start.AddDate(3, 0, 0)); !errors.Is(err, ErrInvalid) {
 		t.Errorf("GrantDelegation(3 years ahead, limit 2) = %v, want ErrInvalid", err)
 	}
+}
+
+// TestSecondaryUse: the opposition to secondary use is the patient's (or
+// their parent's or tutor's) to record and withdraw, never a delegate's,
+// a minor's alone or a clinician's; its history says who; the callback
+// runs in the transaction only when the state changes; an analyst is
+// refused every action on the record, and the refusal is logged.
+func TestSecondaryUse(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t)
+	ctx := context.Background()
+	pid := e.patient(cfPatient, time.Time{})
+	child := e.patient(cfChild, time.Date(2015, 6, 2, 0, 0, 0, 0, time.UTC))
+	e.guardian(GuardianParent, cfParent, cfChild)
+	e.care(CareMMG, cfPatient, cfMMG, "")
+	e.setConsent(pid, cfPatient, true)
+	if _, err := e.s.GrantDelegation(ctx, citizen(cfPatient), pid, cfDelegate, start.Add(48*time.Hour)); err != nil {
+		t.Fatal(err)
+	}
+
+	st, err := e.s.SecondaryUse(ctx, citizen(cfPatient), pid)
+	if err != nil || st.Opposed || len(st.History) != 0 {
+		t.Fatalf("SecondaryUse(new patient) = %+v, %v; want not opposed, no history", st, err)
+	}
+	var calls []bool
+	onChange := func(ctx context.Context, tx pgx.Tx, opposed bool) error {
+		var n int
+		// The callback sees the new state in the transaction.
+		if err := tx.QueryRow(ctx, `SELECT count(*) FROM secondary_use_oppositions WHERE patient_id = $1 AND opposed = $2`, pid, opposed).Scan(&n); err != nil || n != 1 {
+			t.Errorf("in the callback: %d rows of the new state, %v", n, err)
+		}
+		calls = append(calls, opposed)
+		return nil
+	}
+	// Withdrawing what was never recorded changes nothing.
+	if st, err = e.s.SetSecondaryUseOpposition(ctx, citizen(cfPatient), pid, false, onChange); err != nil || st.Opposed || len(calls) != 0 {
+		t.Fatalf("withdraw before any opposition: %+v, %v, %d callbacks", st, err, len(calls))
+	}
+	if st, err = e.s.SetSecondaryUseOpposition(ctx, citizen(cfPatient), pid, true, onChange); err != nil || !st.Opposed {
+		t.Fatalf("oppose: %+v, %v", st, err)
+	}
+	e.clock.Set(start.Add(time.Hour))
+	if _, err = e.s.SetSecondaryUseOpposition(ctx, citizen(cfPatient), pid, true, onChange); err != nil {
+		t.Fatalf("oppose again: %v", err)
+	}
+	if !slices.Equal(calls, []bool{true}) {
+		t.Errorf("callbacks %v, want one, for the change", calls)
+	}
+	for _, a := range []Actor{citizen(cfDelegate), practitioner(cfMMG, auth.PractitionerMMG, ""), service("fse", ScopeReadData),
+		analyst(cfStranger, "region"), citizen(cfStranger)} {
+		_, err := e.s.SetSecondaryUseOpposition(ctx, a, pid, false, onChange)
+		if !errors.Is(err, ErrDenied) {
+			t.Errorf("SetSecondaryUseOpposition as %v = %v, want a denial", a, err)
+		}
+	}
+	// A failing callback rolls the change back.
+	boom := errors.New("boom")
+	if _, err := e.s.SetSecondaryUseOpposition(ctx, citizen(cfPatient), pid, false,
+		func(context.Context, pgx.Tx, bool) error { return boom }); !errors.Is(err, boom) {
+		t.Fatalf("failing callback: %v", err)
+	}
+	t2 := start.Add(2 * time.Hour)
+	e.clock.Set(t2)
+	if st, err = e.s.SetSecondaryUseOpposition(ctx, citizen(cfPatient), pid, false, onChange); err != nil || st.Opposed {
+		t.Fatalf("withdraw: %+v, %v", st, err)
+	}
+	want := []SecondaryUseChange{{Opposed: true, At: start, By: cfPatient, As: BasisSelf}, {Opposed: false, At: t2, By: cfPatient, As: BasisSelf}}
+	if diff := cmp.Diff(want, st.History); diff != "" {
+		t.Errorf("history (-want +got):\n%s", diff)
+	}
+
+	// A minor's choice is their parent's.
+	_, err = e.s.SetSecondaryUseOpposition(ctx, citizen(cfChild), child, true, nil)
+	wantDenied(t, err, ReasonMinor)
+	if st, err := e.s.SetSecondaryUseOpposition(ctx, citizen(cfParent), child, true, nil); err != nil || !st.Opposed ||
+		st.History[0].As != BasisParent {
+		t.Fatalf("parent opposes: %+v, %v", st, err)
+	}
+	if st, err := e.s.SecondaryUse(ctx, citizen(cfChild), child); err != nil || !st.Opposed {
+		t.Errorf("the minor reads their choice: %+v, %v", st, err)
+	}
+	var ids []int64
+	rows, _ := e.pool.Query(ctx, OpposedSQL())
+	if ids, err = pgx.CollectRows(rows, pgx.RowTo[int64]); err != nil || !slices.Equal(ids, []int64{child}) {
+		t.Errorf("OpposedSQL = %v, %v; want [%d]", ids, err, child)
+	}
+
+	// An analyst is refused even a read of the choice, and it is logged
+	// with the analyst's role.
+	_, err = e.s.SecondaryUse(ctx, analyst(cfStranger, "region"), pid)
+	wantDenied(t, err, ReasonNotPermitted)
+	wantDenied(t, e.read(analyst(cfStranger, "region"), pid), ReasonNotPermitted)
+	var n int
+	if err := e.pool.QueryRow(ctx, `SELECT count(*) FROM access_log WHERE patient_id = $1 AND actor_role = 'analyst'
+		AND actor_id = $2 AND outcome = 'denied'`, pid, cfStranger).Scan(&n); err != nil || n < 2 {
+		t.Errorf("analyst's refusals logged: %d, %v", n, err)
+	}
+}
+
+// TestResidence: the registry records a residence (idempotently, logged
+// when it changes), refuses a bad comune code, and the patient reads it
+// with the care relationships.
+func TestResidence(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t)
+	ctx := context.Background()
+	pid := e.patient(cfPatient, time.Time{})
+	r := Residence{PatientFiscalCode: cfPatient, Municipality: "048017", Source: "anagrafe"}
+	got, err := e.s.UpsertResidence(ctx, registry, r)
+	if err != nil || got != r {
+		t.Fatalf("UpsertResidence = %+v, %v", got, err)
+	}
+	if _, err := e.s.UpsertResidence(ctx, registry, r); err != nil {
+		t.Fatal(err)
+	}
+	r.Municipality = "100005"
+	if got, err = e.s.UpsertResidence(ctx, registry, r); err != nil || got.Municipality != "100005" {
+		t.Fatalf("move: %+v, %v", got, err)
+	}
+	// A person without a record: stored, nothing logged.
+	if _, err := e.s.UpsertResidence(ctx, registry, Residence{PatientFiscalCode: cfChild, Municipality: "053011"}); err != nil {
+		t.Fatal(err)
+	}
+	var writes int
+	for _, l := range e.log(pid) {
+		if l.Action == string(ActWriteCareRelationships) && l.Detail == "record residence" {
+			writes++
+		}
+	}
+	if writes != 2 {
+		t.Errorf("%d residence changes logged, want 2 (the unchanged write logs nothing)", writes)
+	}
+	for name, bad := range map[string]Residence{
+		"five digits":  {PatientFiscalCode: cfPatient, Municipality: "48017"},
+		"letters":      {PatientFiscalCode: cfPatient, Municipality: "H501AA"},
+		"bad patient":  {PatientFiscalCode: "RSSMRA85T10A562X", Municipality: "048017"},
+		"long source":  {PatientFiscalCode: cfPatient, Municipality: "048017", Source: strings.Repeat("x", 65)},
+		"no fiscal cf": {Municipality: "048017"},
+	} {
+		if _, err := e.s.UpsertResidence(ctx, registry, bad); !errors.Is(err, ErrInvalid) {
+			t.Errorf("UpsertResidence(%s) = %v, want ErrInvalid", name, err)
+		}
+	}
+	_, err = e.s.UpsertResidence(ctx, citizen(cfPatient), r)
+	wantDenied(t, err, ReasonNotPermitted)
+	reg, err := e.s.Registry(ctx, citizen(cfPatient), pid)
+	if err != nil || reg.Residence == nil || *reg.Residence != r {
+		t.Fatalf("Registry = %+v, %v", reg, err)
+	}
+	_, err = e.s.Registry(ctx, analyst(cfStranger, "region"), pid)
+	wantDenied(t, err, ReasonNotPermitted)
 }
