@@ -120,6 +120,27 @@ func BirthDate(cf string, today time.Time) (time.Time, bool) {
 	return time.Time{}, false
 }
 
+// Female reads the sex encoded in a codice fiscale: the day of birth
+// (positions 10–11, omocodia letters read as digits) has 40 added for
+// women (D.M. 23 dicembre 1976, art. 1; D.P.R. 29 settembre 1973, n. 605,
+// art. 8). ok is false when the positions do not encode a day (1–31 or
+// 41–71).
+func Female(cf string) (female, ok bool) {
+	if len(cf) != 16 {
+		return false, false
+	}
+	dd, ok := omocodicDigits(strings.ToUpper(cf[9:11]))
+	switch {
+	case !ok:
+		return false, false
+	case dd >= 1 && dd <= 31:
+		return false, true
+	case dd >= 41 && dd <= 71:
+		return true, true
+	}
+	return false, false
+}
+
 // omocodicDigits decodes a run of digits in which some may be replaced by
 // the omocodia letters L=0 … V=9.
 func omocodicDigits(s string) (int, bool) {

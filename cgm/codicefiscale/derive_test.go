@@ -118,3 +118,23 @@ func TestDerive(t *testing.T) {
 		t.Error("Derive with a bad place must fail")
 	}
 }
+
+func TestFemale(t *testing.T) {
+	for _, c := range []struct {
+		cf         string
+		female, ok bool
+	}{
+		{"RSSMRA80A01H501U", false, true},
+		{"BNCNNA85M50D612T", true, true},
+		{"BNCGLI14D45D612K", true, true},
+		{"RSSMRA80A0MH501U", false, true},  // omocodia: M = 1
+		{"RSSMRA80A3PH501U", false, false}, // 34: no day
+		{"RSSMRA80A00H501U", false, false},
+		{"SHORT", false, false},
+	} {
+		f, ok := Female(c.cf)
+		if f != c.female || ok != c.ok {
+			t.Errorf("Female(%s) = %v, %v; want %v, %v", c.cf, f, ok, c.female, c.ok)
+		}
+	}
+}
