@@ -65,6 +65,8 @@ var (
 	cfNewDelegate   = testCF(109)
 	cfThrowaway     = testCF(110)
 	cfRegistryMMG   = testCF(111)
+	cfAnalyst       = testCF(112)
+	cfAnalystASL    = testCF(113)
 )
 
 const matrixCentre = "CENTRO-DIAB-1"
@@ -237,6 +239,9 @@ func matrixPersonas(e *testEnv, f matrixFixture) []persona {
 	practitioner := func(cf string, r auth.PractitionerRole, org string) string {
 		return e.token(auth.PrincipalSpec{Role: auth.RolePractitioner, FiscalCode: cf, PractitionerRole: r, Organization: org, Name: "Dott. Test"})
 	}
+	analyst := func(cf, scope string) string {
+		return e.token(auth.PrincipalSpec{Role: auth.RoleAnalyst, FiscalCode: cf, PopulationScope: scope, Name: "Analista"})
+	}
 	ps := []persona{
 		{name: "patient (minor)", token: citizen(f.minor.FiscalCode), self: true, may: minorMay},
 		{name: "patient (adult)", token: citizen(f.adult.FiscalCode), self: true, adult: true, may: all},
@@ -253,6 +258,11 @@ func matrixPersonas(e *testEnv, f matrixFixture) []persona {
 		{name: "registry service", token: e.token(auth.PrincipalSpec{Role: auth.RoleService, ClientID: "registry",
 			Scopes: []string{consent.ScopeRegistry}}), may: registryMay},
 		{name: "anonymous", unauth: true, may: none},
+		// The population view's analysts (issue 19): aggregates only, never
+		// a single person's data, whatever the scope.
+		{name: "regional analyst", token: analyst(cfAnalyst, auth.PopulationRegion), may: none},
+		{name: "ASL analyst", token: analyst(cfAnalystASL, auth.PopulationASLPrefix+"TC"), may: none},
+		{name: "ASL analyst (adult)", token: analyst(cfAnalystASL, auth.PopulationASLPrefix+"TC"), adult: true, may: none},
 	}
 	// The patient's token after the patient signed out: the session is
 	// ended on the server, the token refused everywhere.
@@ -784,4 +794,52 @@ func TestAuthorizationMatrixLookupLimits(t *testing.T) {
 		}
 	}
 	t.Logf("%d lookups beyond the limit, all 429", n)
+}
+
+// TestAnalystReachesNoPatient: the routes the matrix leaves out because
+// they are about no single patient (the clinic list and its search, the
+// FHIR searches, the caller's description) give an analyst, regional or
+// of an ASL, nothing about any patient of the matrix: a refusal, or an
+// answer that names none of them.
+func TestAnalystReachesNoPatient(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t)
+	f := seedMatrix(t, e, true)
+	for _, scope := range []string{auth.PopulationRegion, auth.PopulationASLPrefix + "TC"} {
+		token := e.token(auth.PrincipalSpec{Role: auth.RoleAnalyst, FiscalCode: cfAnalyst, PopulationScope: scope, Name: "Analista"})
+		for _, c := range []struct {
+			method, path, ct, body string
+		}{
+			{"GET", "/api/v1/clinic", "", ""},
+			{"POST", "/api/v1/clinic/search", "application/json", `{"q":"` + f.minor.FamilyName + `"}`},
+			{"POST", "/api/v1/clinic/search", "application/json", `{"gri_zone":"A"}`},
+			{"GET", "/fhir/Observation", "", ""},
+			{"GET", "/fhir/Observation?code=97507-8", "", ""},
+			{"GET", "/fhir/Patient?name=" + url.QueryEscape(f.adult.FamilyName), "", ""},
+			{"GET", "/api/v1/patients?identifier=" + f.adult.FiscalCode, "", ""},
+			{"GET", "/api/v1/me", "", ""},
+		} {
+			var body []byte
+			if c.body != "" {
+				body = []byte(c.body)
+			}
+			res := e.request(c.method, c.path, token, c.ct, body, nil)
+			what := fmt.Sprintf("%s %s as analyst %s", c.method, c.path, scope)
+			if res.status >= 500 {
+				t.Errorf("%s: status %d", what, res.status)
+			}
+			for _, p := range []cgmstore.Patient{f.minor, f.adult} {
+				for _, s := range []string{p.FiscalCode, p.FamilyName, p.GivenName, p.PublicID} {
+					if s != "" && bytes.Contains(res.body, []byte(s)) {
+						t.Errorf("%s: status %d, the answer holds %q of a patient", what, res.status, s)
+					}
+				}
+			}
+			for _, v := range f.values {
+				if res.status == http.StatusOK && bytes.Contains(res.body, []byte(`"value":`+v)) {
+					t.Errorf("%s: the answer holds the glucose value %s", what, v)
+				}
+			}
+		}
+	}
 }
