@@ -118,9 +118,20 @@ func (f *family) compute(ctx context.Context, tx pgx.Tx, kind PeriodKind, start 
 	}
 	cols := `coalesce(authority, ''), coalesce(district, ''), coalesce(nullif(age_band, '?'), ''), coalesce(sex, ''), coalesce(diabetes_type, '')`
 	grouping := `GROUPING(authority, district, age_band, sex, diabetes_type)`
-	q1 := base + `SELECT ` + grouping + `, '', ` + cols + `, ` + aggregates() + `
+	grouping1, grouping2 := grouping, grouping
+	if !f.full {
+		// GROUPING names only grouped columns: the months group by the
+		// ASL alone (bit 16), the centres by nothing else.
+		grouping1, grouping2 = `GROUPING(authority) * 16 + 15`, `31`
+		cols = `coalesce(authority, ''), '', '', '', ''`
+	}
+	q1 := base + `SELECT ` + grouping1 + `, '', ` + cols + `, ` + aggregates() + `
 		FROM b GROUP BY GROUPING SETS (` + strings.Join(sets, ", ") + `)`
-	q2 := base + `SELECT ` + grouping + `, centre, ` + cols + `, ` + aggregates() + `
+	cols2 := cols
+	if !f.full {
+		cols2 = `'', '', '', '', ''`
+	}
+	q2 := base + `SELECT ` + grouping2 + `, centre, ` + cols2 + `, ` + aggregates() + `
 		FROM b CROSS JOIN LATERAL unnest(b.centres) AS c(centre)
 		GROUP BY GROUPING SETS (` + strings.Join(csets, ", ") + `)`
 	for _, q := range []string{q1, q2} {
