@@ -54,6 +54,7 @@ func commands() []command {
 		{"notifications", "list the access-notification e-mails waiting for the operator, or send one again", runNotifications},
 		{"fhir", "print the FHIR summary Bundle of a CSV file", runFHIR},
 		{"report", "write the AGP report of a CSV file as PDF or HTML", runReport},
+		{"population", "refresh the population view, or write a de-identified, k-anonymous export for a study", runPopulation},
 	}
 }
 
