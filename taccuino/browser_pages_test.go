@@ -115,6 +115,11 @@ func personaPages(t *testing.T, badCSV string) map[string][]pageVisit {
 			{name: "taccuino", path: "/taccuino/p/{mario}", want: "In qualità di delegato"},
 			{name: "report", path: "/reports/agp/{mario}", want: "Profilo glicemico ambulatoriale"},
 		},
+		"analyst": {
+			{name: "population", path: "/popolazione", want: "Esiti della popolazione"},
+			{name: "population-age", path: "/popolazione?dim=age&period=90d", want: "Suddivisione"},
+			{name: "population-denied", path: "/taccuino/p/{mario}", want: "Accesso negato"},
+		},
 		"newcomer": {
 			{name: "home", path: "/taccuino", want: "Attiva il taccuino"},
 			{name: "taccuino-new", form: func(b *browser) {
@@ -145,7 +150,7 @@ func TestBrowserEveryPage(t *testing.T) {
 		t.Fatal(err)
 	}
 	pages := personaPages(t, bad)
-	order := []string{"", "patient", "parent", "mmg", "diabetologist", "delegate", "newcomer"}
+	order := []string{"", "patient", "parent", "mmg", "diabetologist", "delegate", "analyst", "newcomer"}
 	checked := 0
 	for _, persona := range order {
 		who := persona

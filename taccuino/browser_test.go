@@ -12,6 +12,7 @@ import (
 
 	"fsecgm/taccuino/auth"
 	"fsecgm/taccuino/internal/pagecheck"
+	"fsecgm/taccuino/population"
 	"fsecgm/taccuino/reports"
 	"fsecgm/taccuino/summaries"
 	"fsecgm/taccuino/web"
@@ -60,6 +61,11 @@ func demoServer(t *testing.T, e *testEnv, addr string) (*httptest.Server, map[st
 		Spec: auth.PrincipalSpec{Role: auth.RoleCitizen, FiscalCode: cfNewcomer, Name: "Nora Nuova", GivenName: "Nora", FamilyName: "Nuova"}})
 	updater := summaries.NewUpdater(e.pool, e.store, summaries.Options{Logger: logger})
 	if _, err := updater.UpdateDirty(ctx, 100); err != nil {
+		t.Fatal(err)
+	}
+	// The population view's releases (the demo's few patients: every
+	// count suppressed, as the dashboard shows it).
+	if _, err := population.NewRefresher(e.pool, e.store, population.Options{Months: 1}).Refresh(ctx); err != nil {
 		t.Fatal(err)
 	}
 	s, err := New(Deps{Deps: d, Verifier: v, DevIssuer: iss, Demo: personas, Sync: e.syncer, Sessions: e.sessions, SensitiveRate: 1e6, SensitiveBurst: 1e6,

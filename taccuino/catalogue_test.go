@@ -77,7 +77,7 @@ var (
 		regexp.MustCompile(`^[a-z0-9]+(-[a-z0-9]+)+$`), // client and connection ids
 		regexp.MustCompile(`^[A-Z0-9]+(-[A-Z0-9]+)+$`), // organisation ids
 		regexp.MustCompile(`^[A-E]$`),                  // the GRI zones
-		regexp.MustCompile(`^(dott|dott\.ssa|Mario|Rossi|Giulia|Bianchi|Anna|Luca|Verdi|Sara|Neri|Paolo|Nora|Nuova|Carla|Conti|Nome|Cognome)\.?$`),
+		regexp.MustCompile(`^(dott|dott\.ssa|Mario|Rossi|Giulia|Bianchi|Anna|Luca|Verdi|Sara|Neri|Paolo|Marco|Galli|Nora|Nuova|Carla|Conti|Nome|Cognome)\.?$`),
 	}
 )
 

@@ -27,6 +27,7 @@ const (
 	DemoMMGCF           = "VRDLCU68H12D612K" // dott. Luca Verdi, Mario's MMG
 	DemoDiabetologistCF = "NRESRA75C55D612L" // dott.ssa Sara Neri, diabetology centre
 	DemoDelegateCF      = "RSSPLA78E20D612O" // Paolo Rossi, delegated by Mario
+	DemoAnalystCF       = "GLLMRC70A01D612Q" // Marco Galli, the Region's analyst
 	// DemoCentre is the diabetology centre that takes care of both patients.
 	DemoCentre = "ASL-TC-DIABETOLOGIA-FI"
 	// demoClient is the registry client id used to load the demo registry.
@@ -152,6 +153,8 @@ func SeedDemo(ctx context.Context, d web.Deps) ([]Persona, error) {
 		{Key: "diabetologist", Spec: auth.PrincipalSpec{Role: auth.RolePractitioner, FiscalCode: DemoDiabetologistCF,
 			PractitionerRole: auth.PractitionerDiabetologist, Organization: DemoCentre, Name: "dott.ssa Sara Neri"}, Landing: "/taccuino"},
 		{Key: "delegate", Spec: citizen(DemoDelegateCF, "Paolo Rossi"), Landing: "/taccuino"},
+		{Key: "analyst", Spec: auth.PrincipalSpec{Role: auth.RoleAnalyst, FiscalCode: DemoAnalystCF,
+			PopulationScope: auth.PopulationRegion, Name: "Marco Galli"}, Landing: "/popolazione"},
 	}, nil
 }
 

@@ -55,7 +55,7 @@ func TestLabelsExist(t *testing.T) {
 	for _, m := range []connsync.Mode{connsync.ModePatient, connsync.ModeFollower} {
 		keys = append(keys, "tac_mode_"+string(m))
 	}
-	for _, p := range []string{"patient", "parent", "mmg", "diabetologist", "delegate"} {
+	for _, p := range []string{"patient", "parent", "mmg", "diabetologist", "delegate", "analyst"} {
 		keys = append(keys, "tac_persona_"+p)
 	}
 	for _, k := range keys {

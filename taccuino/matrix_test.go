@@ -664,6 +664,11 @@ func TestMatrixCoversEveryPatientRoute(t *testing.T) {
 		// The clinician's record of the AGP report: an HTML form with CSRF,
 		// allowed to the patient's clinicians only (consent.ActWriteClinicalInfo).
 		"POST /reports/agp/:id/clinical": "clinician's form: reports.TestClinicalInfo",
+		// The population view: aggregates of a release, about no patient;
+		// analysts and centres' heads only.
+		"GET /api/v1/population/tables": "aggregates only: TestPopulationAPI",
+		"GET /api/v1/population/trend":  "aggregates only: TestPopulationAPI",
+		"GET /api/v1/population/funnel": "aggregates only: TestPopulationAPI",
 	}
 	for _, r := range e.srv.Routes() {
 		key := r.Method + " " + r.Path

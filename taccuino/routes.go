@@ -54,6 +54,11 @@ func (s *Server) routes() error {
 	api.POST("/patients", s.apiCreatePatient)
 	api.POST("/care-relationships", s.apiPutCareRelationship)
 
+	// The population view: aggregates for analysts and centres' heads.
+	api.GET("/population/tables", s.apiPopulationTable, web.RequireAuth())
+	api.GET("/population/trend", s.apiPopulationTrend, web.RequireAuth())
+	api.GET("/population/funnel", s.apiPopulationFunnel, web.RequireAuth())
+
 	pt := api.Group("/patients/:" + web.PatientParam)
 	pt.GET("/glucose/latest", s.apiLatest)
 	pt.GET("/glucometrics", s.apiGlucometrics)
@@ -102,6 +107,7 @@ func (s *Server) routes() error {
 	}
 	html.POST("/logout", s.postLogout)
 	html.GET("/privacy", s.pagePrivacy)
+	html.GET("/popolazione", s.pagePopulation)
 	html.GET("/taccuino", s.pageHome)
 	html.POST("/taccuino/activate", s.postActivate)
 	html.POST("/taccuino/find", s.postFind) // under d.Lookups

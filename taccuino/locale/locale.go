@@ -165,7 +165,7 @@ func Keys() []string {
 func sections() map[string]map[string]map[Lang]string {
 	return map[string]map[string]map[Lang]string{
 		"labels": labels, "pageLabels": pageLabels, "errorLabels": errorLabels, "importLabels": importLabels,
-		"accessLabels": accessLabels, "lluLabels": lluLabels, "clinicLabels": clinicLabels, "reportLabels": reportLabels,
+		"accessLabels": accessLabels, "lluLabels": lluLabels, "clinicLabels": clinicLabels, "reportLabels": reportLabels, "populationLabels": populationLabels,
 	}
 }
 

@@ -297,8 +297,11 @@ func (r *Reader) Funnel(ctx context.Context, v Viewer, kind PeriodKind, target s
 	if err == nil {
 		var byCentre Release
 		byCentre, err = r.table(ctx, Query{Scope: ScopeRegion, Dim: DimCentre, Kind: kind})
+		if errors.Is(err, ErrNoRelease) {
+			err = nil // no centre has patients
+		}
 		if err == nil {
-			f, err = funnelOf(total.Table.Rows[0], byCentre.Table.Rows, target)
+			f = funnelOf(total.Table.Rows[0], byCentre.Table.Rows, target)
 		}
 	}
 	if err != nil {
@@ -317,12 +320,14 @@ func (r *Reader) Funnel(ctx context.Context, v Viewer, kind PeriodKind, target s
 }
 
 // funnelOf builds the funnel of target from the region's total row and
-// its rows by centre.
-func funnelOf(total Row, centres []Row, target string) (Funnel, error) {
-	f := Funnel{Target: target}
+// its rows by centre. When the region's share is not published (too few
+// patients) there is no funnel: every centre is counted as suppressed.
+func funnelOf(total Row, centres []Row, target string) Funnel {
+	f := Funnel{Target: target, Points: []FunnelPoint{}, Limits: []Limits{}}
 	t, ok := total.Targets[target]
 	if !ok || t.Patients == nil || total.Sufficient == nil || *total.Sufficient == 0 {
-		return f, fmt.Errorf("population: funnel: the region's share of %q is not published", target)
+		f.Suppressed = len(centres)
+		return f
 	}
 	f.Theta0 = float64(*t.Patients) / float64(*total.Sufficient)
 	hi := 1
@@ -338,7 +343,7 @@ func funnelOf(total Row, centres []Row, target string) (Funnel, error) {
 		hi = max(hi, n)
 	}
 	f.Limits = FunnelLimits(f.Theta0, FunnelNs(1, hi+hi/10+1))
-	return f, nil
+	return f
 }
 
 // log writes one line of population_audit; a failure to log is returned

@@ -1,0 +1,124 @@
+package taccuino
+
+import (
+	"context"
+	"encoding/csv"
+	"encoding/json"
+	"net/http"
+	"strings"
+	"testing"
+
+	"fsecgm/taccuino/auth"
+	"fsecgm/taccuino/population"
+)
+
+// TestPopulationAPI: the population view's tables, trends and funnel
+// answer the regional analyst, an ASL's analyst within the ASL and the
+// region, a centre's head within the centre and the region, as JSON and
+// CSV; everyone else is refused (401 without a token, 403 otherwise), and
+// every query is in the population view's log.
+func TestPopulationAPI(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t)
+	ctx := context.Background()
+	analyst := func(scope string) string {
+		return e.token(auth.PrincipalSpec{Role: auth.RoleAnalyst, FiscalCode: testCF(120), PopulationScope: scope, Name: "Analista"})
+	}
+	region, aslNO := analyst(auth.PopulationRegion), analyst(auth.PopulationASLPrefix+"NO")
+	head := e.token(auth.PrincipalSpec{Role: auth.RolePractitioner, FiscalCode: testCF(121), PractitionerRole: auth.PractitionerDiabetologist,
+		Organization: "CENTRO-1", OrganizationRole: auth.OrganizationHead, Name: "Dott. Capo"})
+	doctor := e.token(auth.PrincipalSpec{Role: auth.RolePractitioner, FiscalCode: testCF(122), PractitionerRole: auth.PractitionerDiabetologist,
+		Organization: "CENTRO-1", Name: "Dott. Test"})
+	citizen := e.token(auth.PrincipalSpec{Role: auth.RoleCitizen, FiscalCode: testCF(123), Name: "Test"})
+
+	// No release yet.
+	if res := e.request("GET", "/api/v1/population/tables", region, "", nil, nil); res.status != http.StatusNotFound {
+		t.Errorf("before any refresh: %d %s", res.status, truncate(res.body))
+	}
+	if _, err := population.NewRefresher(e.pool, e.store, population.Options{Months: 2}).Refresh(ctx); err != nil {
+		t.Fatal(err)
+	}
+	for _, c := range []struct {
+		token, path string
+		want        int
+	}{
+		{region, "/api/v1/population/tables?dim=asl", 200},
+		{region, "/api/v1/population/tables?scope=asl:TC&dim=district&period=90d", 200},
+		{region, "/api/v1/population/trend", 200},
+		{region, "/api/v1/population/funnel?target=tir", 200},
+		{aslNO, "/api/v1/population/tables?scope=asl:NO&dim=age", 200},
+		{aslNO, "/api/v1/population/tables?dim=sex", 200},
+		{aslNO, "/api/v1/population/tables?scope=asl:TC", 403},
+		{aslNO, "/api/v1/population/funnel", 403},
+		{head, "/api/v1/population/tables?dim=type", 200},
+		{head, "/api/v1/population/tables?scope=centre:CENTRO-2", 403},
+		{head, "/api/v1/population/tables?scope=asl:TC", 403},
+		{doctor, "/api/v1/population/tables", 403},
+		{citizen, "/api/v1/population/tables", 403},
+		{citizen, "/api/v1/population/trend", 403},
+		{"", "/api/v1/population/tables", 401},
+		{region, "/api/v1/population/tables?dim=nose", 400},
+		{region, "/api/v1/population/tables?period=7d", 400},
+	} {
+		res := e.request("GET", c.path, c.token, "", nil, nil)
+		if res.status != c.want {
+			t.Errorf("GET %s: %d, want %d: %s", c.path, res.status, c.want, truncate(res.body))
+			continue
+		}
+		if c.want == 200 && strings.Contains(c.path, "/tables") {
+			var rel population.Release
+			if err := json.Unmarshal(res.body, &rel); err != nil || len(rel.Table.Rows) == 0 || rel.K != population.DefaultK {
+				t.Errorf("GET %s: %v %s", c.path, err, truncate(res.body))
+			}
+		}
+	}
+	res := e.request("GET", "/api/v1/population/tables?dim=asl&format=csv", region, "", nil, nil)
+	recs, err := csv.NewReader(strings.NewReader(string(res.body))).ReadAll()
+	if res.status != 200 || err != nil || len(recs) != 5 || recs[0][6] != "key" || recs[1][6] != "NO" {
+		t.Errorf("CSV: %d %v %q", res.status, err, truncate(res.body))
+	}
+	audit, err := population.NewReader(e.pool, nil).Audit(ctx, e.srv.deps.Clock().AddDate(-1, 0, 0))
+	if err != nil {
+		t.Fatal(err)
+	}
+	// Every query that reached the reader (not the 400s and the 401).
+	if len(audit) != 16 {
+		t.Errorf("%d queries logged, want 16", len(audit))
+	}
+}
+
+// TestPopulationPage: the dashboard answers the regional analyst in
+// Italian with its charts drawn on the server, the centre's head with the
+// centre's figures, and refuses a citizen and a clinician.
+func TestPopulationPage(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t)
+	region := e.token(auth.PrincipalSpec{Role: auth.RoleAnalyst, FiscalCode: testCF(120), PopulationScope: auth.PopulationRegion, Name: "Analista"})
+	head := e.token(auth.PrincipalSpec{Role: auth.RolePractitioner, FiscalCode: testCF(121), PractitionerRole: auth.PractitionerDiabetologist,
+		Organization: "CENTRO-1", OrganizationRole: auth.OrganizationHead, Name: "Dott. Capo"})
+	doctor := e.token(auth.PrincipalSpec{Role: auth.RolePractitioner, FiscalCode: testCF(122), PractitionerRole: auth.PractitionerDiabetologist,
+		Organization: "CENTRO-1", Name: "Dott. Test"})
+	res := e.request("GET", "/popolazione", region, "", nil, map[string]string{"Accept-Language": "it"})
+	if res.status != 200 || !strings.Contains(string(res.body), "Non ci sono ancora dati pubblicati") {
+		t.Errorf("before a refresh: %d %s", res.status, truncate(res.body))
+	}
+	if _, err := population.NewRefresher(e.pool, e.store, population.Options{Months: 1}).Refresh(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	res = e.request("GET", "/popolazione?dim=age", region, "", nil, map[string]string{"Accept-Language": "it"})
+	body := string(res.body)
+	for _, want := range []string{"Esiti della popolazione", "Pazienti collegati", "Per fascia d&#39;età", "<svg", "Confronto tra i centri", "format=csv"} {
+		if res.status != 200 || !strings.Contains(body, want) {
+			t.Errorf("analyst's dashboard: %d, no %q: %s", res.status, want, truncate(res.body))
+		}
+	}
+	if res := e.request("GET", "/popolazione", head, "", nil, map[string]string{"Accept-Language": "it"}); res.status != 200 ||
+		!strings.Contains(string(res.body), "Centro CENTRO-1") {
+		t.Errorf("head's dashboard: %d %s", res.status, truncate(res.body))
+	}
+	for _, tok := range []string{doctor, e.token(auth.PrincipalSpec{Role: auth.RoleCitizen, FiscalCode: testCF(123), Name: "Test"})} {
+		if res := e.request("GET", "/popolazione", tok, "", nil, nil); res.status != 403 {
+			t.Errorf("a clinician or a citizen: %d", res.status)
+		}
+	}
+}
