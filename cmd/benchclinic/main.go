@@ -55,6 +55,7 @@ import (
 	"fsecgm/migrations"
 	"fsecgm/taccuino/auth"
 	"fsecgm/taccuino/consent"
+	"fsecgm/taccuino/population"
 	"fsecgm/taccuino/reports"
 	"fsecgm/taccuino/summaries"
 	"fsecgm/taccuino/web"
@@ -405,6 +406,9 @@ func bench(ctx context.Context, pool *pgxpool.Pool, c config, out, log io.Writer
 	if err := measureClinic(ctx, pool, store, updater, c, out); err != nil {
 		return err
 	}
+	if err := measurePopulation(ctx, pool, store, c, out); err != nil {
+		return err
+	}
 	if err := measureSync(ctx, pool, store, updater, ids, end, c, out); err != nil {
 		return err
 	}
@@ -557,5 +561,65 @@ func measureSync(ctx context.Context, pool *pgxpool.Pool, store *cgmstore.Store,
 	fmt.Fprintf(out, "summary_update: %d patients, %d day rows rewritten, %d summaries changed, %d fallbacks, in %.0f ms\n",
 		res.Patients, res.Days, res.Changed, res.Fallbacks, ms(d))
 	fmt.Fprintf(out, "summary_update_ms_per_patient: %.2f\n", ms(d)/float64(res.Patients))
+	return nil
+}
+
+// measurePopulation gives every patient a residence (the comuni of the
+// registry's table in turn), enrolled 120 days ago (the one centre of the
+// bench cares for all), refreshes the population view
+// (members, 14 and 90 days and 24 months, releases with suppression) and
+// times the regional analyst's dashboard (the region's tables by every
+// breakdown, the trend and the funnel plot, as population.Reader serves
+// them, each query logged) against count(*) of the same summaries.
+func measurePopulation(ctx context.Context, pool *pgxpool.Pool, store *cgmstore.Store, c config, out io.Writer) error {
+	if _, err := pool.Exec(ctx, `
+		INSERT INTO residences (patient_fiscal_code, municipality, updated_at)
+		SELECT p.fiscal_code, m.istat, now() FROM patients p
+		JOIN (SELECT istat, row_number() OVER (ORDER BY istat) - 1 AS n FROM municipalities) m
+			ON m.n = p.id % (SELECT count(*) FROM municipalities);
+		UPDATE patients SET created_at = now() - interval '120 days';
+		ANALYZE residences, care_relationships, patients`); err != nil {
+		return fmt.Errorf("population: load: %w", err)
+	}
+	t := time.Now()
+	res, err := population.NewRefresher(pool, store, population.Options{}).Refresh(ctx)
+	if err != nil {
+		return err
+	}
+	refresh := time.Since(t)
+	r := population.NewReader(pool, nil)
+	v := population.Viewer{Role: "analyst", ID: fiscalCode(99997), PopulationScope: "region", Route: "benchclinic"}
+	dashboard := func() error {
+		for _, d := range population.Dims() {
+			if _, err := r.Table(ctx, v, population.Query{Scope: population.ScopeRegion, Dim: d, Kind: population.Days14}); err != nil {
+				return err
+			}
+		}
+		if _, err := r.Trend(ctx, v, population.ScopeRegion); err != nil {
+			return err
+		}
+		_, err := r.Funnel(ctx, v, population.Days14, "tir")
+		return err
+	}
+	var dash, cnt []time.Duration
+	for i := range c.reps + 3 {
+		t := time.Now()
+		if err := dashboard(); err != nil {
+			return err
+		}
+		d := time.Since(t)
+		t = time.Now()
+		var n int64
+		if err := pool.QueryRow(ctx, `SELECT count(*) FROM patient_summaries`).Scan(&n); err != nil {
+			return err
+		}
+		if i >= 3 {
+			dash, cnt = append(dash, d), append(cnt, time.Since(t))
+		}
+	}
+	fmt.Fprintf(out, "population_refresh_s: %.1f (%d members, %d period rows, %d releases, %d suppressed cells)\n",
+		refresh.Seconds(), res.Members, res.PeriodRows, res.Releases, res.Suppressed)
+	fmt.Fprintf(out, "population_dashboard_ms: %.2f (the region's 7 tables, trend and funnel, median of %d)\n", ms(median(dash)), c.reps)
+	fmt.Fprintf(out, "population_vs_count_ratio: %.2f\n", float64(median(dash))/float64(median(cnt)))
 	return nil
 }
