@@ -137,7 +137,7 @@ func newEnv(t *testing.T) *testEnv {
 	}
 	env.syncer, err = connsync.New(connsync.Config{Pool: pool, Store: env.store, Keys: keys, Logger: logger, Replica: "test",
 		LibreLinkUp: librelinkup.Config{BaseURL: lluURL, HTTPClient: librelinkup.NewHTTPClient(5 * time.Second)},
-		Interval:    time.Minute})
+		Interval:    time.Minute, LibreLinkUpBudget: connsync.BudgetConfig{PerMinute: 1e6}})
 	if err != nil {
 		t.Fatal(err)
 	}

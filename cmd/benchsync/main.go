@@ -147,7 +147,8 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	syncer, err := connsync.New(connsync.Config{Pool: pool, Store: store, Keys: keys,
 		Logger:      slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: slog.LevelWarn})),
 		LibreLinkUp: librelinkup.Config{BaseURL: info.URL, Region: "eu"},
-		Interval:    5 * time.Minute, LeaseTTL: 10 * time.Minute, Workers: *workers})
+		Interval:    5 * time.Minute, LeaseTTL: 10 * time.Minute, Workers: *workers,
+		LibreLinkUpBudget: connsync.BudgetConfig{PerMinute: 1e7, Burst: 1e6}})
 	if err != nil {
 		return err
 	}
@@ -173,7 +174,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	var wall time.Duration
 	synced := 0
 	for r := range *rounds {
-		if _, err := pool.Exec(ctx, `UPDATE llu_connections SET next_sync_at = now()`); err != nil {
+		if _, err := pool.Exec(ctx, `UPDATE sync_connections SET next_sync_at = now()`); err != nil {
 			return err
 		}
 		t0 := time.Now()

@@ -125,7 +125,8 @@ func newHarness(ctx context.Context, stderr io.Writer, n int, keep bool) (*harne
 		return nil, err
 	}
 	if h.syncer, err = connsync.New(connsync.Config{Pool: h.pool, Store: h.store, Keys: keys,
-		LibreLinkUp: librelinkup.Config{BaseURL: h.lluURL}, Interval: time.Minute}); err != nil {
+		LibreLinkUp: librelinkup.Config{BaseURL: h.lluURL}, Interval: time.Minute,
+		LibreLinkUpBudget: connsync.BudgetConfig{PerMinute: 1e6}}); err != nil {
 		return nil, err
 	}
 	h.keyFile = filepath.Join(h.dir, "dev-issuer.jwk")
@@ -139,6 +140,7 @@ func newHarness(ctx context.Context, stderr io.Writer, n int, keep bool) (*harne
 		"FSECGM_LIBRELINKUP_URL":     h.lluURL,
 		"FSECGM_LIBRELINKUP_TIMEOUT": lluTimeout,
 		"FSECGM_SYNC_INTERVAL":       syncInterval,
+		"FSECGM_LIBRELINKUP_BUDGET":  "60000",
 		"FSECGM_SYNC_LEASE":          syncLease,
 		"FSECGM_SYNC_TICK":           "500ms",
 		"FSECGM_LOG_LEVEL":           "info",
@@ -273,7 +275,7 @@ func (h *harness) waitSynced(ctx context.Context, since time.Time, limit time.Du
 	}
 	deadline := time.Now().Add(limit)
 	for {
-		n, err := h.count(ctx, `SELECT count(*) FROM llu_connections
+		n, err := h.count(ctx, `SELECT count(*) FROM sync_connections
 			WHERE state <> 'disconnected' AND NOT (public_id = ANY($2::text[])) AND (last_success_at IS NULL OR last_success_at < $1)`,
 			since, skip)
 		if err == nil && n == 0 {
@@ -299,7 +301,7 @@ func (h *harness) due(ctx context.Context) error {
 	if err := h.exec(ctx, `UPDATE llu_accounts SET blocked_until = NULL`); err != nil {
 		return err
 	}
-	return h.exec(ctx, `UPDATE llu_connections SET next_sync_at = now(), retry_at = NULL WHERE state <> 'disconnected'`)
+	return h.exec(ctx, `UPDATE sync_connections SET next_sync_at = now(), retry_at = NULL WHERE state <> 'disconnected'`)
 }
 
 // checkReadings compares the stored historic readings of every patient
@@ -315,7 +317,7 @@ func (h *harness) checkReadings(ctx context.Context, skip ...string) (string, in
 			continue
 		}
 		var last time.Time
-		if err := h.pool.QueryRow(ctx, `SELECT last_success_at FROM llu_connections WHERE public_id = $1`, p.conn).Scan(&last); err != nil {
+		if err := h.pool.QueryRow(ctx, `SELECT last_success_at FROM sync_connections WHERE public_id = $1`, p.conn).Scan(&last); err != nil {
 			return "", 0, err
 		}
 		fp, ok := h.fake.Patient(p.account.Follows[0])

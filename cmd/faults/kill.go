@@ -68,7 +68,7 @@ func killDuringImport(ctx context.Context, h *harness, r *report) error {
 	}
 	path := "/api/v1/patients/" + p.PublicID + "/imports?format=long"
 	// No sync during the import: its COPY would look like the import's.
-	if err := h.exec(ctx, `UPDATE llu_connections SET next_sync_at = now() + interval '1 hour'`); err != nil {
+	if err := h.exec(ctx, `UPDATE sync_connections SET next_sync_at = now() + interval '1 hour'`); err != nil {
 		return err
 	}
 
@@ -203,7 +203,7 @@ func killDuringSync(ctx context.Context, h *harness, r *report) error {
 	deadline := time.Now().Add(30 * time.Second)
 	for held < 4 && time.Now().Before(deadline) {
 		var err error
-		if held, err = h.count(ctx, `SELECT count(*) FROM llu_connections WHERE lease_expires_at > now()`); err != nil {
+		if held, err = h.count(ctx, `SELECT count(*) FROM sync_connections WHERE lease_expires_at > now()`); err != nil {
 			return err
 		}
 		time.Sleep(20 * time.Millisecond)
@@ -211,7 +211,7 @@ func killDuringSync(ctx context.Context, h *harness, r *report) error {
 	time.Sleep(300 * time.Millisecond) // their graph requests are in flight
 	h.svc.Kill()
 	killed := time.Now()
-	held, err := h.count(ctx, `SELECT count(*) FROM llu_connections WHERE lease_expires_at > now()`)
+	held, err := h.count(ctx, `SELECT count(*) FROM sync_connections WHERE lease_expires_at > now()`)
 	if err != nil {
 		return err
 	}
@@ -227,7 +227,7 @@ func killDuringSync(ctx context.Context, h *harness, r *report) error {
 	err = h.waitSynced(ctx, killed, 90*time.Second)
 	r.check(err == nil, "a: after the restart every connection syncs again (the dead replica's leases expired and were taken over in %s)%s",
 		time.Since(killed).Round(time.Second), suffixErr(err))
-	bad, err := h.count(ctx, `SELECT count(*) FROM llu_connections WHERE state <> 'active'`)
+	bad, err := h.count(ctx, `SELECT count(*) FROM sync_connections WHERE state <> 'active'`)
 	if err != nil {
 		return err
 	}

@@ -98,7 +98,7 @@ func scenarioLibreLinkUp(ctx context.Context, h *harness, r *report) error {
 	// One sync of every connection (the timeout one takes its 5 s).
 	deadline := time.Now().Add(60 * time.Second)
 	for {
-		n, err := h.count(ctx, `SELECT count(*) FROM llu_connections WHERE last_sync_at IS NULL OR last_sync_at < $1`, start)
+		n, err := h.count(ctx, `SELECT count(*) FROM sync_connections WHERE last_sync_at IS NULL OR last_sync_at < $1`, start)
 		if err != nil {
 			l.end()
 			return err
@@ -120,7 +120,7 @@ func scenarioLibreLinkUp(ctx context.Context, h *harness, r *report) error {
 		p := h.patients[i]
 		var state, kind string
 		var warning string
-		err := h.pool.QueryRow(ctx, `SELECT state, coalesce(error_kind, ''), operator_warning FROM llu_connections WHERE public_id = $1`, p.conn).
+		err := h.pool.QueryRow(ctx, `SELECT state, coalesce(error_kind, ''), operator_warning FROM sync_connections WHERE public_id = $1`, p.conn).
 			Scan(&state, &kind, &warning)
 		if err != nil {
 			return err
@@ -174,7 +174,7 @@ func scenarioLibreLinkUp(ctx context.Context, h *harness, r *report) error {
 	err := h.waitSynced(ctx, recovery, 60*time.Second, badCreds)
 	r.check(err == nil, "c: once the faults are gone every connection syncs again%s", suffixErr(err))
 	var states []string
-	rows, err := h.pool.Query(ctx, `SELECT public_id, state FROM llu_connections`)
+	rows, err := h.pool.Query(ctx, `SELECT public_id, state FROM sync_connections`)
 	if err != nil {
 		return err
 	}

@@ -28,10 +28,11 @@ import (
 func TestDemoConnectsOnlyThePatient(t *testing.T) {
 	t.Parallel()
 	vars := map[string]string{
-		"DATABASE_URL":           dbtest.URL(t),
-		"FSECGM_DEV_KEY_FILE":    filepath.Join(t.TempDir(), "dev.jwk"),
-		"FSECGM_CREDENTIALS_KEY": base64.StdEncoding.EncodeToString(bytes.Repeat([]byte{14}, 32)),
-		"FSECGM_SYNC_INTERVAL":   "2s",
+		"DATABASE_URL":              dbtest.URL(t),
+		"FSECGM_DEV_KEY_FILE":       filepath.Join(t.TempDir(), "dev.jwk"),
+		"FSECGM_CREDENTIALS_KEY":    base64.StdEncoding.EncodeToString(bytes.Repeat([]byte{14}, 32)),
+		"FSECGM_SYNC_INTERVAL":      "2s",
+		"FSECGM_LIBRELINKUP_BUDGET": "60000",
 	}
 	srv := serveInProcess(t, vars, "--dev", "--addr", "127.0.0.1:0")
 	// The demo's fake LibreLinkUp is deterministic: the same accounts.

@@ -419,12 +419,16 @@ func runServe(ctx context.Context, e *env, args []string) error {
 		template := fake.Start() // "http://127.0.0.1:PORT/{region}"
 		defer fake.Close()
 		cfg.sync.LibreLinkUp.BaseURL = template
+		if cfg.sync.LibreLinkUpBudget.PerMinute == 0 {
+			// The in-process fake limits no address.
+			cfg.sync.LibreLinkUpBudget.PerMinute = 60000
+		}
 		printAccounts(e, fake, accounts, strings.TrimSuffix(template, "/"+librelinkup.RegionPlaceholder))
 		logger.Warn("development mode: sensors connect to an in-process fake LibreLinkUp (its demo accounts are printed on stdout)")
 	}
 	cfg.sync.Pool, cfg.sync.Store, cfg.sync.Logger = pool, deps.Store, logger
 	cfg.sync.Observe = func(ev connsync.SyncEvent) {
-		metrics.ObserveSync(telemetry.SyncRun{Follower: ev.Follower, Outcome: ev.Outcome, Kind: ev.Kind, Duration: ev.Duration})
+		metrics.ObserveSync(telemetry.SyncRun{Source: ev.Source, Follower: ev.Follower, Outcome: ev.Outcome, Kind: ev.Kind, Duration: ev.Duration})
 	}
 	if deps.Sync, err = connsync.New(cfg.sync); err != nil {
 		return err

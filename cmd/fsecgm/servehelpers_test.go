@@ -33,11 +33,12 @@ func devServeVars(t *testing.T, seed uint64) (*librelinkuptest.Server, []libreli
 	lluURL := fake.Start()
 	t.Cleanup(fake.Close)
 	return fake, accounts, map[string]string{
-		"DATABASE_URL":           dbtest.URL(t),
-		"FSECGM_DEV_KEY_FILE":    filepath.Join(t.TempDir(), "dev.jwk"),
-		"FSECGM_CREDENTIALS_KEY": base64.StdEncoding.EncodeToString(bytes.Repeat([]byte{byte(seed)}, 32)),
-		"FSECGM_LIBRELINKUP_URL": lluURL,
-		"FSECGM_SYNC_INTERVAL":   "2s",
+		"DATABASE_URL":              dbtest.URL(t),
+		"FSECGM_DEV_KEY_FILE":       filepath.Join(t.TempDir(), "dev.jwk"),
+		"FSECGM_CREDENTIALS_KEY":    base64.StdEncoding.EncodeToString(bytes.Repeat([]byte{byte(seed)}, 32)),
+		"FSECGM_LIBRELINKUP_URL":    lluURL,
+		"FSECGM_SYNC_INTERVAL":      "2s",
+		"FSECGM_LIBRELINKUP_BUDGET": "60000",
 	}
 }
 

@@ -151,7 +151,7 @@ func TestShutdownDuringSync(t *testing.T) {
 		t.Fatalf("connect: %d %s", code, body)
 	}
 	waitFor(t, "a first successful sync", 30*time.Second, func() bool {
-		return count(t, pool, `SELECT count(*) FROM llu_connections WHERE last_success_at IS NOT NULL`) == 1
+		return count(t, pool, `SELECT count(*) FROM sync_connections WHERE last_success_at IS NOT NULL`) == 1
 	})
 
 	// The metrics, on the service's listener.
@@ -182,13 +182,13 @@ func TestShutdownDuringSync(t *testing.T) {
 	if err := fake.SetFaults(a.Email, librelinkuptest.Faults{Delay: time.Minute, On: librelinkuptest.EndpointGraph}); err != nil {
 		t.Fatal(err)
 	}
-	runs := count(t, pool, `SELECT count(*) FROM llu_sync_runs`)
+	runs := count(t, pool, `SELECT count(*) FROM sync_runs`)
 	var due time.Time
-	if err := pool.QueryRow(ctx, `UPDATE llu_connections SET next_sync_at = now() RETURNING next_sync_at`).Scan(&due); err != nil {
+	if err := pool.QueryRow(ctx, `UPDATE sync_connections SET next_sync_at = now() RETURNING next_sync_at`).Scan(&due); err != nil {
 		t.Fatal(err)
 	}
 	waitFor(t, "the sync to lease the connection", 30*time.Second, func() bool {
-		return count(t, pool, `SELECT count(*) FROM llu_connections WHERE lease_owner IS NOT NULL`) == 1
+		return count(t, pool, `SELECT count(*) FROM sync_connections WHERE lease_owner IS NOT NULL`) == 1
 	})
 	time.Sleep(500 * time.Millisecond) // the graph request is now held by the fake
 
@@ -212,7 +212,7 @@ func TestShutdownDuringSync(t *testing.T) {
 
 	var owner *string
 	var next time.Time
-	if err := pool.QueryRow(ctx, `SELECT lease_owner, next_sync_at FROM llu_connections`).Scan(&owner, &next); err != nil {
+	if err := pool.QueryRow(ctx, `SELECT lease_owner, next_sync_at FROM sync_connections`).Scan(&owner, &next); err != nil {
 		t.Fatal(err)
 	}
 	if owner != nil {
@@ -221,7 +221,7 @@ func TestShutdownDuringSync(t *testing.T) {
 	if !next.Equal(due) {
 		t.Errorf("next_sync_at moved from %s to %s: the sync was recorded instead of handed back", due, next)
 	}
-	if n := count(t, pool, `SELECT count(*) FROM llu_sync_runs`); n != runs {
+	if n := count(t, pool, `SELECT count(*) FROM sync_runs`); n != runs {
 		t.Errorf("%d sync runs recorded by the interrupted sync", n-runs)
 	}
 	logs := c.stderr.String()

@@ -75,7 +75,7 @@ func TestSyncReplicas(t *testing.T) {
 	}
 	store := cgmstore.New(pool, cgmstore.Options{})
 	syncer, err := connsync.New(connsync.Config{Pool: pool, Store: store, Keys: keys, Logger: slog.New(slog.DiscardHandler),
-		LibreLinkUp: librelinkup.Config{BaseURL: fakeURL, Region: "eu"}})
+		LibreLinkUp: librelinkup.Config{BaseURL: fakeURL, Region: "eu"}, LibreLinkUpBudget: connsync.BudgetConfig{PerMinute: 1e6}})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -124,6 +124,7 @@ func TestSyncReplicas(t *testing.T) {
 			connsync.EnvSyncLease+"="+lease.String(),
 			connsync.EnvSyncTick+"=250ms",
 			connsync.EnvSyncWorkers+"=4",
+			connsync.EnvLibreLinkUpBudget+"=60000",
 			connsync.EnvReplica+"="+name,
 			connsync.EnvCredentialsKey+"="+base64.StdEncoding.EncodeToString(key),
 			connsync.EnvCredentialsKeyFile+"=",
@@ -149,7 +150,7 @@ func TestSyncReplicas(t *testing.T) {
 	// Kill replica-3 (SIGKILL: no cleanup at all) while it holds leases.
 	var leased int
 	for deadline := time.Now().Add(5 * time.Second); leased == 0 && time.Now().Before(deadline); {
-		if err := pool.QueryRow(ctx, `SELECT count(*) FROM llu_connections WHERE lease_owner = 'replica-3'`).Scan(&leased); err != nil {
+		if err := pool.QueryRow(ctx, `SELECT count(*) FROM sync_connections WHERE lease_owner = 'replica-3'`).Scan(&leased); err != nil {
 			t.Fatal(err)
 		}
 	}
@@ -180,7 +181,7 @@ func TestSyncReplicas(t *testing.T) {
 		inserted                   int
 	}
 	rows, _ := pool.Query(ctx, `SELECT connection_id, scheduled_for, started_at, finished_at, replica, outcome, inserted
-		FROM llu_sync_runs ORDER BY connection_id, started_at`)
+		FROM sync_runs ORDER BY connection_id, started_at`)
 	runs, err := pgx.CollectRows(rows, func(r pgx.CollectableRow) (run, error) {
 		var x run
 		err := r.Scan(&x.conn, &x.scheduled, &x.started, &x.finish, &x.replica, &x.outcome, &x.inserted)
@@ -190,7 +191,7 @@ func TestSyncReplicas(t *testing.T) {
 		t.Fatal(err)
 	}
 	phases := map[int64]float64{}
-	rows, _ = pool.Query(ctx, `SELECT id, phase FROM llu_connections`)
+	rows, _ = pool.Query(ctx, `SELECT id, phase FROM sync_connections`)
 	var id int64
 	var phase float64
 	if _, err := pgx.ForEachRow(rows, []any{&id, &phase}, func() error { phases[id] = phase; return nil }); err != nil {
@@ -286,7 +287,7 @@ func TestSyncReplicas(t *testing.T) {
 		t.Errorf("runs report %d readings inserted, the table holds %d", inserted, stored)
 	}
 	rows, _ = pool.Query(ctx, `SELECT c.patient_id, min(r.started_at), min(r.finished_at), max(r.started_at), max(r.finished_at)
-		FROM llu_sync_runs r JOIN llu_connections c ON c.id = r.connection_id GROUP BY 1`)
+		FROM sync_runs r JOIN sync_connections c ON c.id = r.connection_id GROUP BY 1`)
 	type window struct{ s1, f1, sN, fN time.Time }
 	windows := map[int64]window{}
 	var pid int64

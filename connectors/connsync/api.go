@@ -17,13 +17,14 @@ import (
 // commands use, and the exported functions, each delegating to the file
 // that implements it.
 
-// Mode is how a connection reaches a patient's LibreLinkUp data.
+// Mode is whose account a connection reads through.
 type Mode string
 
 // The connection modes.
 const (
-	// ModePatient: the patient's own LibreLinkUp login (e-mail and
-	// password), stored encrypted.
+	// ModePatient: the patient's own account: a LibreLinkUp login (e-mail
+	// and password, stored encrypted), the patient's consent to Dexcom,
+	// the patient's Nightscout site.
 	ModePatient Mode = "patient"
 	// ModeFollower: the patient shares their data with the region's
 	// LibreLinkUp follower account from the LibreLink app; the connection
@@ -72,7 +73,7 @@ type Problem struct {
 	Message string
 	// Advice says what to do, in Italian and English, for the patient and
 	// the operator.
-	Advice librelinkup.Text
+	Advice Text
 	// At is when it happened.
 	At time.Time
 	// RetryAt is when fsecgm tries again; zero when it waits for someone
@@ -80,11 +81,17 @@ type Problem struct {
 	RetryAt time.Time
 }
 
-// Connection is a LibreLinkUp connection as the patient and the operator
-// see it. It never holds credentials, tokens or the sensor serial.
+// Connection is a connection as the patient and the operator see it. It
+// never holds credentials, tokens or the sensor serial.
 type Connection struct {
 	// ID is the connection's public identifier (32 hex digits).
 	ID string
+	// Source is where it reads from: "librelinkup", "dexcom" or
+	// "nightscout".
+	Source string
+	// Label says which remote account or site it reads (a Nightscout
+	// site's host); may be empty.
+	Label string
 	// PatientID is the patient's internal key (cgmstore.Patient.ID);
 	// PatientPublicID the patient's public identifier.
 	PatientID       int64
@@ -149,7 +156,7 @@ type UserError struct {
 	// "identity_missing", "already_connected", "no_connection".
 	Code string
 	// Text is the message for people.
-	Text librelinkup.Text
+	Text Text
 	// Args are the values of Code's message for displays that say it in
 	// their own words (identity_mismatch: the names of the people the
 	// account follows).
@@ -166,6 +173,7 @@ var UserErrorCodes = []string{
 	"password_invalid", "no_connection", "serial_needed", "serial_mismatch", "already_connected", "disconnected",
 	"follower_connection", "serial_invalid", "too_many_attempts", "identity_missing", "name_mismatch",
 	"follower_unavailable", "identity_mismatch",
+	"no_credentials",
 }
 
 // Error returns the code and the English text.

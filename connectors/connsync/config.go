@@ -1,6 +1,7 @@
 package connsync
 
 import (
+	"context"
 	"crypto/rand"
 	"encoding/hex"
 	"errors"
@@ -57,7 +58,25 @@ const (
 	EnvCredentialsKey     = "FSECGM_CREDENTIALS_KEY"
 	EnvCredentialsKeyFile = "FSECGM_CREDENTIALS_KEY_FILE"
 	EnvCredentialsOldKeys = "FSECGM_CREDENTIALS_OLD_KEYS"
+	EnvEgressAddress      = "FSECGM_EGRESS_ADDRESS"
+	EnvLibreLinkUpBudget  = "FSECGM_LIBRELINKUP_BUDGET"
 )
+
+// DefaultLibreLinkUpBudget is the request budget of one egress address
+// towards LibreLinkUp, in requests a minute, shared by every connection
+// and replica behind the address. Abbott publishes no limit. What is known
+// (the open-source clients' trackers): about a hundred
+// nightscout-librelink-up instances behind one address — two requests a
+// minute each at the 1-minute polling most users set, about 200 a
+// minute — were blocked by Cloudflare until they were spread over IPv6
+// addresses, while three LibreLinkUp phones behind one address are fine
+// (timoschlueter/nightscout-librelink-up#143, 2024); in February 2026
+// plain HTTP 429s came per source address until a hosted provider doubled
+// its addresses from 150 to 300 (#223). 60 requests a minute stays a third
+// under the first figure; a 429 halves it (Budget). At one request per
+// sync (the token is reused for 180 days), an address syncs 300
+// connections every 5 minutes.
+const DefaultLibreLinkUpBudget = 60
 
 // Config configures a [Syncer]. Pool, Store and Keys are required.
 type Config struct {
@@ -72,6 +91,19 @@ type Config struct {
 	// FSECGM_LIBRELINKUP_URL, Region, Version, HTTPClient, Now). Its
 	// OnWarning and Logger are set by the Syncer.
 	LibreLinkUp librelinkup.Config
+	// EgressAddress names the address this replica's requests leave from
+	// (FSECGM_EGRESS_ADDRESS; default "default"): replicas behind one
+	// address share its LibreLinkUp budget.
+	EgressAddress string
+	// LibreLinkUpBudget is the request budget of the egress address
+	// towards LibreLinkUp (PerMinute from FSECGM_LIBRELINKUP_BUDGET,
+	// default DefaultLibreLinkUpBudget).
+	LibreLinkUpBudget BudgetConfig
+	// Dexcom configures the Dexcom API source; nil: Dexcom is not
+	// offered.
+	Dexcom *DexcomConfig
+	// Nightscout configures the Nightscout pull source; nil: not offered.
+	Nightscout *NightscoutConfig
 	// Logger receives the sync's log lines: never a secret, a name, a
 	// fiscal code or a glucose value. Nil discards.
 	Logger *slog.Logger
@@ -119,6 +151,9 @@ const (
 // SyncEvent is the end of one sync of a connection, or of one connection
 // list run of a follower account. It holds no secret, name or value.
 type SyncEvent struct {
+	// Source is the source's name ("librelinkup", "dexcom",
+	// "nightscout").
+	Source string
 	// Follower is true for a follower account's list run.
 	Follower bool
 	// Outcome is OutcomeOK, OutcomeFailed, OutcomeLost or
@@ -182,6 +217,20 @@ func ConfigFromEnv(getenv func(string) string, o EnvOptions) (Config, error) {
 		c.Workers = n
 	}
 	c.Replica = strings.TrimSpace(getenv(EnvReplica))
+	c.EgressAddress = strings.TrimSpace(getenv(EnvEgressAddress))
+	if v := strings.TrimSpace(getenv(EnvLibreLinkUpBudget)); v != "" {
+		n, err := strconv.ParseFloat(v, 64)
+		if err != nil || n <= 0 || n > 1e6 {
+			return Config{}, fmt.Errorf("connsync: %s=%q: want requests a minute, from 1 to 1000000", EnvLibreLinkUpBudget, v)
+		}
+		c.LibreLinkUpBudget.PerMinute = n
+	}
+	if c.Dexcom, err = dexcomConfigFromEnv(getenv, o); err != nil {
+		return Config{}, err
+	}
+	if c.Nightscout, err = nightscoutConfigFromEnv(getenv); err != nil {
+		return Config{}, err
+	}
 	if c.Keys, err = KeyringFromEnv(getenv, o); err != nil {
 		return Config{}, err
 	}
@@ -211,8 +260,8 @@ func envDuration(getenv func(string) string, name string) (time.Duration, error)
 	return d, nil
 }
 
-// Syncer syncs LibreLinkUp connections and serves the connection
-// operations. It is safe for concurrent use; one per process.
+// Syncer syncs the connections of every configured source and serves the
+// connection operations. It is safe for concurrent use; one per process.
 type Syncer struct {
 	pool    *pgxpool.Pool
 	store   *cgmstore.Store
@@ -220,6 +269,17 @@ type Syncer struct {
 	client  *librelinkup.Client
 	log     *slog.Logger
 	replica string
+
+	// The sources, by name and in claim order; their budgets and
+	// intervals.
+	sources      map[string]Source
+	sourceList   []Source
+	sourceBudget map[string]*Budget
+	budgets      map[string]*Budget
+	intervals    map[string]time.Duration
+	egress       string
+	dexcom       *dexcomSource
+	nightscout   *nightscoutSource
 
 	interval, tick, leaseTTL             time.Duration
 	workers, batch                       int
@@ -280,6 +340,27 @@ func New(cfg Config) (*Syncer, error) {
 	if s.runRetain <= 0 {
 		s.runRetain = DefaultRunRetention
 	}
+	s.egress = cfg.EgressAddress
+	if s.egress == "" {
+		s.egress = "default"
+	}
+	if len(s.egress) > 100 {
+		return nil, errors.New("connsync: egress address name longer than 100 characters")
+	}
+	s.sources, s.sourceBudget, s.budgets = map[string]Source{}, map[string]*Budget{}, map[string]*Budget{}
+	s.intervals = map[string]time.Duration{SourceLibreLinkUp: s.interval}
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	lluBudgetCfg := cfg.LibreLinkUpBudget
+	if lluBudgetCfg.PerMinute == 0 {
+		lluBudgetCfg.PerMinute = DefaultLibreLinkUpBudget
+	}
+	lluBudget, err := newBudget(ctx, s.pool, SourceLibreLinkUp+"@"+s.egress, lluBudgetCfg)
+	if err != nil {
+		return nil, err
+	}
+	s.budgets[lluBudget.Name()] = lluBudget
+	s.sourceBudget[SourceLibreLinkUp] = lluBudget
 	s.clientConfig = cfg.LibreLinkUp
 	lc := cfg.LibreLinkUp
 	lc.Logger = s.log
@@ -291,16 +372,72 @@ func New(cfg Config) (*Syncer, error) {
 	if lc.HTTPClient == nil {
 		lc.HTTPClient = librelinkup.NewHTTPClient(librelinkup.DefaultTimeout)
 	}
+	timeout := lc.HTTPClient.Timeout
+	// Every LibreLinkUp request of this replica takes a token of the
+	// address's budget; a 429 or a protection page cuts it.
+	lc.HTTPClient = withBudget(lc.HTTPClient, lluBudget, true)
 	c, err := librelinkup.New(lc)
 	if err != nil {
 		return nil, fmt.Errorf("connsync: %w", err)
 	}
 	s.client = c
-	if s.leaseTTL <= lc.HTTPClient.Timeout*3 && lc.HTTPClient.Timeout > 0 {
+	s.addSource(lluSource{s})
+	if cfg.Dexcom != nil {
+		if err := s.addDexcom(ctx, *cfg.Dexcom); err != nil {
+			return nil, err
+		}
+	}
+	if cfg.Nightscout != nil {
+		if err := s.addNightscout(ctx, *cfg.Nightscout); err != nil {
+			return nil, err
+		}
+	}
+	if s.leaseTTL <= timeout*3 && timeout > 0 {
 		s.log.Warn("connsync: the lease is not much longer than the HTTP timeout: a slow sync may lose its lease",
-			"lease", s.leaseTTL, "http_timeout", lc.HTTPClient.Timeout)
+			"lease", s.leaseTTL, "http_timeout", timeout)
 	}
 	return s, nil
+}
+
+// addSource registers a source.
+func (s *Syncer) addSource(src Source) {
+	s.sources[src.Name()] = src
+	s.sourceList = append(s.sourceList, src)
+}
+
+// budget returns the budget named name; nil when there is none.
+func (s *Syncer) budget(name string) *Budget { return s.budgets[name] }
+
+// Budgets returns the request budgets of this replica, as they stand.
+func (s *Syncer) Budgets(ctx context.Context) ([]BudgetState, error) {
+	var out []BudgetState
+	for _, src := range s.sourceList {
+		if b := s.sourceBudget[src.Name()]; b != nil {
+			st, err := b.State(ctx)
+			if err != nil {
+				return out, err
+			}
+			out = append(out, st)
+		}
+	}
+	return out, nil
+}
+
+// intervalOf returns the sync interval of a source's connections.
+func (s *Syncer) intervalOf(source string) time.Duration {
+	if d, ok := s.intervals[source]; ok {
+		return d
+	}
+	return s.interval
+}
+
+// Sources returns the names of the configured sources.
+func (s *Syncer) Sources() []string {
+	out := make([]string, len(s.sourceList))
+	for i, src := range s.sourceList {
+		out[i] = src.Name()
+	}
+	return out
 }
 
 // Replica returns the name this Syncer writes in leases and runs.

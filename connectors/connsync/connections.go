@@ -16,14 +16,16 @@ import (
 	"github.com/jackc/pgx/v5/pgconn"
 )
 
-// connectionColumns are read by scanConnection, from llu_connections c
-// joined with patients p and llu_accounts a.
-const connectionColumns = `c.public_id, c.patient_id, p.public_id, c.mode, coalesce(a.name, ''), c.state,
+// connectionColumns are read by scanConnection, from sync_connections c
+// joined with patients p, and (for LibreLinkUp) llu_links l and
+// llu_accounts a.
+const connectionColumns = `c.public_id, c.patient_id, p.public_id, c.source, c.mode, coalesce(a.name, ''), c.label, c.state,
 	c.created_at, c.disconnected_at, c.last_sync_at, c.last_success_at, c.newest_reading_at, c.next_sync_at,
 	c.error_kind, coalesce(c.error_message, ''), coalesce(c.advice_it, ''), coalesce(c.advice_en, ''), c.error_at, c.retry_at,
 	c.operator_warning, c.syncs, c.failures, c.readings`
 
-const connectionFrom = ` FROM llu_connections c JOIN patients p ON p.id = c.patient_id JOIN llu_accounts a ON a.id = c.account_id `
+const connectionFrom = ` FROM sync_connections c JOIN patients p ON p.id = c.patient_id
+	LEFT JOIN llu_links l ON l.connection_id = c.id LEFT JOIN llu_accounts a ON a.id = l.account_id `
 
 func scanConnection(row pgx.CollectableRow) (Connection, error) {
 	var (
@@ -34,7 +36,7 @@ func scanConnection(row pgx.CollectableRow) (Connection, error) {
 		msg, it, en                       string
 		errAt, retry                      *time.Time
 	)
-	err := row.Scan(&c.ID, &c.PatientID, &c.PatientPublicID, &mode, &c.Account, &state,
+	err := row.Scan(&c.ID, &c.PatientID, &c.PatientPublicID, &c.Source, &mode, &c.Account, &c.Label, &state,
 		&c.CreatedAt, &disc, &last, &success, &newest, &next,
 		&kind, &msg, &it, &en, &errAt, &retry,
 		&c.OperatorWarning, &c.Syncs, &c.Failures, &c.Readings)
@@ -46,7 +48,7 @@ func scanConnection(row pgx.CollectableRow) (Connection, error) {
 	c.DisconnectedAt, c.LastSyncAt, c.LastSuccessAt = utc(disc), utc(last), utc(success)
 	c.NewestReadingAt, c.NextSyncAt = utc(newest), utc(next)
 	if kind != nil {
-		c.Problem = &Problem{Kind: *kind, Message: msg, Advice: librelinkup.Text{IT: it, EN: en}, At: utc(errAt), RetryAt: utc(retry)}
+		c.Problem = &Problem{Kind: *kind, Message: msg, Advice: Text{IT: it, EN: en}, At: utc(errAt), RetryAt: utc(retry)}
 	}
 	return c, nil
 }
@@ -82,6 +84,76 @@ func getConnection(ctx context.Context, db DB, patientID int64, publicID string)
 	return c, nil
 }
 
+// newConnection is a connection to insert.
+type newConnection struct {
+	patientID int64
+	source    string
+	mode      Mode
+	key       string
+	label     string
+	state     State
+	// problem, when set, is the connection's first problem (a step pending
+	// at connect time); wait delays the first sync.
+	problem *Problem
+	wait    time.Duration
+	// secret, when set, is sealed as the connection's secret.
+	secret []byte
+}
+
+// insertConnection inserts a connection in tx and returns its id and
+// public id. A live connection of the same remote stream (source and key)
+// is errAlreadyConnected.
+func (s *Syncer) insertConnection(ctx context.Context, tx pgx.Tx, n newConnection) (int64, string, error) {
+	pid, err := newPublicID()
+	if err != nil {
+		return 0, "", err
+	}
+	var sl *Sealed
+	if n.secret != nil {
+		v, err := s.keys.Seal(n.secret, aadSecret(pid))
+		if err != nil {
+			return 0, "", err
+		}
+		sl = &v
+	}
+	var kind, msg, it, en *string
+	if p := n.problem; p != nil {
+		kind, msg, it, en = &p.Kind, &p.Message, &p.Advice.IT, &p.Advice.EN
+	}
+	var id int64
+	err = tx.QueryRow(ctx, `
+		INSERT INTO sync_connections (public_id, patient_id, source, source_key, label, mode, state,
+			error_kind, error_message, advice_it, advice_en, error_at, retry_at, next_sync_at,
+			secret_key_id, secret_nonce, secret_sealed, secret_version)
+		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11,
+			CASE WHEN $8::text IS NULL THEN NULL ELSE now() END,
+			CASE WHEN $8::text IS NULL THEN NULL ELSE now() + $12::interval END, now() + $12::interval,
+			$13, $14, $15, CASE WHEN $15::bytea IS NULL THEN 0 ELSE 1 END)
+		RETURNING id`,
+		pid, n.patientID, n.source, n.key, n.label, string(n.mode), string(n.state), kind, msg, it, en, n.wait,
+		sealedKeyID(sl), sealedNonce(sl), sealedCiphertext(sl)).Scan(&id)
+	if isUniqueViolation(err, "sync_connections_live") {
+		return 0, "", alreadyConnected(n.source)
+	}
+	if err != nil {
+		return 0, "", fmt.Errorf("connsync: store connection: %w", err)
+	}
+	return id, pid, nil
+}
+
+// insertLLUConnection inserts a LibreLinkUp connection with its link.
+func (s *Syncer) insertLLUConnection(ctx context.Context, tx pgx.Tx, n newConnection, accountID int64, lluPatient string) (int64, string, error) {
+	id, pid, err := s.insertConnection(ctx, tx, n)
+	if err != nil {
+		return 0, "", err
+	}
+	if _, err := tx.Exec(ctx, `INSERT INTO llu_links (connection_id, account_id, llu_patient_id) VALUES ($1, $2, $3)`,
+		id, accountID, lluPatient); err != nil {
+		return 0, "", fmt.Errorf("connsync: store connection: %w", err)
+	}
+	return id, pid, nil
+}
+
 // newPublicID returns 32 random hex digits.
 func newPublicID() (string, error) {
 	var b [16]byte
@@ -115,18 +187,18 @@ func refusal(err error) error {
 	case librelinkup.KindRateLimited, librelinkup.KindHTMLPage:
 		code = "rate_limited"
 	}
-	return &UserError{Kind: ErrRefused, Code: code, Text: le.Advice(), Cause: le}
+	return &UserError{Kind: ErrRefused, Code: code, Text: Text(le.Advice()), Cause: le}
 }
 
 // checkCredentials validates the shape of a login.
 func checkCredentials(email, password string) error {
 	switch {
 	case len(email) < 3 || len(email) > 254 || !containsAt(email):
-		return &UserError{Kind: ErrInvalid, Code: "email_invalid", Text: librelinkup.Text{
+		return &UserError{Kind: ErrInvalid, Code: "email_invalid", Text: Text{
 			IT: "Inserire l'indirizzo e-mail dell'account LibreLinkUp.",
 			EN: "Enter the e-mail address of the LibreLinkUp account."}}
 	case password == "" || len(password) > 256:
-		return &UserError{Kind: ErrInvalid, Code: "password_invalid", Text: librelinkup.Text{
+		return &UserError{Kind: ErrInvalid, Code: "password_invalid", Text: Text{
 			IT: "Inserire la password dell'account LibreLinkUp.",
 			EN: "Enter the password of the LibreLinkUp account."}}
 	}
@@ -151,7 +223,7 @@ func containsAt(s string) bool {
 func pickConnection(list *librelinkup.ConnectionList, serial string, who identity.Patient, loc *time.Location) (librelinkup.Connection, error) {
 	cs := list.Connections
 	if len(cs) == 0 {
-		return librelinkup.Connection{}, &UserError{Kind: ErrRefused, Code: "no_connection", Text: librelinkup.Text{
+		return librelinkup.Connection{}, &UserError{Kind: ErrRefused, Code: "no_connection", Text: Text{
 			IT: "L'account LibreLinkUp non segue nessuno. Nell'app LibreLink condividere i dati con questo account LibreLinkUp e accettare l'invito nell'app LibreLinkUp, poi riprovare.",
 			EN: "The LibreLinkUp account follows nobody. In the LibreLink app share the data with this LibreLinkUp account and accept the invitation in the LibreLinkUp app, then try again."}}
 	}
@@ -178,12 +250,12 @@ func pickConnection(list *librelinkup.ConnectionList, serial string, who identit
 	case 1:
 		return found[0], nil
 	}
-	return librelinkup.Connection{}, &UserError{Kind: ErrInvalid, Code: "serial_needed", Text: librelinkup.Text{
+	return librelinkup.Connection{}, &UserError{Kind: ErrInvalid, Code: "serial_needed", Text: Text{
 		IT: "L'account LibreLinkUp segue più persone con il nome del titolare del fascicolo: indicare il numero di serie del sensore mostrato nell'app LibreLink.",
 		EN: "The LibreLinkUp account follows several people with the health record holder's name: give the sensor serial number shown in the LibreLink app."}}
 }
 
-var textSerialMismatch = librelinkup.Text{
+var textSerialMismatch = Text{
 	IT: "Il numero di serie non corrisponde al sensore che LibreLinkUp mostra. Copiarlo dall'app LibreLink (Menu › Informazioni sul sensore) e riprovare.",
 	EN: "The serial number does not match the sensor LibreLinkUp shows. Copy it from the LibreLink app (Menu › Sensor information) and try again.",
 }
@@ -269,32 +341,19 @@ func (s *Syncer) connect(ctx context.Context, tx pgx.Tx, patientID int64, req Co
 	if err != nil {
 		return Connection{}, fmt.Errorf("connsync: connect: store account: %w", err)
 	}
-	connPID, err := newPublicID()
-	if err != nil {
-		return Connection{}, err
-	}
 	lluPatient := conn.PatientID
 	if lluPatient == "" {
 		lluPatient = unknownLLUPatient
 	}
-	var kind, msg, it, en *string
+	n := newConnection{patientID: patientID, source: SourceLibreLinkUp, mode: ModePatient, key: lluKey(accountID, lluPatient),
+		state: state}
 	if problem != nil {
-		k, m, adv := problem.Kind.String(), problem.Error(), problem.Advice()
-		kind, msg, it, en = &k, &m, &adv.IT, &adv.EN
+		n.problem = &Problem{Kind: problem.Kind.String(), Message: problem.Error(), Advice: Text(problem.Advice())}
+		n.wait = s.actionRetry
 	}
-	var wait time.Duration
-	if state == StateActionNeeded {
-		wait = s.actionRetry
-	}
-	_, err = tx.Exec(ctx, `
-		INSERT INTO llu_connections (public_id, patient_id, account_id, mode, llu_patient_id, state,
-			error_kind, error_message, advice_it, advice_en, error_at, retry_at, next_sync_at)
-		VALUES ($1, $2, $3, 'patient', $4, $5, $6, $7, $8, $9,
-			CASE WHEN $6::text IS NULL THEN NULL ELSE now() END,
-			CASE WHEN $6::text IS NULL THEN NULL ELSE now() + $10::interval END, now() + $10::interval)`,
-		connPID, patientID, accountID, lluPatient, string(state), kind, msg, it, en, wait)
+	_, connPID, err := s.insertLLUConnection(ctx, tx, n, accountID, lluPatient)
 	if err != nil {
-		return Connection{}, fmt.Errorf("connsync: connect: store connection: %w", err)
+		return Connection{}, fmt.Errorf("connsync: connect: %w", err)
 	}
 	s.log.InfoContext(ctx, "connsync: patient connected a LibreLinkUp account", "connection", connPID, "state", state)
 	return getConnection(ctx, tx, patientID, connPID)
@@ -304,9 +363,25 @@ func (s *Syncer) connect(ctx context.Context, tx pgx.Tx, patientID int64, req Co
 // whose account could not list its connections yet (a pending step).
 const unknownLLUPatient = "?"
 
-var errAlreadyConnected = &UserError{Kind: ErrConflict, Code: "already_connected", Text: librelinkup.Text{
+var errAlreadyConnected = &UserError{Kind: ErrConflict, Code: "already_connected", Text: Text{
 	IT: "Questo account LibreLinkUp è già collegato.",
 	EN: "This LibreLinkUp account is already connected."}}
+
+// alreadyConnected is the refusal of a second live connection of the same
+// remote stream.
+func alreadyConnected(source string) *UserError {
+	switch source {
+	case SourceDexcom:
+		return &UserError{Kind: ErrConflict, Code: "already_connected", Text: Text{
+			IT: "Questo account Dexcom è già collegato a un fascicolo.",
+			EN: "This Dexcom account is already connected to a health record."}}
+	case SourceNightscout:
+		return &UserError{Kind: ErrConflict, Code: "already_connected", Text: Text{
+			IT: "Questo sito Nightscout è già collegato a un fascicolo.",
+			EN: "This Nightscout site is already connected to a health record."}}
+	}
+	return errAlreadyConnected
+}
 
 func boolInt(b bool) int {
 	if b {
@@ -317,24 +392,29 @@ func boolInt(b bool) int {
 
 // connectionRef is the part of a connection the write operations need.
 type connectionRef struct {
-	id, accountID int64
-	mode          Mode
-	state         State
-	accountPID    string
-	accountKind   string
-	oldest        *time.Time
-	newest        *time.Time
+	id          int64
+	publicID    string
+	source      string
+	mode        Mode
+	state       State
+	accountID   int64  // LibreLinkUp: the account (0 for other sources)
+	accountPID  string // LibreLinkUp
+	accountKind string // LibreLinkUp
+	oldest      *time.Time
+	newest      *time.Time
 }
 
 // lockConnection finds and row-locks a patient's connection.
 func lockConnection(ctx context.Context, tx pgx.Tx, patientID int64, publicID string) (connectionRef, error) {
-	var r connectionRef
+	r := connectionRef{publicID: publicID}
 	var mode, state string
+	var accountID *int64
+	var accountPID, accountKind *string
 	err := tx.QueryRow(ctx, `
-		SELECT c.id, c.account_id, c.mode, c.state, a.public_id, a.kind, c.oldest_reading_at, c.newest_reading_at
-		FROM llu_connections c JOIN llu_accounts a ON a.id = c.account_id
+		SELECT c.id, c.source, c.mode, c.state, l.account_id, a.public_id, a.kind, c.oldest_reading_at, c.newest_reading_at
+		FROM sync_connections c LEFT JOIN llu_links l ON l.connection_id = c.id LEFT JOIN llu_accounts a ON a.id = l.account_id
 		WHERE c.public_id = $1 AND c.patient_id = $2
-		FOR UPDATE OF c`, publicID, patientID).Scan(&r.id, &r.accountID, &mode, &state, &r.accountPID, &r.accountKind, &r.oldest, &r.newest)
+		FOR UPDATE OF c`, publicID, patientID).Scan(&r.id, &r.source, &mode, &state, &accountID, &accountPID, &accountKind, &r.oldest, &r.newest)
 	if errors.Is(err, pgx.ErrNoRows) {
 		return r, fmt.Errorf("connsync: connection %q of patient %d: %w", publicID, patientID, ErrNotFound)
 	}
@@ -342,10 +422,13 @@ func lockConnection(ctx context.Context, tx pgx.Tx, patientID int64, publicID st
 		return r, fmt.Errorf("connsync: connection %q: %w", publicID, err)
 	}
 	r.mode, r.state = Mode(mode), State(state)
+	if accountID != nil {
+		r.accountID, r.accountPID, r.accountKind = *accountID, *accountPID, *accountKind
+	}
 	return r, nil
 }
 
-var errDisconnected = &UserError{Kind: ErrConflict, Code: "disconnected", Text: librelinkup.Text{
+var errDisconnected = &UserError{Kind: ErrConflict, Code: "disconnected", Text: Text{
 	IT: "Il collegamento è stato chiuso: crearne uno nuovo.",
 	EN: "The connection was ended: create a new one."}}
 
@@ -361,8 +444,13 @@ func (s *Syncer) updateCredentials(ctx context.Context, tx pgx.Tx, patientID int
 	if ref.state == StateDisconnected {
 		return Connection{}, errDisconnected
 	}
+	if ref.source != SourceLibreLinkUp {
+		return Connection{}, &UserError{Kind: ErrInvalid, Code: "no_credentials", Text: Text{
+			IT: "Questo collegamento non usa una password: per cambiarlo, scollegarlo e collegarlo di nuovo.",
+			EN: "This connection does not use a password: to change it, disconnect it and connect it again."}}
+	}
 	if ref.mode != ModePatient {
-		return Connection{}, &UserError{Kind: ErrInvalid, Code: "follower_connection", Text: librelinkup.Text{
+		return Connection{}, &UserError{Kind: ErrInvalid, Code: "follower_connection", Text: Text{
 			IT: "Questo collegamento usa l'account regionale: non ha credenziali del paziente.",
 			EN: "This connection uses the regional account: it has no patient credentials."}}
 	}
@@ -421,12 +509,12 @@ func (s *Syncer) updateCredentials(ctx context.Context, tx pgx.Tx, patientID int
 	if problem != nil {
 		adv := problem.Advice()
 		_, err = tx.Exec(ctx, `
-			UPDATE llu_connections SET state = 'action_needed', error_kind = $2, error_message = $3, advice_it = $4,
+			UPDATE sync_connections SET state = 'action_needed', error_kind = $2, error_message = $3, advice_it = $4,
 				advice_en = $5, error_at = now(), retry_at = now() + $6::interval, next_sync_at = now() + $6::interval
 			WHERE id = $1`, ref.id, problem.Kind.String(), problem.Error(), adv.IT, adv.EN, s.actionRetry)
 	} else {
 		_, err = tx.Exec(ctx, `
-			UPDATE llu_connections SET state = $2, error_kind = NULL, error_message = NULL, advice_it = NULL,
+			UPDATE sync_connections SET state = $2, error_kind = NULL, error_message = NULL, advice_it = NULL,
 				advice_en = NULL, error_at = NULL, retry_at = NULL, next_sync_at = now()
 			WHERE id = $1`, ref.id, string(state))
 	}
@@ -446,16 +534,43 @@ func (s *Syncer) syncSoon(ctx context.Context, tx pgx.Tx, patientID int64, publi
 	switch ref.state {
 	case StateDisconnected:
 		return Connection{}, errDisconnected
-	case StateBadCredentials:
+	case StateBadCredentials, StateIdentityMismatch:
 		return getConnection(ctx, tx, patientID, publicID)
 	}
-	_, err = tx.Exec(ctx, `
-		UPDATE llu_connections c SET next_sync_at = greatest(now(), coalesce(a.blocked_until, now()))
-		FROM llu_accounts a WHERE a.id = c.account_id AND c.id = $1`, ref.id)
+	var notBefore time.Time
+	if nb, ok := s.sources[ref.source].(notBeforer); ok {
+		if notBefore, err = nb.notBefore(ctx, tx, ref.id); err != nil {
+			return Connection{}, fmt.Errorf("connsync: sync soon: %w", err)
+		}
+	}
+	_, err = tx.Exec(ctx, `UPDATE sync_connections SET next_sync_at = greatest(now(), coalesce($2, now())) WHERE id = $1`,
+		ref.id, tstzOrNil(notBefore))
 	if err != nil {
 		return Connection{}, fmt.Errorf("connsync: sync soon: %w", err)
 	}
 	return getConnection(ctx, tx, patientID, publicID)
+}
+
+// tstzOrNil returns nil for the zero time, for nullable columns.
+func tstzOrNil(t time.Time) *time.Time {
+	if t.IsZero() {
+		return nil
+	}
+	return &t
+}
+
+// storeSource returns the store's source of a sync source's readings.
+func (s *Syncer) storeSource(source string) cgmstore.Source {
+	if src := s.sources[source]; src != nil {
+		return src.Store()
+	}
+	switch source {
+	case SourceDexcom:
+		return cgmstore.SourceDexcom
+	case SourceNightscout:
+		return cgmstore.SourceNightscout
+	}
+	return cgmstore.SourceLibreLinkUp
 }
 
 // disconnect implements Syncer.Disconnect.
@@ -465,30 +580,29 @@ func (s *Syncer) disconnect(ctx context.Context, tx pgx.Tx, patientID int64, pub
 		return DisconnectResult{}, err
 	}
 	if ref.state != StateDisconnected {
-		// Clearing the lease token makes a sync in flight unable to commit.
+		// Clearing the lease token makes a sync in flight unable to
+		// commit; the connection's own secret is erased.
 		_, err = tx.Exec(ctx, `
-			UPDATE llu_connections SET state = 'disconnected', disconnected_at = now(), lease_owner = NULL,
-				lease_token = NULL, lease_expires_at = NULL, retry_at = NULL
+			UPDATE sync_connections SET state = 'disconnected', disconnected_at = now(), lease_owner = NULL,
+				lease_token = NULL, lease_expires_at = NULL, retry_at = NULL,
+				secret_key_id = NULL, secret_nonce = NULL, secret_sealed = NULL, secret_version = secret_version + 1
 			WHERE id = $1`, ref.id)
 		if err != nil {
 			return DisconnectResult{}, fmt.Errorf("connsync: disconnect: %w", err)
 		}
-		if ref.accountKind == "patient" {
-			// The patient's own account serves only this connection:
-			// erase its secrets.
-			_, err = tx.Exec(ctx, `
-				UPDATE llu_accounts SET state = 'disconnected', fingerprint = NULL, cred_key_id = NULL,
-					cred_nonce = NULL, cred_sealed = NULL, session_key_id = NULL, session_nonce = NULL,
-					session_sealed = NULL, lease_owner = NULL, lease_token = NULL, updated_at = now()
-				WHERE id = $1`, ref.accountID)
-			if err != nil {
+		if d, ok := s.sources[ref.source].(disconnecter); ok {
+			if err := d.disconnect(ctx, tx, ref.id); err != nil {
+				return DisconnectResult{}, fmt.Errorf("connsync: disconnect: %w", err)
+			}
+		} else if ref.source == SourceLibreLinkUp {
+			if err := (lluSource{s}).disconnect(ctx, tx, ref.id); err != nil {
 				return DisconnectResult{}, fmt.Errorf("connsync: disconnect: %w", err)
 			}
 		}
 	}
 	var res DisconnectResult
 	if deleteReadings && ref.oldest != nil && ref.newest != nil {
-		rm, err := s.store.RemoveSourceReadings(ctx, tx, patientID, cgmstore.SourceLibreLinkUp, *ref.oldest, *ref.newest)
+		rm, err := s.store.RemoveSourceReadings(ctx, tx, patientID, s.storeSource(ref.source), *ref.oldest, *ref.newest)
 		if err != nil {
 			return DisconnectResult{}, fmt.Errorf("connsync: disconnect: %w", err)
 		}

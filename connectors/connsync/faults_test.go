@@ -142,7 +142,7 @@ func TestFaults(t *testing.T) {
 			} else if tc.state != StateBadCredentials && (wait < 30*time.Second || wait > 90*time.Second) {
 				t.Errorf("next attempt in %s, want the first slot at least half the 1-minute interval later", wait)
 			}
-			if n := e.count(`SELECT count(*) FROM llu_sync_runs WHERE outcome = $1`, tc.kind); n != 1 {
+			if n := e.count(`SELECT count(*) FROM sync_runs WHERE outcome = $1`, tc.kind); n != 1 {
 				t.Errorf("runs recorded with outcome %q = %d, want 1", tc.kind, n)
 			}
 
@@ -234,7 +234,7 @@ func TestBadCredentialsAtMostOneFailedLogin(t *testing.T) {
 	must(t, e.fake.ExpireTokens(email))
 	for range 5 {
 		e.due()
-		e.exec(`UPDATE llu_connections SET state = 'error' WHERE state = 'bad_credentials'`) // even if it were claimed
+		e.exec(`UPDATE sync_connections SET state = 'error' WHERE state = 'bad_credentials'`) // even if it were claimed
 		e.syncDue()
 	}
 	if st := e.fake.Stats(email); st.FailedLogins != 1 || st.Locked != 0 {
@@ -284,7 +284,7 @@ func TestConnectRefusals(t *testing.T) {
 	if st := e.fake.Stats(e.accounts[0].Email); st.FailedLogins != 1 {
 		t.Errorf("failed logins = %d, want 1", st.FailedLogins)
 	}
-	if n := e.count(`SELECT count(*) FROM llu_connections`) + e.count(`SELECT count(*) FROM llu_accounts`); n != 0 {
+	if n := e.count(`SELECT count(*) FROM sync_connections`) + e.count(`SELECT count(*) FROM llu_accounts`); n != 0 {
 		t.Errorf("rows stored after a refusal: %d", n)
 	}
 

@@ -22,10 +22,37 @@ type pendingInfo struct {
 	Sensor    *librelinkup.Sensor `json:"sensor,omitempty"`
 }
 
+const claimAccountsSQL = `
+	UPDATE llu_accounts a
+	SET lease_owner = $1, lease_token = nextval('sync_lease_tokens'), lease_expires_at = now() + $2::interval
+	WHERE a.id IN (
+		SELECT id FROM llu_accounts
+		WHERE kind = 'follower' AND state NOT IN ('disconnected', 'bad_credentials') AND next_list_at <= now()
+			AND (lease_expires_at IS NULL OR lease_expires_at < now())
+		ORDER BY next_list_at
+		LIMIT $3
+		FOR UPDATE SKIP LOCKED)
+	RETURNING a.id, a.lease_token, a.next_list_at`
+
+// claimFollowerLists leases up to n due follower account lists.
+func (s *Syncer) claimFollowerLists(ctx context.Context, n int) ([]claim, error) {
+	var out []claim
+	rows, _ := s.pool.Query(ctx, claimAccountsSQL, s.replica, s.leaseTTL, n)
+	var c claim
+	_, err := pgx.ForEachRow(rows, []any{&c.id, &c.token, &c.scheduled}, func() error {
+		out = append(out, claim{id: c.id, token: c.token, scheduled: c.scheduled, source: SourceLibreLinkUp, work: true})
+		return nil
+	})
+	if err != nil {
+		return out, fmt.Errorf("connsync: claim follower lists: %w", err)
+	}
+	return out, nil
+}
+
 const loadFollowerSQL = `
 	SELECT coalesce(name, ''), id, public_id, kind, cred_key_id, cred_nonce, cred_sealed, credentials_version,
 		failed_login_version, session_key_id, session_nonce, session_sealed, session_version,
-		coalesce(blocked_until > now(), false), blocked_until
+		coalesce(blocked_until > now(), false), blocked_until, lockouts
 	FROM llu_accounts WHERE id = $1 AND lease_token = $2`
 
 // listFollower reads the connection list of a leased follower account,
@@ -37,7 +64,7 @@ func (s *Syncer) listFollower(parent context.Context, c claim) (committed bool) 
 	var r syncResult
 	defer func() {
 		r.committed = committed
-		s.report(true, r, started)
+		s.report(SourceLibreLinkUp, true, r, started)
 	}()
 	ctx, cancel := context.WithTimeout(parent, s.leaseTTL-s.leaseMargin())
 	defer cancel()
@@ -50,7 +77,8 @@ func (s *Syncer) listFollower(parent context.Context, c claim) (committed bool) 
 		return false
 	}
 	var list *librelinkup.ConnectionList
-	var out outcome
+	var out Outcome
+	var block time.Duration
 	switch {
 	case err != nil:
 		out = s.classify(ctx, err, ModeFollower)
@@ -58,8 +86,8 @@ func (s *Syncer) listFollower(parent context.Context, c claim) (committed bool) 
 		out = s.classify(ctx, &librelinkup.Error{Kind: librelinkup.KindBadCredentials, Op: "login",
 			Message: "credentials refused before; waiting for new ones (no login made)"}, ModeFollower)
 	case acc.blocked:
-		out = outcome{state: StateBackingOff, err: errBlocked, kind: "backing off", message: "account blocked; no request made",
-			advice: librelinkup.KindLocked.Advice(), wait: max(time.Until(acc.blockedUntil), time.Second)}
+		out = Outcome{State: StateBackingOff, Err: errBlocked, Kind: "backing off", Message: "account blocked; no request made",
+			Advice: Text(librelinkup.KindLocked.Advice()), Wait: max(time.Until(acc.blockedUntil), time.Second)}
 	default:
 		la := &librelinkup.Account{Session: acc.session}
 		loggedIn := false
@@ -78,8 +106,11 @@ func (s *Syncer) listFollower(parent context.Context, c claim) (committed bool) 
 		}
 		if err != nil {
 			out = s.classify(ctx, err, ModeFollower)
+			if le := (*librelinkup.Error)(nil); errors.As(err, &le) && le.Action() == librelinkup.ActionBackOff {
+				block = out.Wait
+			}
 		} else {
-			out.state = StateActive
+			out.State = StateActive
 		}
 	}
 	if parent.Err() != nil {
@@ -103,24 +134,24 @@ func (s *Syncer) listFollower(parent context.Context, c claim) (committed bool) 
 				return err
 			}
 		}
-		ok := out.err == nil
+		ok := out.Err == nil
 		var kind, msg, it, en *string
 		if !ok {
-			kind, msg, it, en = &out.kind, &out.message, &out.advice.IT, &out.advice.EN
+			kind, msg, it, en = &out.Kind, &out.Message, &out.Advice.IT, &out.Advice.EN
 		}
 		var wait *time.Duration
-		if out.wait > 0 {
-			wait = &out.wait
+		if out.Wait > 0 {
+			wait = &out.Wait
 		}
 		_, err := tx.Exec(fctx, `
 			UPDATE llu_accounts SET state = $2, error_kind = $3, error_message = $4, advice_it = $5, advice_en = $6,
 				error_at = CASE WHEN $3::text IS NULL THEN NULL ELSE now() END,
 				next_list_at = CASE WHEN $7::interval IS NOT NULL THEN now() + $7::interval
-					ELSE llu_next_slot(now() + $8::interval / 2, $8::interval, phase) END,
+					ELSE sync_next_slot(now() + $8::interval / 2, $8::interval, phase) END,
 				blocked_until = CASE WHEN $9::interval > '0'::interval THEN greatest(blocked_until, now() + $9::interval) ELSE blocked_until END,
 				last_list_at = CASE WHEN $10 THEN now() ELSE last_list_at END,
 				lease_owner = NULL, lease_token = NULL, lease_expires_at = NULL, updated_at = now()
-			WHERE id = $1`, c.id, string(out.state), kind, msg, it, en, wait, s.interval, out.blockAcct, ok)
+			WHERE id = $1`, c.id, string(out.State), kind, msg, it, en, wait, s.interval, block, ok)
 		return err
 	})
 	switch {
@@ -135,7 +166,7 @@ func (s *Syncer) listFollower(parent context.Context, c claim) (committed bool) 
 	if list != nil {
 		s.log.DebugContext(fctx, "connsync: follower account listed", "account", name, "connections", len(list.Connections))
 	}
-	r.failed, r.kind = out.err != nil, out.kind
+	r.failed, r.kind = out.Err != nil, out.Kind
 	return true
 }
 
@@ -143,7 +174,8 @@ var errBlocked = errors.New("connsync: account blocked")
 
 // storePending records the unbound connections of a follower list.
 func (s *Syncer) storePending(ctx context.Context, tx pgx.Tx, acc *account, list *librelinkup.ConnectionList) error {
-	rows, _ := tx.Query(ctx, `SELECT llu_patient_id FROM llu_connections WHERE account_id = $1 AND state <> 'disconnected'`, acc.id)
+	rows, _ := tx.Query(ctx, `SELECT l.llu_patient_id FROM llu_links l JOIN sync_connections c ON c.id = l.connection_id
+		WHERE l.account_id = $1 AND c.state <> 'disconnected'`, acc.id)
 	bound, err := pgx.CollectRows(rows, pgx.RowTo[string])
 	if err != nil {
 		return err
@@ -197,7 +229,7 @@ func (s *Syncer) FollowerModeAvailable(ctx context.Context, db DB) (bool, error)
 
 // errFollowerUnavailable refuses a binding while no follower account is
 // configured.
-var errFollowerUnavailable = &UserError{Kind: ErrConflict, Code: "follower_unavailable", Text: librelinkup.Text{
+var errFollowerUnavailable = &UserError{Kind: ErrConflict, Code: "follower_unavailable", Text: Text{
 	IT: "La condivisione con l'account regionale non è ancora attiva: collegare il sensore con il proprio account LibreLinkUp.",
 	EN: "Sharing with the regional account is not available yet: connect the sensor with your own LibreLinkUp account."}}
 
@@ -213,7 +245,7 @@ func (s *Syncer) bind(ctx context.Context, tx pgx.Tx, patientID int64, req BindR
 		return Connection{}, fmt.Errorf("connsync: bind: %w: the actor who confirms is required", ErrInvalid)
 	}
 	if strings.TrimSpace(req.Serial) == "" || len(req.Serial) > 64 {
-		return Connection{}, &UserError{Kind: ErrInvalid, Code: "serial_invalid", Text: librelinkup.Text{
+		return Connection{}, &UserError{Kind: ErrInvalid, Code: "serial_invalid", Text: Text{
 			IT: "Inserire il numero di serie del sensore come lo mostra l'app LibreLink.",
 			EN: "Enter the sensor serial number as the LibreLink app shows it."}}
 	}
@@ -222,7 +254,7 @@ func (s *Syncer) bind(ctx context.Context, tx pgx.Tx, patientID int64, req BindR
 		return Connection{}, fmt.Errorf("connsync: bind: %w", err)
 	}
 	// Refusals are audited outside tx: the caller rolls tx back on error.
-	refuse := func(code, nameCheck string, accountID *int64, text librelinkup.Text) error {
+	refuse := func(code, nameCheck string, accountID *int64, text Text) error {
 		if _, err := s.pool.Exec(ctx, `INSERT INTO llu_bindings (patient_id, actor, outcome, name_check, account_id)
 			VALUES ($1, $2, $3, $4, $5)`, patientID, actor, code, nameCheck, accountID); err != nil {
 			return fmt.Errorf("connsync: bind: audit: %w", err)
@@ -236,7 +268,7 @@ func (s *Syncer) bind(ctx context.Context, tx pgx.Tx, patientID int64, req BindR
 		return Connection{}, fmt.Errorf("connsync: bind: %w", err)
 	}
 	if refusals >= maxRefusals {
-		return Connection{}, refuse("too_many_attempts", "not_checked", nil, librelinkup.Text{
+		return Connection{}, refuse("too_many_attempts", "not_checked", nil, Text{
 			IT: "Troppi tentativi non riusciti nelle ultime 24 ore: riprovare domani o rivolgersi al servizio di assistenza.",
 			EN: "Too many failed attempts in the last 24 hours: try again tomorrow or contact the help desk."})
 	}
@@ -277,7 +309,7 @@ func (s *Syncer) bind(ctx context.Context, tx pgx.Tx, patientID int64, req BindR
 		return Connection{}, fmt.Errorf("connsync: bind: %w", err)
 	}
 	if len(cands) == 0 {
-		return Connection{}, refuse("serial_mismatch", "not_checked", nil, librelinkup.Text{
+		return Connection{}, refuse("serial_mismatch", "not_checked", nil, Text{
 			IT: "Nessuna condivisione con l'account regionale mostra un sensore con questo numero di serie. Verificare il numero nell'app LibreLink (Menu › Informazioni sul sensore) e che la condivisione con l'account regionale sia attiva; la condivisione compare qui entro qualche minuto.",
 			EN: "No connection shared with the regional account shows a sensor with this serial number. Check the number in the LibreLink app (Menu › Sensor information) and that sharing with the regional account is on; a new share shows up here within a few minutes."})
 	}
@@ -290,23 +322,13 @@ func (s *Syncer) bind(ctx context.Context, tx pgx.Tx, patientID int64, req BindR
 		}
 	}
 	if match == nil {
-		return Connection{}, refuse("name_mismatch", "mismatch", &cands[0].accountID, librelinkup.Text{
+		return Connection{}, refuse("name_mismatch", "mismatch", &cands[0].accountID, Text{
 			IT: "Il sensore è stato trovato, ma il nome nell'app LibreLink non corrisponde a quello del fascicolo sanitario. Correggere nome e cognome nell'app LibreLink (Menu › Profilo) e riprovare.",
 			EN: "The sensor was found, but the name in the LibreLink app does not match the health record's. Correct the name and surname in the LibreLink app (Menu › Profile) and try again."})
 	}
 
-	connPID, err := newPublicID()
-	if err != nil {
-		return Connection{}, err
-	}
-	var connID int64
-	err = tx.QueryRow(ctx, `
-		INSERT INTO llu_connections (public_id, patient_id, account_id, mode, llu_patient_id, state, next_sync_at)
-		VALUES ($1, $2, $3, 'follower', $4, 'active', now()) RETURNING id`,
-		connPID, patientID, match.accountID, match.lluPatient).Scan(&connID)
-	if isUniqueViolation(err, "llu_connections_live") {
-		return Connection{}, errAlreadyConnected
-	}
+	connID, connPID, err := s.insertLLUConnection(ctx, tx, newConnection{patientID: patientID, source: SourceLibreLinkUp,
+		mode: ModeFollower, key: lluKey(match.accountID, match.lluPatient), state: StateActive}, match.accountID, match.lluPatient)
 	if err != nil {
 		return Connection{}, fmt.Errorf("connsync: bind: %w", err)
 	}
@@ -359,7 +381,7 @@ func (s *Syncer) addFollowerAccount(ctx context.Context, name, region string, cr
 		VALUES ($1, 'follower', $2, $3, $4, $5, $6, $7, $8, $9, $10, 1, 1, now())`,
 		pid, name, region, s.keys.fingerprint(creds.Email), cs.KeyID, cs.Nonce, cs.Ciphertext, ss.KeyID, ss.Nonce, ss.Ciphertext)
 	if isUniqueViolation(err, "") {
-		return FollowerAccount{}, &UserError{Kind: ErrConflict, Code: "already_connected", Text: librelinkup.Text{
+		return FollowerAccount{}, &UserError{Kind: ErrConflict, Code: "already_connected", Text: Text{
 			IT: "Esiste già un account con questo nome o queste credenziali.",
 			EN: "An account with this name or these credentials already exists."}}
 	}
@@ -410,8 +432,8 @@ func (s *Syncer) updateFollowerCredentials(ctx context.Context, name string, cre
 			WHERE id = $1`, id, s.keys.fingerprint(creds.Email), cs.KeyID, cs.Nonce, cs.Ciphertext, ss.KeyID, ss.Nonce, ss.Ciphertext); err != nil {
 			return err
 		}
-		_, err = tx.Exec(ctx, `UPDATE llu_connections SET state = 'active', next_sync_at = now()
-			WHERE account_id = $1 AND state IN ('bad_credentials', 'action_needed')`, id)
+		_, err = tx.Exec(ctx, `UPDATE sync_connections c SET state = 'active', next_sync_at = now()
+			FROM llu_links l WHERE l.connection_id = c.id AND l.account_id = $1 AND c.state IN ('bad_credentials', 'action_needed')`, id)
 		return err
 	})
 	if err != nil {
@@ -426,7 +448,8 @@ func (s *Syncer) updateFollowerCredentials(ctx context.Context, name string, cre
 
 const followerColumns = `a.name, a.region, a.state, a.error_kind, coalesce(a.error_message, ''), coalesce(a.advice_it, ''),
 	coalesce(a.advice_en, ''), a.error_at, a.last_list_at,
-	(SELECT count(*) FROM llu_connections c WHERE c.account_id = a.id AND c.state <> 'disconnected'),
+	(SELECT count(*) FROM llu_links l JOIN sync_connections c ON c.id = l.connection_id
+		WHERE l.account_id = a.id AND c.state <> 'disconnected'),
 	(SELECT count(*) FROM llu_pending p WHERE p.account_id = a.id)`
 
 func scanFollower(row pgx.CollectableRow) (FollowerAccount, error) {
@@ -442,7 +465,7 @@ func scanFollower(row pgx.CollectableRow) (FollowerAccount, error) {
 	}
 	f.State, f.LastListAt = State(state), utc(listd)
 	if kind != nil {
-		f.Problem = &Problem{Kind: *kind, Message: msg, Advice: librelinkup.Text{IT: it, EN: en}, At: utc(errAt)}
+		f.Problem = &Problem{Kind: *kind, Message: msg, Advice: Text{IT: it, EN: en}, At: utc(errAt)}
 	}
 	return f, nil
 }

@@ -172,7 +172,9 @@ func TestFollowerAccountFaults(t *testing.T) {
 	e.due()
 	e.exec(`UPDATE llu_accounts SET next_list_at = now() + interval '1 hour'`)
 	if st := e.syncDue(); st.Synced != 6 || st.Failed != 0 {
-		t.Fatalf("SyncDue after the token expired = %+v", st)
+		rows, _ := e.pool.Query(ctx, `SELECT coalesce(error_message, '') FROM sync_connections`)
+		msgs, _ := pgx.CollectRows(rows, pgx.RowTo[string])
+		t.Fatalf("SyncDue after the token expired = %+v %q", st, msgs)
 	}
 	if got := e.fake.Stats(follower.Email).SuccessfulLogins - before; got != 1 {
 		t.Errorf("logins after the token expired = %d, want 1", got)
@@ -188,7 +190,7 @@ func TestFollowerAccountFaults(t *testing.T) {
 	if got := e.fake.Stats(follower.Email); got.FailedLogins != 1 {
 		t.Errorf("failed logins = %d, want 1", got.FailedLogins)
 	}
-	if n := e.count(`SELECT count(*) FROM llu_connections WHERE state = 'bad_credentials' AND advice_it LIKE '%account regionale%'`); n != 6 {
+	if n := e.count(`SELECT count(*) FROM sync_connections WHERE state = 'bad_credentials' AND advice_it LIKE '%account regionale%'`); n != 6 {
 		t.Errorf("connections in bad_credentials with the operator's advice = %d, want 6", n)
 	}
 	fs, err := e.syncer.FollowerAccounts(ctx, e.pool)

@@ -82,7 +82,7 @@ func newEnv(t *testing.T, patients, followers int, mod func(*Config)) *testEnv {
 	cfg := Config{
 		Pool: e.pool, Store: e.store, Keys: e.keys, Logger: logger, Replica: "test-a",
 		LibreLinkUp: librelinkup.Config{BaseURL: url, Now: e.clock.Now, HTTPClient: librelinkup.NewHTTPClient(2 * time.Second)},
-		Interval:    time.Minute, LeaseTTL: 30 * time.Second, Workers: 4,
+		Interval:    time.Minute, LeaseTTL: 30 * time.Second, Workers: 4, LibreLinkUpBudget: testBudget,
 	}
 	if mod != nil {
 		mod(&cfg)
@@ -150,7 +150,7 @@ func (e *testEnv) connect(n int) (cgmstore.Patient, Connection) {
 // due makes every connection and follower list due now (time passing).
 func (e *testEnv) due() {
 	e.t.Helper()
-	e.exec(`UPDATE llu_connections SET next_sync_at = now() - interval '1 ms' WHERE state <> 'disconnected'`)
+	e.exec(`UPDATE sync_connections SET next_sync_at = now() - interval '1 ms' WHERE state <> 'disconnected'`)
 	e.exec(`UPDATE llu_accounts SET next_list_at = now() - interval '1 ms' WHERE kind = 'follower'`)
 }
 
@@ -158,7 +158,8 @@ func (e *testEnv) due() {
 func (e *testEnv) unblock() {
 	e.t.Helper()
 	e.exec(`UPDATE llu_accounts SET blocked_until = NULL`)
-	e.exec(`UPDATE llu_connections SET next_sync_at = now() - interval '1 ms' WHERE state = 'backing_off'`)
+	e.exec(`UPDATE sync_budgets SET blocked_until = NULL, tokens = burst, rate = max_rate`)
+	e.exec(`UPDATE sync_connections SET next_sync_at = now() - interval '1 ms' WHERE state = 'backing_off'`)
 }
 
 func (e *testEnv) exec(q string, args ...any) {
@@ -259,3 +260,7 @@ func (e *testEnv) readingsSnapshot() []string {
 
 func errorsAs(err error, target any) bool { return errors.As(err, target) }
 func errorsIs(err, target error) bool     { return errors.Is(err, target) }
+
+// testBudget is the LibreLinkUp request budget of the tests that are not
+// about the budget: far above what they send.
+var testBudget = BudgetConfig{PerMinute: 600000, Burst: 10000}

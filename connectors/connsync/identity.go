@@ -87,7 +87,7 @@ func identityMismatch(people []librelinkup.Connection) *UserError {
 		who = "«" + strings.Join(names, "», «") + "»"
 		whoEN = "“" + strings.Join(names, "”, “") + "”"
 	}
-	return &UserError{Kind: ErrRefused, Code: "identity_mismatch", Args: []string{strings.Join(names, ", ")}, Text: librelinkup.Text{
+	return &UserError{Kind: ErrRefused, Code: "identity_mismatch", Args: []string{strings.Join(names, ", ")}, Text: Text{
 		IT: "Questo account LibreLinkUp segue " + who + ", non la persona titolare di questo fascicolo sanitario: " +
 			"il collegamento non è stato fatto e nessun dato è stato salvato. Usare l'account LibreLinkUp che segue il " +
 			"proprio sensore; se il nome nell'app LibreLink è scritto in modo diverso da quello del fascicolo, correggerlo " +
@@ -100,9 +100,9 @@ func identityMismatch(people []librelinkup.Connection) *UserError {
 
 // adviceIdentityMismatch is shown on a connection that a sync stopped
 // because the account now follows someone else.
-func adviceIdentityMismatch(c librelinkup.Connection) librelinkup.Text {
+func adviceIdentityMismatch(c librelinkup.Connection) Text {
 	n := followed(c).String()
-	return librelinkup.Text{
+	return Text{
 		IT: "LibreLinkUp indica che questo collegamento segue «" + n + "», non la persona titolare del fascicolo: " +
 			"la sincronizzazione è stata fermata e nulla è stato salvato. Scollegare questo sensore e collegare " +
 			"l'account che segue il proprio sensore.",
@@ -198,11 +198,12 @@ type PurgeResult struct {
 func (s *Syncer) Purge(ctx context.Context, tx pgx.Tx, connectionID string, force bool) (PurgeResult, error) {
 	var (
 		id, patientID          int64
+		source                 string
 		detected               *time.Time
 		oldest, newest, purged *time.Time
 	)
-	err := tx.QueryRow(ctx, `SELECT id, patient_id, identity_mismatch_at, oldest_reading_at, newest_reading_at, purged_at
-		FROM llu_connections WHERE public_id = $1 FOR UPDATE`, connectionID).Scan(&id, &patientID, &detected, &oldest, &newest, &purged)
+	err := tx.QueryRow(ctx, `SELECT id, patient_id, source, identity_mismatch_at, oldest_reading_at, newest_reading_at, purged_at
+		FROM sync_connections WHERE public_id = $1 FOR UPDATE`, connectionID).Scan(&id, &patientID, &source, &detected, &oldest, &newest, &purged)
 	if errors.Is(err, pgx.ErrNoRows) {
 		return PurgeResult{}, fmt.Errorf("connsync: purge: connection %s: %w", connectionID, ErrNotFound)
 	}
@@ -218,8 +219,8 @@ func (s *Syncer) Purge(ctx context.Context, tx pgx.Tx, connectionID string, forc
 	} else {
 		if oldest != nil && newest != nil {
 			var others []string
-			rows, _ := tx.Query(ctx, `SELECT public_id FROM llu_connections WHERE patient_id = $1 AND id <> $2
-				AND oldest_reading_at <= $4 AND newest_reading_at >= $3 ORDER BY id`, patientID, id, *oldest, *newest)
+			rows, _ := tx.Query(ctx, `SELECT public_id FROM sync_connections WHERE patient_id = $1 AND id <> $2
+				AND source = $5 AND oldest_reading_at <= $4 AND newest_reading_at >= $3 ORDER BY id`, patientID, id, *oldest, *newest, source)
 			if others, err = pgx.CollectRows(rows, pgx.RowTo[string]); err != nil {
 				return PurgeResult{}, fmt.Errorf("connsync: purge: %w", err)
 			}
@@ -232,11 +233,11 @@ func (s *Syncer) Purge(ctx context.Context, tx pgx.Tx, connectionID string, forc
 			return PurgeResult{}, fmt.Errorf("connsync: purge: %w", err)
 		}
 		if oldest != nil && newest != nil {
-			if res.Removed, err = s.store.RemoveSourceReadings(ctx, tx, patientID, cgmstore.SourceLibreLinkUp, *oldest, *newest); err != nil {
+			if res.Removed, err = s.store.RemoveSourceReadings(ctx, tx, patientID, s.storeSource(source), *oldest, *newest); err != nil {
 				return PurgeResult{}, fmt.Errorf("connsync: purge: %w", err)
 			}
 		}
-		if _, err := tx.Exec(ctx, `UPDATE llu_connections SET purged_at = now(), purged_readings = $2 WHERE id = $1`,
+		if _, err := tx.Exec(ctx, `UPDATE sync_connections SET purged_at = now(), purged_readings = $2 WHERE id = $1`,
 			id, res.Removed.Deleted); err != nil {
 			return PurgeResult{}, fmt.Errorf("connsync: purge: %w", err)
 		}

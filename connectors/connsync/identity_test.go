@@ -43,7 +43,7 @@ func TestConnectAnotherPerson(t *testing.T) {
 	if !strings.Contains(ue.Text.IT, "«"+name+"»") || !strings.Contains(ue.Text.EN, name) {
 		t.Errorf("the refusal does not name the followed person %q: %q", name, ue.Text.IT)
 	}
-	if n := e.count(`SELECT count(*) FROM llu_connections`) + e.count(`SELECT count(*) FROM llu_accounts`) +
+	if n := e.count(`SELECT count(*) FROM sync_connections`) + e.count(`SELECT count(*) FROM llu_accounts`) +
 		e.count(`SELECT count(*) FROM readings`); n != 0 {
 		t.Errorf("rows stored after the refusal: %d", n)
 	}
@@ -90,7 +90,7 @@ func TestConnectPicksThePatient(t *testing.T) {
 		t.Fatalf("after the sync: %+v", got)
 	}
 	var llu string
-	must(t, e.pool.QueryRow(context.Background(), `SELECT llu_patient_id FROM llu_connections WHERE public_id = $1`, c.ID).Scan(&llu))
+	must(t, e.pool.QueryRow(context.Background(), `SELECT l.llu_patient_id FROM llu_links l JOIN sync_connections c ON c.id = l.connection_id WHERE c.public_id = $1`, c.ID).Scan(&llu))
 	if llu != e.followedID(1) {
 		t.Errorf("bound to LibreLinkUp patient %s, want %s (patient 1)", llu, e.followedID(1))
 	}
@@ -105,7 +105,7 @@ func TestSyncStopsOnAnotherPerson(t *testing.T) {
 	p0 := e.patient(0)
 	_, c := e.connect(1)
 	// The old binding: the connection of account 1 given to patient 0.
-	e.exec(`UPDATE llu_connections SET patient_id = $1 WHERE public_id = $2`, p0.ID, c.ID)
+	e.exec(`UPDATE sync_connections SET patient_id = $1 WHERE public_id = $2`, p0.ID, c.ID)
 	st := e.syncDue()
 	if st.Synced != 1 || st.Failed != 1 || st.Inserted != 0 {
 		t.Fatalf("SyncDue = %+v, want one failed sync inserting nothing", st)
@@ -177,7 +177,7 @@ func TestPurgeMismatch(t *testing.T) {
 	must(t, err)
 	// What the code before the identity check did: the connection bound
 	// to patient 0, and patient 1's glucose stored in patient 0's record.
-	e.exec(`UPDATE llu_connections SET patient_id = $1 WHERE public_id = $2`, p0.ID, c.ID)
+	e.exec(`UPDATE sync_connections SET patient_id = $1 WHERE public_id = $2`, p0.ID, c.ID)
 	_, err = e.store.Ingest(ctx, cgmstore.Batch{Patient: p0.ID, Source: cgmstore.SourceLibreLinkUp, Readings: foreign})
 	must(t, err)
 	if got := len(e.historic(p0)); got != len(own)+len(foreign) {

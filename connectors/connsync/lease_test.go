@@ -14,7 +14,7 @@ import (
 func (e *testEnv) secondReplica(name string) *Syncer {
 	e.t.Helper()
 	cfg := Config{Pool: e.pool, Store: e.store, Keys: e.keys, Replica: name, Logger: slog.New(slog.NewJSONHandler(e.logs, nil)),
-		LibreLinkUp: e.syncer.clientConfig, Interval: time.Minute, LeaseTTL: 30 * time.Second, Workers: 4}
+		LibreLinkUp: e.syncer.clientConfig, Interval: time.Minute, LeaseTTL: 30 * time.Second, Workers: 4, LibreLinkUpBudget: testBudget}
 	s, err := New(cfg)
 	if err != nil {
 		e.t.Fatal(err)
@@ -48,10 +48,10 @@ func TestOverlappingSyncs(t *testing.T) {
 			t.Fatalf("round %d: replica a %+v, b %+v; want %d syncs in all, none lost", round, sa, sb, n)
 		}
 	}
-	if got := e.count(`SELECT count(*) FROM llu_sync_runs`); got != 3*n {
+	if got := e.count(`SELECT count(*) FROM sync_runs`); got != 3*n {
 		t.Errorf("sync runs = %d, want %d", got, 3*n)
 	}
-	if got := e.count(`SELECT count(*) FROM (SELECT connection_id, scheduled_for FROM llu_sync_runs
+	if got := e.count(`SELECT count(*) FROM (SELECT connection_id, scheduled_for FROM sync_runs
 		GROUP BY 1, 2 HAVING count(*) > 1) d`); got != 0 {
 		t.Errorf("%d slots synced twice", got)
 	}
@@ -80,7 +80,7 @@ func TestLeaseExpiry(t *testing.T) {
 		t.Fatalf("b.SyncDue during a's lease = %+v, %v; want nothing", st, err)
 	}
 	// The lease expires (database clock).
-	e.exec(`UPDATE llu_connections SET lease_expires_at = now() - interval '1 ms'`)
+	e.exec(`UPDATE sync_connections SET lease_expires_at = now() - interval '1 ms'`)
 	if st, err := b.SyncDue(context.Background()); err != nil || st.Synced != 1 {
 		t.Fatalf("b.SyncDue after the lease expired = %+v, %v; want one sync", st, err)
 	}
@@ -88,11 +88,11 @@ func TestLeaseExpiry(t *testing.T) {
 	if r := e.syncer.syncConnection(context.Background(), claims[0]); !r.lost || r.committed {
 		t.Errorf("a's late sync = %+v, want lost", r)
 	}
-	if got := e.count(`SELECT count(*) FROM llu_sync_runs`); got != 1 {
+	if got := e.count(`SELECT count(*) FROM sync_runs`); got != 1 {
 		t.Errorf("sync runs = %d, want 1", got)
 	}
 	var replica string
-	if err := e.pool.QueryRow(context.Background(), `SELECT replica FROM llu_sync_runs`).Scan(&replica); err != nil || replica != "test-b" {
+	if err := e.pool.QueryRow(context.Background(), `SELECT replica FROM sync_runs`).Scan(&replica); err != nil || replica != "test-b" {
 		t.Errorf("run by %q, %v; want test-b", replica, err)
 	}
 	if got := e.conn(p, c.ID); got.State != StateActive || got.Syncs != 1 {
@@ -109,10 +109,10 @@ func TestSlots(t *testing.T) {
 	ctx := context.Background()
 	var got []time.Time
 	for _, q := range []string{
-		`SELECT llu_next_slot('2026-01-01 00:00:10+00', interval '5 minutes', 0.5)`,
-		`SELECT llu_next_slot('2026-01-01 00:02:30+00', interval '5 minutes', 0.5)`,
-		`SELECT llu_next_slot('2026-01-01 00:02:31+00', interval '5 minutes', 0.5)`,
-		`SELECT llu_next_slot('2026-01-01 00:04:59+00', interval '5 minutes', 0)`,
+		`SELECT sync_next_slot('2026-01-01 00:00:10+00', interval '5 minutes', 0.5)`,
+		`SELECT sync_next_slot('2026-01-01 00:02:30+00', interval '5 minutes', 0.5)`,
+		`SELECT sync_next_slot('2026-01-01 00:02:31+00', interval '5 minutes', 0.5)`,
+		`SELECT sync_next_slot('2026-01-01 00:04:59+00', interval '5 minutes', 0)`,
 	} {
 		var t0 time.Time
 		if err := e.pool.QueryRow(ctx, q).Scan(&t0); err != nil {
@@ -127,6 +127,6 @@ func TestSlots(t *testing.T) {
 		time.Date(2026, 1, 1, 0, 5, 0, 0, time.UTC),
 	}
 	if diff := cmp.Diff(want, got); diff != "" {
-		t.Errorf("llu_next_slot (-want +got):\n%s", diff)
+		t.Errorf("sync_next_slot (-want +got):\n%s", diff)
 	}
 }

@@ -13,7 +13,7 @@ import (
 const loadAccountForLoginSQL = `
 	SELECT id, public_id, kind, cred_key_id, cred_nonce, cred_sealed, credentials_version,
 		failed_login_version, session_key_id, session_nonce, session_sealed, session_version,
-		coalesce(blocked_until > now(), false), blocked_until
+		coalesce(blocked_until > now(), false), blocked_until, lockouts
 	FROM llu_accounts WHERE id = $1`
 
 // login gives acc a fresh session, logging in at most once, under the
@@ -28,7 +28,15 @@ const loadAccountForLoginSQL = `
 func (s *Syncer) login(ctx context.Context, acc *account, force bool) (int, error) {
 	logins := 0
 	var loginErr error
-	err := pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error {
+	// The login's requests (two with a region redirect) are paid before
+	// the lock: waiting for the budget inside it would hold a pool
+	// connection that the budget's own update may need.
+	ctx, release, err := prepay(ctx, s.sourceBudget[SourceLibreLinkUp], 2)
+	if err != nil {
+		return 0, err
+	}
+	defer release()
+	err = pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error {
 		if _, err := tx.Exec(ctx, `SELECT pg_advisory_xact_lock($1, $2)`, lockClassAccount, int32(acc.id)); err != nil {
 			return err
 		}

@@ -83,7 +83,7 @@ func TestObserve(t *testing.T) {
 	}
 	go func() {
 		time.Sleep(700 * time.Millisecond)
-		e.exec(`UPDATE llu_connections SET lease_token = lease_token + 1000000 WHERE lease_token IS NOT NULL`)
+		e.exec(`UPDATE sync_connections SET lease_token = lease_token + 1000000 WHERE lease_token IS NOT NULL`)
 	}()
 	e.syncDue()
 	got := log.take()
@@ -92,7 +92,7 @@ func TestObserve(t *testing.T) {
 	}
 
 	// Shutdown in the middle of a sync: released.
-	e.exec(`UPDATE llu_connections SET lease_owner = NULL, lease_token = NULL, lease_expires_at = NULL`)
+	e.exec(`UPDATE sync_connections SET lease_owner = NULL, lease_token = NULL, lease_expires_at = NULL`)
 	e.due()
 	ctx, cancel := context.WithCancel(context.Background())
 	time.AfterFunc(500*time.Millisecond, cancel)
@@ -101,7 +101,7 @@ func TestObserve(t *testing.T) {
 	if !slices.Contains(got, "released") {
 		t.Errorf("third round: %v, want a released sync", got)
 	}
-	if n := e.count(`SELECT count(*) FROM llu_connections WHERE lease_token IS NOT NULL`); n != 0 {
+	if n := e.count(`SELECT count(*) FROM sync_connections WHERE lease_token IS NOT NULL`); n != 0 {
 		t.Errorf("%d leases kept after the shutdown", n)
 	}
 }

@@ -100,6 +100,40 @@ func (s *Syncer) rekey(ctx context.Context) (int, error) {
 		}
 		n++
 	}
+	// The connections' own secrets (Dexcom tokens, Nightscout sites).
+	rows, _ = s.pool.Query(ctx, `SELECT id, public_id, secret_key_id, secret_nonce, secret_sealed FROM sync_connections
+		WHERE secret_key_id <> $1`, primary)
+	type sec struct {
+		id  int64
+		pid string
+		sl  Sealed
+	}
+	secs, err := pgx.CollectRows(rows, func(r pgx.CollectableRow) (sec, error) {
+		var x sec
+		err := r.Scan(&x.id, &x.pid, &x.sl.KeyID, &x.sl.Nonce, &x.sl.Ciphertext)
+		return x, err
+	})
+	if err != nil {
+		return n, fmt.Errorf("connsync: rekey: %w", err)
+	}
+	for _, x := range secs {
+		aad := aadSecret(x.pid)
+		b, err := s.keys.Open(x.sl, aad)
+		if err != nil {
+			return n, fmt.Errorf("connsync: rekey connection %d: %w", x.id, err)
+		}
+		sl, err := s.keys.Seal(b, aad)
+		if err != nil {
+			return n, err
+		}
+		// Only if unchanged meanwhile (a sync may have rotated it).
+		if _, err := s.pool.Exec(ctx, `UPDATE sync_connections SET secret_key_id = $2, secret_nonce = $3, secret_sealed = $4
+			WHERE id = $1 AND secret_key_id = $5 AND secret_nonce = $6`,
+			x.id, sl.KeyID, sl.Nonce, sl.Ciphertext, x.sl.KeyID, x.sl.Nonce); err != nil {
+			return n, fmt.Errorf("connsync: rekey connection %d: %w", x.id, err)
+		}
+		n++
+	}
 	s.log.InfoContext(ctx, "connsync: secrets re-encrypted with the primary key", "key", primary, "rewritten", n)
 	return n, nil
 }
@@ -108,8 +142,8 @@ func (s *Syncer) rekey(ctx context.Context) (int, error) {
 func (s *Syncer) maintain(ctx context.Context) error {
 	total := int64(0)
 	for {
-		tag, err := s.pool.Exec(ctx, `DELETE FROM llu_sync_runs WHERE id IN (
-			SELECT id FROM llu_sync_runs WHERE started_at < now() - $1::interval LIMIT 10000)`, s.runRetain)
+		tag, err := s.pool.Exec(ctx, `DELETE FROM sync_runs WHERE id IN (
+			SELECT id FROM sync_runs WHERE started_at < now() - $1::interval LIMIT 10000)`, s.runRetain)
 		if err != nil {
 			return fmt.Errorf("connsync: upkeep: prune sync runs: %w", err)
 		}

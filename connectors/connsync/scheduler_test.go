@@ -12,21 +12,21 @@ func TestRun(t *testing.T) {
 	t.Parallel()
 	e := newEnv(t, 1, 0, func(c *Config) { c.Tick = 100 * time.Millisecond; c.RunRetention = time.Hour })
 	_, c := e.connect(0)
-	e.exec(`INSERT INTO llu_sync_runs (connection_id, scheduled_for, started_at, finished_at, replica, outcome)
+	e.exec(`INSERT INTO sync_runs (connection_id, scheduled_for, started_at, finished_at, replica, outcome)
 		SELECT id, now() - interval '2 hours', now() - interval '2 hours', now() - interval '2 hours', 'old', 'ok'
-		FROM llu_connections WHERE public_id = $1`, c.ID)
+		FROM sync_connections WHERE public_id = $1`, c.ID)
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error, 1)
 	go func() { done <- e.syncer.Run(ctx) }()
 	deadline := time.Now().Add(10 * time.Second)
-	for e.count(`SELECT count(*) FROM llu_sync_runs WHERE replica = 'test-a'`) == 0 {
+	for e.count(`SELECT count(*) FROM sync_runs WHERE replica = 'test-a'`) == 0 {
 		if time.Now().After(deadline) {
 			cancel()
 			t.Fatal("no sync within 10 s of starting the scheduler")
 		}
 		time.Sleep(50 * time.Millisecond)
 	}
-	for e.count(`SELECT count(*) FROM llu_sync_runs WHERE replica = 'old'`) != 0 {
+	for e.count(`SELECT count(*) FROM sync_runs WHERE replica = 'old'`) != 0 {
 		if time.Now().After(deadline) {
 			cancel()
 			t.Fatal("old sync runs not pruned")

@@ -89,7 +89,7 @@ func TestNoSecretInLogsOrAPI(t *testing.T) {
 	var dump string
 	if err := e.pool.QueryRow(ctx, `SELECT string_agg(t::text, ' ') FROM (
 		SELECT a::text AS t FROM llu_accounts a UNION ALL SELECT p::text FROM llu_pending p
-		UNION ALL SELECT c::text FROM llu_connections c UNION ALL SELECT b::text FROM llu_bindings b) x`).Scan(&dump); err != nil {
+		UNION ALL SELECT c::text FROM sync_connections c UNION ALL SELECT b::text FROM llu_bindings b) x`).Scan(&dump); err != nil {
 		t.Fatal(err)
 	}
 	for _, s := range secrets {

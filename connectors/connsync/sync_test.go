@@ -52,7 +52,7 @@ func TestConnectAndSync(t *testing.T) {
 	if err != nil || len(scans) == 0 {
 		t.Errorf("scans: %d, %v; want the logbook's", len(scans), err)
 	}
-	if n := e.count(`SELECT count(*) FROM llu_sync_runs WHERE outcome = 'ok'`); n != 2 {
+	if n := e.count(`SELECT count(*) FROM sync_runs WHERE outcome = 'ok'`); n != 2 {
 		t.Errorf("sync runs = %d, want 2", n)
 	}
 	if n := e.count(`SELECT count(*) FROM patient_metrics_dirty WHERE patient_id = $1`, p.ID); n != 1 {

@@ -156,6 +156,9 @@ func (m *Metrics) Handler() http.Handler {
 // copied field by field by the caller, so that this package does not
 // depend on the connectors).
 type SyncRun struct {
+	// Source is the source's name (connector label); "librelinkup" when
+	// empty.
+	Source string
 	// Follower is true for a follower account's list run.
 	Follower bool
 	// Outcome is "ok", "failed", "lost" or "released".
@@ -166,8 +169,8 @@ type SyncRun struct {
 	Duration time.Duration
 }
 
-// ObserveSync counts a LibreLinkUp sync run, and its error kind when it
-// failed.
+// ObserveSync counts a sync run of any source, and its error kind (by
+// connector) when it failed.
 func (m *Metrics) ObserveSync(r SyncRun) {
 	run := "connection"
 	if r.Follower {
@@ -180,7 +183,11 @@ func (m *Metrics) ObserveSync(r SyncRun) {
 		if kind == "" {
 			kind = "unknown"
 		}
-		m.connectorErrors.WithLabelValues("librelinkup", kind).Inc()
+		source := r.Source
+		if source == "" {
+			source = "librelinkup"
+		}
+		m.connectorErrors.WithLabelValues(source, kind).Inc()
 	}
 }
 
