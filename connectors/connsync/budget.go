@@ -152,7 +152,13 @@ func (b *Budget) Wait(ctx context.Context) error {
 	if wait <= 0 {
 		return nil
 	}
-	if wait > b.maxWait {
+	limit := b.maxWait
+	if dl, ok := ctx.Deadline(); ok {
+		// Waiting into the request's deadline would turn a budget that
+		// says "later" into a timeout.
+		limit = min(limit, time.Until(dl)-time.Second)
+	}
+	if wait > limit {
 		_, _ = b.reserve(context.WithoutCancel(ctx), -1)
 		return &BudgetError{Budget: b.name, Wait: wait}
 	}

@@ -300,10 +300,12 @@ func (s *Syncer) connect(ctx context.Context, tx pgx.Tx, patientID int64, req Co
 		if conn, err = pickConnection(list, req.Serial, who, loc); err != nil {
 			return Connection{}, err
 		}
-	case librelinkup.KindOf(err) == librelinkup.KindStepRequired:
-		// The password is right; the patient must act in the app. The
-		// LibreLinkUp patient is not known yet: it is the account's own
-		// connection, found at the first sync after the step.
+	case waitsForPatient(err):
+		// The patient must act in the app or on the LibreView website
+		// (a step, documents to accept, a two-factor code): the
+		// connection waits for them. The LibreLinkUp patient is not known
+		// yet: it is the account's own connection, found (and its person
+		// checked) at the first sync after the step.
 		errors.As(err, &problem)
 		state = StateActionNeeded
 	default:
@@ -357,6 +359,14 @@ func (s *Syncer) connect(ctx context.Context, tx pgx.Tx, patientID int64, req Co
 	}
 	s.log.InfoContext(ctx, "connsync: patient connected a LibreLinkUp account", "connection", connPID, "state", state)
 	return getConnection(ctx, tx, patientID, connPID)
+}
+
+// waitsForPatient reports whether a login failed on something the
+// account holder must do (ActionWaitPatient: a step, documents to accept,
+// a two-factor code), not on the credentials.
+func waitsForPatient(err error) bool {
+	var le *librelinkup.Error
+	return errors.As(err, &le) && le.Action() == librelinkup.ActionWaitPatient
 }
 
 // unknownLLUPatient stands for the LibreLinkUp patient of a connection
@@ -476,7 +486,7 @@ func (s *Syncer) updateCredentials(ctx context.Context, tx pgx.Tx, patientID int
 	var problem *librelinkup.Error
 	switch {
 	case err == nil:
-	case librelinkup.KindOf(err) == librelinkup.KindStepRequired:
+	case waitsForPatient(err):
 		errors.As(err, &problem)
 		state = StateActionNeeded
 	default:

@@ -94,6 +94,28 @@ func TestFaults(t *testing.T) {
 			inject: setFaults(librelinkuptest.Faults{DropConnection: true}), clear: clearFaults},
 		{name: "malformed JSON", state: StateError, kind: "malformed JSON", advice: "incompleta",
 			inject: setFaults(librelinkuptest.Faults{MalformedJSON: true}), clear: clearFaults},
+		// LibreLinkUp as it is in 2026 (reference librelinkup.md §8):
+		// action needed, tried again rarely, never at each sync; the
+		// advice names the LibreView website where documents may have to
+		// be accepted.
+		{name: "login refused: HTTP 430, empty body", state: StateActionNeeded, kind: "login refused (action needed)",
+			wait: DefaultActionNeededRetry, logins: 1, advice: "www.libreview.com",
+			inject: func(e *testEnv, email string) {
+				setFaults(librelinkuptest.Faults{LoginRefused: 430})(e, email)
+				must(e.t, e.fake.ExpireTokens(email))
+			}, clear: clearFaults},
+		{name: "login refused: HTTP 403, empty body", state: StateActionNeeded, kind: "login refused (action needed)",
+			wait: DefaultActionNeededRetry, logins: 1, advice: "sito LibreView",
+			inject: func(e *testEnv, email string) {
+				setFaults(librelinkuptest.Faults{LoginRefused: http.StatusForbidden})(e, email)
+				must(e.t, e.fake.ExpireTokens(email))
+			}, clear: clearFaults},
+		{name: "login without a token (two-factor)", state: StateActionNeeded, kind: "two-factor authentication",
+			wait: DefaultActionNeededRetry, logins: 1, advice: "due fattori",
+			inject: func(e *testEnv, email string) {
+				setFaults(librelinkuptest.Faults{TwoFactor: true})(e, email)
+				must(e.t, e.fake.ExpireTokens(email))
+			}, clear: clearFaults},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
@@ -146,6 +168,16 @@ func TestFaults(t *testing.T) {
 				t.Errorf("runs recorded with outcome %q = %d, want 1", tc.kind, n)
 			}
 
+			// Waiting for the patient: the regular ticks of the next
+			// slots make no request (the next attempt is an hour away).
+			if tc.state == StateActionNeeded {
+				for range 3 {
+					e.syncDue()
+				}
+				if again := e.fake.Stats(email); again.Logins != after.Logins || again.Graphs != after.Graphs {
+					t.Errorf("requests while waiting for the patient: %+v, before %+v: want none", again, after)
+				}
+			}
 			// While the fault lasts, no sync makes a new login for a
 			// refused password or during a block.
 			if tc.state == StateBadCredentials || tc.state == StateBackingOff {

@@ -81,16 +81,29 @@ func (s *Syncer) login(ctx context.Context, acc *account, force bool) (int, erro
 				return err // cancelled: nothing learned
 			}
 			failed := kind == librelinkup.KindBadCredentials
+			locked := kind == librelinkup.KindLocked
 			if e, ok := err.(*librelinkup.Error); ok && e.Action() == librelinkup.ActionBackOff {
 				wait = min(max(e.Backoff(), time.Second), librelinkup.MaxRetryAfter)
+				if locked {
+					// A lock that repeats waits longer each time: its
+					// lockout, doubled for each lock since the last good
+					// login (a lock that persisted for hours, even without
+					// retries, was reported in February 2026: reference
+					// librelinkup.md §8).
+					wait = lockoutWait(wait, int(cur.lockouts)+1)
+					le := *e
+					le.RetryAfter = wait
+					loginErr = &le
+				}
 			}
 			_, err = tx.Exec(ctx, `
 				UPDATE llu_accounts SET logins = logins + 1,
 					failed_logins = failed_logins + CASE WHEN $2 THEN 1 ELSE 0 END,
 					failed_login_version = CASE WHEN $2 THEN credentials_version ELSE failed_login_version END,
 					blocked_until = CASE WHEN $3::interval > '0'::interval THEN now() + $3::interval ELSE blocked_until END,
+					lockouts = lockouts + CASE WHEN $4 THEN 1 ELSE 0 END,
 					updated_at = now()
-				WHERE id = $1`, acc.id, failed, wait)
+				WHERE id = $1`, acc.id, failed, wait, locked)
 			if failed {
 				acc.failedVersion = &acc.credVersion
 			}
@@ -102,7 +115,7 @@ func (s *Syncer) login(ctx context.Context, acc *account, force bool) (int, erro
 		}
 		err = tx.QueryRow(ctx, `
 			UPDATE llu_accounts SET logins = logins + 1, session_key_id = $2, session_nonce = $3, session_sealed = $4,
-				session_version = session_version + 1, blocked_until = NULL, updated_at = now()
+				session_version = session_version + 1, blocked_until = NULL, lockouts = 0, updated_at = now()
 			WHERE id = $1 RETURNING session_version`, acc.id, sealed.KeyID, sealed.Nonce, sealed.Ciphertext).Scan(&acc.sessionVersion)
 		if err != nil {
 			return err
@@ -115,4 +128,15 @@ func (s *Syncer) login(ctx context.Context, acc *account, force bool) (int, erro
 		return logins, fmt.Errorf("connsync: login to account %s: %w", acc.publicID, err)
 	}
 	return logins, loginErr
+}
+
+// lockoutWait returns the wait after the n-th lockout in a row (n ≥ 1): the
+// lockout the server named, doubled for each earlier one, at most
+// librelinkup.MaxRetryAfter.
+func lockoutWait(lockout time.Duration, n int) time.Duration {
+	d := lockout
+	for i := 1; i < n && d < librelinkup.MaxRetryAfter; i++ {
+		d *= 2
+	}
+	return min(d, librelinkup.MaxRetryAfter)
 }

@@ -85,6 +85,26 @@ func TestClassification(t *testing.T) {
 			check: func(e *librelinkup.Error) bool { return e.Message == "ProductMismatch" }},
 		{name: "connections of the wrong shape", op: "connections", status: 200, body: `{"status":0,"data":{"id":"x"}}`,
 			kind: librelinkup.KindMalformedJSON, action: librelinkup.ActionRetry},
+		// 2026 (reference librelinkup.md §8): a login refused with HTTP 430
+		// or 403 and no body, and a login without a token (two-factor),
+		// wait for the patient; the advice names the LibreView website.
+		{name: "430 empty on login", op: "login", status: 430, contentType: "text/plain", body: "",
+			kind: librelinkup.KindLoginRefused, action: librelinkup.ActionWaitPatient,
+			check: func(e *librelinkup.Error) bool { return strings.Contains(e.Advice().IT, "www.libreview.com") }},
+		{name: "403 empty on login", op: "login", status: 403, body: "  ",
+			kind: librelinkup.KindLoginRefused, action: librelinkup.ActionWaitPatient,
+			check: func(e *librelinkup.Error) bool { return strings.Contains(e.Advice().EN, "LibreView website") }},
+		{name: "403 empty on a data call", op: "graph", status: 403, body: "",
+			kind: librelinkup.KindUnexpected, action: librelinkup.ActionRetry},
+		{name: "login without a token", op: "login", status: 200,
+			body: `{"status":0,"data":{"user":{"id":"7c6d9cf0-0000-4000-8000-000000000001","twoFactor":{"primaryMethod":"email","primaryValue":"m***@example.invalid"}}}}`,
+			kind: librelinkup.KindTwoFactor, action: librelinkup.ActionWaitPatient},
+		{name: "login with an empty token", op: "login", status: 200,
+			body: `{"status":0,"data":{"user":{"id":"u"},"authTicket":{"token":"","expires":0,"duration":0}}}`,
+			kind: librelinkup.KindTwoFactor, action: librelinkup.ActionWaitPatient},
+		{name: "tou names the LibreView website", op: "login", status: 200, body: read("login_step_tou.json"),
+			kind: librelinkup.KindStepRequired, action: librelinkup.ActionWaitPatient,
+			check: func(e *librelinkup.Error) bool { return strings.Contains(e.Advice().IT, "sito LibreView") }},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

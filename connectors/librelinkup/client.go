@@ -379,6 +379,10 @@ func (c *Client) check(op string, r *reply) *Error {
 			Message: htmlTitle(r.body)}
 	case r.status >= 200 && r.status < 300:
 		return nil
+	case op == opLogin && (r.status == 430 || r.status == http.StatusForbidden) && len(bytes.TrimSpace(r.body)) == 0:
+		// No body, no reason: legal documents to accept, in the app or on
+		// the LibreView website (reference librelinkup.md §8).
+		return &Error{Kind: KindLoginRefused, Op: op, HTTPStatus: r.status, Message: "login refused with an empty body"}
 	}
 	e := &Error{Op: op, HTTPStatus: r.status, RetryAfter: c.retryAfter(r.header)}
 	var env envelope

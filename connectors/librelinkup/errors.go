@@ -64,6 +64,19 @@ const (
 	// KindUnexpected: an answer this client does not know (an unknown
 	// status, or an HTTP status outside the catalogue).
 	KindUnexpected
+	// KindLoginRefused: login answered HTTP 430, or 403 with an empty
+	// body, with no reason given. Reported from September 2024 to 2026 by
+	// several clients; the users who fixed it accepted new legal documents
+	// in the app or, in February 2026, on the LibreView website
+	// (gillesvs/librelink #31, #36, #39, #44, #50, #51, #70;
+	// timoschlueter/nightscout-librelink-up #212). Action needed, not a
+	// transient error.
+	KindLoginRefused
+	// KindTwoFactor: login answered status 0 without a token
+	// (data.authTicket missing or empty): LibreView asks this account for
+	// a two-factor code, which no unattended client can give
+	// (gillesvs/librelink #28; PTST/LibreView-HomeAssistant #40).
+	KindTwoFactor
 )
 
 var kindNames = [...]string{
@@ -83,6 +96,8 @@ var kindNames = [...]string{
 	KindRequiredHeaderMissing: "required header missing",
 	KindWrongRegion:           "wrong region",
 	KindUnexpected:            "unexpected answer",
+	KindLoginRefused:          "login refused (action needed)",
+	KindTwoFactor:             "two-factor authentication",
 }
 
 // String returns a short English name of the kind.
@@ -146,7 +161,7 @@ func (k ErrorKind) Action() Action {
 	switch k {
 	case KindBadCredentials:
 		return ActionStopCredentials
-	case KindStepRequired:
+	case KindStepRequired, KindLoginRefused, KindTwoFactor:
 		return ActionWaitPatient
 	case KindLocked, KindRateLimited, KindHTMLPage, KindMaintenance:
 		return ActionBackOff
@@ -252,6 +267,14 @@ var advice = [...]Text{
 	KindUnexpected: {
 		IT: "LibreLinkUp ha risposto in un modo che fsecgm non conosce. fsecgm riprova alla prossima sincronizzazione; se persiste, avvisare gli sviluppatori.",
 		EN: "LibreLinkUp answered in a way fsecgm does not know. fsecgm tries again at the next sync; if it persists, tell the developers.",
+	},
+	KindLoginRefused: {
+		IT: "LibreLinkUp rifiuta l'accesso senza dire perché: di solito ci sono nuovi documenti da accettare. Accedere all'app LibreLink o LibreLinkUp e accettarli; se l'app non li propone, accedere al sito LibreView (www.libreview.com) con lo stesso account e accettarli lì. Poi premere \"Sincronizza ora\": fsecgm non riprova da solo a ogni sincronizzazione, ma solo ogni ora.",
+		EN: "LibreLinkUp refuses the login without a reason: usually there are new documents to accept. Log in to the LibreLink or LibreLinkUp app and accept them; if the app does not show them, log in to the LibreView website (www.libreview.com) with the same account and accept them there. Then press \"Sync now\": fsecgm does not retry at every sync by itself, only once an hour.",
+	},
+	KindTwoFactor: {
+		IT: "LibreView chiede un codice di verifica (autenticazione a due fattori) per questo account, e fsecgm non può inserirlo al posto del paziente. Usare un account LibreLinkUp dedicato al collegamento con il fascicolo (invitato dall'app LibreLink) senza verifica a due fattori, oppure condividere i dati con l'account regionale.",
+		EN: "LibreView asks for a verification code (two-factor authentication) for this account, and fsecgm cannot enter it on the patient's behalf. Use a LibreLinkUp account dedicated to the health record link (invited from the LibreLink app) without two-factor verification, or share the data with the regional account.",
 	},
 }
 
@@ -359,13 +382,13 @@ func (e *Error) Advice() Text {
 	switch e.Step {
 	case "tou":
 		return Text{
-			IT: "Serve un'azione nell'app LibreLink/LibreLinkUp: aprire l'app, accedere e accettare le nuove condizioni d'uso. fsecgm non accetta mai al posto del paziente.",
-			EN: "Action needed in the LibreLink/LibreLinkUp app: open the app, log in and accept the new terms of use. fsecgm never accepts on the patient's behalf.",
+			IT: "Serve un'azione nell'app LibreLink/LibreLinkUp: aprire l'app, accedere e accettare le nuove condizioni d'uso (se l'app non le propone, accettarle sul sito LibreView, www.libreview.com, con lo stesso account). fsecgm non accetta mai al posto del paziente.",
+			EN: "Action needed in the LibreLink/LibreLinkUp app: open the app, log in and accept the new terms of use (if the app does not show them, accept them on the LibreView website, www.libreview.com, with the same account). fsecgm never accepts on the patient's behalf.",
 		}
 	case "pp":
 		return Text{
-			IT: "Serve un'azione nell'app LibreLink/LibreLinkUp: aprire l'app, accedere e accettare la nuova informativa sulla privacy. fsecgm non accetta mai al posto del paziente.",
-			EN: "Action needed in the LibreLink/LibreLinkUp app: open the app, log in and accept the new privacy policy. fsecgm never accepts on the patient's behalf.",
+			IT: "Serve un'azione nell'app LibreLink/LibreLinkUp: aprire l'app, accedere e accettare la nuova informativa sulla privacy (se l'app non la propone, accettarla sul sito LibreView, www.libreview.com, con lo stesso account). fsecgm non accetta mai al posto del paziente.",
+			EN: "Action needed in the LibreLink/LibreLinkUp app: open the app, log in and accept the new privacy policy (if the app does not show it, accept it on the LibreView website, www.libreview.com, with the same account). fsecgm never accepts on the patient's behalf.",
 		}
 	case "verifyEmail":
 		return Text{

@@ -18,7 +18,7 @@ var fuzzNow = time.Date(2025, 12, 31, 0, 0, 0, 0, time.UTC)
 // checkError checks the invariants of a decoding error.
 func checkError(t *testing.T, e *Error) {
 	t.Helper()
-	if e.Kind < KindBadCredentials || e.Kind > KindUnexpected {
+	if e.Kind < KindBadCredentials || e.Kind > KindTwoFactor {
 		t.Fatalf("error %v has kind %d outside the catalogue", e, e.Kind)
 	}
 	if msg := e.Error(); msg == "" || !utf8.ValidString(e.Message) || len(e.Message) > 200 {

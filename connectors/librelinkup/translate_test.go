@@ -243,7 +243,7 @@ func TestLoginFixtures(t *testing.T) {
 		{file: "login_failed_incorrect_password.json", kind: KindBadCredentials},
 		{file: "error_429_locked.json", kind: KindLocked},
 		{file: "error_status911.json", kind: KindMaintenance},
-		{file: "account.json", kind: KindMalformedJSON}, // a user without authTicket is no login
+		{file: "account.json", kind: KindTwoFactor}, // a user without authTicket: LibreView wants a two-factor code
 	}
 	for _, tt := range tests {
 		t.Run(tt.file, func(t *testing.T) {

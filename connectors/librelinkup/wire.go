@@ -166,10 +166,13 @@ func (c *Client) sessionOf(d *loginData, region string, status int) (Session, *E
 		return Session{}, &Error{Kind: KindMalformedJSON, Op: opLogin, HTTPStatus: status, Message: msg}
 	}
 	switch {
-	case d.AuthTicket == nil:
-		return bad("/data/authTicket: missing")
-	case d.AuthTicket.Token == "" || len(d.AuthTicket.Token) > 16<<10:
-		return bad("/data/authTicket/token: missing or implausible")
+	case d.AuthTicket == nil || d.AuthTicket.Token == "":
+		// A successful status without a token: since 2024 LibreView asks
+		// some accounts for a two-factor code (reference librelinkup.md §8).
+		return Session{}, &Error{Kind: KindTwoFactor, Op: opLogin, HTTPStatus: status,
+			Message: "login answered without a token (/data/authTicket missing or empty)"}
+	case len(d.AuthTicket.Token) > 16<<10:
+		return bad("/data/authTicket/token: implausible")
 	case d.User == nil || d.User.ID == "":
 		return bad("/data/user/id: missing (needed for the Account-Id header)")
 	}

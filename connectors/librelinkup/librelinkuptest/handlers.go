@@ -63,6 +63,12 @@ func (p *pools) pts() *[]glucosim.Point {
 // ServeHTTP implements http.Handler.
 func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	s.requests.Add(1)
+	if over, wait := s.overAddressLimit(r); over {
+		s.addrRefused.Add(1)
+		w.Header().Set("Retry-After", strconv.Itoa(int((wait+time.Second-1)/time.Second)))
+		writeRaw(w, http.StatusTooManyRequests, "application/json", bodyTooManyRequests)
+		return
+	}
 	region, path := route(r)
 	s.log.Debug("librelinkuptest: request", "method", r.Method, "region", region, "path", path)
 	switch {
@@ -202,6 +208,17 @@ func (s *Server) handleLogin(w http.ResponseWriter, r *http.Request, region stri
 		return
 	}
 	acc.failures = nil
+	if f.LoginRefused != 0 {
+		acc.mu.Unlock()
+		writeRaw(w, f.LoginRefused, "", "")
+		return
+	}
+	if f.TwoFactor && len(acc.steps) == 0 {
+		acc.mu.Unlock()
+		s.writeBody(w, http.StatusOK, fmt.Appendf(nil, `{"status":0,"data":{"user":{"id":%s,"firstName":%s,"lastName":%s,"country":%s,"twoFactor":{"primaryMethod":"email","primaryValue":"***","secondaryMethod":"","secondaryValue":""}},"messages":{"unread":0},"notifications":{"unresolved":0},"invitations":null,"trustedDeviceToken":""}}`,
+			jsonString(acc.spec.UserID), jsonString(acc.spec.FirstName), jsonString(acc.spec.LastName), jsonString(acc.spec.Country)), &f, EndpointLogin)
+		return
+	}
 	body, err := s.authBody(acc, r.Header.Get("product"), now, cnt)
 	acc.mu.Unlock()
 	if err != nil {

@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"net"
 	"net/http"
 	"net/http/httptest"
 	"slices"
@@ -69,6 +70,15 @@ type Options struct {
 	// Logger receives one debug line per request (no secrets). Default:
 	// discard.
 	Logger *slog.Logger
+	// AddressLimit, when positive, is how many requests one client address
+	// may make in each AddressWindow (default a minute, on the wall clock,
+	// not Now) before every further request of the window answers HTTP 429
+	// Too Many Requests with a Retry-After to the window's end: the limit
+	// per source address that LibreLinkUp (or Cloudflare in front of it)
+	// applies since 2026 (reference librelinkup.md §8; its size is not
+	// published).
+	AddressLimit  int
+	AddressWindow time.Duration
 }
 
 // Patient is a simulated person whose sensor data the fake serves.
@@ -178,6 +188,14 @@ type Faults struct {
 	EmptyConnections bool
 	SensorNull       bool
 	NoActiveSensors  bool
+
+	// LoginRefused makes a login with the right password answer this
+	// HTTP status (430 or 403) with an empty body, as LibreLinkUp did from
+	// 2024 until the account holder accepted new documents (reference
+	// librelinkup.md §8). TwoFactor makes it answer status 0 with the user
+	// but no authTicket: the account must give a two-factor code.
+	LoginRefused int
+	TwoFactor    bool
 }
 
 // applies reports whether the request faults are on for endpoint e.
@@ -258,6 +276,11 @@ type Server struct {
 
 	requests atomic.Int64
 	pools    pools
+
+	addrMu      sync.Mutex
+	addrWindow  time.Time      // start of the current address window
+	addrCounts  map[string]int // requests per client address in it
+	addrRefused atomic.Int64
 
 	hs *httptest.Server
 }
@@ -341,6 +364,46 @@ func (s *Server) Close() {
 
 // Requests returns the number of requests served.
 func (s *Server) Requests() int64 { return s.requests.Load() }
+
+// AddressRefusals returns how many requests the per-address limit
+// (Options.AddressLimit) refused.
+func (s *Server) AddressRefusals() int64 { return s.addrRefused.Load() }
+
+// SetAddressLimit changes the per-address limit (0: none).
+func (s *Server) SetAddressLimit(n int, window time.Duration) {
+	s.addrMu.Lock()
+	defer s.addrMu.Unlock()
+	s.opts.AddressLimit, s.opts.AddressWindow = n, window
+	s.addrCounts, s.addrWindow = nil, time.Time{}
+}
+
+// overAddressLimit counts a request of the client address of r and reports
+// whether it goes beyond the per-address limit, with the wait until the
+// window ends.
+func (s *Server) overAddressLimit(r *http.Request) (bool, time.Duration) {
+	s.addrMu.Lock()
+	defer s.addrMu.Unlock()
+	if s.opts.AddressLimit <= 0 {
+		return false, 0
+	}
+	window := s.opts.AddressWindow
+	if window <= 0 {
+		window = time.Minute
+	}
+	now := time.Now()
+	if s.addrCounts == nil || !now.Before(s.addrWindow.Add(window)) {
+		s.addrCounts, s.addrWindow = map[string]int{}, now
+	}
+	host, _, err := net.SplitHostPort(r.RemoteAddr)
+	if err != nil {
+		host = r.RemoteAddr
+	}
+	s.addrCounts[host]++
+	if s.addrCounts[host] > s.opts.AddressLimit {
+		return true, s.addrWindow.Add(window).Sub(now)
+	}
+	return false, 0
+}
 
 // AddPatient adds a simulated patient and returns its ID.
 func (s *Server) AddPatient(p Patient) (string, error) {
