@@ -174,6 +174,7 @@ var UserErrorCodes = []string{
 	"follower_connection", "serial_invalid", "too_many_attempts", "identity_missing", "name_mismatch",
 	"follower_unavailable", "identity_mismatch",
 	"no_credentials",
+	"dexcom_unavailable", "authorization_unknown", "dexcom_error", "access_denied",
 }
 
 // Error returns the code and the English text.
