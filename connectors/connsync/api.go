@@ -175,6 +175,7 @@ var UserErrorCodes = []string{
 	"follower_unavailable", "identity_mismatch",
 	"no_credentials",
 	"dexcom_unavailable", "authorization_unknown", "dexcom_error", "access_denied",
+	"nightscout_unavailable", "nightscout_error", "not_nightscout",
 }
 
 // Error returns the code and the English text.
