@@ -72,10 +72,10 @@ type Stats struct {
 }
 
 type site struct {
-	spec   Site
-	key    []byte
-	mu     sync.Mutex
-	faults Faults
+	spec                         Site
+	key                          []byte
+	mu                           sync.Mutex
+	faults                       Faults
 	reqs, entries, auths, unauth atomic.Int64
 }
 
