@@ -29,7 +29,7 @@ func readWith(ctx context.Context, pool *pgxpool.Pool, pid int64, from, to time.
 	if err != nil {
 		return nil, err
 	}
-	return collectReadings(rows, newAttributor(ds), raw, from.UnixMicro(), to.UnixMicro())
+	return collectReadings(rows, newAttributor(ds), raw, from.UnixMicro(), to.UnixMicro(), nil)
 }
 
 // TestCollectReadingsFormats checks that the binary decoding of reading

@@ -58,6 +58,10 @@ type Result struct {
 	Rejected int
 	// Rejections lists the rejected readings, in batch order.
 	Rejections []Rejection
+	// Merged counts, among Duplicate, the readings another source had
+	// delivered (the same reading, or its twin within TwinWindow): their
+	// provenance now names this batch's source too.
+	Merged int
 	// Newest is the latest instant among the valid readings; zero when none.
 	Newest time.Time
 }
@@ -338,7 +342,11 @@ const (
 	// written back into readings before the batch (a write into a
 	// compressed day expands it, as TimescaleDB decompresses a segment;
 	// the compaction job compacts it again later), and the coverage's
-	// plain_from is lowered to them. When nothing exists, the batch will
+	// plain_from is lowered to them. Readings of the batch's range widened
+	// by TwinWindow, and another source's ($10: its meta bits) historic
+	// readings widened by SeriesGap, count as existing: mergeSQL looks for
+	// twins and for another series there (provenance.go); the compact days
+	// are those of the widest range. When nothing exists, the batch will
 	// be copied straight into readings (nothing can conflict: batches of a
 	// patient are serialised, and the store is the only writer), so the
 	// statement also adds the batch to the coverage; otherwise mergeSQL
@@ -363,7 +371,10 @@ const (
 		existing AS (
 			SELECT EXISTS (SELECT 1 FROM readings
 					WHERE patient_id = $1 AND (meta & 7) = ANY($2::int4[])
-						AND measured_at >= $3::timestamptz AND measured_at <= $4::timestamptz)
+						AND measured_at >= $3::timestamptz - interval '1 minute' AND measured_at <= $4::timestamptz + interval '1 minute')
+				OR 1 = ANY($2::int4[]) AND EXISTS (SELECT 1 FROM readings
+					WHERE patient_id = $1 AND (meta & 7) = 1 AND (meta & 56) <> $10
+						AND measured_at >= $3::timestamptz - interval '15 minutes' AND measured_at <= $4::timestamptz + interval '15 minutes')
 				OR EXISTS (SELECT 1 FROM expanded) AS found
 		),
 		cov AS (
@@ -395,7 +406,20 @@ const (
 	) ON COMMIT DELETE ROWS`
 	// mergeSQL writes the staged readings: new ones are inserted, changed
 	// ones updated with their old value kept in reading_revisions, equal
-	// ones left alone (not even locked). It returns the counts.
+	// ones left alone (not even locked). A staged reading without a row at
+	// its instant that has a twin — a row of another source, of the same
+	// kind, within TwinWindow, with the same LO/HI flags and the same
+	// glucose within TwinTolerance (values compared in tenths of mg/dL) —
+	// is that row's reading delivered again: not inserted; a row takes the
+	// nearest such reading only (see provenance.go). It returns the counts,
+	// the kinds and instants of the rows another source had delivered
+	// (exact duplicates and twins: their provenance), and the source code
+	// of another series found within SeriesGap of an inserted historic
+	// reading, if any.
+	//
+	// $6 is the batch's source bits (meta & 56); the twin's and series'
+	// probes range readings by the batch's range widened by the window,
+	// outside any outer join, as the overlap check does.
 	mergeSQL = `
 		WITH s AS MATERIALIZED (
 			SELECT s.measured_at, s.value, s.meta, r.value AS old_value, r.meta AS old_meta
@@ -406,13 +430,34 @@ const (
 					AND measured_at >= $2::timestamptz AND measured_at <= $3::timestamptz
 			) r ON (r.meta & 7) = (s.meta & 7) AND r.measured_at = s.measured_at
 		),
+		twin AS MATERIALIZED (
+			SELECT DISTINCT ON (t.measured_at, t.kind) s.measured_at AS staged_at, t.kind, t.measured_at, t.d
+			FROM s CROSS JOIN LATERAL (
+				SELECT r.measured_at, (r.meta & 7) AS kind, abs(extract(epoch FROM r.measured_at - s.measured_at)) AS d
+				FROM readings r
+				WHERE r.patient_id = $1 AND (r.meta & 7) = (s.meta & 7)
+					AND r.measured_at >= $2::timestamptz - interval '1 minute' AND r.measured_at <= $3::timestamptz + interval '1 minute'
+					AND r.measured_at > s.measured_at - interval '1 minute' AND r.measured_at < s.measured_at + interval '1 minute'
+					AND (r.meta & 56) <> $6 AND (r.meta & 192) = (s.meta & 192)
+					AND abs(CASE WHEN (r.meta & 256) <> 0 THEN r.value * 1.801559 ELSE r.value END
+						- CASE WHEN (s.meta & 256) <> 0 THEN s.value * 1.801559 ELSE s.value END)
+						<= greatest(20, 0.02 * greatest(CASE WHEN (r.meta & 256) <> 0 THEN r.value * 1.801559 ELSE r.value END,
+							CASE WHEN (s.meta & 256) <> 0 THEN s.value * 1.801559 ELSE s.value END))
+				ORDER BY 3
+				LIMIT 1
+			) t
+			WHERE s.old_meta IS NULL
+			ORDER BY t.measured_at, t.kind, t.d
+		),
 		changed AS (
 			SELECT * FROM s
 			WHERE old_meta IS NOT NULL AND (value <> old_value OR (meta & 448) <> (old_meta & 448))
 		),
 		ins AS (
 			INSERT INTO readings (measured_at, patient_id, value, meta)
-			SELECT measured_at, $1, value, meta FROM s WHERE old_meta IS NULL
+			SELECT measured_at, $1, value, meta FROM s
+			WHERE old_meta IS NULL
+				AND NOT EXISTS (SELECT 1 FROM twin w WHERE w.staged_at = s.measured_at AND w.kind = (s.meta & 7))
 			RETURNING measured_at, meta & 7 AS kind
 		),
 		upd AS (
@@ -426,6 +471,24 @@ const (
 			INSERT INTO reading_revisions (patient_id, measured_at, kind, old_value, old_meta, new_value, new_meta, source)
 			SELECT $1, measured_at, meta & 7, old_value, old_meta, value, meta, $4 FROM changed
 			RETURNING 1
+		),
+		merged AS (
+			SELECT (meta & 7)::int2 AS kind, measured_at FROM s
+			WHERE old_meta IS NOT NULL AND (old_meta & 56) <> $6 AND value = old_value AND (meta & 448) = (old_meta & 448)
+			UNION ALL
+			SELECT kind::int2, measured_at FROM twin
+		),
+		other AS (
+			SELECT ((r.meta >> 3) & 7)::int2 AS code
+			FROM ins i CROSS JOIN LATERAL (
+				SELECT meta FROM readings r
+				WHERE i.kind = 1 AND r.patient_id = $1 AND (r.meta & 7) = 1
+					AND r.measured_at >= $2::timestamptz - interval '15 minutes' AND r.measured_at <= $3::timestamptz + interval '15 minutes'
+					AND r.measured_at > i.measured_at - interval '15 minutes' AND r.measured_at < i.measured_at + interval '15 minutes'
+					AND (r.meta & 56) <> $6
+				LIMIT 1
+			) r
+			LIMIT 1
 		),
 		cov AS (
 			INSERT INTO reading_coverage AS c (patient_id, kind, first_at, last_at, readings, plain_from)
@@ -443,7 +506,9 @@ const (
 			ON CONFLICT (patient_id) DO UPDATE SET since = least(d.since, excluded.since), marked_at = excluded.marked_at
 		),
 		del AS (DELETE FROM readings_staging)
-		SELECT (SELECT count(*) FROM ins), (SELECT count(*) FROM upd), (SELECT count(*) FROM rev)`
+		SELECT (SELECT count(*) FROM ins), (SELECT count(*) FROM upd), (SELECT count(*) FROM rev),
+			coalesce((SELECT array_agg(kind) FROM merged), '{}'), coalesce((SELECT array_agg(measured_at) FROM merged), '{}'),
+			(SELECT code FROM other)`
 )
 
 // write writes a prepared batch in tx.
@@ -475,8 +540,10 @@ func (s *Store) write(ctx context.Context, tx pgx.Tx, p *prepared) (Result, erro
 		}
 	}
 	if p.n > 0 {
+		// A twin may lie up to TwinWindow outside the batch's range,
+		// another series' reading up to SeriesGap.
 		batch.Queue(claimSQL, p.patient, kinds, p.minT, p.maxT, firsts, lasts, counts,
-			dateOf(p.minT), dateOf(p.maxT))
+			dateOf(p.minT.Add(-SeriesGap)), dateOf(p.maxT.Add(SeriesGap)), sourceCode(p.src)<<metaSourceShift)
 	}
 	br := tx.SendBatch(ctx, batch)
 	var exists, existing bool
@@ -530,8 +597,14 @@ func (s *Store) write(ctx context.Context, tx pgx.Tx, p *prepared) (Result, erro
 	if int(n) != p.n {
 		return res, fmt.Errorf("copy to staging: wrote %d rows of %d", n, p.n)
 	}
-	var inserted, updated, revisions int64
-	if err := tx.QueryRow(ctx, mergeSQL, p.patient, p.minT, p.maxT, int16(p.src), kinds).Scan(&inserted, &updated, &revisions); err != nil {
+	var (
+		inserted, updated, revisions int64
+		mergedKinds                  []int16
+		mergedAt                     []time.Time
+		other                        *int16
+	)
+	if err := tx.QueryRow(ctx, mergeSQL, p.patient, p.minT, p.maxT, int16(p.src), kinds, sourceCode(p.src)<<metaSourceShift).
+		Scan(&inserted, &updated, &revisions, &mergedKinds, &mergedAt, &other); err != nil {
 		return res, fmt.Errorf("merge: %w", err)
 	}
 	if updated != revisions {
@@ -540,6 +613,23 @@ func (s *Store) write(ctx context.Context, tx pgx.Tx, p *prepared) (Result, erro
 	res.Inserted = int(inserted)
 	res.Revised = int(updated)
 	res.Duplicate += p.n - int(inserted) - int(updated)
+	res.Merged = len(mergedAt)
+	if len(mergedAt) > 0 {
+		keys := make([]provKey, len(mergedAt))
+		for i, t := range mergedAt {
+			keys[i] = provKey{mergedKinds[i], t.UnixMicro()}
+		}
+		if err := recordProvenance(ctx, tx, p.patient, p.src, keys); err != nil {
+			return res, err
+		}
+	}
+	if other != nil {
+		// Another series: the source already there becomes the primary
+		// one, unless one was chosen; every summary is recomputed.
+		if err := autoPrimary(ctx, tx, p.patient, sourceOf(*other<<metaSourceShift)); err != nil {
+			return res, err
+		}
+	}
 	return res, nil
 }
 

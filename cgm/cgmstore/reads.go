@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"math"
 	"slices"
+	"sort"
 	"time"
 
 	"fsecgm/cgm"
@@ -58,19 +59,131 @@ const (
 		WHERE p.id = $1
 		ORDER BY c.kind`
 	patientExistsSQL = `SELECT EXISTS (SELECT 1 FROM patients WHERE id = $1)`
+	// patientPrimarySQL says whether the patient exists and their primary
+	// source (0: none, every source is one series).
+	patientPrimarySQL = `SELECT EXISTS (SELECT 1 FROM patients WHERE id = $1),
+		coalesce((SELECT primary_source FROM patients WHERE id = $1), 0)::int2`
 )
 
 // Readings returns the readings of a patient taken in [from, to) of the
 // given kinds (all kinds when none is given), oldest first, each with the
-// serial of the device whose wear window covers it (see [Device]).
+// serial of the device whose wear window covers it (see [Device]): the
+// glucose the statistics read. When the patient has a primary source (two
+// series were seen: see provenance.go), they are the primary series'
+// readings, and another series' only where the primary has none within
+// SeriesGap; [Store.SourcedReadings] returns every series.
 func (s *Store) Readings(ctx context.Context, patientID int64, from, to time.Time, kinds ...cgm.Kind) (cgm.Series, error) {
-	return readings(ctx, s.pool, patientID, from, to, kinds)
+	rs, _, err := readings(ctx, s.pool, patientID, from, to, kinds, false)
+	return rs, err
 }
 
-func readings(ctx context.Context, q batcher, patientID int64, from, to time.Time, kinds []cgm.Kind) (cgm.Series, error) {
-	ks, err := kindList(kinds)
+// SourcedReading is a reading with the sources that delivered it.
+type SourcedReading struct {
+	cgm.Reading
+	Sources Sources
+}
+
+// SourcedReadings returns every reading of a patient taken in [from, to)
+// of the given kinds, of every series, oldest first, each with its device
+// and the sources that delivered it (the row's first source and every
+// other that delivered it again: reading_provenance).
+func (s *Store) SourcedReadings(ctx context.Context, patientID int64, from, to time.Time, kinds ...cgm.Kind) ([]SourcedReading, error) {
+	return sourcedReadings(ctx, s.pool, patientID, from, to, kinds)
+}
+
+func sourcedReadings(ctx context.Context, q batcher, patientID int64, from, to time.Time, kinds []cgm.Kind) ([]SourcedReading, error) {
+	rs, srcs, err := readings(ctx, q, patientID, from, to, kinds, true)
 	if err != nil {
 		return nil, err
+	}
+	out := make([]SourcedReading, len(rs))
+	for i, r := range rs {
+		out[i] = SourcedReading{Reading: r, Sources: srcs[i]}
+	}
+	return out, nil
+}
+
+// SeriesUse says which sources a window's statistics read.
+type SeriesUse struct {
+	// Sources are the sources of the readings the statistics read (the
+	// primary series, and other series' where it has none).
+	Sources Sources
+	// Primary is the patient's primary source (0: none: every source is
+	// one series); Auto says fsecgm chose it.
+	Primary Source
+	Auto    bool
+	// Other counts the readings of other series in the window that the
+	// statistics leave out.
+	Other int
+}
+
+// Series returns the readings the statistics read (as Readings) with which
+// sources they come from and what was left out (SeriesUse).
+func (s *Store) Series(ctx context.Context, patientID int64, from, to time.Time, kinds ...cgm.Kind) (cgm.Series, SeriesUse, error) {
+	return series(ctx, s.pool, patientID, from, to, kinds)
+}
+
+func series(ctx context.Context, q batcher, patientID int64, from, to time.Time, kinds []cgm.Kind) (cgm.Series, SeriesUse, error) {
+	// SeriesGap around the window, as Readings.
+	all, srcs, err := readings(ctx, q, patientID, from.Add(-SeriesGap), to.Add(SeriesGap), kinds, true)
+	if err != nil {
+		return nil, SeriesUse{}, err
+	}
+	var use SeriesUse
+	var auto bool
+	var prim int16
+	if err := queryRow(ctx, q, `SELECT coalesce(primary_source, 0), primary_auto FROM patients WHERE id = $1`, patientID).Scan(&prim, &auto); err != nil {
+		return nil, use, fmt.Errorf("cgmstore: readings of patient %d: %w", patientID, translate(err))
+	}
+	use.Primary, use.Auto = Source(prim), auto
+	trim := func(rs cgm.Series, ss []Sources) (cgm.Series, []Sources) {
+		i := sort.Search(len(rs), func(i int) bool { return !rs[i].Time.Before(from) })
+		j := sort.Search(len(rs), func(j int) bool { return !rs[j].Time.Before(to) })
+		return rs[i:j], ss[i:j]
+	}
+	kept, keptSrc := all, srcs
+	if use.Primary != 0 {
+		kept, keptSrc = primarySeries(all, srcs, use.Primary)
+	}
+	kept, keptSrc = trim(kept, keptSrc)
+	inWindow, _ := trim(all, srcs)
+	use.Other = len(inWindow) - len(kept)
+	for _, ss := range keptSrc {
+		use.Sources |= ss
+	}
+	return kept, use, nil
+}
+
+// queryRow runs one query through a batcher.
+func queryRow(ctx context.Context, q batcher, sql string, args ...any) pgx.Row {
+	b := &pgx.Batch{}
+	b.Queue(sql, args...)
+	br := q.SendBatch(ctx, b)
+	return batchRow{br: br, row: br.QueryRow()}
+}
+
+// batchRow closes its batch after Scan.
+type batchRow struct {
+	br  pgx.BatchResults
+	row pgx.Row
+}
+
+func (r batchRow) Scan(dest ...any) error {
+	err := r.row.Scan(dest...)
+	if cerr := r.br.Close(); err == nil {
+		err = cerr
+	}
+	return err
+}
+
+// readings reads a patient's readings of [from, to). With all, every
+// series, with their sources; otherwise the statistics' series (the
+// primary one when the patient has one) without sources. The usual case
+// (one series) is one round trip: the patient, the devices and the rows.
+func readings(ctx context.Context, q batcher, patientID int64, from, to time.Time, kinds []cgm.Kind, all bool) (cgm.Series, []Sources, error) {
+	ks, err := kindList(kinds)
+	if err != nil {
+		return nil, nil, err
 	}
 	// Instants are compared to the microsecond, as PostgreSQL does.
 	fromUS, toUS := from.UnixMicro(), to.UnixMicro()
@@ -79,31 +192,123 @@ func readings(ctx context.Context, q batcher, patientID int64, from, to time.Tim
 		lastDay = time.UnixMicro(toUS - 1)
 	}
 	batch := &pgx.Batch{}
-	batch.Queue(patientExistsSQL, patientID)
+	batch.Queue(patientPrimarySQL, patientID)
 	batch.Queue(devicesQuery, patientID)
 	batch.Queue(readingsSQL, patientID, ks, from, to, dateOf(from), dateOf(lastDay))
 	br := q.SendBatch(ctx, batch)
-	defer br.Close()
 	var exists bool
-	if err := br.QueryRow().Scan(&exists); err != nil {
-		return nil, fmt.Errorf("cgmstore: readings of patient %d: %w", patientID, translate(err))
+	var primary int16
+	if err := br.QueryRow().Scan(&exists, &primary); err != nil {
+		br.Close()
+		return nil, nil, fmt.Errorf("cgmstore: readings of patient %d: %w", patientID, translate(err))
 	}
 	if !exists {
-		return nil, fmt.Errorf("cgmstore: readings of patient %d: %w", patientID, ErrNotFound)
+		br.Close()
+		return nil, nil, fmt.Errorf("cgmstore: readings of patient %d: %w", patientID, ErrNotFound)
 	}
 	ds, err := collectDevices(br)
 	if err != nil {
-		return nil, fmt.Errorf("cgmstore: readings of patient %d: devices: %w", patientID, translate(err))
+		br.Close()
+		return nil, nil, fmt.Errorf("cgmstore: readings of patient %d: devices: %w", patientID, translate(err))
 	}
+	att := newAttributor(ds)
 	rows, err := br.Query()
 	if err != nil {
-		return nil, fmt.Errorf("cgmstore: readings of patient %d: %w", patientID, translate(err))
+		br.Close()
+		return nil, nil, fmt.Errorf("cgmstore: readings of patient %d: %w", patientID, translate(err))
 	}
-	out, err := collectReadings(rows, newAttributor(ds), true, fromUS, toUS)
+	var rowSrc *[]Source
+	if all {
+		rowSrc = new([]Source)
+	}
+	rs, err := collectReadings(rows, att, true, fromUS, toUS, rowSrc)
+	if cerr := br.Close(); err == nil {
+		err = cerr
+	}
 	if err != nil {
-		return nil, fmt.Errorf("cgmstore: readings of patient %d: %w", patientID, translate(err))
+		return nil, nil, fmt.Errorf("cgmstore: readings of patient %d: %w", patientID, translate(err))
 	}
-	return out, nil
+	if primary == 0 && !all {
+		return rs, nil, nil // one series: the readings as they are
+	}
+	var src []Source
+	wFrom, wTo := from, to
+	if all {
+		src = *rowSrc
+	} else {
+		// The primary series: read again with SeriesGap around the
+		// window, since whether a reading of another series is near a
+		// primary one may depend on readings just outside it.
+		wFrom, wTo = from.Add(-SeriesGap), to.Add(SeriesGap)
+		if rs, src, err = readWindow(ctx, q, patientID, ks, wFrom, wTo, att, true); err != nil {
+			return nil, nil, err
+		}
+	}
+	also, err := windowProvenance(ctx, q, patientID, ks, wFrom, wTo)
+	if err != nil {
+		return nil, nil, fmt.Errorf("cgmstore: readings of patient %d: provenance: %w", patientID, translate(err))
+	}
+	srcs := sourcesOf(rs, src, also)
+	if !all {
+		rs, srcs = primarySeries(rs, srcs, Source(primary))
+		// Back to [from, to).
+		i := sort.Search(len(rs), func(i int) bool { return !rs[i].Time.Before(from) })
+		j := sort.Search(len(rs), func(j int) bool { return !rs[j].Time.Before(to) })
+		rs, srcs = rs[i:j], srcs[i:j]
+	}
+	return rs, srcs, nil
+}
+
+// windowProvenance reads the provenance of the UTC days of [from, to).
+func windowProvenance(ctx context.Context, q batcher, patientID int64, ks []int32, from, to time.Time) (alsoFrom, error) {
+	k16 := make([]int16, len(ks))
+	for i, k := range ks {
+		k16[i] = int16(k)
+	}
+	lastDay := from
+	if to.After(from) {
+		lastDay = to.Add(-time.Microsecond)
+	}
+	pb := &pgx.Batch{}
+	pb.Queue(provenanceSQL, int32(patientID), dateOf(from), dateOf(lastDay), k16)
+	pbr := q.SendBatch(ctx, pb)
+	defer pbr.Close()
+	prows, err := pbr.Query()
+	if err != nil {
+		return nil, err
+	}
+	return readProvenance(ctx, prows)
+}
+
+// readWindow reads the rows of [from, to), both forms, into a series; with
+// withSrc, also each reading's row source.
+func readWindow(ctx context.Context, q batcher, patientID int64, ks []int32, from, to time.Time, att attributor, withSrc bool) (cgm.Series, []Source, error) {
+	// Instants are compared to the microsecond, as PostgreSQL does.
+	fromUS, toUS := from.UnixMicro(), to.UnixMicro()
+	lastDay := from
+	if toUS > fromUS {
+		lastDay = time.UnixMicro(toUS - 1)
+	}
+	batch := &pgx.Batch{}
+	batch.Queue(readingsSQL, patientID, ks, from, to, dateOf(from), dateOf(lastDay))
+	br := q.SendBatch(ctx, batch)
+	defer br.Close()
+	rows, err := br.Query()
+	if err != nil {
+		return nil, nil, fmt.Errorf("cgmstore: readings of patient %d: %w", patientID, translate(err))
+	}
+	var srcs *[]Source
+	if withSrc {
+		srcs = new([]Source)
+	}
+	out, err := collectReadings(rows, att, true, fromUS, toUS, srcs)
+	if err != nil {
+		return nil, nil, fmt.Errorf("cgmstore: readings of patient %d: %w", patientID, translate(err))
+	}
+	if srcs != nil {
+		return out, *srcs, nil
+	}
+	return out, nil, nil
 }
 
 // compactOrder orders stored readings by instant, then kind.
@@ -121,17 +326,24 @@ func compactOrder(a, b storedReading) int {
 // compact readings (sorted by instant and kind), attributing the latter to
 // their devices. A reading is stored in one form only; were one in both,
 // the plain one would be kept.
-func mergeCompact(plain cgm.Series, old []storedReading, att attributor) cgm.Series {
+func mergeCompact(plain cgm.Series, old []storedReading, att attributor, srcs *[]Source) cgm.Series {
 	if len(old) == 0 {
 		return plain
 	}
 	out := make(cgm.Series, 0, len(plain)+len(old))
+	var plainSrc, outSrc []Source
+	if srcs != nil {
+		plainSrc, outSrc = *srcs, make([]Source, 0, len(plain)+len(old))
+	}
 	i := 0
 	for _, o := range old {
 		t := time.UnixMicro(o.us)
 		k := cgm.Kind(o.meta & metaKindMask)
 		for i < len(plain) && (plain[i].Time.Before(t) || plain[i].Time.Equal(t) && plain[i].Kind < k) {
 			out = append(out, plain[i])
+			if srcs != nil {
+				outSrc = append(outSrc, plainSrc[i])
+			}
 			i++
 		}
 		if i < len(plain) && plain[i].Time.Equal(t) && plain[i].Kind == k {
@@ -140,6 +352,12 @@ func mergeCompact(plain cgm.Series, old []storedReading, att attributor) cgm.Ser
 		r := decode(t, o.value, o.meta)
 		r.Device = att.device(r.Time)
 		out = append(out, r)
+		if srcs != nil {
+			outSrc = append(outSrc, sourceOf(o.meta))
+		}
+	}
+	if srcs != nil {
+		*srcs = append(outSrc, plainSrc[i:]...)
 	}
 	return append(out, plain[i:]...)
 }
@@ -153,7 +371,7 @@ func mergeCompact(plain cgm.Series, old []storedReading, att attributor) cgm.Ser
 // 14-day read moves thousands of rows, and pgx's general Scan costs
 // several times the decoding itself (BenchmarkReadings). Rows in any other
 // format go through Scan.
-func collectReadings(rows pgx.Rows, att attributor, raw bool, fromUS, toUS int64) (cgm.Series, error) {
+func collectReadings(rows pgx.Rows, att attributor, raw bool, fromUS, toUS int64, srcs *[]Source) (cgm.Series, error) {
 	defer rows.Close()
 	var (
 		out         cgm.Series
@@ -202,6 +420,9 @@ func collectReadings(rows pgx.Rows, att attributor, raw bool, fromUS, toUS int64
 		r := decode(t, value, meta)
 		r.Device = att.device(r.Time)
 		out = append(out, r)
+		if srcs != nil {
+			*srcs = append(*srcs, sourceOf(meta))
+		}
 	}
 	if err := rows.Err(); err != nil {
 		return nil, err
@@ -212,7 +433,7 @@ func collectReadings(rows pgx.Rows, att attributor, raw bool, fromUS, toUS int64
 	// The plain readings come ordered by (instant, kind), and the key makes
 	// (instant, kind) unique: out is already what cgm.NewSeries would
 	// build, and so is its merge with the compact readings.
-	return mergeCompact(out, old, att), nil
+	return mergeCompact(out, old, att, srcs), nil
 }
 
 // postgresEpochMicros is 2000-01-01 00:00:00 UTC, the epoch of

@@ -308,14 +308,14 @@ func TestQueryPlans(t *testing.T) {
 		}
 
 		p = explain(claimSQL, generic, false, pid, kinds, winFrom, winTo, []time.Time{winFrom}, []time.Time{winTo}, []int64{1},
-			dateOf(winFrom), dateOf(winTo))
+			dateOf(winFrom), dateOf(winTo), sourceCode(SourceSimulator)<<metaSourceShift)
 		t.Logf("Ingest's overlap check, %s:\n%s", mode, p)
 		checkRange("the overlap check ("+mode+")", p, winFrom, winTo)
 		if native && (!strings.Contains(p, "readings_compact_pkey") || strings.Contains(p, "Seq Scan on readings_compact")) {
 			t.Errorf("the overlap check does not find compact days by readings_compact's key (%s):\n%s", mode, p)
 		}
 
-		p = explain(mergeSQL, generic, false, pid, winFrom, winTo, int16(SourceSimulator), kinds)
+		p = explain(mergeSQL, generic, false, pid, winFrom, winTo, int16(SourceSimulator), kinds, sourceCode(SourceSimulator)<<metaSourceShift)
 		t.Logf("Ingest's merge, %s:\n%s", mode, p)
 		checkRange("the merge ("+mode+")", p, winFrom, winTo)
 

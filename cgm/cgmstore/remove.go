@@ -31,6 +31,9 @@ type Removed struct {
 	// Restored counts the readings that src had revised and that get back
 	// the value another source had delivered before (reading_revisions).
 	Restored int64
+	// HandedOver counts the readings src delivered first that another
+	// source delivered again (provenance.go): they stay, as that source's.
+	HandedOver int64
 }
 
 // RemoveSourceReadings takes out of a patient's record, in tx, what source
@@ -103,6 +106,11 @@ func (s *Store) RemoveSourceReadings(ctx context.Context, tx pgx.Tx, patientID i
 			return out, fmt.Errorf("cgmstore: remove readings: %w", translate(err))
 		}
 	}
+	handed, err := forgetSource(ctx, tx, int32(patientID), src, from, to)
+	if err != nil {
+		return out, fmt.Errorf("cgmstore: remove readings: %w", translate(err))
+	}
+	out.HandedOver = handed
 	tag, err := tx.Exec(ctx, restore, int32(patientID), int16(src), from, to, srcBits)
 	if err != nil {
 		return out, fmt.Errorf("cgmstore: remove readings: restore: %w", translate(err))
@@ -112,7 +120,7 @@ func (s *Store) RemoveSourceReadings(ctx context.Context, tx pgx.Tx, patientID i
 		return out, fmt.Errorf("cgmstore: remove readings: %w", translate(err))
 	}
 	out.Deleted = tag.RowsAffected()
-	if out.Deleted+out.Restored == 0 {
+	if out.Deleted+out.Restored+out.HandedOver == 0 {
 		return out, nil
 	}
 	if _, err := tx.Exec(ctx, recount, int32(patientID)); err != nil {

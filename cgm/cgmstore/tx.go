@@ -31,7 +31,18 @@ func (s *Store) InTx(tx pgx.Tx) TxReader { return TxReader{tx: tx} }
 
 // Readings is Store.Readings in the transaction.
 func (r TxReader) Readings(ctx context.Context, patientID int64, from, to time.Time, kinds ...cgm.Kind) (cgm.Series, error) {
-	return readings(ctx, r.tx, patientID, from, to, kinds)
+	rs, _, err := readings(ctx, r.tx, patientID, from, to, kinds, false)
+	return rs, err
+}
+
+// SourcedReadings is Store.SourcedReadings in the transaction.
+func (r TxReader) SourcedReadings(ctx context.Context, patientID int64, from, to time.Time, kinds ...cgm.Kind) ([]SourcedReading, error) {
+	return sourcedReadings(ctx, r.tx, patientID, from, to, kinds)
+}
+
+// Series is Store.Series in the transaction.
+func (r TxReader) Series(ctx context.Context, patientID int64, from, to time.Time, kinds ...cgm.Kind) (cgm.Series, SeriesUse, error) {
+	return series(ctx, r.tx, patientID, from, to, kinds)
 }
 
 // EachReading streams the readings of a patient taken in [from, to) of the

@@ -211,9 +211,15 @@ func (e *testEnv) sim(n int) *glucosim.Patient {
 // historic returns the stored historic readings of a patient.
 func (e *testEnv) historic(p cgmstore.Patient) cgm.Series {
 	e.t.Helper()
-	rs, err := e.store.Readings(context.Background(), p.ID, time.Unix(0, 0), time.Now().Add(48*time.Hour), cgm.Historic)
+	// Every series (cgmstore: a second source's readings in between are
+	// a second series, which Readings leaves out).
+	srs, err := e.store.SourcedReadings(context.Background(), p.ID, time.Unix(0, 0), time.Now().Add(48*time.Hour), cgm.Historic)
 	if err != nil {
 		e.t.Fatal(err)
+	}
+	rs := make(cgm.Series, len(srs))
+	for i, r := range srs {
+		rs[i] = r.Reading
 	}
 	return rs
 }

@@ -11,6 +11,7 @@ import (
 	"strings"
 	"time"
 
+	"fsecgm/cgm"
 	"fsecgm/cgm/cgmstore"
 	"fsecgm/taccuino/consent"
 	"fsecgm/taccuino/fhir"
@@ -161,14 +162,16 @@ func (a *api) read(typ string) echo.HandlerFunc {
 // or not): fsecgm's mapping with the API's id and the submitter's
 // identifier first.
 func (a *api) readingResource(ctx context.Context, tx pgx.Tx, p cgmstore.Patient, id string, ref records.ReadingRef) ([]byte, error) {
-	rs, err := a.d.Store.InTx(tx).Readings(ctx, p.ID, ref.At, ref.At.Add(time.Microsecond), ref.Kind)
+	// Whatever series it belongs to (cgmstore: a reading of a second
+	// sensor is left out of the statistics, not out of the record).
+	srs, err := a.d.Store.InTx(tx).SourcedReadings(ctx, p.ID, ref.At, ref.At.Add(time.Microsecond), ref.Kind)
 	if err != nil {
 		return nil, err
 	}
-	if len(rs) == 0 {
+	if len(srs) == 0 {
 		return nil, records.ErrNotFound
 	}
-	obs, err := fhir.SensorReadings(a.base, patientInfo(p), rs[:1])
+	obs, err := fhir.SensorReadings(a.base, patientInfo(p), cgm.Series{srs[0].Reading})
 	if err != nil || len(obs) == 0 {
 		return nil, fmt.Errorf("fhirapi: reading %s: %w", id, err)
 	}
