@@ -105,15 +105,19 @@ func TestConnectWhileLoginRefused(t *testing.T) {
 func TestAddressBudget(t *testing.T) {
 	t.Parallel()
 	const n = 16
-	e := newEnv(t, n, 0, nil)
+	// The budget's waits happen inside the HTTP client's timeout (the
+	// budget's transport): the tests' 2 s would leave a wait of 1 s.
+	e := newEnv(t, n, 0, func(c *Config) { c.LibreLinkUp.HTTPClient = librelinkup.NewHTTPClient(30 * time.Second) })
 	b := e.secondReplica("test-b")
 	for i := range n {
 		e.connect(i)
 	}
 	// The address's limit (wall clock): 10 requests in 2 s, 5 a second.
-	// The budget: 4 a second, burst 4.
+	// The budget: 3 a second, burst 1: requests leave at most 1 + 3 × 2 =
+	// 7 in any 2 s, so that a request delayed by up to a second on a
+	// loaded machine (-race, other tests) still keeps under the limit.
 	e.fake.SetAddressLimit(10, 2*time.Second)
-	e.exec(`UPDATE sync_budgets SET rate = 4, max_rate = 4, min_rate = 0.1, burst = 4, tokens = 0, at = now()`)
+	e.exec(`UPDATE sync_budgets SET rate = 3, max_rate = 3, min_rate = 0.1, burst = 1, tokens = 0, at = now()`)
 	deadline := time.Now().Add(60 * time.Second)
 	synced := 0
 	for synced < n {
@@ -126,7 +130,9 @@ func TestAddressBudget(t *testing.T) {
 				t.Fatal(err)
 			}
 			if st.Failed != 0 {
-				t.Fatalf("SyncDue = %+v: a sync failed under the budget", st)
+				rows, _ := e.pool.Query(context.Background(), `SELECT error_message FROM sync_connections WHERE error_message IS NOT NULL`)
+				msgs, _ := pgx.CollectRows(rows, pgx.RowTo[string])
+				t.Fatalf("SyncDue = %+v: a sync failed under the budget: %q", st, msgs)
 			}
 			synced += st.Synced
 		}
