@@ -21,6 +21,7 @@ import (
 	"fsecgm/connectors/applehealth/applehealthtest"
 	"fsecgm/connectors/connsync"
 	"fsecgm/connectors/librelinkup/librelinkuptest"
+	"fsecgm/connectors/nightscout/nsupload"
 	"fsecgm/taccuino/auth"
 	"fsecgm/taccuino/consent"
 	"fsecgm/taccuino/fhir"
@@ -43,6 +44,8 @@ type matrixFixture struct {
 	// credentials are updated and sync requested; keptAccount its login
 	kept        map[int64]string
 	keptAccount map[int64]librelinkuptest.Account
+	// uploader: a Nightscout uploader per patient, to revoke
+	uploader map[int64]string
 	// FHIR resources of each patient (submitted by the patient): a
 	// reading Observation and a Device, as "Type/id"; their sensor serial
 	// and the reading's identifier value, which the matrix's submissions
@@ -81,7 +84,7 @@ func seedMatrix(t *testing.T, e *testEnv, granted bool) matrixFixture {
 	adultBirth := now.AddDate(-18, 0, -10)
 	adultBirth = time.Date(adultBirth.Year(), adultBirth.Month(), adultBirth.Day(), 0, 0, 0, 0, time.UTC)
 	f := matrixFixture{throwaway: map[int64]int64{}, connection: map[int64]string{}, newAccount: e.accountFor,
-		kept: map[int64]string{}, keptAccount: map[int64]librelinkuptest.Account{},
+		kept: map[int64]string{}, keptAccount: map[int64]librelinkuptest.Account{}, uploader: map[int64]string{},
 		fhirObs: map[int64]string{}, fhirDev: map[int64]string{}, serial: map[int64]string{}, ident: map[int64]string{}}
 	f.minor = e.newPatient(cfBornAs("Giulia", "Segreti", 1, birthMinor), "Giulia", "Segreti", birthMinor)
 	f.adult = e.newPatient(cfBornAs("Marta", "Riservati", 2, adultBirth), "Marta", "Riservati", adultBirth)
@@ -133,6 +136,11 @@ func seedMatrix(t *testing.T, e *testEnv, granted bool) matrixFixture {
 			k := e.accountFor(p)
 			kc, err := e.syncer.Connect(ctx, tx, p.ID, connsync.ConnectRequest{Email: k.Email, Password: k.Password})
 			f.kept[p.ID], f.keptAccount[p.ID] = kc.ID, k
+			if err != nil {
+				return err
+			}
+			u, _, err := nsupload.Create(ctx, tx, p.ID, "xDrip+")
+			f.uploader[p.ID] = u.ID
 			return err
 		})
 		if err != nil {
@@ -389,6 +397,15 @@ func matrixEndpoints() []endpoint {
 		{method: "POST", route: "/api/v1/patients/:id/connections/:connection/sync", act: consent.ActWriteData, ok: 202,
 			path: func(f matrixFixture, p cgmstore.Patient) string {
 				return "/api/v1/patients/" + p.PublicID + "/connections/" + f.kept[p.ID] + "/sync"
+			}},
+		{method: "GET", route: "/api/v1/patients/:id/uploaders", act: consent.ActReadData, ok: 200, path: pp("/uploaders")},
+		{method: "POST", route: "/api/v1/patients/:id/uploaders", act: consent.ActWriteData, ok: 201, path: pp("/uploaders"),
+			body: func(_ matrixFixture, _ cgmstore.Patient, _ string) (string, []byte) {
+				return "application/json", []byte(`{"label":"Juggluco"}`)
+			}},
+		{method: "DELETE", route: "/api/v1/patients/:id/uploaders/:uploader", act: consent.ActWriteData, ok: 200,
+			path: func(f matrixFixture, p cgmstore.Patient) string {
+				return "/api/v1/patients/" + p.PublicID + "/uploaders/" + f.uploader[p.ID]
 			}},
 		{method: "GET", route: "/api/v1/patients/:id/notifications", act: consent.ActReadNotifications, ok: 200, path: pp("/notifications")},
 		{method: "PUT", route: "/api/v1/patients/:id/notifications", act: consent.ActWriteNotifications, ok: 202, path: pp("/notifications"),

@@ -83,8 +83,16 @@ func (s *Server) routes() error {
 	pt.DELETE("/connections/:connection", s.apiDisconnect)
 	pt.PUT("/connections/:connection/credentials", s.apiUpdateCredentials, sensitive)
 	pt.POST("/connections/:connection/sync", s.apiSyncNow)
+	pt.GET("/uploaders", s.apiListUploaders)
+	pt.POST("/uploaders", s.apiCreateUploader, sensitive)
+	pt.DELETE("/uploaders/:uploader", s.apiRevokeUploader)
 	pt.GET("/notifications", s.apiGetNotifications)
 	pt.PUT("/notifications", s.apiPutNotifications, sensitive) // sends an e-mail to any address: rate limited
+
+	// The Nightscout-compatible upload door (nsdoor.go): the uploader's
+	// secret in the api-secret header, no token; rate limited per client
+	// as the login is, with a budget of its own.
+	s.registerDoor(e.Group("/nightscout/:uploader", web.RateLimit(rate, burst)))
 
 	// FHIR API (R4, HL7 CGM IG): its own body limits, timeouts and
 	// OperationOutcome errors; bearer tokens only.
@@ -147,7 +155,8 @@ func (s *Server) routes() error {
 // RequestTimeout.
 func isUpload(route string) bool {
 	switch route {
-	case "/api/v1/patients/:id/imports", "/taccuino/p/:id/imports":
+	case "/api/v1/patients/:id/imports", "/taccuino/p/:id/imports",
+		"/nightscout/:uploader/api/v1/entries", "/nightscout/:uploader/api/v1/entries.json":
 		return true
 	}
 	return false

@@ -158,6 +158,10 @@ const (
 	// (the confirmation of a notification address): not authenticated,
 	// but holding the secret sent to that address.
 	BasisLink Basis = "link"
+	// BasisUploader: an app uploading to the patient's Nightscout-
+	// compatible door (connectors/nightscout/nsupload) with the secret of
+	// an uploader the patient created; logged by Store.LogUploader.
+	BasisUploader Basis = "uploader"
 )
 
 // Reason is a stable code saying why a decision was taken. Allowed

@@ -185,6 +185,24 @@ func (s *Store) LogLinkAction(ctx context.Context, tx pgx.Tx, patientID int64, a
 	return nil
 }
 
+// LogUploader records in tx, in patientID's access log, what an uploader
+// app did through the Nightscout-compatible door (act, with detail;
+// BasisUploader, outcome allowed): no token identified the caller, the
+// uploader's secret did, and the caller of LogUploader has checked it.
+// name is the uploader's name as the patient gave it; a is the request's
+// actor (its RequestID, Client and Route are used). An app uploads every
+// few minutes: the same act of the same uploader from the same client
+// within the repeat window is counted on one entry. It commits with tx.
+func (s *Store) LogUploader(ctx context.Context, tx pgx.Tx, patientID int64, act Action, name, detail string, a Actor) error {
+	e := entry{patientID: patientID, at: s.clock(), actor: Actor{Name: name, RequestID: a.RequestID, Client: a.Client, Route: a.Route},
+		basis: BasisUploader, action: act, detail: detail, outcome: OutcomeAllowed, reason: ReasonAllowed}
+	e.repeatKey = s.repeatKey(e)
+	if err := writeEntry(ctx, tx, e); err != nil {
+		return fmt.Errorf("consent: log uploader: patient %d: %w", patientID, err)
+	}
+	return nil
+}
+
 // recordError writes the "error" entry of a failed access in a transaction
 // of its own, even when ctx is done (a cancelled request is a failure to
 // record too).

@@ -143,6 +143,7 @@ var pageLabels = map[string]map[Lang]string{
 	"tac_basis_diabetology":             {IT: "centro diabetologico", EN: "diabetes centre"},
 	"tac_basis_service":                 {IT: "servizio autorizzato", EN: "authorised service"},
 	"tac_basis_registry":                {IT: "anagrafe regionale", EN: "regional registry"},
+	"tac_basis_uploader":                {IT: "app collegata (Nightscout)", EN: "connected app (Nightscout)"},
 	"tac_basis_operator":                {IT: "correzione dei dati da parte del servizio", EN: "data correction by the service"},
 	"tac_basis_link":                    {IT: "link di conferma inviato per e-mail", EN: "confirmation link sent by e-mail"},
 	"tac_act_data.read":                 {IT: "lettura dei dati", EN: "read data"},
