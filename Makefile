@@ -51,7 +51,7 @@ bench: ## engine benchmarks; prints metrics_vs_sum_ratio (goal <= 20) and extend
 bench-ingest: ## store: ingestion vs COPY, re-ingestion, bytes per reading, window metrics, compressed history, a year of Apple Health import vs XML tokenization (about four minutes)
 	$(GO) run ./cmd/benchingest
 
-bench-sync: ## one replica syncing 2,000 simulated LibreLinkUp connections (fake in a separate process)
+bench-sync: ## one replica syncing 2,000 simulated connections of each source (LibreLinkUp, Dexcom, Nightscout; fakes in a separate process) against the store alone
 	$(GO) run ./cmd/benchsync
 
 bench-clinic: ## clinic list vs count(*) and summary upkeep per patient, 13,200 patients x 90 days (about 10 min, 9 GB temporary)
