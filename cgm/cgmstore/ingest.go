@@ -375,7 +375,11 @@ const (
 				OR 1 = ANY($2::int4[]) AND EXISTS (SELECT 1 FROM readings
 					WHERE patient_id = $1 AND (meta & 7) = 1 AND (meta & 56) <> $10
 						AND measured_at >= $3::timestamptz - interval '15 minutes' AND measured_at <= $4::timestamptz + interval '15 minutes')
-				OR EXISTS (SELECT 1 FROM expanded) AS found
+				OR EXISTS (SELECT 1 FROM expanded) AS found,
+			EXISTS (SELECT 1 FROM readings
+					WHERE patient_id = $1 AND (meta & 7) = ANY($2::int4[]) AND (meta & 56) <> $10
+						AND measured_at >= $3::timestamptz - interval '15 minutes' AND measured_at <= $4::timestamptz + interval '15 minutes')
+				OR EXISTS (SELECT 1 FROM expanded) AS others
 		),
 		cov AS (
 			INSERT INTO reading_coverage AS c (patient_id, kind, first_at, last_at, readings, plain_from)
@@ -398,7 +402,7 @@ const (
 			SELECT $1, $3, now() WHERE NOT (SELECT found FROM existing)
 			ON CONFLICT (patient_id) DO UPDATE SET since = least(d.since, excluded.since), marked_at = excluded.marked_at
 		)
-		SELECT x.found, e.kind, e.day, e.data FROM existing x LEFT JOIN expanded e ON true`
+		SELECT x.found, x.others, e.kind, e.day, e.data FROM existing x LEFT JOIN expanded e ON true`
 	stagingSQL = `CREATE TEMP TABLE IF NOT EXISTS readings_staging (
 		measured_at timestamptz NOT NULL,
 		value       smallint    NOT NULL,
@@ -509,6 +513,59 @@ const (
 		SELECT (SELECT count(*) FROM ins), (SELECT count(*) FROM upd), (SELECT count(*) FROM rev),
 			coalesce((SELECT array_agg(kind) FROM merged), '{}'), coalesce((SELECT array_agg(measured_at) FROM merged), '{}'),
 			(SELECT code FROM other)`
+	// mergeOneSourceSQL is mergeSQL when the claim found no reading of
+	// another source near the batch (no twin, no exact copy, no other
+	// series can be there): the same writes without the provenance's
+	// probes, which cost about half of PostgreSQL's work of a sync's
+	// merge (make bench-sync).
+	mergeOneSourceSQL = `
+		WITH s AS MATERIALIZED (
+			SELECT s.measured_at, s.value, s.meta, r.value AS old_value, r.meta AS old_meta
+			FROM readings_staging s
+			LEFT JOIN (
+				SELECT measured_at, value, meta FROM readings
+				WHERE patient_id = $1 AND (meta & 7) = ANY($5::int4[])
+					AND measured_at >= $2::timestamptz AND measured_at <= $3::timestamptz
+			) r ON (r.meta & 7) = (s.meta & 7) AND r.measured_at = s.measured_at
+		),
+		changed AS (
+			SELECT * FROM s
+			WHERE old_meta IS NOT NULL AND (value <> old_value OR (meta & 448) <> (old_meta & 448))
+		),
+		ins AS (
+			INSERT INTO readings (measured_at, patient_id, value, meta)
+			SELECT measured_at, $1, value, meta FROM s WHERE old_meta IS NULL
+			RETURNING measured_at, meta & 7 AS kind
+		),
+		upd AS (
+			UPDATE readings r SET value = c.value, meta = c.meta
+			FROM changed c
+			WHERE r.patient_id = $1 AND (r.meta & 7) = (c.meta & 7) AND r.measured_at = c.measured_at
+				AND r.measured_at >= $2::timestamptz AND r.measured_at <= $3::timestamptz
+			RETURNING 1
+		),
+		rev AS (
+			INSERT INTO reading_revisions (patient_id, measured_at, kind, old_value, old_meta, new_value, new_meta, source)
+			SELECT $1, measured_at, meta & 7, old_value, old_meta, value, meta, $4 FROM changed
+			RETURNING 1
+		),
+		cov AS (
+			INSERT INTO reading_coverage AS c (patient_id, kind, first_at, last_at, readings, plain_from)
+			SELECT $1, kind, min(measured_at), max(measured_at), count(*), min(measured_at) FROM ins GROUP BY kind
+			ON CONFLICT (patient_id, kind) DO UPDATE SET
+				first_at = least(c.first_at, excluded.first_at),
+				last_at = greatest(c.last_at, excluded.last_at),
+				readings = c.readings + excluded.readings,
+				plain_from = least(coalesce(c.plain_from, c.first_at), excluded.plain_from)
+		),
+		dirty AS (
+			INSERT INTO patient_metrics_dirty AS d (patient_id, since, marked_at)
+			SELECT $1, least((SELECT min(measured_at) FROM ins), (SELECT min(measured_at) FROM changed)), now()
+			WHERE EXISTS (SELECT 1 FROM ins) OR EXISTS (SELECT 1 FROM changed)
+			ON CONFLICT (patient_id) DO UPDATE SET since = least(d.since, excluded.since), marked_at = excluded.marked_at
+		),
+		del AS (DELETE FROM readings_staging)
+		SELECT (SELECT count(*) FROM ins), (SELECT count(*) FROM upd), (SELECT count(*) FROM rev)`
 )
 
 // write writes a prepared batch in tx.
@@ -546,7 +603,7 @@ func (s *Store) write(ctx context.Context, tx pgx.Tx, p *prepared) (Result, erro
 			dateOf(p.minT.Add(-SeriesGap)), dateOf(p.maxT.Add(SeriesGap)), sourceCode(p.src)<<metaSourceShift)
 	}
 	br := tx.SendBatch(ctx, batch)
-	var exists, existing bool
+	var exists, existing, others bool
 	var expanded []compactRow
 	_, err := br.Exec()
 	if err == nil {
@@ -559,7 +616,7 @@ func (s *Store) write(ctx context.Context, tx pgx.Tx, p *prepared) (Result, erro
 		_, err = br.Exec()
 	}
 	if err == nil && p.n > 0 {
-		existing, expanded, err = scanClaim(br)
+		existing, others, expanded, err = scanClaim(br)
 	}
 	if cerr := br.Close(); err == nil {
 		err = cerr
@@ -603,7 +660,11 @@ func (s *Store) write(ctx context.Context, tx pgx.Tx, p *prepared) (Result, erro
 		mergedAt                     []time.Time
 		other                        *int16
 	)
-	if err := tx.QueryRow(ctx, mergeSQL, p.patient, p.minT, p.maxT, int16(p.src), kinds, sourceCode(p.src)<<metaSourceShift).
+	if !others {
+		if err := tx.QueryRow(ctx, mergeOneSourceSQL, p.patient, p.minT, p.maxT, int16(p.src), kinds).Scan(&inserted, &updated, &revisions); err != nil {
+			return res, fmt.Errorf("merge: %w", err)
+		}
+	} else if err := tx.QueryRow(ctx, mergeSQL, p.patient, p.minT, p.maxT, int16(p.src), kinds, sourceCode(p.src)<<metaSourceShift).
 		Scan(&inserted, &updated, &revisions, &mergedKinds, &mergedAt, &other); err != nil {
 		return res, fmt.Errorf("merge: %w", err)
 	}
@@ -634,26 +695,27 @@ func (s *Store) write(ctx context.Context, tx pgx.Tx, p *prepared) (Result, erro
 }
 
 // scanClaim reads the rows of claimSQL: whether readings exist in the
-// batch's range, and the compact rows it expanded.
-func scanClaim(br pgx.BatchResults) (bool, []compactRow, error) {
+// batch's range, whether another source's may be near it (others: the
+// merge then looks for twins and series), and the compact rows it
+// expanded.
+func scanClaim(br pgx.BatchResults) (found, others bool, _ []compactRow, _ error) {
 	rows, err := br.Query()
 	if err != nil {
-		return false, nil, err
+		return false, false, nil, err
 	}
 	var (
-		found bool
-		out   []compactRow
-		kind  *int16
-		day   pgtype.Date
-		data  []byte
+		out  []compactRow
+		kind *int16
+		day  pgtype.Date
+		data []byte
 	)
-	_, err = pgx.ForEachRow(rows, []any{&found, &kind, &day, &data}, func() error {
+	_, err = pgx.ForEachRow(rows, []any{&found, &others, &kind, &day, &data}, func() error {
 		if kind != nil {
 			out = append(out, compactRow{kind: *kind, day: day.Time, data: data})
 		}
 		return nil
 	})
-	return found, out, err
+	return found, others, out, err
 }
 
 func tstz(t time.Time) pgtype.Timestamptz {

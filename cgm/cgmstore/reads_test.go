@@ -318,6 +318,8 @@ func TestQueryPlans(t *testing.T) {
 		p = explain(mergeSQL, generic, false, pid, winFrom, winTo, int16(SourceSimulator), kinds, sourceCode(SourceSimulator)<<metaSourceShift)
 		t.Logf("Ingest's merge, %s:\n%s", mode, p)
 		checkRange("the merge ("+mode+")", p, winFrom, winTo)
+		p = explain(mergeOneSourceSQL, generic, false, pid, winFrom, winTo, int16(SourceSimulator), kinds)
+		checkRange("the one-source merge ("+mode+")", p, winFrom, winTo)
 
 		p = explain(compactTakeSQL, generic, false, pid, winFrom, winTo)
 		t.Logf("Compaction's move of days, %s:\n%s", mode, p)
