@@ -21,11 +21,15 @@ SET gri_zone = CASE WHEN gri <= 20 THEN 1 WHEN gri <= 40 THEN 2 WHEN gri <= 60 T
 WHERE gri IS NOT NULL;
 
 -- The list sorted by GRI, highest first (an index-only walk, as the
--- attention order's; migration 00041).
+-- attention order's; migration 00041), and the list of one GRI zone in the
+-- attention order. The keys are in the all-ascending form of migration
+-- 00042 (keyset pages), which replaces the first form of these indexes on
+-- databases where this file was applied before it.
 CREATE INDEX patient_summaries_gri ON patient_summaries
-    (gri DESC NULLS LAST, patient_id) INCLUDE (category, severity, flags, gri_zone);
--- The list of one GRI zone in the attention order.
+    ((coalesce(-gri, 'Infinity'::float8)), patient_id)
+    INCLUDE (gri, category, severity, last_reading_at, flags, gri_zone);
 CREATE INDEX patient_summaries_gri_zone_order ON patient_summaries
-    (gri_zone, category, severity DESC, last_reading_at DESC NULLS LAST, patient_id) INCLUDE (flags)
+    (gri_zone, category, (-severity),
+     (coalesce(timestamptz '2100-01-01 00:00:00+00' - last_reading_at, interval '1000000 days')), patient_id)
+    INCLUDE (severity, last_reading_at, flags, gri)
     WHERE gri_zone IS NOT NULL;
-

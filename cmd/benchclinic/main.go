@@ -7,6 +7,8 @@
 //	                                  ÷ a plain SELECT count(*) FROM patient_summaries (median) (goal ≤ 5);
 //	                                  clinic_centre_vs_count_ratio is the same for the HTML page of a
 //	                                  diabetologist of a centre that cares for every patient
+//	clinic_page20_vs_page1_ratio: X   server time of page 20 of the diabetologist's list (50 a page, reached
+//	                                  by the opaque next cursors) ÷ page 1's, medians of the same run (goal ≤ 1.5)
 //	summary_update_ms_per_patient: X  time of summaries.Updater.UpdateDirty after one sync added the last
 //	                                  hour of readings for -sync patients, per patient (goal ≤ 5)
 //
@@ -30,6 +32,7 @@ import (
 	"context"
 	"crypto/rand"
 	"encoding/hex"
+	"encoding/json"
 	"errors"
 	"flag"
 	"fmt"
@@ -482,12 +485,26 @@ func measureClinic(ctx context.Context, pool *pgxpool.Pool, store *cgmstore.Stor
 		err := pool.QueryRow(ctx, `SELECT count(*) FROM patient_summaries`).Scan(&n)
 		return time.Since(t), err
 	}
+	// Page 20 of the diabetologist's list (50 a page), reached as a
+	// client does: by the next cursor of each page.
+	page20 := "/api/v1/clinic"
+	for range 19 {
+		req := httptest.NewRequest(http.MethodGet, page20, nil)
+		req.Header.Set("Authorization", "Bearer "+doctor)
+		rec := httptest.NewRecorder()
+		e.ServeHTTP(rec, req)
+		var pg reports.ClinicJSON
+		if err := json.Unmarshal(rec.Body.Bytes(), &pg); err != nil || rec.Code != http.StatusOK || pg.Next == "" {
+			return fmt.Errorf("GET %s: %d, no next page (%v); page 20 needs at least 951 patients", page20, rec.Code, err)
+		}
+		page20 = "/api/v1/clinic?after=" + pg.Next
+	}
 	type timed struct {
 		path, token string
 		ds          []time.Duration
 	}
 	runs := []*timed{{path: "/api/v1/clinic", token: region}, {path: "/clinic", token: doctor}, {path: "/api/v1/clinic", token: doctor},
-		{path: "/api/v1/clinic?counts=1", token: region}}
+		{path: "/api/v1/clinic?counts=1", token: region}, {path: page20, token: doctor}}
 	var countT []time.Duration
 	for i := range c.reps + 3 { // three rounds to warm up
 		for _, r := range runs {
@@ -516,6 +533,9 @@ func measureClinic(ctx context.Context, pool *pgxpool.Pool, store *cgmstore.Stor
 	fmt.Fprintf(out, "clinic_region_counts_server_ms: %.2f (GET /api/v1/clinic?counts=1: with the count of every category)\n", ms(counts))
 	fmt.Fprintf(out, "clinic_centre_vs_count_ratio: %.2f\n", float64(page)/float64(n))
 	fmt.Fprintf(out, "clinic_vs_count_ratio: %.2f\n", float64(reg)/float64(n))
+	p20 := median(runs[4].ds)
+	fmt.Fprintf(out, "clinic_page20_server_ms: %.2f (GET /api/v1/clinic?after=<cursor of page 19>, same diabetologist)\n", ms(p20))
+	fmt.Fprintf(out, "clinic_page20_vs_page1_ratio: %.2f (goal <= 1.5)\n", float64(p20)/float64(js))
 	return nil
 }
 

@@ -69,6 +69,25 @@ type clinicQuery struct {
 	counts      bool
 	griZone     int  // 1–5 for GRI zones A–E; 0: all
 	byGRI       bool // sort by GRI instead of the attention order
+	// after and before are the opaque cursors of summaries.List (the
+	// page's "next" and "previous" links); page then only numbers the
+	// page for the reader.
+	after, before string
+}
+
+// maxCursor bounds the length of a cursor parameter.
+const maxCursor = 512
+
+// cursorParams reads the after and before cursors (at most one).
+func cursorParams(q *clinicQuery, after, before string) error {
+	if after != "" && before != "" {
+		return web.BadRequest("before", "give after or before, not both").Say("err_invalid")
+	}
+	if len(after) > maxCursor || len(before) > maxCursor {
+		return web.BadRequest("after", "not a cursor of this list").Say("err_invalid")
+	}
+	q.after, q.before = after, before
+	return nil
 }
 
 // parseGRIZone reads a GRI zone filter: "A"–"E" (either case), or "" or
@@ -164,8 +183,16 @@ func (h *handlers) list(c *echo.Context, q clinicQuery) (clinicList, error) {
 	}
 	now := h.now()
 	sq := summaries.Query{PatientsSQL: visible, PatientsArgs: args, Category: q.category, Search: q.search,
-		Limit: q.limit, Offset: (q.page - 1) * q.limit, Counts: q.counts, Now: now, GRIZone: q.griZone, ByGRI: q.byGRI}
+		Limit: q.limit, Offset: (q.page - 1) * q.limit, Counts: q.counts, Now: now, GRIZone: q.griZone, ByGRI: q.byGRI,
+		After: q.after, Before: q.before}
 	l, err := h.o.Summaries.List(ctx, sq)
+	if errors.Is(err, summaries.ErrCursor) {
+		field := "after"
+		if q.before != "" {
+			field = "before"
+		}
+		return clinicList{}, web.BadRequest(field, "not a cursor of this list (in this order)").Say("err_invalid")
+	}
 	if err != nil {
 		return clinicList{}, err
 	}
@@ -200,6 +227,11 @@ type ClinicJSON struct {
 	Limit int `json:"limit"`
 	// More is true when patients follow this page.
 	More bool `json:"more"`
+	// Next and Prev are opaque cursors of the pages after and before this
+	// one, for ?after= and ?before= ("after" and "before" in a search):
+	// a page found through a cursor costs what the first page costs.
+	Next string `json:"next,omitempty"`
+	Prev string `json:"prev,omitempty"`
 	// Total is the number of patients matching the category and search,
 	// and Counts the number per category (search applied); only with
 	// ?counts=1 (or "counts": true), which costs a pass over every patient.
@@ -269,7 +301,8 @@ func displayName(r summaries.Row) string {
 }
 
 func (h *handlers) clinicJSON(cl clinicList) ClinicJSON {
-	out := ClinicJSON{Page: cl.q.page, Limit: cl.q.limit, More: cl.list.More, Patients: []ClinicPatientJSON{}}
+	out := ClinicJSON{Page: cl.q.page, Limit: cl.q.limit, More: cl.list.More, Next: cl.list.Next, Prev: cl.list.Prev,
+		Patients: []ClinicPatientJSON{}}
 	if cl.list.Counts != nil {
 		total := cl.list.Total
 		out.Total, out.Counts = &total, map[string]int{}
@@ -309,6 +342,9 @@ func (h *handlers) apiClinic(c *echo.Context) error {
 	if err := griParams(&q, c.QueryParam("gri_zone"), c.QueryParam("sort")); err != nil {
 		return err
 	}
+	if err := cursorParams(&q, c.QueryParam("after"), c.QueryParam("before")); err != nil {
+		return err
+	}
 	cl, err := h.list(c, q)
 	if err != nil {
 		return err
@@ -325,6 +361,8 @@ type searchBody struct {
 	Counts   bool   `json:"counts"`
 	GRIZone  string `json:"gri_zone"`
 	Sort     string `json:"sort"`
+	After    string `json:"after"`
+	Before   string `json:"before"`
 }
 
 // parseCounts reads the counts parameter: "1"/"true" or ""/"0"/"false".
@@ -356,6 +394,9 @@ func (h *handlers) apiClinicSearch(c *echo.Context) error {
 	}
 	q.counts = b.Counts
 	if err := griParams(&q, b.GRIZone, b.Sort); err != nil {
+		return err
+	}
+	if err := cursorParams(&q, b.After, b.Before); err != nil {
 		return err
 	}
 	cl, err := h.list(c, q)
@@ -418,7 +459,10 @@ type (
 		Rows        template.HTML
 		Prev        int
 		Next        int
-		PageText    string
+		// PrevCursor and NextCursor are the opaque cursors of the links.
+		PrevCursor string
+		NextCursor string
+		PageText   string
 		// GRIZone ("A"–"E" or "") and Sort ("gri" or "") select the GRI
 		// filter and order; Keep carries them in the page's links.
 		GRIZone string
@@ -464,6 +508,15 @@ func (h *handlers) pageClinic(c *echo.Context) error {
 	if err := griParams(&q, zone, sort); err != nil {
 		return err
 	}
+	after, before := c.QueryParam("after"), c.QueryParam("before")
+	if c.Request().Method == http.MethodPost {
+		after, before = c.FormValue("after"), c.FormValue("before")
+	}
+	if searchError == "" {
+		if err := cursorParams(&q, after, before); err != nil {
+			return err
+		}
+	}
 	cl, err := h.list(c, q)
 	if err != nil {
 		return err
@@ -497,11 +550,14 @@ func (h *handlers) pageClinic(c *echo.Context) error {
 		rowViewOf(l, tl, r, now, zoneOf(r.TimeZone)).write(&rows, tl)
 	}
 	v.Rows = template.HTML(rows.String()) // every value escaped by rowView.write
-	if q.page > 1 {
-		v.Prev = q.page - 1
+	if q.before != "" && !cl.list.Earlier {
+		q.page = 1 // back at the start, whatever the link said
+	}
+	if cl.list.Earlier {
+		v.Prev, v.PrevCursor = max(1, q.page-1), cl.list.Prev
 	}
 	if cl.list.More {
-		v.Next = q.page + 1
+		v.Next, v.NextCursor = q.page+1, cl.list.Next
 	}
 	v.PageText = l.F("clinic_page", q.page)
 	if q.counts {

@@ -198,6 +198,46 @@ func TestClinicList(t *testing.T) {
 		}
 	}
 
+	// The same pages by the opaque cursors, forwards (next) and back
+	// (prev): every patient once, in the list's order.
+	var walked []string
+	path := "/api/v1/clinic?limit=2"
+	var pj ClinicJSON
+	for pages := 0; ; pages++ {
+		pj = ClinicJSON{}
+		e.getJSON(t, path, doc, &pj)
+		for _, p := range pj.Patients {
+			walked = append(walked, p.ID)
+		}
+		if (pj.Prev != "") != (pages > 0) || (pj.Next != "") != pj.More {
+			t.Errorf("page %d by cursor: prev %q, next %q, more %v", pages+1, pj.Prev, pj.Next, pj.More)
+		}
+		if pj.Next == "" || pages > 20 {
+			break
+		}
+		path = "/api/v1/clinic?limit=2&after=" + pj.Next
+	}
+	var wantIDs []string
+	for _, p := range cj.Patients {
+		wantIDs = append(wantIDs, p.ID)
+	}
+	if !slices.Equal(walked, wantIDs) {
+		t.Errorf("pages by cursor: %v, want %v", walked, wantIDs)
+	}
+	back := []string{}
+	for pj.Prev != "" && len(back) < 20 {
+		prev := pj.Prev
+		pj = ClinicJSON{}
+		e.getJSON(t, "/api/v1/clinic?limit=2&before="+prev, doc, &pj)
+		for i := len(pj.Patients) - 1; i >= 0; i-- {
+			back = append(back, pj.Patients[i].ID)
+		}
+	}
+	slices.Reverse(back)
+	if n := len(wantIDs) - len(back); n < 1 || n > 2 || !slices.Equal(back, wantIDs[:len(back)]) {
+		t.Errorf("pages back by cursor: %v, want the list but its last page: %v", back, wantIDs)
+	}
+
 	// Search by name and by fiscal code prefix, in a body: never in the
 	// URL, and never in the service's log.
 	for _, q := range []string{"bian", "anna b", e.people[0].cf[:9], strings.ToLower(e.people[0].cf)} {
@@ -245,6 +285,8 @@ func TestClinicList(t *testing.T) {
 		{"/api/v1/clinic?page=0", doc, http.StatusBadRequest},
 		{"/api/v1/clinic?limit=501", doc, http.StatusBadRequest},
 		{"/api/v1/clinic?counts=yes", doc, http.StatusBadRequest},
+		{"/api/v1/clinic?after=bogus", doc, http.StatusBadRequest},
+		{"/api/v1/clinic?after=x&before=y", doc, http.StatusBadRequest},
 	} {
 		if resp, body := e.do(t, http.MethodGet, tc.path, tc.token, nil); resp.StatusCode != tc.status {
 			t.Errorf("GET %s: %d, want %d: %s", tc.path, resp.StatusCode, tc.status, body)

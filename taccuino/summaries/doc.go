@@ -70,7 +70,11 @@
 // (consent.Store.VisibleSQL) and is checked row by row while the page
 // walks the index patient_summaries_order, so a page costs about the same
 // for 50 patients as for 13,200 (the walk and the checks read indexes
-// only: migration 00041); counts per category, which need a pass
+// only: migration 00041). Pages after the first start from an opaque
+// cursor on the sort keys and the id (List.Next, List.Prev; keyset
+// pagination, migration 00042): the walk starts at the cursor's place in
+// the index, so page 20 costs what page 1 costs, where an OFFSET would
+// read and check every row before it. Counts per category, which need a pass
 // over every patient, are computed only when asked. Every patient has a
 // summary row (MarkStale creates the missing ones), so the list holds
 // them all. [Rows] reads the shown rows in the transaction that logs their

@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"slices"
 	"strings"
 	"time"
 
@@ -43,8 +44,15 @@ type Query struct {
 	// family", "family given" or fiscal code starts with it (case
 	// insensitive); "" keeps all.
 	Search string
-	// Limit and Offset page the list (Limit 0 means 50).
+	// Limit and Offset page the list (Limit 0 means 50). Offset reads
+	// and skips every row before the page: use After and Before instead.
 	Limit, Offset int
+	// After, when not empty, starts the page after the row of this cursor
+	// (List.Next of the page before); Before ends it before the row of
+	// this cursor (List.Prev of the page after). Cursors are opaque; a
+	// page found through one costs what the first page costs, however
+	// deep (keyset pagination). Offset is ignored with either.
+	After, Before string
 	// Counts asks for the number of patients per category (List.Counts
 	// and List.Total), which costs a pass over every patient the caller
 	// sees; without it List reads only as far as the page's last row.
@@ -68,8 +76,12 @@ type List struct {
 	// (highest first), then most recent reading, then id; with ByGRI, by
 	// GRI (highest first), then id.
 	Entries []Entry
-	// More is true when patients follow the page.
-	More bool
+	// More is true when patients follow the page, and Earlier when
+	// patients precede it.
+	More, Earlier bool
+	// Next and Prev are the cursors of the pages after and before this one
+	// (Query.After and Query.Before); empty when there is none.
+	Next, Prev string
 	// Counts is the number of patients per category matching Search, and
 	// Total the number matching Category and Search (with Query.Counts
 	// only; -1 without).
@@ -91,8 +103,9 @@ func likePrefix(s string) string {
 // when some summary's period has ended). The page walks the index
 // patient_summaries_order and checks each summary against the patients'
 // set until it has the page's rows (plus one, for More), so its cost
-// follows the page, not the number of patients; the index and the checks
-// are answered from indexes alone (migration 00041). The ended periods
+// follows the page, not the number of patients nor the page's depth when
+// it starts from a cursor (Query.After, Query.Before); the index and the
+// checks are answered from indexes alone (migrations 00041 and 00042). The ended periods
 // are found through patient_summaries_stale. It reads the sort keys only;
 // the figures of the page's patients are read by Rows, in the transaction
 // that logs their access.
@@ -135,15 +148,52 @@ func (s *Store) List(ctx context.Context, q Query) (List, error) {
 		pageArgs = append(pageArgs, int16(q.Category))
 		pageWhere += fmt.Sprintf(" AND s.category = $%d", len(pageArgs))
 	}
-	pageArgs = append(pageArgs, q.Limit+1, q.Offset)
-	order := `s.category, s.severity DESC, s.last_reading_at DESC NULLS LAST, s.patient_id`
-	if q.ByGRI {
-		order = `s.gri DESC NULLS LAST, s.patient_id` // index patient_summaries_gri
+	var (
+		cur      cursor
+		backward bool
+		err      error
+	)
+	switch {
+	case q.After != "":
+		cur, err = parseCursor(q.After, q.ByGRI)
+	case q.Before != "":
+		cur, err = parseCursor(q.Before, q.ByGRI)
+		backward = true
 	}
-	page := `SELECT s.patient_id, s.category, s.severity, s.flags FROM patient_summaries s` + join + `
+	if err != nil {
+		return List{}, err
+	}
+	keys := attentionKeys // index patient_summaries_order (or _gri_zone_order)
+	if q.ByGRI {
+		keys = griKeys // index patient_summaries_gri
+	}
+	// The attention order's index has no GRI (migration 00042 runs before
+	// the GRI's columns exist on a new database): the GRI is read only for
+	// its own order.
+	griCol := "NULL::float8"
+	if q.ByGRI {
+		griCol = "s.gri"
+	}
+	order, limit := strings.Join(keys, ", "), fmt.Sprintf(" LIMIT %d", q.Limit+1)
+	if backward {
+		order = strings.Join(keys, " DESC, ") + " DESC"
+	}
+	if cur.ID != 0 {
+		pageArg := func(v any) string {
+			pageArgs = append(pageArgs, v)
+			return fmt.Sprintf("$%d", len(pageArgs))
+		}
+		op := " > "
+		if backward {
+			op = " < "
+		}
+		pageWhere += " AND (" + strings.Join(keys, ", ") + ")" + op + cur.row(pageArg)
+	} else if q.Offset > 0 {
+		limit += fmt.Sprintf(" OFFSET %d", q.Offset)
+	}
+	page := `SELECT s.patient_id, s.category, s.severity, s.flags, s.last_reading_at, ` + griCol + ` FROM patient_summaries s` + join + `
 		WHERE ` + seen + ` AND ` + pageWhere + `
-		ORDER BY ` + order +
-		fmt.Sprintf(" LIMIT $%d OFFSET $%d", len(pageArgs)-1, len(pageArgs))
+		ORDER BY ` + order + limit
 	// The ended periods the caller sees: most reads find none at all, so
 	// the batch only reads the earliest end of all (the first entry of
 	// patient_summaries_stale, a statement without parameters planned
@@ -169,16 +219,38 @@ func (s *Store) List(ctx context.Context, q Query) (List, error) {
 		sev   float64
 		flags int32
 		cnt   int
+		last  *time.Time
+		gri   *float64
+		lasts []*time.Time
+		gris  []*float64
 	)
 	rows, _ := br.Query()
-	if _, err := pgx.ForEachRow(rows, []any{&id, &cat, &sev, &flags}, func() error {
+	if _, err := pgx.ForEachRow(rows, []any{&id, &cat, &sev, &flags, &last, &gri}, func() error {
 		out.Entries = append(out.Entries, Entry{PatientID: id, Category: Category(cat), Severity: sev, Flags: Flags(flags)})
+		lasts, gris = append(lasts, last), append(gris, gri)
 		return nil
 	}); err != nil {
 		return List{}, fmt.Errorf("summaries: list: %w", err)
 	}
-	if len(out.Entries) > q.Limit {
-		out.Entries, out.More = out.Entries[:q.Limit], true
+	beyond := len(out.Entries) > q.Limit
+	if beyond {
+		out.Entries, lasts, gris = out.Entries[:q.Limit], lasts[:q.Limit], gris[:q.Limit]
+	}
+	if backward {
+		slices.Reverse(out.Entries)
+		slices.Reverse(lasts)
+		slices.Reverse(gris)
+		out.Earlier, out.More = beyond, true
+	} else {
+		out.More, out.Earlier = beyond, cur.ID != 0 || q.Offset > 0
+	}
+	if n := len(out.Entries); n > 0 {
+		if out.More {
+			out.Next = cursorOf(q.ByGRI, out.Entries[n-1], lasts[n-1], gris[n-1]).String()
+		}
+		if out.Earlier {
+			out.Prev = cursorOf(q.ByGRI, out.Entries[0], lasts[0], gris[0]).String()
+		}
 	}
 	var firstEnd *time.Time
 	if err := br.QueryRow().Scan(&firstEnd); err != nil {

@@ -3,6 +3,7 @@ package summaries
 import (
 	"cmp"
 	"context"
+	"errors"
 	"slices"
 	"strings"
 	"testing"
@@ -135,6 +136,41 @@ func TestListOrder(t *testing.T) {
 		}
 	}
 
+	// The same pages by cursor, forwards (Next) and back (Prev): each row
+	// exactly once, in the order, the ties on every key but the id
+	// included.
+	for _, limit := range []int{1, 2, 3, 5, 50} {
+		got, pages := walk(t, s, Query{Patients: visible, Limit: limit, Now: now})
+		if diff := gocmp.Diff(want, got); diff != "" {
+			t.Errorf("limit %d: pages by cursor (-want +got):\n%s", limit, diff)
+		}
+		back := backwards(t, s, Query{Patients: visible, Limit: limit, Now: now}, pages[len(pages)-1])
+		if diff := gocmp.Diff(want, back); diff != "" {
+			t.Errorf("limit %d: pages back by cursor (-want +got):\n%s", limit, diff)
+		}
+	}
+	// A category's pages by cursor.
+	var wantLow []Entry
+	for _, e := range want {
+		if e.Category == CategoryLow {
+			wantLow = append(wantLow, e)
+		}
+	}
+	if got, _ := walk(t, s, Query{Patients: visible, Category: CategoryLow, Limit: 2, Now: now}); !slices.Equal(got, wantLow) {
+		t.Errorf("low by cursor: %v, want %v", got, wantLow)
+	}
+	// A cursor of the other order, or not a cursor, is refused.
+	first, err := s.List(ctx, Query{Patients: visible, Limit: 2, Now: now})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, q := range []Query{{After: first.Next, ByGRI: true}, {After: "x"}, {Before: "eyJvIjoiYSIsInAiOjB9"}} {
+		q.Patients, q.Now = visible, now
+		if _, err := s.List(ctx, q); !errors.Is(err, ErrCursor) {
+			t.Errorf("List(After %q, Before %q, ByGRI %v) = %v, want ErrCursor", q.After, q.Before, q.ByGRI, err)
+		}
+	}
+
 	// Before the ends of the periods, no summary has ended.
 	l, err := s.List(ctx, Query{Patients: visible, Now: now.Add(-2 * time.Hour)})
 	if err != nil {
@@ -225,6 +261,25 @@ func TestListGRI(t *testing.T) {
 	if want := []int64{ids[1], ids[5], ids[0], ids[2], ids[4], ids[3]}; !slices.Equal(paged, want) {
 		t.Errorf("by GRI in pages: %v, want %v", paged, want)
 	}
+	// By GRI by cursor, forwards and back, with the tie on 35 and the
+	// patient without a GRI; and zone B by cursor.
+	for _, limit := range []int{1, 2, 4} {
+		q := Query{Patients: ids, Now: now, ByGRI: true, Limit: limit}
+		entries, pages := walk(t, s, q)
+		back := backwards(t, s, q, pages[len(pages)-1])
+		for name, es := range map[string][]Entry{"forwards": entries, "back": back} {
+			var got []int64
+			for _, e := range es {
+				got = append(got, e.PatientID)
+			}
+			if want := []int64{ids[1], ids[5], ids[0], ids[2], ids[4], ids[3]}; !slices.Equal(got, want) {
+				t.Errorf("by GRI by cursor, limit %d, %s: %v, want %v", limit, name, got, want)
+			}
+		}
+	}
+	if es, _ := walk(t, s, Query{Patients: ids, Now: now, GRIZone: 2, Limit: 1}); len(es) != 2 || es[0].PatientID != ids[0] || es[1].PatientID != ids[2] {
+		t.Errorf("zone B by cursor: %v, want %d then %d", es, ids[0], ids[2])
+	}
 	// Zone B (two patients) in the attention order: very low first… here
 	// low (category 2) before high (category 6).
 	if g, want := got(Query{GRIZone: 2}), []int64{ids[0], ids[2]}; !slices.Equal(g, want) {
@@ -243,3 +298,50 @@ func TestListGRI(t *testing.T) {
 }
 
 func ptr(v float64) *float64 { return &v }
+
+// walk reads the pages of q from the first by List.Next, checking More,
+// Earlier and the cursors; it returns the entries and the pages.
+func walk(t *testing.T, s *Store, q Query) ([]Entry, []List) {
+	t.Helper()
+	var all []Entry
+	var pages []List
+	for {
+		l, err := s.List(context.Background(), q)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if l.Earlier != (len(pages) > 0) || (l.Prev != "") != l.Earlier || (l.Next != "") != l.More {
+			t.Fatalf("page %d: Earlier %v Prev %q More %v Next %q", len(pages)+1, l.Earlier, l.Prev, l.More, l.Next)
+		}
+		all, pages = append(all, l.Entries...), append(pages, l)
+		if !l.More {
+			return all, pages
+		}
+		if len(pages) > 100 {
+			t.Fatal("paging does not end")
+		}
+		q.After = l.Next
+	}
+}
+
+// backwards reads the pages of q before last by List.Prev, back to the
+// first page; it returns their entries and last's in the list's order.
+func backwards(t *testing.T, s *Store, q Query, last List) []Entry {
+	t.Helper()
+	all := slices.Clone(last.Entries)
+	for l := last; l.Earlier; {
+		q.After, q.Before = "", l.Prev
+		var err error
+		if l, err = s.List(context.Background(), q); err != nil {
+			t.Fatal(err)
+		}
+		if !l.More || len(l.Entries) != q.Limit && l.Earlier {
+			t.Fatalf("page back: More %v, %d entries (limit %d), Earlier %v", l.More, len(l.Entries), q.Limit, l.Earlier)
+		}
+		all = append(slices.Clone(l.Entries), all...)
+		if len(all) > 1000 {
+			t.Fatal("paging back does not end")
+		}
+	}
+	return all
+}
