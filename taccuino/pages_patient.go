@@ -88,6 +88,10 @@ type patientView struct {
 	MinExpiry   string
 	MaxExpiry   string
 	AccessLog   []logView
+	// LogNext is the cursor of the access log's next (older) page, and
+	// LogOlder is true on a page after the first.
+	LogNext  string
+	LogOlder bool
 	// Notifications is the access notifications block (patient, parent,
 	// tutor), nil when not shown.
 	Notifications *notificationsView
@@ -340,10 +344,18 @@ func (s *Server) showPatient(c *echo.Context, p cgmstore.Patient, per period, f 
 		}
 	}
 	if cp.Log {
-		page, err := s.deps.Consent.AccessLog(ctx, a, p.ID, 50, "")
+		// The log's pages by keyset (consent.Store.AccessLog): the link
+		// to the next page carries the cursor of this page's last entry.
+		before := c.QueryParam("log_before")
+		page, err := s.deps.Consent.AccessLog(ctx, a, p.ID, 50, before)
 		if err != nil {
-			return err
+			e := web.AsError(err)
+			if e.Status == http.StatusUnprocessableEntity {
+				e.Field = "log_before"
+			}
+			return e
 		}
+		pv.LogNext, pv.LogOlder = page.Next, before != ""
 		for _, e := range page.Entries {
 			pv.AccessLog = append(pv.AccessLog, logViewOf(e, loc, l))
 		}
