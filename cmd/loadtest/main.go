@@ -1,45 +1,52 @@
-// Command loadtest measures how much load the main read paths of fsecgm hold
-// on this machine, against a trivial endpoint measured in the same run:
+// Command loadtest measures the main read paths of fsecgm as a person
+// feels them and as the database must serve them, in one run of about two
+// minutes, and prints:
 //
-//	read_path_vs_trivial_ratio: X   highest rate held by the slowest main read path ÷ the trivial endpoint's (goal ≥ 0.25)
+//	read_path_cpu_vs_readyz_ratio: X   the largest, over the read paths, of the CPU per request of the service and
+//	                                   PostgreSQL ÷ that of GET /readyz (a ping and one query: the cheapest
+//	                                   request that reaches the database), medians of interleaved steps (goal ≤ 4)
+//	p99_at_10x_peak_ms: X              the largest p99 latency of a read path at ten times the region's expected
+//	                                   peak, all of it on that path alone (goal < 200 ms)
+//
+// The peak is estimated from the population and how it reads (flags
+// -region-patients 13,200, -views-per-day 4, -requests-per-view 3,
+// -peak-hour-share 0.12, -clinician-share 0.25): 13,200 × 4 × 3 × 0.12 ×
+// 1.25 / 3600 = 6.6 read requests a second; the run prints the estimate.
 //
 // It builds the fsecgm binary, starts a private PostgreSQL (pgserver) in a
-// temporary directory, loads -patients simulated patients (default 13,200)
-// with -days (14) of 15-minute readings through the ingestion path
-// (cgmstore.Ingest, one batch per patient: 17.7 million readings), gives a
-// diabetology centre a care relationship with each patient, each patient's
-// third-party consent, and (when the service has them) the CGM summaries
-// and their FHIR resources; then it starts "fsecgm serve --dev" as a child
-// process and ramps the rate on each path with vegeta (as a library): each
-// step lasts -step (6 s), the rate doubles while the step holds, then
-// bisects -refine times between the last rate held and the first that was
-// not. A step holds when every answer is a success (2xx, no transport
-// error), the p99 latency is under -p99 (200 ms) and the answers kept up
-// with the rate (throughput ≥ 95 % of it).
+// temporary directory, loads -patients simulated patients (default 1,000:
+// the CPU of a read does not depend on their number, which only lengthens
+// the load; the clinic view's 20 pages of 50 need 1,000) with -days (14)
+// of 15-minute readings through the ingestion path (cgmstore.Ingest, one
+// batch per patient), gives a diabetology centre a care relationship with
+// each patient, each patient's third-party consent, the CGM summaries and
+// their FHIR resources; then it starts "fsecgm serve --dev" as a child
+// process and sends requests with vegeta (as a library) at fixed rates.
+// The CPU of the service and of PostgreSQL (postmaster and backends) is
+// read from Linux's /proc around each step, less their background
+// measured without requests (-idle).
 //
-// The paths: /healthz (the trivial endpoint: no database), a patient's
-// latest glucose and glucometrics of the last 14 days (GET
-// /api/v1/patients/{id}/glucose/latest and /glucometrics, as the
-// diabetologist: token, consent check and access-log entry included), the
-// FHIR Observation search (GET /fhir/Observation?patient=..., as the
-// regional EHR's service account) and the clinic view (GET
-// /api/v1/clinic) when the service serves them. Patients rotate over all
-// 13,200. The ratio line takes the slowest of the read paths. /readyz (a
-// ping and one query on the pool: no token, no transaction, no access
-// log) is measured too, as a reference for what any request that reaches
-// PostgreSQL costs here; its ratio is printed but is not a read path's.
+// The paths: /readyz (the reference), a patient's latest glucose and
+// glucometrics of the last 14 days (GET /api/v1/patients/{id}/glucose/latest
+// and /glucometrics, as the diabetologist: token, consent check and
+// access-log entry included), the FHIR Observation search (GET
+// /fhir/Observation?patient=..., as the regional EHR's service account)
+// and the clinic view (GET /api/v1/clinic, its first 20 pages by their
+// cursors: one access-log entry per patient listed). Patients rotate over
+// all of them.
 //
-// Each step also charges the CPU time spent meanwhile by the service, by
-// PostgreSQL (postmaster and backends, from Linux's /proc) and by the
-// generator itself to its requests: "CPU per request: service S ms,
-// PostgreSQL P ms, generator G ms". Two cores held at rate R spend 2/R
-// seconds per request, so these figures say where each path's rate goes.
+// With -ramp it measures as before issue 20 instead: the rate of each path
+// doubles from -start-rate while a step of -step holds (every answer a
+// success, p99 under -p99, throughput ≥ 95 % of the rate), then bisects
+// -refine times, and prints read_path_vs_trivial_ratio (the slowest read
+// path's highest rate held ÷ /healthz's) with the CPU per request of each
+// side, the generator's included.
 //
 // The generator runs on the same machine as the service and PostgreSQL:
-// the figures are this machine's, the trivial endpoint's included.
+// the figures are this machine's.
 //
 //	go run ./cmd/loadtest
-//	go run ./cmd/loadtest -patients 2000 -step 4s   # quicker, smaller
+//	go run ./cmd/loadtest -patients 13200 -ramp   # the regional ramp (about 15 minutes)
 package main
 
 import (
@@ -77,6 +84,15 @@ type config struct {
 	noSync         bool
 	reuse          string
 	metricsAddr    string
+	// ramp selects the older measure: the highest rate each path holds.
+	ramp bool
+	// The fixed-rate measure: the background's idle time, the CPU steps'
+	// rate, length and rounds, and the region's peak.
+	idle      time.Duration
+	cpuRate   int
+	cpuStep   time.Duration
+	cpuRounds int
+	peak      peak
 }
 
 func main() {
@@ -93,9 +109,19 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	fs := flag.NewFlagSet("loadtest", flag.ContinueOnError)
 	fs.SetOutput(stderr)
 	var c config
-	fs.IntVar(&c.patients, "patients", 13200, "simulated patients")
+	fs.IntVar(&c.patients, "patients", 1000, "simulated patients (the region has 13,200: the CPU of a read does not depend on their number, which only lengthens the load)")
 	fs.IntVar(&c.days, "days", 14, "days of 15-minute readings per patient")
-	fs.DurationVar(&c.step, "step", 6*time.Second, "duration of each rate step")
+	fs.DurationVar(&c.step, "step", 6*time.Second, "duration of each rate step (and of each path's step at 10× the peak)")
+	fs.BoolVar(&c.ramp, "ramp", false, "ramp the rate of each path to the highest it holds (read_path_vs_trivial_ratio) instead of the fixed-rate measure")
+	fs.DurationVar(&c.idle, "idle", 3*time.Second, "time without requests that measures the background CPU")
+	fs.IntVar(&c.cpuRate, "cpu-rate", 100, "rate of the CPU steps, requests per second")
+	fs.DurationVar(&c.cpuStep, "cpu-step", 3*time.Second, "duration of each CPU step")
+	fs.IntVar(&c.cpuRounds, "cpu-rounds", 3, "CPU steps per path (the median is kept)")
+	fs.IntVar(&c.peak.patients, "region-patients", 13200, "the region's CGM patients (Tuscany)")
+	fs.Float64Var(&c.peak.viewsPerDay, "views-per-day", 4, "a patient's views of the taccuino a day")
+	fs.Float64Var(&c.peak.requestsPerView, "requests-per-view", 3, "read requests of a view")
+	fs.Float64Var(&c.peak.peakHourShare, "peak-hour-share", 0.12, "share of a day's views in the busiest hour")
+	fs.Float64Var(&c.peak.clinicianShare, "clinician-share", 0.25, "clinicians' and record systems' reads, as a share of the patients'")
 	fs.DurationVar(&c.p99, "p99", 200*time.Millisecond, "p99 latency bound of a step that holds")
 	fs.IntVar(&c.startRate, "start-rate", 50, "first rate of each ramp, requests per second")
 	fs.IntVar(&c.maxRate, "max-rate", 100000, "highest rate tried")
@@ -184,6 +210,11 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	}
 	defer svc.Stop(30 * time.Second)
 
+	if strings.Contains(c.only, "clinic") {
+		if err := d.clinicCursors(ctx, svc.URL); err != nil {
+			return err
+		}
+	}
 	var paths []path
 	for _, p := range d.paths(svc.URL) {
 		if !strings.Contains(c.only, p.key) {
@@ -194,6 +225,10 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 			continue
 		}
 		paths = append(paths, p)
+	}
+	if !c.ramp {
+		logf(stderr, "measuring %d paths at fixed rates", len(paths))
+		return measureFixed(ctx, paths, newProcs(svc.Pid(), filepath.Join(dir, "pg")), c, stdout, stderr)
 	}
 	fmt.Fprintf(stdout, "# steps of %s, the paths interleaved; a step holds with no error, p99 < %s and the rate kept\n", c.step, c.p99)
 	logf(stderr, "ramping %d paths", len(paths))

@@ -78,9 +78,13 @@ func (d *data) paths(base string) []path {
 				t.Method, t.URL, t.Header = "GET", base+"/fhir/Observation?patient=Patient/"+patient(i*7919), service
 			},
 			probe: probe("GET", base+"/fhir/Observation?patient=Patient/"+patient(0), service)},
-		{key: "clinic", name: "clinic view (GET /api/v1/clinic)",
+		{key: "clinic", name: "clinic view, pages 1 to 20 by their cursors (GET /api/v1/clinic?after=...)",
 			target: func(i uint64, t *vegeta.Target) {
-				t.Method, t.URL, t.Header = "GET", fmt.Sprintf("%s/api/v1/clinic?page=%d", base, 1+i%20), clinician
+				u := base + "/api/v1/clinic"
+				if len(d.clinicPages) > 0 {
+					u = base + d.clinicPages[i%uint64(len(d.clinicPages))]
+				}
+				t.Method, t.URL, t.Header = "GET", u, clinician
 			},
 			probe: probe("GET", base+"/api/v1/clinic", clinician)},
 	}
@@ -98,6 +102,10 @@ type step struct {
 	// not be read).
 	cpu   perRequest
 	cpuOK bool
+	// requests is the number of requests sent, and elapsed the time from
+	// the first CPU reading to the last.
+	requests uint64
+	elapsed  time.Duration
 }
 
 // holds reports whether the step held at bound.
@@ -139,7 +147,7 @@ func (r result) String() string {
 // attack runs one step at rate, charging the CPU that pr's processes
 // spend meanwhile to its requests.
 func attack(ctx context.Context, p path, pr procs, rate int, d time.Duration) step {
-	before := pr.read()
+	before, t0 := pr.read(), time.Now()
 	var n atomic.Uint64
 	targeter := func(t *vegeta.Target) error {
 		p.target(n.Add(1)-1, t)
@@ -153,6 +161,7 @@ func attack(ctx context.Context, p path, pr procs, rate int, d time.Duration) st
 		m.Close()
 		s := step{rate: rate, p99: m.Latencies.P99, success: m.Success, throughput: m.Throughput, codes: m.StatusCodes, errors: m.Errors}
 		s.cpu, s.cpuOK = per(before, pr.read(), m.Requests)
+		s.requests, s.elapsed = m.Requests, time.Since(t0)
 		return s
 	}
 	for {

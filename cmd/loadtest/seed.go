@@ -4,10 +4,13 @@ import (
 	"context"
 	"crypto/rand"
 	"encoding/hex"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
 	"math"
+	"net/http"
+	"net/url"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -15,6 +18,7 @@ import (
 	"fsecgm/cgm"
 	"fsecgm/cgm/cgmstore"
 	"fsecgm/cgm/codicefiscale"
+	"fsecgm/cmd/internal/runsvc"
 	"fsecgm/taccuino/auth"
 
 	"github.com/jackc/pgx/v5/pgxpool"
@@ -39,6 +43,36 @@ type data struct {
 
 	clinician string // diabetologist's token
 	service   string // record system's token (FHIR)
+	// clinicPages are the paths of the first 20 pages of the clinic view,
+	// each found by the next cursor of the one before (clinicCursors).
+	clinicPages []string
+}
+
+// clinicCursors walks the clinic view of the diabetologist from its first
+// page by the next cursors, up to 20 pages, and keeps their paths.
+func (d *data) clinicCursors(ctx context.Context, base string) error {
+	d.clinicPages = []string{"/api/v1/clinic"}
+	for len(d.clinicPages) < 20 {
+		req, _ := http.NewRequestWithContext(ctx, http.MethodGet, base+d.clinicPages[len(d.clinicPages)-1], nil)
+		req.Header.Set("Authorization", "Bearer "+d.clinician)
+		res, err := runsvc.Client(30 * time.Second).Do(req)
+		if err != nil {
+			return fmt.Errorf("clinic pages: %w", err)
+		}
+		var page struct {
+			Next string `json:"next"`
+		}
+		err = json.NewDecoder(res.Body).Decode(&page)
+		res.Body.Close()
+		if err != nil || res.StatusCode != http.StatusOK {
+			return fmt.Errorf("clinic pages: GET %s: %d %v", d.clinicPages[len(d.clinicPages)-1], res.StatusCode, err)
+		}
+		if page.Next == "" {
+			break
+		}
+		d.clinicPages = append(d.clinicPages, "/api/v1/clinic?after="+url.QueryEscape(page.Next))
+	}
+	return nil
 }
 
 // fiscalCode returns the i-th (up to 26,000) of a family of valid codes.

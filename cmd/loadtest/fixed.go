@@ -1,0 +1,139 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"slices"
+	"time"
+)
+
+// peak is the region's expected peak of read requests, estimated from the
+// population and how it reads (the flags -region-patients, -views-per-day,
+// -requests-per-view, -peak-hour-share and -clinician-share).
+type peak struct {
+	patients        int
+	viewsPerDay     float64 // a patient's (or a delegate's) views of the taccuino a day
+	requestsPerView float64 // read requests of one view (page, latest glucose, glucometrics)
+	peakHourShare   float64 // share of a day's views in its busiest hour
+	clinicianShare  float64 // clinicians' and record systems' reads, as a share of the patients'
+}
+
+// perSecond is the peak's read requests per second.
+func (p peak) perSecond() float64 {
+	return float64(p.patients) * p.viewsPerDay * p.requestsPerView * p.peakHourShare * (1 + p.clinicianShare) / 3600
+}
+
+func (p peak) String() string {
+	return fmt.Sprintf("%d patients × %.0f views a day × %.0f read requests a view, %.0f %% of a day's views in the busiest hour, "+
+		"clinicians' and record systems' reads +%.0f %%: %.1f req/s", p.patients, p.viewsPerDay, p.requestsPerView,
+		100*p.peakHourShare, 100*p.clinicianShare, p.perSecond())
+}
+
+// cpuOf is the CPU that the service and PostgreSQL spent per request of a
+// step, less their background (what they spend without requests, such as
+// the service's jobs and PostgreSQL's checkpointer and autovacuum).
+func cpuOf(s step, background float64) (time.Duration, bool) {
+	if !s.cpuOK || s.requests == 0 {
+		return 0, false
+	}
+	spent := float64(s.cpu.service+s.cpu.postgres)*float64(s.requests) - background*s.elapsed.Seconds()
+	return time.Duration(max(0, spent) / float64(s.requests)), true
+}
+
+// measureFixed measures each path at fixed rates: its CPU per request
+// (service + PostgreSQL, at -cpu-rate) against /readyz's, and its p99
+// latency at ten times the region's peak, each path alone (all of the
+// peak's requests on that path: the harder case). It prints the lines
+// read_path_cpu_vs_readyz_ratio and p99_at_10x_peak_ms.
+func measureFixed(ctx context.Context, all []path, pr procs, c config, out, log io.Writer) error {
+	var paths []path
+	for _, p := range all {
+		if p.key != "trivial" { // /healthz reaches no database: not the reference here
+			paths = append(paths, p)
+		}
+	}
+	for _, p := range paths {
+		attack(ctx, p, pr, c.startRate, 2*time.Second) // warm-up: connections, caches
+	}
+	// The background: CPU spent without requests.
+	time.Sleep(time.Second)
+	b0, t0 := pr.read(), time.Now()
+	time.Sleep(c.idle)
+	b1 := pr.read()
+	background := float64((b1.service-b0.service)+(b1.postgres-b0.postgres)) / time.Since(t0).Seconds()
+	fmt.Fprintf(out, "# background (no requests): service + PostgreSQL %.1f ms of CPU a second, subtracted below\n", background/1e6)
+
+	// CPU per request, the paths interleaved -cpu-rounds times (the
+	// machine is shared: a change of its load weighs alike on all).
+	cpu := make([][]time.Duration, len(paths))
+	for round := range c.cpuRounds {
+		for i, p := range paths {
+			time.Sleep(500 * time.Millisecond) // let the previous step drain
+			s := attack(ctx, p, pr, c.cpuRate, c.cpuStep)
+			d, ok := cpuOf(s, background)
+			if !ok {
+				return fmt.Errorf("%s: the CPU of the service and PostgreSQL could not be read (/proc)", p.name)
+			}
+			if s.success < 1 {
+				return fmt.Errorf("%s at %d req/s: %s", p.name, c.cpuRate, s)
+			}
+			logf(log, "  cpu round %d %s: %.3f ms per request (%s)", round+1, p.key, float64(d)/1e6, s)
+			cpu[i] = append(cpu[i], d)
+		}
+	}
+	readyz := -1
+	for i, p := range paths {
+		if p.key == "readyz" {
+			readyz = i
+		}
+	}
+	if readyz < 0 {
+		return fmt.Errorf("the ratio needs /readyz measured (-paths readyz,...)")
+	}
+	ref := median(cpu[readyz])
+	fmt.Fprintf(out, "cpu_per_request_ms %s: %.3f (service + PostgreSQL, median of %d steps of %s at %d req/s)\n",
+		paths[readyz].key, float64(ref)/1e6, c.cpuRounds, c.cpuStep, c.cpuRate)
+	worst, worstName := 0.0, ""
+	for i, p := range paths {
+		if p.reference {
+			continue
+		}
+		m := median(cpu[i])
+		r := float64(m) / float64(ref)
+		fmt.Fprintf(out, "cpu_per_request_ms %s: %.3f (%.2f × readyz) — %s\n", p.key, float64(m)/1e6, r, p.name)
+		if r > worst {
+			worst, worstName = r, p.key
+		}
+	}
+
+	// p99 at ten times the peak.
+	rate := int(10*c.peak.perSecond() + 0.5)
+	fmt.Fprintf(out, "# region's expected peak: %s; 10× = %d req/s, on each path alone for %s\n", c.peak, rate, c.step)
+	worstP99, worstP99Name := time.Duration(0), ""
+	failed := false
+	for _, p := range paths {
+		time.Sleep(500 * time.Millisecond)
+		s := attack(ctx, p, pr, rate, c.step)
+		fmt.Fprintf(out, "p99_at_10x_peak_ms %s: %.1f (success %.2f %%, throughput %.1f/s)\n", p.key, float64(s.p99)/1e6, 100*s.success, s.throughput)
+		if s.success < 1 {
+			failed = true
+		}
+		if !p.reference && s.p99 > worstP99 {
+			worstP99, worstP99Name = s.p99, p.key
+		}
+	}
+	fmt.Fprintf(out, "read_path_cpu_vs_readyz_ratio: %.2f (%s; goal <= 4)\n", worst, worstName)
+	fmt.Fprintf(out, "p99_at_10x_peak_ms: %.1f (%s; goal < %d)\n", float64(worstP99)/1e6, worstP99Name, c.p99.Milliseconds())
+	if failed {
+		fmt.Fprintln(out, "# some requests at 10× the peak failed: see the lines above")
+	}
+	return ctx.Err()
+}
+
+// median returns the median of ds (the upper one of an even count).
+func median(ds []time.Duration) time.Duration {
+	s := slices.Clone(ds)
+	slices.Sort(s)
+	return s[len(s)/2]
+}
