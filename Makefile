@@ -57,7 +57,7 @@ bench-sync: ## one replica syncing 2,000 simulated connections of each source (L
 bench-clinic: ## clinic list vs count(*) and summary upkeep per patient, 13,200 patients x 90 days (about 10 min, 9 GB temporary)
 	$(GO) run ./cmd/benchclinic
 
-bench-scale: ## 1,000, 2,000 and 4,000 patients x 90 days through Ingest: each cost's growth, and the table for 500,000 patients (about 10 min)
+bench-scale: ## 1,000, 2,000 and 4,000 patients x 60 days through Ingest: each cost's growth, and the table for 500,000 patients (about 10 min)
 	$(GO) run ./cmd/benchscale
 
 vulncheck: ## govulncheck against the Go vulnerability database built offline from the module proxy (accepted: scripts/vulncheck/accepted.txt)

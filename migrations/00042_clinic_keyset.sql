@@ -5,9 +5,9 @@
 -- skipped by an OFFSET clause still have to be computed inside the
 -- server", PostgreSQL 15 documentation, section 7.6), so that page 20
 -- costs what page 1 costs. A page starts with a row comparison
--- (key columns) > (the previous page's last key) (section 9.24.5), which a
--- B-tree answers as the start of its range only when every key column is sorted the same
--- way; the list's documented order mixes directions (category ascending,
+-- (key columns) > (the previous page's last key) (section 9.24.5), which
+-- a B-tree answers as the start of its range only when every key column
+-- is sorted the same way; the list's documented order mixes directions (category ascending,
 -- severity and the last reading descending, the patient ascending), so
 -- the indexes below hold the descending keys negated:
 --

@@ -9,7 +9,7 @@
 //	a table for -target patients (default 500,000): CPU cores, disk a year, PostgreSQL size, replicas
 //
 // At each size (default 1,000, 2,000 and 4,000 patients: the patients are
-// added to the ones before) the new patients get -days (90) of 15-minute
+// added to the ones before) the new patients get -days (60) of 15-minute
 // historic readings through the real ingestion path (cgmstore.Ingest, one
 // batch per patient, -workers at a time), a diabetology centre's care and
 // their third-party consent; the summaries are built by summaries.Updater;
@@ -95,7 +95,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	fs.SetOutput(stderr)
 	var c config
 	sizes := fs.String("sizes", "1000,2000,4000", "the three population sizes, increasing")
-	fs.IntVar(&c.days, "days", 90, "days of 15-minute readings per patient")
+	fs.IntVar(&c.days, "days", 60, "days of 15-minute readings per patient (the last 30 plain, the rest compacted)")
 	fs.IntVar(&c.workers, "workers", runtime.NumCPU(), "ingestion batches and updaters at a time")
 	fs.IntVar(&c.reps, "reps", 7, "repetitions of each timed list")
 	fs.StringVar(&c.url, "database-url", "", "server to run on (a database is created there and dropped); default: a private server in a temporary directory")
@@ -166,6 +166,9 @@ type measure struct {
 	database, plain, compact, other int64
 	plainRows, compactRows          int64
 	compacted                       int64
+	// plainFresh is the plain table's bytes per reading right after the
+	// first size's load (no free space left by compaction yet).
+	plainFresh float64
 }
 
 // cpuClock reads the CPU of this process and of PostgreSQL.
@@ -273,6 +276,17 @@ func bench(ctx context.Context, pool *pgxpool.Pool, c config, out, log io.Writer
 		}
 		m.ingestPerReading = (clock.now() - cpu) / time.Duration(n)
 		ids = append(ids, newIDs...)
+		if round == 0 {
+			if _, err := pool.Exec(ctx, "VACUUM ANALYZE readings"); err != nil {
+				return err
+			}
+			if err := sizesOf(ctx, pool, &m); err != nil {
+				return err
+			}
+			m.plainFresh = float64(m.plain) / float64(max(1, m.plainRows))
+		} else {
+			m.plainFresh = ms[0].plainFresh
+		}
 		logf(log, "  %d readings ingested; building the new summaries", n)
 		if err := updateAll(ctx, updater, c.workers); err != nil {
 			return err
@@ -305,7 +319,7 @@ func bench(ctx context.Context, pool *pgxpool.Pool, c config, out, log io.Writer
 		if _, err := pool.Exec(ctx, "VACUUM ANALYZE"); err != nil {
 			return err
 		}
-		if err := views(ctx, pool, cons, doctor, c.reps, &m); err != nil {
+		if err := views(ctx, pool, cons, updater, doctor, c.reps, &m); err != nil {
 			return err
 		}
 		if err := sizesOf(ctx, pool, &m); err != nil {
@@ -434,12 +448,23 @@ func updateAll(ctx context.Context, u *summaries.Updater, workers int) error {
 // views times the diabetologist's clinic pages 1 and 20 (List, then the
 // page's rows in the transaction that logs their access) and the
 // population view (the list with the count of every category).
-func views(ctx context.Context, pool *pgxpool.Pool, cons *consent.Store, doctor consent.Actor, reps int, m *measure) error {
+func views(ctx context.Context, pool *pgxpool.Pool, cons *consent.Store, updater *summaries.Updater, doctor consent.Actor, reps int, m *measure) error {
 	visible, args, ok := cons.VisibleSQL(doctor)
 	if !ok {
 		return errors.New("the diabetologist sees no list")
 	}
 	ss := summaries.NewStore(pool)
+	// The periods that ended (at the patients' local midnight) are
+	// refreshed first, as the clinic view does with the ones it finds
+	// (summaries.List's Stale) and the updater does every night: else
+	// every list after midnight would read all of them.
+	l, err := ss.List(ctx, summaries.Query{PatientsSQL: visible, PatientsArgs: args, Limit: 1, Now: time.Now()})
+	if err != nil {
+		return err
+	}
+	if _, err := updater.Refresh(ctx, l.Stale); err != nil {
+		return err
+	}
 	page := func(after string, counts bool) (summaries.List, error) {
 		now := time.Now()
 		l, err := ss.List(ctx, summaries.Query{PatientsSQL: visible, PatientsArgs: args, Limit: 50, After: after, Counts: counts, Now: now})
@@ -572,12 +597,15 @@ func extrapolate(out io.Writer, ms []measure, c config) {
 	reads := c.readsPerSecond * float64(c.target) / 1000
 	readCores := reads * c.readCPUms / 1000
 	total := ingestCores + compactCores + upkeepCores + readCores
-	plainB := float64(last.plain) / float64(max(1, last.plainRows))
+	plainB := last.plainFresh
 	compactB := float64(last.compact) / float64(max(1, last.compactRows))
 	restPerPatient := float64(last.database-last.plain-last.compact) / float64(last.patients)
 	readingsYear := float64(c.target) * perDay * 365
 	diskYear := readingsYear * compactB
-	hot := float64(c.target) * perDay * 31 * plainB
+	// Plain rows: the last 30 days, in monthly partitions whose older one
+	// keeps the space of the rows compacted out of it until it is empty
+	// (VACUUM then truncates it): up to two months of plain space.
+	hot := float64(c.target) * perDay * 62 * plainB
 	rest := restPerPatient * float64(c.target)
 	size := func(years float64) float64 { return hot + rest + years*diskYear }
 	nodes := func(cores float64) int { return int(math.Ceil(cores / float64(c.coresPerNode))) }
@@ -588,7 +616,8 @@ func extrapolate(out io.Writer, ms []measure, c config) {
 		c.target, c.readingMinutes, perDay, readingsPerSecond, syncsPerSecond, reads, last.patients)
 	fmt.Fprintf(out, "# CPU: syncs %.2f cores (%.3f ms each, the ingestion; the LibreLinkUp fetch is make bench-sync's), compression %.2f, summary upkeep %.2f, reads %.2f (%.1f ms each, -read-cpu-ms)\n",
 		ingestCores, msf(last.syncPer), compactCores, upkeepCores, readCores, c.readCPUms)
-	fmt.Fprintf(out, "# bytes: plain %.1f B/reading (the last 31 days), compressed %.2f B/reading (older; measured on 15-minute readings), the rest %.0f kB per patient\n",
+	fmt.Fprintf(out, "# bytes: plain %.1f B/reading (two monthly partitions of plain rows: the last 30 days and the space compaction frees in the month before; heap and index as first loaded), "+
+		"compressed %.2f B/reading (older; measured on 15-minute readings), the rest %.0f kB per patient\n",
 		plainB, compactB, restPerPatient/1e3)
 	fmt.Fprintf(out, "| patients | CPU cores (busy, peak; ×2 to provision) | disk a year (compressed readings) | PostgreSQL size after 1 year / 5 years | replicas |\n")
 	fmt.Fprintf(out, "| ---: | ---: | ---: | ---: | --- |\n")

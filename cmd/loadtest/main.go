@@ -12,6 +12,9 @@
 // -region-patients 13,200, -views-per-day 4, -requests-per-view 3,
 // -peak-hour-share 0.12, -clinician-share 0.25): 13,200 × 4 × 3 × 0.12 ×
 // 1.25 / 3600 = 6.6 read requests a second; the run prints the estimate.
+// Each path is sent ten times that rate alone in -cpu-rounds steps of
+// -cpu-step, the paths interleaved; the CPU per request is measured at
+// that rate, the operating point the goal names.
 //
 // It builds the fsecgm binary, starts a private PostgreSQL (pgserver) in a
 // temporary directory, loads -patients simulated patients (default 1,000:
@@ -86,10 +89,9 @@ type config struct {
 	metricsAddr    string
 	// ramp selects the older measure: the highest rate each path holds.
 	ramp bool
-	// The fixed-rate measure: the background's idle time, the CPU steps'
-	// rate, length and rounds, and the region's peak.
+	// The fixed-rate measure: the background's idle time, the steps'
+	// length and rounds, and the region's peak.
 	idle      time.Duration
-	cpuRate   int
 	cpuStep   time.Duration
 	cpuRounds int
 	peak      peak
@@ -111,12 +113,11 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	var c config
 	fs.IntVar(&c.patients, "patients", 1000, "simulated patients (the region has 13,200: the CPU of a read does not depend on their number, which only lengthens the load)")
 	fs.IntVar(&c.days, "days", 14, "days of 15-minute readings per patient")
-	fs.DurationVar(&c.step, "step", 6*time.Second, "duration of each rate step (and of each path's step at 10× the peak)")
+	fs.DurationVar(&c.step, "step", 6*time.Second, "duration of each rate step (-ramp)")
 	fs.BoolVar(&c.ramp, "ramp", false, "ramp the rate of each path to the highest it holds (read_path_vs_trivial_ratio) instead of the fixed-rate measure")
 	fs.DurationVar(&c.idle, "idle", 3*time.Second, "time without requests that measures the background CPU")
-	fs.IntVar(&c.cpuRate, "cpu-rate", 100, "rate of the CPU steps, requests per second")
-	fs.DurationVar(&c.cpuStep, "cpu-step", 3*time.Second, "duration of each CPU step")
-	fs.IntVar(&c.cpuRounds, "cpu-rounds", 3, "CPU steps per path (the median is kept)")
+	fs.DurationVar(&c.cpuStep, "cpu-step", 4*time.Second, "duration of each step at ten times the peak")
+	fs.IntVar(&c.cpuRounds, "cpu-rounds", 3, "steps per path at ten times the peak (the median CPU is kept)")
 	fs.IntVar(&c.peak.patients, "region-patients", 13200, "the region's CGM patients (Tuscany)")
 	fs.Float64Var(&c.peak.viewsPerDay, "views-per-day", 4, "a patient's views of the taccuino a day")
 	fs.Float64Var(&c.peak.requestsPerView, "requests-per-view", 3, "read requests of a view")
