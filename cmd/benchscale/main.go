@@ -37,7 +37,6 @@
 package main
 
 import (
-	"bytes"
 	"context"
 	"crypto/rand"
 	"encoding/hex"
@@ -47,19 +46,18 @@ import (
 	"io"
 	"math"
 	"os"
-	"path/filepath"
 	"runtime"
 	"slices"
 	"strconv"
 	"strings"
 	"sync"
 	"sync/atomic"
-	"syscall"
 	"time"
 
 	"fsecgm/cgm"
 	"fsecgm/cgm/cgmstore"
 	"fsecgm/cgm/codicefiscale"
+	"fsecgm/cmd/internal/proccpu"
 	"fsecgm/cmd/internal/scratchdb"
 	"fsecgm/migrations"
 	"fsecgm/taccuino/auth"
@@ -171,58 +169,13 @@ type measure struct {
 	plainFresh float64
 }
 
-// cpuClock reads the CPU of this process and of PostgreSQL.
+// cpuClock reads the CPU of this process and of PostgreSQL
+// (cmd/internal/proccpu).
 type cpuClock struct{ postmaster int }
 
 func (c cpuClock) now() time.Duration {
-	var ru syscall.Rusage
-	_ = syscall.Getrusage(syscall.RUSAGE_SELF, &ru)
-	t := time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
-	if c.postmaster == 0 {
-		return t
-	}
-	f, ok := statFields(c.postmaster)
-	if !ok {
-		return t
-	}
-	t += ticks(f, 14, 15, 16, 17)
-	dirs, _ := os.ReadDir("/proc")
-	want := []byte(strconv.Itoa(c.postmaster))
-	for _, d := range dirs {
-		pid, err := strconv.Atoi(d.Name())
-		if err != nil || pid == c.postmaster {
-			continue
-		}
-		if f, ok := statFields(pid); ok && bytes.Equal(f[1], want) {
-			t += ticks(f, 14, 15)
-		}
-	}
-	return t
-}
-
-// statFields returns the fields of /proc/<pid>/stat after the command name.
-func statFields(pid int) ([][]byte, bool) {
-	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
-	if err != nil {
-		return nil, false
-	}
-	i := bytes.LastIndexByte(b, ')')
-	if i < 0 {
-		return nil, false
-	}
-	f := bytes.Fields(b[i+1:])
-	return f, len(f) >= 15
-}
-
-// ticks sums stat fields by their numbers in proc(5) (14 utime, 15 stime,
-// 16 cutime, 17 cstime), in USER_HZ (100).
-func ticks(f [][]byte, fields ...int) time.Duration {
-	var t int64
-	for _, n := range fields {
-		v, _ := strconv.ParseInt(string(f[n-3]), 10, 64)
-		t += v
-	}
-	return time.Duration(t) * time.Second / 100
+	pg, _ := proccpu.Postgres(c.postmaster)
+	return proccpu.Self() + pg
 }
 
 func bench(ctx context.Context, pool *pgxpool.Pool, c config, out, log io.Writer) error {
@@ -235,11 +188,7 @@ func bench(ctx context.Context, pool *pgxpool.Pool, c config, out, log io.Writer
 	if err := pool.QueryRow(ctx, "SELECT current_setting('server_version'), current_setting('data_directory')").Scan(&version, &dataDir); err != nil {
 		return err
 	}
-	clock := cpuClock{}
-	if b, err := os.ReadFile(filepath.Join(dataDir, "postmaster.pid")); err == nil {
-		line, _, _ := bytes.Cut(b, []byte("\n"))
-		clock.postmaster, _ = strconv.Atoi(string(bytes.TrimSpace(line)))
-	}
+	clock := cpuClock{postmaster: proccpu.Postmaster(dataDir)}
 	if clock.postmaster == 0 {
 		return errors.New("PostgreSQL's postmaster not found (run on a private server, or on a server of this machine)")
 	}

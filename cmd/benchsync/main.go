@@ -52,12 +52,12 @@ import (
 	"strconv"
 	"strings"
 	"sync"
-	"syscall"
 	"time"
 
 	"fsecgm/cgm"
 	"fsecgm/cgm/cgmstore"
 	"fsecgm/cgm/codicefiscale"
+	"fsecgm/cmd/internal/proccpu"
 	"fsecgm/connectors/connsync"
 	"fsecgm/connectors/dexcom"
 	"fsecgm/connectors/dexcom/dexcomtest"
@@ -199,7 +199,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		return err
 	}
 
-	b := bench{ctx: ctx, pool: pool, store: store, syncer: syncer, info: info, n: *n, workers: *workers, dataDir: dataDir, stderr: stderr}
+	b := bench{ctx: ctx, pool: pool, store: store, syncer: syncer, info: info, n: *n, workers: *workers, postmaster: proccpu.Postmaster(dataDir), stderr: stderr}
 	// 13,200 connections every 5 minutes: 44 syncs per second.
 	const need = 13200.0 / 300.0
 	worst := 0.0
@@ -234,8 +234,9 @@ type bench struct {
 	info    fakeInfo
 	n       int
 	workers int
-	dataDir string
-	stderr  io.Writer
+	// postmaster is the private server's, whose CPU is charged to the syncs.
+	postmaster int
+	stderr     io.Writer
 }
 
 // result is one source's measure.
@@ -271,8 +272,8 @@ func (b *bench) measure(src string, rounds int) (result, error) {
 	}
 	fmt.Fprintf(b.stderr, "%s: first sync of %d in %s, %d readings\n", src, b.n, time.Since(start).Round(time.Millisecond), st.Inserted)
 
-	pgBefore := postgresCPU(b.dataDir)
-	cpuBefore := selfCPU()
+	pgBefore, _ := proccpu.Postgres(b.postmaster)
+	cpuBefore := proccpu.Self()
 	var wall time.Duration
 	synced := 0
 	for r := range rounds {
@@ -295,8 +296,9 @@ func (b *bench) measure(src string, rounds int) (result, error) {
 		wall += d
 		synced += st.Synced
 	}
-	cpu := selfCPU() - cpuBefore
-	pg := postgresCPU(b.dataDir) - pgBefore
+	cpu := proccpu.Self() - cpuBefore
+	pgAfter, _ := proccpu.Postgres(b.postmaster)
+	pg := pgAfter - pgBefore
 	res := result{perSecond: float64(synced) / wall.Seconds(),
 		cpuMS: float64(cpu) / float64(time.Millisecond) / float64(synced), pgMS: float64(pg) / float64(time.Millisecond) / float64(synced)}
 
@@ -433,50 +435,6 @@ func approve(ctx context.Context, control, authURL, user string) (*url.URL, erro
 		return nil, fmt.Errorf("approve: %d %s %v", resp.StatusCode, body, err)
 	}
 	return url.Parse(string(body))
-}
-
-// selfCPU returns the user and system CPU time of this process.
-func selfCPU() time.Duration {
-	var ru syscall.Rusage
-	if err := syscall.Getrusage(syscall.RUSAGE_SELF, &ru); err != nil {
-		return 0
-	}
-	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
-}
-
-// postgresCPU returns the CPU time of the PostgreSQL server of dataDir
-// (the postmaster and its children), from /proc; 0 where /proc is absent.
-func postgresCPU(dataDir string) time.Duration {
-	b, err := os.ReadFile(filepath.Join(dataDir, "postmaster.pid"))
-	if err != nil {
-		return 0
-	}
-	master := strings.TrimSpace(strings.SplitN(string(b), "\n", 2)[0])
-	entries, err := os.ReadDir("/proc")
-	if err != nil {
-		return 0
-	}
-	const ticks = 100 // USER_HZ on Linux
-	var total int64
-	for _, e := range entries {
-		if _, err := strconv.Atoi(e.Name()); err != nil {
-			continue
-		}
-		stat, err := os.ReadFile(filepath.Join("/proc", e.Name(), "stat"))
-		if err != nil {
-			continue
-		}
-		// Fields after the command name (which may hold spaces).
-		s := string(stat)
-		f := strings.Fields(s[strings.LastIndexByte(s, ')')+1:])
-		if len(f) < 13 || (e.Name() != master && f[1] != master) {
-			continue
-		}
-		u, _ := strconv.ParseInt(f[11], 10, 64)
-		k, _ := strconv.ParseInt(f[12], 10, 64)
-		total += u + k
-	}
-	return time.Duration(total) * time.Second / ticks
 }
 
 // runFake serves the fakes with n patients each on free ports — a fake
