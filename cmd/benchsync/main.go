@@ -13,8 +13,14 @@
 //	S_cpu_fraction_for_13200_every_5min: X  share of one core, fsecgm and PostgreSQL, for 13,200
 //	                                connections of that source every 5 minutes (44 syncs a second)
 //
+//	S_replicas_for_500000_every_5min: X  replicas at the measured rate for 500,000 connections
+//	S_cores_for_500000_every_5min: X     CPU cores (fsecgm and PostgreSQL) for them
+//
 // and fits_13200_every_5min_on_one_core: yes or no, for the costliest
-// source.
+// source; with LibreLinkUp, librelinkup_egress_addresses_for_N_every_5min
+// for 13,200 and 500,000 connections: what the per-address budget
+// (connsync.DefaultLibreLinkUpBudget, shared by the replicas behind one
+// address) allows, at one graph request per sync and a logbook a day.
 //
 // The fakes (librelinkuptest, dexcomtest, nssitetest) run in a child
 // process (this program started with -serve-fake), so that their CPU time
@@ -41,6 +47,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"math"
 	"net"
 	"net/http"
 	"net/http/httptest"
@@ -216,13 +223,42 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		fmt.Fprintf(stdout, "%s_store_only_per_second: %.1f\n", src, r.storePerSecond)
 		fmt.Fprintf(stdout, "%s_sync_vs_store_ratio: %.2f\n", src, r.storePerSecond/r.perSecond)
 		fmt.Fprintf(stdout, "%s_cpu_fraction_for_13200_every_5min: %.3f\n", src, frac)
+		reps, cores := replicasFor(500000, r.perSecond, r.cpuMS+r.pgMS)
+		fmt.Fprintf(stdout, "%s_replicas_for_500000_every_5min: %d\n", src, reps)
+		fmt.Fprintf(stdout, "%s_cores_for_500000_every_5min: %.1f\n", src, cores)
 	}
 	fits := "no"
 	if worst < 1 {
 		fits = "yes"
 	}
 	fmt.Fprintf(stdout, "fits_13200_every_5min_on_one_core: %s\n", fits)
+	if slices.Contains(sources, connsync.SourceLibreLinkUp) {
+		for _, n := range []int{13200, 500000} {
+			fmt.Fprintf(stdout, "librelinkup_egress_addresses_for_%d_every_5min: %d\n", n, egressAddresses(n, connsync.DefaultLibreLinkUpBudget))
+		}
+	}
 	return nil
+}
+
+// lluRequestsPerSync is what a LibreLinkUp sync asks in the steady state:
+// the graph, and the logbook once a day (connsync reads it daily), one
+// request each; the login token is reused for as long as it lives, so
+// logins add nothing that counts at a 5-minute cadence.
+const lluRequestsPerSync = 1 + 1.0/288
+
+// egressAddresses is how many egress addresses n LibreLinkUp connections
+// synced every 5 minutes need, each address allowed perMinute requests
+// (the budget of one address, connsync.DefaultLibreLinkUpBudget by default).
+func egressAddresses(n int, perMinute float64) int {
+	return int(math.Ceil(float64(n) / 5 * lluRequestsPerSync / perMinute))
+}
+
+// replicasFor is how many replicas of the measured rate (syncs a second,
+// one replica) sync n connections every 5 minutes, and the CPU cores
+// (fsecgm and PostgreSQL) that takes, from the measured CPU per sync.
+func replicasFor(n int, perSecond, cpuMSPerSync float64) (replicas int, cores float64) {
+	need := float64(n) / 300
+	return int(math.Ceil(need / perSecond)), need * cpuMSPerSync / 1000
 }
 
 // bench holds what the measures share.
