@@ -47,12 +47,6 @@ func lluFaults() []lluFault {
 			}
 			return h.fake.ExpireTokens(email)
 		}},
-		{name: "HTTP 429 with Retry-After", state: "backing_off", kind: "rate limited",
-			inject: setFaults(librelinkuptest.Faults{RateLimit: true, RetryAfter: 120 * time.Second})},
-		{name: "HTTP 429 without Retry-After", state: "backing_off", kind: "rate limited",
-			inject: setFaults(librelinkuptest.Faults{RateLimit: true})},
-		{name: "Cloudflare HTML page (403)", state: "backing_off", kind: "HTML page instead of JSON",
-			inject: setFaults(librelinkuptest.Faults{Cloudflare: http.StatusForbidden})},
 		{name: "maintenance (status 911)", state: "backing_off", kind: "maintenance (status 911)",
 			inject: setFaults(librelinkuptest.Faults{Maintenance: true})},
 		{name: "401 on every call", state: "error", kind: "unauthorized",
@@ -76,8 +70,28 @@ func lluFaults() []lluFault {
 	}
 }
 
-// scenarioLibreLinkUp is scenario c: every fault at once, one per account,
-// under a read load; then the faults go and every connection recovers.
+// addressFaults are the faults that limit the egress address rather than
+// one account: LibreLinkUp's HTTP 429 and the HTML page of the protection
+// in front of it (an HTTP 403). connsync cuts the address's shared budget
+// on them, and a Retry-After blocks every connection behind the address
+// for its length (no request made), so they are met one at a time.
+func addressFaults() []lluFault {
+	return []lluFault{
+		{name: "HTTP 429 with Retry-After", state: "backing_off", kind: "rate limited",
+			inject: setFaults(librelinkuptest.Faults{RateLimit: true, RetryAfter: addressBlock})},
+		{name: "HTTP 429 without Retry-After", state: "backing_off", kind: "rate limited",
+			inject: setFaults(librelinkuptest.Faults{RateLimit: true})},
+		{name: "Cloudflare HTML page (403)", state: "backing_off", kind: "HTML page instead of JSON",
+			inject: setFaults(librelinkuptest.Faults{Cloudflare: http.StatusForbidden})},
+	}
+}
+
+// addressBlock is the Retry-After of the address-level 429.
+const addressBlock = 8 * time.Second
+
+// scenarioLibreLinkUp is scenario c: every account fault at once, one per
+// account, under a read load; then the address faults one at a time;
+// then the faults go and every connection recovers.
 func scenarioLibreLinkUp(ctx context.Context, h *harness, r *report) error {
 	faults := lluFaults()
 	loginsBefore := map[string]int{}
@@ -148,6 +162,10 @@ func scenarioLibreLinkUp(ctx context.Context, h *harness, r *report) error {
 		r.check(v >= 2, "c: /metrics counts the LibreLinkUp errors by kind (server error: %v)", v)
 	}
 
+	if err := addressScenario(ctx, h, r, len(faults)); err != nil {
+		return err
+	}
+
 	// The faults go. The wrong password stays wrong: that connection waits
 	// for new credentials (no login is made with the refused ones).
 	for i, f := range faults {
@@ -200,4 +218,94 @@ func scenarioLibreLinkUp(ctx context.Context, h *harness, r *report) error {
 	// scenarios is not possible without new credentials from the patient:
 	// leave it as it is.
 	return nil
+}
+
+// addressScenario meets each address fault on the connection of patient
+// k (one without an account fault): that connection records the fault,
+// and after the 429 with Retry-After another connection made due during
+// the block waits without a request to LibreLinkUp; once the block has
+// passed it syncs again.
+func addressScenario(ctx context.Context, h *harness, r *report, k int) error {
+	if k+1 >= len(h.patients) {
+		return fmt.Errorf("address faults: %d patients, need %d", len(h.patients), k+2)
+	}
+	p, other := h.patients[k], h.patients[k+1]
+	for _, f := range addressFaults() {
+		if err := f.inject(h, p.account.Email); err != nil {
+			return fmt.Errorf("%s: %w", f.name, err)
+		}
+		start := time.Now()
+		// The account's own wait after the previous fault has passed.
+		if err := h.exec(ctx, `UPDATE llu_accounts SET blocked_until = NULL`); err != nil {
+			return err
+		}
+		if err := h.exec(ctx, `UPDATE sync_connections SET next_sync_at = now(), retry_at = NULL WHERE public_id = $1`, p.conn); err != nil {
+			return err
+		}
+		state, kind, err := h.syncedState(ctx, p.conn, start)
+		if err != nil {
+			return fmt.Errorf("%s: %w", f.name, err)
+		}
+		r.check(state == f.state && kind == f.kind, "c: %s: the connection records %s/%q (got %s/%q)", f.name, f.state, f.kind, state, kind)
+		if f.name == "HTTP 429 with Retry-After" {
+			before := h.fake.Stats(other.account.Email)
+			during := time.Now()
+			if err := h.exec(ctx, `UPDATE sync_connections SET next_sync_at = now(), retry_at = NULL WHERE public_id = $1`, other.conn); err != nil {
+				return err
+			}
+			state, kind, err := h.syncedState(ctx, other.conn, during)
+			if err != nil {
+				return err
+			}
+			after := h.fake.Stats(other.account.Email)
+			made := after.Logins + after.Connections + after.Graphs + after.Logbooks -
+				(before.Logins + before.Connections + before.Graphs + before.Logbooks)
+			r.check(state == "backing_off" && made == 0,
+				"c: %s: another account behind the same address waits too, without a request (got %s/%q, %d requests)",
+				f.name, state, kind, made)
+			time.Sleep(time.Until(start.Add(addressBlock + time.Second))) // the block passes by itself
+		}
+		if err := h.fake.SetFaults(p.account.Email, librelinkuptest.Faults{}); err != nil {
+			return err
+		}
+	}
+	// Then both connections sync again.
+	recovery := time.Now()
+	if err := h.exec(ctx, `UPDATE llu_accounts SET blocked_until = NULL`); err != nil {
+		return err
+	}
+	if err := h.exec(ctx, `UPDATE sync_connections SET next_sync_at = now(), retry_at = NULL WHERE public_id = ANY($1)`,
+		[]string{p.conn, other.conn}); err != nil {
+		return err
+	}
+	for _, c := range []string{p.conn, other.conn} {
+		state, _, err := h.syncedState(ctx, c, recovery)
+		r.check(err == nil && state == "active", "c: address faults: once the block has passed the connection syncs again (%s)%s", state, suffixErr(err))
+	}
+	return nil
+}
+
+// syncedState waits (at most 30 s) for connection id's first sync after
+// since and returns its state and error kind.
+func (h *harness) syncedState(ctx context.Context, id string, since time.Time) (state, kind string, err error) {
+	deadline := time.Now().Add(30 * time.Second)
+	for {
+		var at *time.Time
+		err := h.pool.QueryRow(ctx, `SELECT state, coalesce(error_kind, ''), last_sync_at FROM sync_connections WHERE public_id = $1`, id).
+			Scan(&state, &kind, &at)
+		if err != nil {
+			return "", "", err
+		}
+		if at != nil && at.After(since) {
+			return state, kind, nil
+		}
+		if time.Now().After(deadline) {
+			return state, kind, fmt.Errorf("connection %s not synced within 30 s", id)
+		}
+		select {
+		case <-ctx.Done():
+			return "", "", ctx.Err()
+		case <-time.After(100 * time.Millisecond):
+		}
+	}
 }
