@@ -2,30 +2,16 @@ package nightscoutcsv
 
 import (
 	"bytes"
-	"os"
-	"path/filepath"
 	"testing"
 	"time"
 
-	"fsecgm/cgm"
+	"fsecgm/connectors/internal/parsecheck"
 )
 
 // FuzzParse checks that Parse never panics and that whatever it returns
-// keeps its promises: every reading is valid, in the file's unit, historic
-// or strip, with its line; rows add up; rejected lines are named and in
-// order. Seeds are the fixtures.
+// keeps the promises every parser keeps (connectors/internal/parsecheck). Seeds are the fixtures.
 func FuzzParse(f *testing.F) {
-	paths, err := filepath.Glob(filepath.Join("testdata", "*.csv"))
-	if err != nil || len(paths) == 0 {
-		f.Fatalf("no seed fixtures in testdata: %v", err)
-	}
-	for _, p := range paths {
-		data, err := os.ReadFile(p)
-		if err != nil {
-			f.Fatal(err)
-		}
-		f.Add(data)
-	}
+	parsecheck.Seeds(f, "*.csv")
 	loc, err := time.LoadLocation("Europe/Rome")
 	if err != nil {
 		f.Fatal(err)
@@ -39,34 +25,8 @@ func FuzzParse(f *testing.F) {
 			}
 			return
 		}
-		if file.Unit != cgm.MgDL && file.Unit != cgm.MmolL {
-			t.Errorf("Unit = %v", file.Unit)
-		}
-		if len(file.Lines) != len(file.Readings) {
-			t.Fatalf("%d lines for %d readings", len(file.Lines), len(file.Readings))
-		}
-		for i, r := range file.Readings {
-			if err := r.Validate(time.Time{}); err != nil {
-				t.Errorf("reading %d (line %d) %+v: %v", i, file.Lines[i], r, err)
-			}
-			if r.Unit != file.Unit || r.Kind != cgm.Historic && r.Kind != cgm.Strip {
-				t.Errorf("reading %d: unit %v kind %v in a %v file", i, r.Unit, r.Kind, file.Unit)
-			}
-			if i > 0 && file.Lines[i] <= file.Lines[i-1] {
-				t.Errorf("lines not increasing: %d after %d", file.Lines[i], file.Lines[i-1])
-			}
-		}
-		if n := len(file.Readings) + file.Skipped + len(file.Rejected); n != file.Rows {
-			t.Errorf("%d readings, %d skipped, %d rejected do not account for %d rows",
-				len(file.Readings), file.Skipped, len(file.Rejected), file.Rows)
-		}
-		for i, le := range file.Rejected {
-			if le.File != name || le.Line < 1 || le.Reason == "" {
-				t.Errorf("bad LineError %+v", le)
-			}
-			if i > 0 && le.Line < file.Rejected[i-1].Line {
-				t.Errorf("rejected lines out of order: %d after %d", le.Line, file.Rejected[i-1].Line)
-			}
-		}
+		parsecheck.Check(t, parsecheck.Parsed{Name: name, Unit: file.Unit, Readings: file.Readings, Lines: file.Lines,
+			Skipped: file.Skipped, Rejected: file.Rejected, Rows: file.Rows,
+		})
 	})
 }
