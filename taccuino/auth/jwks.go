@@ -154,24 +154,35 @@ func (ks *keySet) missing() error {
 }
 
 // fetchFor waits for a fetch that may bring kid (the one in flight, or
-// the next one allowed) and returns the key, or the error of missing.
+// the next one allowed) and returns the key, or the error of missing. A
+// fetch already under way when the request came may have left before the
+// issuer published the key: when it does not bring kid, the request waits
+// for the next one too.
 func (ks *keySet) fetchFor(ctx context.Context, kid string) (jwkset.JWK, error) {
-	if k, ok := ks.lookup(kid); ok {
-		return k, nil
-	}
-	f := ks.start(false)
-	ks.mu.Lock()
-	down := f.scheduled && ks.lastErr != nil
-	ks.mu.Unlock()
-	if down {
-		// The last fetch failed and the next is not due yet: say so now
-		// (503) rather than hold the request.
-		return jwkset.JWK{}, ks.missing()
-	}
-	select {
-	case <-f.done:
-	case <-ctx.Done():
-		return jwkset.JWK{}, fmt.Errorf("%w: waiting for the JWKS: %w", ErrKeySetUnavailable, ctx.Err())
+	for round := 0; round < 2; round++ {
+		if k, ok := ks.lookup(kid); ok {
+			return k, nil
+		}
+		ks.mu.Lock()
+		under := ks.flight != nil && !ks.flight.scheduled
+		ks.mu.Unlock()
+		f := ks.start(false)
+		ks.mu.Lock()
+		down := f.scheduled && ks.lastErr != nil
+		ks.mu.Unlock()
+		if down {
+			// The last fetch failed and the next is not due yet: say so now
+			// (503) rather than hold the request.
+			return jwkset.JWK{}, ks.missing()
+		}
+		select {
+		case <-f.done:
+		case <-ctx.Done():
+			return jwkset.JWK{}, fmt.Errorf("%w: waiting for the JWKS: %w", ErrKeySetUnavailable, ctx.Err())
+		}
+		if !under {
+			break
+		}
 	}
 	if k, ok := ks.lookup(kid); ok {
 		return k, nil
