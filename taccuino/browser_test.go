@@ -10,6 +10,7 @@ import (
 	"strings"
 	"testing"
 
+	"fsecgm/cgm"
 	"fsecgm/taccuino/auth"
 	"fsecgm/taccuino/internal/pagecheck"
 	"fsecgm/taccuino/population"
@@ -164,6 +165,35 @@ func (b *browser) logout() {
 	b.submit("#logout")
 }
 
+// checkLatest checks the latest glucose shown on the patient's page
+// against the latest stored reading: a number, or LO/HI when the stored
+// reading is beyond the sensor's range (the demo's simulated day reaches
+// both at some hours).
+func checkLatest(t *testing.T, b *browser, e *testEnv) {
+	t.Helper()
+	loc := mustLocation(t, b)
+	p, err := e.store.PatientByPublicID(context.Background(), loc[strings.LastIndex(loc, "/")+1:])
+	if err != nil {
+		t.Fatalf("patient of %s: %v", loc, err)
+	}
+	r, err := e.store.Latest(context.Background(), p.ID)
+	if err != nil {
+		t.Fatalf("latest reading: %v", err)
+	}
+	want := "a number"
+	switch {
+	case r.Flags&cgm.FlagLow != 0:
+		want = "LO"
+	case r.Flags&cgm.FlagHigh != 0:
+		want = "HI"
+	}
+	v := b.text("#latest-value")
+	isNumber := v != "" && strings.Trim(v, "0123456789,") == ""
+	if (want == "a number") != isNumber || (!isNumber && v != want) {
+		t.Errorf("latest glucose %q, want %s (stored %v %s, flags %d)", v, want, r.Value, r.Unit, r.Flags)
+	}
+}
+
 func mustLocation(t *testing.T, b *browser) string {
 	t.Helper()
 	loc := b.Location()
@@ -178,15 +208,13 @@ func mustLocation(t *testing.T, b *browser) string {
 // chart, revokes consent; the MMG is then denied; the patient sees the
 // denial in the access log.
 func TestBrowserConsentRevocation(t *testing.T) {
-	b, _ := newBrowser(t)
+	b, e := newBrowser(t)
 
 	b.login("patient")
 	if loc := b.Location(); !strings.Contains(loc, "/taccuino/p/") {
 		t.Fatalf("after login: %s\n%s", loc, b.text("main"))
 	}
-	if v := b.text("#latest-value"); v == "" || strings.Trim(v, "0123456789,") != "" {
-		t.Errorf("latest glucose %q, want a number", v)
-	}
+	checkLatest(t, b, e)
 	if got := b.text("#chart-h"); got != "Andamento della glicemia" {
 		t.Errorf("chart heading %q", got)
 	}
@@ -286,9 +314,7 @@ func TestBrowserConnectSensor(t *testing.T) {
 		t.Fatalf("sync: %+v %v", st, err)
 	}
 	b.navigate(strings.TrimPrefix(mustLocation(t, b), b.base))
-	if v := b.text("#latest-value"); v == "" || strings.Trim(v, "0123456789,") != "" {
-		t.Errorf("latest glucose after the sync: %q", v)
-	}
+	checkLatest(t, b, e)
 	if st := b.text("#status"); st != "Dati aggiornati" {
 		t.Errorf("status after the sync: %q", st)
 	}
