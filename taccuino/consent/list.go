@@ -31,45 +31,13 @@ import (
 // error is returned. detail is shown to the patients: never glucose values.
 func (s *Store) AccessListed(ctx context.Context, a Actor, ids []int64, detail string,
 	fn func(ctx context.Context, tx pgx.Tx, allowed []int64) error) error {
-	now := s.clock()
-	var (
-		basis Basis
-		q     string
-		args  []any
-	)
-	switch kind, party, ok := careKey(a); {
-	case ok:
-		basis = Basis(kind)
-		q = `SELECT p.id FROM care_relationships c
-			JOIN patients p ON p.fiscal_code = c.patient_fiscal_code
-			JOIN third_party_consents t ON t.patient_id = p.id
-			WHERE p.id = ANY($1) AND c.kind = $2 AND c.party = $3 AND t.granted
-				AND (c.valid_from IS NULL OR c.valid_from <= $4) AND (c.valid_to IS NULL OR c.valid_to > $4)
-			FOR SHARE OF t`
-		args = []any{string(kind), party, now}
-	case a.Role == auth.RoleService && a.HasScope(ScopeReadData):
-		basis = BasisService
-		q = `SELECT t.patient_id FROM third_party_consents t WHERE t.patient_id = ANY($1) AND t.granted FOR SHARE OF t`
-	default:
-		return &DeniedError{Action: ActReadData, Reason: ReasonNotPermitted}
-	}
-	if len(ids) == 0 {
-		return nil
-	}
-	pids := make([]int32, len(ids))
-	for i, id := range ids {
-		pids[i] = int32(id)
+	with, args, e, err := s.listed(a, ids, detail)
+	if err != nil || len(ids) == 0 {
+		return err
 	}
 	var kept []int64
-	e := entry{at: now, actor: a, basis: basis, action: ActReadData, detail: detail, reason: ReasonAllowed, outcome: OutcomeAllowed}
-	err := pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error {
-		// One statement keeps the allowed patients (locking their consent
-		// rows) and writes their entries.
-		ins, insArgs := entriesSQL(e, len(args)+2)
-		rows, _ := tx.Query(ctx, `WITH allowed AS (`+q+`)
-			INSERT INTO access_log (patient_id, at, actor_role, actor_id, actor_name, practitioner_role,
-				on_behalf_of, basis, action, detail, outcome, reason, request_id)
-			SELECT allowed.*, `+ins+` FROM allowed RETURNING patient_id`, append(append([]any{pids}, args...), insArgs...)...)
+	err = pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error {
+		rows, _ := tx.Query(ctx, `WITH `+with+` SELECT patient_id FROM listed`, args...)
 		got, err := pgx.CollectRows(rows, pgx.RowTo[int64])
 		if err != nil {
 			return fmt.Errorf("consent: listed access: %w", translate(err))
@@ -103,6 +71,60 @@ func (s *Store) AccessListed(ctx context.Context, a Actor, ids []int64, detail s
 		return fmt.Errorf("consent: listed access: %w", translate(err))
 	}
 	return nil
+}
+
+// ListedSQL is AccessListed for a caller that reads the page's data in
+// the same statement (one round trip instead of four: the clinic list's
+// API): it returns two WITH queries for that statement, "allowed" (the
+// patients of ids that a may read now, their consent rows locked FOR
+// SHARE) and "listed" (the INSERT of their "allowed" ActReadData entries,
+// RETURNING patient_id), and their arguments: $1 is ids as int4[], the
+// others follow up to $len(args). The caller's SELECT must show only the
+// patients of listed, and the statement must commit as a whole (outside
+// an explicit transaction, or in one that commits it): the entries commit
+// with the read. An actor who may list no patient gets a *DeniedError.
+func (s *Store) ListedSQL(a Actor, ids []int64, detail string) (with string, args []any, err error) {
+	with, args, _, err = s.listed(a, ids, detail)
+	return with, args, err
+}
+
+// listed builds ListedSQL's WITH queries and the entry they write.
+func (s *Store) listed(a Actor, ids []int64, detail string) (string, []any, entry, error) {
+	now := s.clock()
+	var (
+		basis Basis
+		q     string
+		args  []any
+	)
+	switch kind, party, ok := careKey(a); {
+	case ok:
+		basis = Basis(kind)
+		q = `SELECT p.id FROM care_relationships c
+			JOIN patients p ON p.fiscal_code = c.patient_fiscal_code
+			JOIN third_party_consents t ON t.patient_id = p.id
+			WHERE p.id = ANY($1) AND c.kind = $2 AND c.party = $3 AND t.granted
+				AND (c.valid_from IS NULL OR c.valid_from <= $4) AND (c.valid_to IS NULL OR c.valid_to > $4)
+			FOR SHARE OF t`
+		args = []any{string(kind), party, now}
+	case a.Role == auth.RoleService && a.HasScope(ScopeReadData):
+		basis = BasisService
+		q = `SELECT t.patient_id FROM third_party_consents t WHERE t.patient_id = ANY($1) AND t.granted FOR SHARE OF t`
+	default:
+		return "", nil, entry{}, &DeniedError{Action: ActReadData, Reason: ReasonNotPermitted}
+	}
+	pids := make([]int32, len(ids))
+	for i, id := range ids {
+		pids[i] = int32(id)
+	}
+	e := entry{at: now, actor: a, basis: basis, action: ActReadData, detail: detail, reason: ReasonAllowed, outcome: OutcomeAllowed}
+	// One statement keeps the allowed patients (locking their consent
+	// rows) and writes their entries.
+	ins, insArgs := entriesSQL(e, len(args)+2)
+	with := `allowed AS (` + q + `),
+		listed AS (INSERT INTO access_log (patient_id, at, actor_role, actor_id, actor_name, practitioner_role,
+				on_behalf_of, basis, action, detail, outcome, reason, request_id)
+			SELECT allowed.*, ` + ins + ` FROM allowed RETURNING patient_id)`
+	return with, append(append([]any{pids}, args...), insArgs...), e, nil
 }
 
 // fnError carries the error of AccessListed's fn through BeginFunc.

@@ -99,6 +99,68 @@ func TestAccessListed(t *testing.T) {
 	wantDenied(t, e.s.AccessListed(ctx, service("other"), pids, "x", nil), ReasonNotPermitted)
 }
 
+// TestListedSQL checks AccessListed's statement composed by a caller: its
+// SELECT reads only the kept patients, in the order of ids, their entries
+// commit with it, and a statement that fails leaves no entry.
+func TestListedSQL(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t)
+	ctx := context.Background()
+	const org = "ORG-LISTSQL"
+	var pids []int64
+	for i, n := range []string{"AAALSQ", "BBBLSQ", "CCCLSQ"} {
+		cf := makeCF(n, 1970+i, time.Month(2+i), 3+i, i%2 == 1)
+		pid := e.patient(cf, time.Time{})
+		pids = append(pids, pid)
+		e.care(CareDiabetology, cf, "", org)
+		if i != 1 { // the second patient has not consented
+			e.setConsent(pid, cf, true)
+		}
+	}
+	a := practitioner(cfDiabetolo, auth.PractitionerDiabetologist, org)
+	page := []int64{pids[2], pids[1], pids[0]}
+	with, args, err := e.s.ListedSQL(a, page, "composed page")
+	if err != nil {
+		t.Fatal(err)
+	}
+	rows, _ := e.pool.Query(ctx, `WITH `+with+`
+		SELECT u.id FROM unnest($1::int4[]) WITH ORDINALITY u(id, ord) JOIN listed l ON l.patient_id = u.id ORDER BY u.ord`, args...)
+	got, err := pgx.CollectRows(rows, pgx.RowTo[int64])
+	if err != nil {
+		t.Fatal(err)
+	}
+	if diff := cmp.Diff([]int64{pids[2], pids[0]}, got); diff != "" {
+		t.Errorf("read (-want +got):\n%s", diff)
+	}
+	entries := func(detail string) map[int64]int {
+		n := map[int64]int{}
+		for _, pid := range pids {
+			for _, r := range e.log(pid) {
+				if r.Detail == detail && r.Outcome == "allowed" && r.Basis == "diabetology" {
+					n[pid]++
+				}
+			}
+		}
+		return n
+	}
+	if diff := cmp.Diff(map[int64]int{pids[0]: 1, pids[2]: 1}, entries("composed page")); diff != "" {
+		t.Errorf("entries (-want +got):\n%s", diff)
+	}
+	// A statement that fails after the entries were written: none stays.
+	with, args, err = e.s.ListedSQL(a, page, "failing statement")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := e.pool.Exec(ctx, `WITH `+with+` SELECT 1 / (count(*) - count(*)) FROM listed`, args...); err == nil {
+		t.Fatal("division by zero did not fail")
+	}
+	if n := entries("failing statement"); len(n) != 0 {
+		t.Errorf("entries of a failed statement: %v", n)
+	}
+	_, _, err = e.s.ListedSQL(citizen(cfPatient), page, "x")
+	wantDenied(t, err, ReasonNotPermitted)
+}
+
 // TestVisibleSQL checks the composable query against Access for a
 // practitioner and a service, and that it refuses everyone else.
 func TestVisibleSQL(t *testing.T) {

@@ -2,8 +2,8 @@ package reports
 
 import (
 	"bytes"
-	"context"
 	"embed"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"html"
@@ -22,7 +22,6 @@ import (
 	"fsecgm/taccuino/ui"
 	"fsecgm/taccuino/web"
 
-	"github.com/jackc/pgx/v5"
 	"github.com/labstack/echo/v5"
 )
 
@@ -170,7 +169,10 @@ type clinicList struct {
 // attention; ended periods are refreshed first; the page's rows are read in
 // the transaction that re-checks the rules for them and logs one
 // access-log entry per patient shown (consent.Store.AccessListed).
-func (h *handlers) list(c *echo.Context, q clinicQuery) (clinicList, error) {
+//
+// asJSON leaves the figures as stored (summaries.RowsJSON), for an answer
+// in JSON.
+func (h *handlers) list(c *echo.Context, q clinicQuery, asJSON bool) (clinicList, error) {
 	ctx := c.Request().Context()
 	p := web.Principal(c)
 	if p == nil {
@@ -213,11 +215,13 @@ func (h *handlers) list(c *echo.Context, q clinicQuery) (clinicList, error) {
 	for i, e := range l.Entries {
 		page[i] = e.PatientID
 	}
-	err = h.d.Consent.AccessListed(ctx, a, page, listDetail, func(ctx context.Context, tx pgx.Tx, allowed []int64) error {
-		var err error
-		out.rows, err = summaries.Rows(ctx, tx, allowed, now)
-		return err
-	})
+	// One statement re-checks the rules for the page's patients, logs an
+	// entry for each patient shown and reads their rows.
+	with, args, err := h.d.Consent.ListedSQL(a, page, listDetail)
+	if err != nil {
+		return clinicList{}, err
+	}
+	out.rows, err = h.o.Summaries.ListedRows(ctx, with, args, now, !asJSON)
 	return out, err
 }
 
@@ -251,11 +255,11 @@ type ClinicPatientJSON struct {
 	Severity   float64  `json:"severity"`
 	Flags      []string `json:"flags"`
 	// PeriodStart and PeriodEnd are the local dates of the current period.
-	PeriodStart string             `json:"period_start,omitempty"`
-	PeriodEnd   string             `json:"period_end,omitempty"`
-	Stale       bool               `json:"stale"`
-	Current     *summaries.Figures `json:"current"`
-	Previous    *summaries.Figures `json:"previous"`
+	PeriodStart string       `json:"period_start,omitempty"`
+	PeriodEnd   string       `json:"period_end,omitempty"`
+	Stale       bool         `json:"stale"`
+	Current     *FiguresJSON `json:"current"`
+	Previous    *FiguresJSON `json:"previous"`
 	// TIRDelta is the change of time in range from the previous period.
 	TIRDelta *float64 `json:"tir_delta"`
 	// LastReading is the last historic reading; NoDataDays the local
@@ -264,6 +268,24 @@ type ClinicPatientJSON struct {
 	NoDataDays  *int       `json:"no_data_days"`
 	// Report is the URL of the AGP report page.
 	Report string `json:"report"`
+}
+
+// FiguresJSON is a period's figures in the clinic list's answer: the
+// fields of summaries.Figures, written as the summary store holds them
+// (the stored JSON document passes through, neither decoded nor encoded
+// again; numbers unrounded as computed).
+type FiguresJSON struct {
+	summaries.Figures
+	stored json.RawMessage
+}
+
+// MarshalJSON writes the stored document, or the figures when there is
+// none.
+func (f FiguresJSON) MarshalJSON() ([]byte, error) {
+	if f.stored != nil {
+		return f.stored, nil
+	}
+	return json.Marshal(f.Figures)
 }
 
 // zoneOf returns the time zone named tz (UTC when it does not load: the
@@ -319,8 +341,8 @@ func (h *handlers) clinicJSON(cl clinicList) ClinicJSON {
 			p.Flags = append(p.Flags, f.String())
 		}
 		if r.HasSummary {
-			cur, prev := r.Current, r.Previous
-			p.Current, p.Previous = &cur, &prev
+			p.Current = &FiguresJSON{Figures: r.Current, stored: r.CurrentJSON}
+			p.Previous = &FiguresJSON{Figures: r.Previous, stored: r.PreviousJSON}
 		}
 		if !r.LastReading.IsZero() {
 			t := r.LastReading
@@ -345,7 +367,7 @@ func (h *handlers) apiClinic(c *echo.Context) error {
 	if err := cursorParams(&q, c.QueryParam("after"), c.QueryParam("before")); err != nil {
 		return err
 	}
-	cl, err := h.list(c, q)
+	cl, err := h.list(c, q, true)
 	if err != nil {
 		return err
 	}
@@ -399,7 +421,7 @@ func (h *handlers) apiClinicSearch(c *echo.Context) error {
 	if err := cursorParams(&q, b.After, b.Before); err != nil {
 		return err
 	}
-	cl, err := h.list(c, q)
+	cl, err := h.list(c, q, true)
 	if err != nil {
 		return err
 	}
@@ -517,7 +539,7 @@ func (h *handlers) pageClinic(c *echo.Context) error {
 			return err
 		}
 	}
-	cl, err := h.list(c, q)
+	cl, err := h.list(c, q, false)
 	if err != nil {
 		return err
 	}

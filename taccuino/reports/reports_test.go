@@ -144,9 +144,9 @@ func TestClinicList(t *testing.T) {
 			// The category is the one of the figures shown.
 			pc := summaries.Figures{}
 			if p.Previous != nil {
-				pc = *p.Previous
+				pc = p.Previous.Figures
 			}
-			if want, _, _ := summaries.Categorize(*p.Current, pc); want != c {
+			if want, _, _ := summaries.Categorize(p.Current.Figures, pc); want != c {
 				t.Errorf("%s: category %v, figures say %v", p.Name, c, want)
 			}
 		}

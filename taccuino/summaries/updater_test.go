@@ -2,7 +2,9 @@ package summaries
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
+	"reflect"
 	"sync"
 	"testing"
 	"time"
@@ -11,6 +13,39 @@ import (
 	"fsecgm/cgm"
 	"fsecgm/connectors/glucosim"
 )
+
+// checkRowsJSON checks that rows without decode (ListedRows for the
+// clinic list's API) reads the rows Rows reads, with the figures left as
+// stored documents that decode to Rows' figures exactly.
+func checkRowsJSON(t *testing.T, e *env, decoded []Row) {
+	t.Helper()
+	raw, err := rows(context.Background(), e.pool, "", []any{int32s(e.ids)}, e.clock.Now(), false)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(raw) != len(decoded) {
+		t.Fatalf("without decode: %d rows, Rows: %d", len(raw), len(decoded))
+	}
+	for i, r := range raw {
+		if r.HasSummary != decoded[i].HasSummary || (r.HasSummary && (r.CurrentJSON == nil || r.PreviousJSON == nil)) {
+			t.Fatalf("patient %d: without decode: summary %v (documents %d, %d bytes), Rows %v",
+				r.PatientID, r.HasSummary, len(r.CurrentJSON), len(r.PreviousJSON), decoded[i].HasSummary)
+		}
+		var cur, prev Figures
+		if r.HasSummary {
+			if err := json.Unmarshal(r.CurrentJSON, &cur); err != nil {
+				t.Fatal(err)
+			}
+			if err := json.Unmarshal(r.PreviousJSON, &prev); err != nil {
+				t.Fatal(err)
+			}
+		}
+		r.Current, r.Previous, r.CurrentJSON, r.PreviousJSON = cur, prev, nil, nil
+		if !reflect.DeepEqual(r, decoded[i]) {
+			t.Errorf("patient %d: documents decoded\n%+v\nRows\n%+v", r.PatientID, r, decoded[i])
+		}
+	}
+}
 
 // checkSummaries compares every stored summary of e's patients with
 // agp.Compute over the readings of the same periods.
@@ -24,6 +59,7 @@ func checkSummaries(t *testing.T, e *env, u *Updater) {
 	if len(rows) != len(e.ids) {
 		t.Fatalf("%d rows for %d patients", len(rows), len(e.ids))
 	}
+	checkRowsJSON(t, e, rows)
 	for _, r := range rows {
 		if !r.HasSummary {
 			t.Errorf("patient %d: no summary", r.PatientID)
