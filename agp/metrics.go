@@ -31,6 +31,13 @@ type Options struct {
 	// Extended asks for the extended metrics (every metric of iglu 4.3.0's
 	// all_metrics(); see Extended).
 	Extended bool
+	// Sources names where the readings came from, as the caller read them
+	// (e.g. "librelinkup", "nightscout"), and OtherSeriesReadings counts
+	// the readings of another series (a second sensor worn at the same
+	// time) that the caller left out; both are copied into the report, so
+	// that every figure says what it was computed from.
+	Sources             []string
+	OtherSeriesReadings int
 }
 
 // Period is a reporting period [Start, End).
@@ -188,6 +195,8 @@ func (c *calc) report() Report {
 	n := len(c.vals)
 	r := Report{
 		Patient:         o.Patient,
+		Sources:         o.Sources,
+		OtherSeries:     o.OtherSeriesReadings,
 		TimeZone:        o.Zone,
 		Unit:            c.unit.String(),
 		Readings:        n,

@@ -16,6 +16,14 @@ const Version = "fsecgm-agp 1.0 (definitions: Battelino 2019 and 2023 consensus,
 type Report struct {
 	// Patient is the label the caller gave (a subject id or an opaque id).
 	Patient string `json:"patient"`
+	// Sources names where the readings came from, as the caller gave them
+	// (Options.Sources: in fsecgm the sources of the patient's primary
+	// series, e.g. ["librelinkup"]); absent when the caller did not say.
+	Sources []string `json:"sources,omitempty"`
+	// OtherSeries counts the readings of another series (a second sensor
+	// worn at the same time) left out of these figures
+	// (Options.OtherSeriesReadings).
+	OtherSeries int `json:"other_series_readings,omitempty"`
 	// TimeZone is the zone calendar days and times of day are read in: an
 	// IANA name such as "Europe/Rome" or a fixed offset such as "-05:00".
 	TimeZone string `json:"time_zone"`

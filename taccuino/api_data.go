@@ -73,14 +73,17 @@ func (s *Server) apiLatest(c *echo.Context) error {
 // report computes the glucometrics of p over per from the readings read in
 // tx, exactly as "fsecgm metrics" does for a file, with the parts what asks
 // for (Daily, Extended). The period's dates are in the patient's zone
-// (patientPeriod).
+// (patientPeriod). The report names the sources of the readings it read
+// (the patient's primary series: cgmstore.Store.Series) and counts those
+// of another series it left out.
 func (s *Server) report(ctx context.Context, tx pgx.Tx, p cgmstore.Patient, per period, what agp.Options) (agp.Report, error) {
-	rs, err := s.deps.Store.InTx(tx).Readings(ctx, p.ID, per.Start, per.End)
+	rs, use, err := s.deps.Store.InTx(tx).Series(ctx, p.ID, per.Start, per.End)
 	if err != nil {
 		return agp.Report{}, err
 	}
 	ap := per.Period
 	what.Patient, what.Location, what.Zone, what.Period = p.PublicID, per.From.Location(), p.TimeZone, &ap
+	what.Sources, what.OtherSeriesReadings = use.Sources.Names(), use.Other
 	return agp.Compute(rs, what)
 }
 

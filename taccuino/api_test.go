@@ -95,7 +95,8 @@ func TestImportAndGlucometrics(t *testing.T) {
 	first0, last := series[0].Time.In(loc), series[len(series)-1].Time.In(loc)
 	from, to := first0.Format(time.DateOnly), last.Format(time.DateOnly)
 	per := agp.LocalDays(first0, last, loc)
-	want, err := agp.Compute(series, agp.Options{Patient: p.PublicID, Location: loc, Zone: "Europe/Rome", Period: &per})
+	// The API names the source of the readings; the rest is the file's.
+	want, err := agp.Compute(series, agp.Options{Patient: p.PublicID, Location: loc, Zone: "Europe/Rome", Period: &per, Sources: []string{"libreview"}})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -112,7 +113,7 @@ func TestImportAndGlucometrics(t *testing.T) {
 	}
 
 	// Extended metrics: the object "fsecgm metrics --extended" computes.
-	wantX, _ := agp.Compute(series, agp.Options{Patient: p.PublicID, Location: loc, Zone: "Europe/Rome", Period: &per, Extended: true})
+	wantX, _ := agp.Compute(series, agp.Options{Patient: p.PublicID, Location: loc, Zone: "Europe/Rome", Period: &per, Extended: true, Sources: []string{"libreview"}})
 	wantJSON, _ = json.Marshal(wantX)
 	res = e.get("/api/v1/patients/"+p.PublicID+"/glucometrics?from="+from+"&to="+to+"&extended=true", tok)
 	got, exp = nil, nil

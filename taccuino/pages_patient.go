@@ -141,6 +141,8 @@ type metricsView struct {
 	// GRI and GRIZone: the Glycemia Risk Index (Klonoff 2023) and its
 	// zone A–E; empty without readings.
 	GRI, GRIZone string
+	// Sources says which sources the figures' readings came from.
+	Sources string
 }
 
 type dayView struct{ Date, Readings, Mean, Target string }
@@ -246,12 +248,15 @@ func (s *Server) showPatient(c *echo.Context, p cgmstore.Patient, per period, f 
 		if pd.latest, err = s.latest(ctx, tx, p); err != nil {
 			return err
 		}
-		if pd.rs, err = r.Readings(ctx, p.ID, per.Start, per.End); err != nil {
+		// The patient's primary series, with its sources (named under
+		// the figures).
+		var use cgmstore.SeriesUse
+		if pd.rs, use, err = r.Series(ctx, p.ID, per.Start, per.End); err != nil {
 			return err
 		}
 		ap := per.Period
 		if pd.rep, err = agp.Compute(pd.rs, agp.Options{Patient: p.PublicID, Location: loc, Zone: p.TimeZone,
-			Period: &ap, Daily: true}); err != nil {
+			Period: &ap, Daily: true, Sources: use.Sources.Names(), OtherSeriesReadings: use.Other}); err != nil {
 			return err
 		}
 		if pd.cov, err = r.Coverage(ctx, p.ID); err != nil {
@@ -437,7 +442,8 @@ func metricsViewOf(rep agp.Report, l locale.Lang) *metricsView {
 		return nil
 	}
 	mv := &metricsView{Mean: l.Number(rep.MeanGlucose.MgDL, 0), Readings: strconv.Itoa(rep.Readings),
-		Active: l.Percent(rep.ActivePercent, 0), Days: strconv.Itoa(rep.DaysWorn), CV: "—", GMI: "—"}
+		Active: l.Percent(rep.ActivePercent, 0), Days: strconv.Itoa(rep.DaysWorn), CV: "—", GMI: "—",
+		Sources: l.SourcesLine(rep.Sources, rep.OtherSeries)}
 	if rep.CVPercent != nil {
 		mv.CV = l.Percent(*rep.CVPercent, 1)
 		// Stable glucose: CV ≤ 36 % (Battelino 2019, international consensus).

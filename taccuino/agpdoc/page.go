@@ -175,6 +175,9 @@ type Page struct {
 	Patient  []Field
 	// Clinical are the clinician's lines: diabetes type, therapy, note.
 	Clinical []Field
+	// Sources says which sources the glucose came from (agp.Report.Sources)
+	// and how many readings of a second sensor were left out.
+	Sources string
 	// Devices is the line about the patient's own devices: mean daily
 	// steps and mean sleep in the period ("" when neither is present).
 	Devices     string
@@ -355,6 +358,7 @@ func Build(in Input) (*Page, error) {
 	p.Patient = patientFields(l, in.Patient)
 	p.Clinical = clinicalFields(l, in.Clinical)
 	p.Devices = devicesLine(l, in.Devices)
+	p.Sources = l.SourcesLine(r.Sources, r.OtherSeries)
 	p.NoData = r.Readings == 0
 	if !r.Sufficient {
 		p.WarningTitle = t(l, "insufficient")

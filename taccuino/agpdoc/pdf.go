@@ -170,8 +170,11 @@ func (d *pdfDoc) layout() {
 	if len(p.Clinical) > 0 {
 		d.clinical()
 	}
+	if p.Sources != "" {
+		d.line(p.Sources)
+	}
 	if p.Devices != "" {
-		d.devices()
+		d.line(p.Devices)
 	}
 	if p.Warning != "" {
 		d.warning()
@@ -250,10 +253,10 @@ func (d *pdfDoc) clinical() {
 	d.y = y + h + 1.5
 }
 
-// devices writes the line about the patient's own devices (mean daily
-// steps and sleep) under the header.
-func (d *pdfDoc) devices() {
-	d.y += d.wrap(margin, d.y, contentW, d.p.Devices, bodyPt, false, colorInk) + 1.5
+// line writes a line under the header: the sources of the glucose, the
+// patient's own devices (mean daily steps and sleep).
+func (d *pdfDoc) line(text string) {
+	d.y += d.wrap(margin, d.y, contentW, text, bodyPt, false, colorInk) + 1.5
 }
 
 func (d *pdfDoc) warning() {

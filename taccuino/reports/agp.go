@@ -115,11 +115,19 @@ func (h *handlers) load(c *echo.Context, r reportRequest) (report, error) {
 		what += " (PDF)"
 	}
 	detail := fmt.Sprintf("%s %s..%s", what, r.from.Format(time.DateOnly), r.to.Format(time.DateOnly))
-	var rs cgm.Series
+	// Each period's readings are the patient's primary series, with the
+	// sources they came from (named on the report).
+	var (
+		rs, prs         cgm.Series
+		curUse, prevUse cgmstore.SeriesUse
+	)
 	err := h.d.Access(c, r.patient, consent.ActReadData, detail, func(ctx context.Context, tx pgx.Tx) error {
 		var err error
-		rs, err = h.d.Store.InTx(tx).Readings(ctx, r.patient.ID, r.prev.Start, r.cur.End, cgm.Historic, cgm.Scan)
-		if err != nil {
+		st := h.d.Store.InTx(tx)
+		if rs, curUse, err = st.Series(ctx, r.patient.ID, r.cur.Start, r.cur.End, cgm.Historic, cgm.Scan); err != nil {
+			return err
+		}
+		if prs, prevUse, err = st.Series(ctx, r.patient.ID, r.prev.Start, r.prev.End, cgm.Historic, cgm.Scan); err != nil {
 			return err
 		}
 		if h.o.HbA1c != nil {
@@ -144,13 +152,15 @@ func (h *handlers) load(c *echo.Context, r reportRequest) (report, error) {
 		return out, err
 	}
 	zone := r.patient.TimeZone
-	if out.cur, err = agp.Compute(rs, agp.Options{Patient: r.patient.PublicID, Location: r.loc, Zone: zone, Period: &r.cur, AGP: true, Daily: true}); err != nil {
+	if out.cur, err = agp.Compute(rs, agp.Options{Patient: r.patient.PublicID, Location: r.loc, Zone: zone, Period: &r.cur, AGP: true, Daily: true,
+		Sources: curUse.Sources.Names(), OtherSeriesReadings: curUse.Other}); err != nil {
 		return out, err
 	}
-	if out.prev, err = agp.Compute(rs, agp.Options{Patient: r.patient.PublicID, Location: r.loc, Zone: zone, Period: &r.prev}); err != nil {
+	if out.prev, err = agp.Compute(prs, agp.Options{Patient: r.patient.PublicID, Location: r.loc, Zone: zone, Period: &r.prev,
+		Sources: prevUse.Sources.Names(), OtherSeriesReadings: prevUse.Other}); err != nil {
 		return out, err
 	}
-	out.readings = rs.Between(r.cur.Start, r.cur.End)
+	out.readings = rs
 	return out, nil
 }
 
