@@ -37,8 +37,11 @@ import (
 // only — the readings its source delivered, first or again — and another
 // series' readings only where the primary has none within SeriesGap, so
 // that a history imported from another source, or a gap of the primary
-// sensor, still counts. The patient may choose another primary source
-// (SetPrimarySource), or none.
+// sensor, still counts. A source that reads the primary sensor itself
+// (an app uploading its 5-minute or 1-minute values beside LibreLinkUp's
+// 15-minute history: most of its readings near the primary's are their
+// twins) is part of the primary series, not another one (sameSensor). The
+// patient may choose another primary source (SetPrimarySource), or none.
 
 // The twin and series rules.
 const (
@@ -261,13 +264,15 @@ func sourcesOf(rs cgm.Series, rowSrc []Source, also alsoFrom) []Sources {
 }
 
 // primarySeries keeps the readings of the primary series (see above):
-// those primary delivered, and the others only where no reading of the
-// same kind that primary delivered lies within SeriesGap. srcs are the
-// readings' sources. It returns the readings kept and their sources.
+// those primary delivered or a source reading the same sensor delivered
+// (sameSensor), and the others only where no reading of the same kind that
+// primary delivered lies within SeriesGap. srcs are the readings' sources.
+// It returns the readings kept and their sources.
 func primarySeries(rs cgm.Series, srcs []Sources, primary Source) (cgm.Series, []Sources) {
+	series := sameSensor(rs, srcs, primary).Add(primary)
 	var prim [cgm.Strip + 1][]int64
 	for i, r := range rs {
-		if srcs[i].Has(primary) && r.Kind <= cgm.Strip {
+		if srcs[i]&series != 0 && r.Kind <= cgm.Strip {
 			prim[r.Kind] = append(prim[r.Kind], r.Time.UnixMicro())
 		}
 	}
@@ -275,7 +280,7 @@ func primarySeries(rs cgm.Series, srcs []Sources, primary Source) (cgm.Series, [
 	out := rs[:0:0]
 	var outSrc []Sources
 	for i, r := range rs {
-		keep := srcs[i].Has(primary)
+		keep := srcs[i]&series != 0
 		if !keep && r.Kind <= cgm.Strip {
 			ps := prim[r.Kind]
 			us := r.Time.UnixMicro()
@@ -289,6 +294,65 @@ func primarySeries(rs cgm.Series, srcs []Sources, primary Source) (cgm.Series, [
 		}
 	}
 	return out, outSrc
+}
+
+// sameSensor returns the other sources whose historic readings in rs are
+// the primary sensor's own, read by another way (xDrip+ or Juggluco
+// uploading every 5 minutes, or every minute, the Libre sensor whose
+// 15-minute history LibreLinkUp gives): where such a source has a reading
+// within TwinWindow of a primary one, it is the same reading (a twin,
+// merged into one row with both provenances) at least half of the time.
+// Its readings between the primary's are then more of the same series,
+// not a second sensor's. A second sensor worn at the same time gives twins
+// by chance only: its values differ from the first's by more than
+// TwinTolerance most of the time, or its clock is never within TwinWindow
+// of the first's.
+func sameSensor(rs cgm.Series, srcs []Sources, primary Source) Sources {
+	// For each other source: how many primary readings it twinned, and
+	// how many primary readings it had a reading near (twinned or not).
+	var twins, near [len(sourceNames)]int
+	var others []int // indexes of historic readings of other sources only
+	var all Sources
+	for i, r := range rs {
+		if r.Kind == cgm.Historic && !srcs[i].Has(primary) {
+			others = append(others, i)
+			all |= srcs[i]
+		}
+	}
+	if all == 0 {
+		return 0
+	}
+	window := TwinWindow.Microseconds()
+	k := 0
+	for i, r := range rs {
+		if r.Kind != cgm.Historic || !srcs[i].Has(primary) {
+			continue
+		}
+		us := r.Time.UnixMicro()
+		var seen Sources
+		for _, src := range srcs[i].List() {
+			if src != primary {
+				twins[src]++
+				seen = seen.Add(src)
+			}
+		}
+		for k < len(others) && rs[others[k]].Time.UnixMicro() <= us-window {
+			k++
+		}
+		for j := k; j < len(others) && rs[others[j]].Time.UnixMicro() < us+window; j++ {
+			seen |= srcs[others[j]]
+		}
+		for _, src := range seen.List() {
+			near[src]++
+		}
+	}
+	var out Sources
+	for _, src := range all.List() {
+		if twins[src] > 0 && 2*twins[src] >= near[src] {
+			out = out.Add(src)
+		}
+	}
+	return out
 }
 
 func floorDiv(a, b int64) int64 {

@@ -10,6 +10,7 @@ import (
 
 	"github.com/google/go-cmp/cmp"
 	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgxpool"
 )
 
 func TestInstantsRoundTrip(t *testing.T) {
@@ -198,5 +199,91 @@ func testTwins(t *testing.T, form string) {
 	// after one of its own is a reading of its own.
 	if res := ingest(SourceDexcom, []cgm.Reading{{Time: dex[0].Time.Add(30 * time.Second), Value: dex[0].Value, Unit: cgm.MgDL, Kind: cgm.Historic}}); res.Inserted != 1 {
 		t.Errorf("a source's own reading 30 s after another: %+v, want inserted", res)
+	}
+}
+
+// TestSameSensorApp: an app uploading every 5 minutes, one reading at a
+// time as xDrip+ does, the Libre sensor whose 15-minute history
+// LibreLinkUp gives is one series with it: the statistics read its
+// readings between LibreLinkUp's too, and leave nothing out. A second
+// sensor worn at the same time whose clock is within TwinWindow of the
+// first's, but whose values differ, stays a second series. In both
+// storage forms.
+func TestSameSensorApp(t *testing.T) {
+	t.Parallel()
+	for _, form := range forms {
+		t.Run(form, func(t *testing.T) {
+			t.Parallel()
+			testSameSensorApp(t, form)
+		})
+	}
+}
+
+func testSameSensorApp(t *testing.T, form string) {
+	s, pool := newStore(t)
+	for n, appFirst := range []bool{true, false} {
+		testSameSensorOrder(t, s, pool, newPatient(t, s, n+1), form, appFirst)
+	}
+}
+
+// testSameSensorOrder is TestSameSensorApp for one patient, the app's
+// readings of each hour before LibreLinkUp's history of the hour or after
+// it (LibreLinkUp's then make the primary source of the first reading of
+// the app between them).
+func testSameSensorOrder(t *testing.T, s *Store, pool *pgxpool.Pool, pid int64, form string, appFirst bool) {
+	ctx := context.Background()
+	day := time.Date(2026, 5, 4, 0, 0, 0, 0, time.UTC)
+	end := day.Add(24 * time.Hour)
+	glucose := func(at time.Time) float64 { return 100 + float64(at.Sub(day)/time.Minute)/4 } // one curve
+	ingest := func(src Source, rs []cgm.Reading) {
+		t.Helper()
+		if _, err := s.Ingest(ctx, Batch{Patient: pid, Source: src, Readings: rs}); err != nil {
+			t.Fatalf("Ingest %s: %v", src, err)
+		}
+	}
+	var llu, app []cgm.Reading
+	for i := range 16 {
+		at := day.Add(time.Duration(i) * 15 * time.Minute)
+		llu = append(llu, cgm.Reading{Time: at, Value: glucose(at), Unit: cgm.MgDL, Kind: cgm.Historic})
+	}
+	for i := range 48 {
+		at := day.Add(time.Duration(i)*5*time.Minute + 25*time.Second)
+		app = append(app, cgm.Reading{Time: at, Value: glucose(at.Truncate(time.Minute)), Unit: cgm.MgDL, Kind: cgm.Historic})
+	}
+	// The app's readings arrive one by one, LibreLinkUp's history of
+	// each hour before or after them.
+	for h := range 4 {
+		if !appFirst {
+			ingest(SourceLibreLinkUp, llu[h*4:h*4+4])
+		}
+		for _, r := range app[h*12 : h*12+12] {
+			ingest(SourceNightscout, []cgm.Reading{r})
+		}
+		if appFirst {
+			ingest(SourceLibreLinkUp, llu[h*4:h*4+4])
+		}
+	}
+	settle(t, s, pool, form)
+	rs, use, err := s.Series(ctx, pid, day, end)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(rs) != 48 || use.Other != 0 || !slices.Equal(use.Sources.Names(), []string{"librelinkup", "nightscout"}) {
+		t.Errorf("app first %v: the same sensor read two ways: %d readings, %+v; want 48, none left out, both sources", appFirst, len(rs), use)
+	}
+
+	// A second sensor (Dexcom) whose clock is 20 s off LibreLinkUp's, 30
+	// mg/dL higher: never a twin, a second series.
+	var dex []cgm.Reading
+	for _, r := range llu {
+		dex = append(dex, cgm.Reading{Time: r.Time.Add(20 * time.Second), Value: r.Value + 30, Unit: cgm.MgDL, Kind: cgm.Historic})
+	}
+	ingest(SourceDexcom, dex)
+	settle(t, s, pool, form)
+	if rs, use, err = s.Series(ctx, pid, day, end); err != nil {
+		t.Fatal(err)
+	}
+	if len(rs) != 48 || use.Other != 16 || use.Sources.Has(SourceDexcom) {
+		t.Errorf("app first %v: with a second sensor: %d readings, %+v; want the 48, Dexcom's 16 left out", appFirst, len(rs), use)
 	}
 }
