@@ -59,10 +59,12 @@ const (
 		WHERE p.id = $1
 		ORDER BY c.kind`
 	patientExistsSQL = `SELECT EXISTS (SELECT 1 FROM patients WHERE id = $1)`
-	// patientPrimarySQL says whether the patient exists and their primary
-	// source (0: none, every source is one series).
+	// patientPrimarySQL says whether the patient exists, their primary
+	// source (0: none, every source is one series) and whether fsecgm chose
+	// it.
 	patientPrimarySQL = `SELECT EXISTS (SELECT 1 FROM patients WHERE id = $1),
-		coalesce((SELECT primary_source FROM patients WHERE id = $1), 0)::int2`
+		coalesce((SELECT primary_source FROM patients WHERE id = $1), 0)::int2,
+		coalesce((SELECT primary_auto FROM patients WHERE id = $1), false)`
 )
 
 // Readings returns the readings of a patient taken in [from, to) of the
@@ -73,7 +75,7 @@ const (
 // readings, and another series' only where the primary has none within
 // SeriesGap; [Store.SourcedReadings] returns every series.
 func (s *Store) Readings(ctx context.Context, patientID int64, from, to time.Time, kinds ...cgm.Kind) (cgm.Series, error) {
-	rs, _, err := readings(ctx, s.pool, patientID, from, to, kinds, false)
+	rs, _, err := readings(ctx, s.pool, patientID, from, to, kinds, false, nil)
 	return rs, err
 }
 
@@ -92,7 +94,7 @@ func (s *Store) SourcedReadings(ctx context.Context, patientID int64, from, to t
 }
 
 func sourcedReadings(ctx context.Context, q batcher, patientID int64, from, to time.Time, kinds []cgm.Kind) ([]SourcedReading, error) {
-	rs, srcs, err := readings(ctx, q, patientID, from, to, kinds, true)
+	rs, srcs, err := readings(ctx, q, patientID, from, to, kinds, true, nil)
 	if err != nil {
 		return nil, err
 	}
@@ -125,17 +127,11 @@ func (s *Store) Series(ctx context.Context, patientID int64, from, to time.Time,
 
 func series(ctx context.Context, q batcher, patientID int64, from, to time.Time, kinds []cgm.Kind) (cgm.Series, SeriesUse, error) {
 	// SeriesGap around the window, as Readings.
-	all, srcs, err := readings(ctx, q, patientID, from.Add(-SeriesGap), to.Add(SeriesGap), kinds, true)
+	var use SeriesUse
+	all, srcs, err := readings(ctx, q, patientID, from.Add(-SeriesGap), to.Add(SeriesGap), kinds, true, &use)
 	if err != nil {
 		return nil, SeriesUse{}, err
 	}
-	var use SeriesUse
-	var auto bool
-	var prim int16
-	if err := queryRow(ctx, q, `SELECT coalesce(primary_source, 0), primary_auto FROM patients WHERE id = $1`, patientID).Scan(&prim, &auto); err != nil {
-		return nil, use, fmt.Errorf("cgmstore: readings of patient %d: %w", patientID, translate(err))
-	}
-	use.Primary, use.Auto = Source(prim), auto
 	trim := func(rs cgm.Series, ss []Sources) (cgm.Series, []Sources) {
 		i := sort.Search(len(rs), func(i int) bool { return !rs[i].Time.Before(from) })
 		j := sort.Search(len(rs), func(j int) bool { return !rs[j].Time.Before(to) })
@@ -154,33 +150,13 @@ func series(ctx context.Context, q batcher, patientID int64, from, to time.Time,
 	return kept, use, nil
 }
 
-// queryRow runs one query through a batcher.
-func queryRow(ctx context.Context, q batcher, sql string, args ...any) pgx.Row {
-	b := &pgx.Batch{}
-	b.Queue(sql, args...)
-	br := q.SendBatch(ctx, b)
-	return batchRow{br: br, row: br.QueryRow()}
-}
-
-// batchRow closes its batch after Scan.
-type batchRow struct {
-	br  pgx.BatchResults
-	row pgx.Row
-}
-
-func (r batchRow) Scan(dest ...any) error {
-	err := r.row.Scan(dest...)
-	if cerr := r.br.Close(); err == nil {
-		err = cerr
-	}
-	return err
-}
-
 // readings reads a patient's readings of [from, to). With all, every
 // series, with their sources; otherwise the statistics' series (the
 // primary one when the patient has one) without sources. The usual case
 // (one series) is one round trip: the patient, the devices and the rows.
-func readings(ctx context.Context, q batcher, patientID int64, from, to time.Time, kinds []cgm.Kind, all bool) (cgm.Series, []Sources, error) {
+//
+// use, when not nil, receives the patient's primary source (Primary, Auto).
+func readings(ctx context.Context, q batcher, patientID int64, from, to time.Time, kinds []cgm.Kind, all bool, use *SeriesUse) (cgm.Series, []Sources, error) {
 	ks, err := kindList(kinds)
 	if err != nil {
 		return nil, nil, err
@@ -196,15 +172,18 @@ func readings(ctx context.Context, q batcher, patientID int64, from, to time.Tim
 	batch.Queue(devicesQuery, patientID)
 	batch.Queue(readingsSQL, patientID, ks, from, to, dateOf(from), dateOf(lastDay))
 	br := q.SendBatch(ctx, batch)
-	var exists bool
+	var exists, auto bool
 	var primary int16
-	if err := br.QueryRow().Scan(&exists, &primary); err != nil {
+	if err := br.QueryRow().Scan(&exists, &primary, &auto); err != nil {
 		br.Close()
 		return nil, nil, fmt.Errorf("cgmstore: readings of patient %d: %w", patientID, translate(err))
 	}
 	if !exists {
 		br.Close()
 		return nil, nil, fmt.Errorf("cgmstore: readings of patient %d: %w", patientID, ErrNotFound)
+	}
+	if use != nil {
+		use.Primary, use.Auto = Source(primary), auto
 	}
 	ds, err := collectDevices(br)
 	if err != nil {

@@ -31,7 +31,7 @@ func (s *Store) InTx(tx pgx.Tx) TxReader { return TxReader{tx: tx} }
 
 // Readings is Store.Readings in the transaction.
 func (r TxReader) Readings(ctx context.Context, patientID int64, from, to time.Time, kinds ...cgm.Kind) (cgm.Series, error) {
-	rs, _, err := readings(ctx, r.tx, patientID, from, to, kinds, false)
+	rs, _, err := readings(ctx, r.tx, patientID, from, to, kinds, false, nil)
 	return rs, err
 }
 
