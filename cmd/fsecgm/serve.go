@@ -42,8 +42,10 @@ import (
 
 // The environment variables of "fsecgm serve" (flags override them).
 const (
-	envAddr         = "FSECGM_ADDR"
-	envDatabaseURL  = "DATABASE_URL"
+	envAddr        = "FSECGM_ADDR"
+	envDatabaseURL = "DATABASE_URL"
+	// envReplicaURL names a hot standby for the reads that write nothing.
+	envReplicaURL   = "FSECGM_DATABASE_REPLICA_URL"
 	envBaseURL      = "FSECGM_BASE_URL"
 	envLogLevel     = "FSECGM_LOG_LEVEL"
 	envOIDCIssuer   = "FSECGM_OIDC_ISSUER"
@@ -93,6 +95,7 @@ type serveConfig struct {
 	addr            string
 	dev             bool
 	databaseURL     string // empty: private server in dataDir
+	replicaURL      string // empty: every read on the primary
 	dataDir         string
 	baseURL         string
 	logLevel        slog.Level
@@ -130,7 +133,7 @@ type serveConfig struct {
 // validates them, listing every problem at once.
 func parseServe(e *env, args []string) (serveConfig, error) {
 	fs := newFlagSet(e, "serve", "[flags]\n\nRuns the taccuino, the JSON API and the background jobs until SIGINT or SIGTERM.\n"+
-		"Environment: "+strings.Join([]string{envAddr, envDatabaseURL, envBaseURL, envLogLevel, envOIDCIssuer, envOIDCAudience,
+		"Environment: "+strings.Join([]string{envAddr, envDatabaseURL, envReplicaURL, envBaseURL, envLogLevel, envOIDCIssuer, envOIDCAudience,
 		envOIDCJWKSURL, envOIDCClientIDs, envTrustProxy, envMetricsAddr, envShutdownTimeout, envSubscriptions, envSMTPURL, envMailFrom, envDigestHour,
 		envCompactAfter, devKeyFileEnv}, ", ")+" (flags override them);\n"+
 		"sensor sync: "+strings.Join([]string{connsync.EnvCredentialsKey, connsync.EnvCredentialsKeyFile, connsync.EnvCredentialsOldKeys,
@@ -147,6 +150,7 @@ func parseServe(e *env, args []string) (serveConfig, error) {
 	fs.StringVar(&cfg.addr, "addr", def(envAddr, ":8080"), "listen `address` (env "+envAddr+")")
 	fs.BoolVar(&cfg.dev, "dev", false, "development mode: accept the development issuer's tokens (fsecgm dev-token), serve the demo login page and seed the demo data")
 	fs.StringVar(&cfg.databaseURL, "database-url", e.Getenv(envDatabaseURL), "PostgreSQL `URL` (env "+envDatabaseURL+"; when empty, a private server in --data-dir)")
+	fs.StringVar(&cfg.replicaURL, "database-replica-url", e.Getenv(envReplicaURL), "`URL` of a hot standby of the database for the reads that write nothing: a patient's own reads of their glucose (env "+envReplicaURL+"; when empty, every read on the primary)")
 	fs.StringVar(&cfg.dataDir, "data-dir", defaultDataDir, "data `directory` of the private PostgreSQL used when no database URL is set")
 	fs.StringVar(&cfg.baseURL, "base-url", e.Getenv(envBaseURL), "external `URL` of the service, e.g. https://taccuino.example.org (env "+envBaseURL+"; HTTPS turns on HSTS and Secure cookies)")
 	level := fs.String("log-level", def(envLogLevel, "info"), "log `level`: debug, info, warn or error (env "+envLogLevel+")")
@@ -323,6 +327,14 @@ func runServe(ctx context.Context, e *env, args []string) error {
 	if err != nil {
 		return err
 	}
+	var replica *pgxpool.Pool
+	if cfg.replicaURL != "" {
+		if replica, err = newPool(ctx, cfg.replicaURL, poolOthers); err != nil {
+			pool.Close()
+			return fmt.Errorf("replica: %w", err)
+		}
+		defer replica.Close()
+	}
 	poolClosed := false
 	defer func() {
 		if !poolClosed {
@@ -371,7 +383,7 @@ func runServe(ctx context.Context, e *env, args []string) error {
 			Logger:  logger,
 			Pool:    pool,
 			Store:   store,
-			Consent: consent.New(pool, consent.Options{Logger: logger, MaxDelegationYears: cfg.delegationYears}),
+			Consent: consent.New(pool, consent.Options{Logger: logger, MaxDelegationYears: cfg.delegationYears, Replica: replica}),
 			BaseURL: cfg.baseURL,
 			Dev:     cfg.dev,
 		},

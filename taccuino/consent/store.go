@@ -35,6 +35,13 @@ type Options struct {
 	// default) within which repeated identical refusals are counted on
 	// one access-log entry; zero means DefaultRepeatWindow.
 	RepeatWindow time.Duration
+	// Replica is a pool on a hot standby of the database (PostgreSQL 15
+	// documentation, 27.4 "Hot Standby"), or nil. The reads that write
+	// nothing go there: a patient reading their own glucose data
+	// (ActReadData on basis self, which the access log does not record).
+	// Every other access, and every read a standby cannot serve (a
+	// write inside it, an unreachable standby), runs on pool.
+	Replica *pgxpool.Pool
 }
 
 // DefaultMaxDelegationYears is how many years ahead a delegation may
@@ -51,6 +58,7 @@ const DefaultRepeatWindow = time.Hour
 // access. It is safe for concurrent use.
 type Store struct {
 	pool     *pgxpool.Pool
+	replica  *pgxpool.Pool
 	logger   *slog.Logger
 	now      func() time.Time
 	maxYears int
@@ -60,7 +68,7 @@ type Store struct {
 // New returns a store on pool, whose database must be migrated (package
 // migrations).
 func New(pool *pgxpool.Pool, opts Options) *Store {
-	s := &Store{pool: pool, logger: opts.Logger, now: opts.Now, maxYears: opts.MaxDelegationYears, window: opts.RepeatWindow}
+	s := &Store{pool: pool, replica: opts.Replica, logger: opts.Logger, now: opts.Now, maxYears: opts.MaxDelegationYears, window: opts.RepeatWindow}
 	if s.maxYears <= 0 {
 		s.maxYears = DefaultMaxDelegationYears
 	}
@@ -117,6 +125,11 @@ func (s *Store) Access(ctx context.Context, a Actor, patientID int64, act Action
 // the decision (to record on what basis the actor acted) and the facts.
 func (s *Store) access(ctx context.Context, a Actor, patientID int64, act Action, detail string,
 	fn func(context.Context, pgx.Tx, Decision, Facts) error) (Decision, error) {
+	if s.replica != nil && act == ActReadData && a.Role == auth.RoleCitizen {
+		if d, done, err := s.accessReplica(ctx, a, patientID, act, fn); done {
+			return d, err
+		}
+	}
 	now := s.clock()
 	tx, err := s.pool.Begin(ctx)
 	if err != nil {
@@ -164,6 +177,43 @@ func (s *Store) access(ctx context.Context, a Actor, patientID int64, act Action
 		return d, fmt.Errorf("consent: %s: commit: %w", act, translate(err))
 	}
 	return d, nil
+}
+
+// accessReplica runs a citizen's read on the standby (Options.Replica) in
+// a read-only transaction when the rules allow it on basis self, which
+// writes no access-log entry. done is false when the read must run on the
+// primary instead: another basis (a parent's, a delegate's read is
+// logged), a refusal (logged), a standby that cannot be reached, or an fn
+// that writes (the standby refuses it: SQLSTATE 25006).
+func (s *Store) accessReplica(ctx context.Context, a Actor, patientID int64, act Action,
+	fn func(context.Context, pgx.Tx, Decision, Facts) error) (d Decision, done bool, err error) {
+	tx, err := s.replica.BeginTx(ctx, pgx.TxOptions{AccessMode: pgx.ReadOnly})
+	if err != nil {
+		s.logger.Warn("consent: the standby cannot be reached; reading on the primary", slog.Any("err", err))
+		return Decision{}, false, nil
+	}
+	defer func() { _ = tx.Rollback(context.WithoutCancel(ctx)) }()
+	f, err := s.loadFacts(ctx, tx, a, patientID, act)
+	if err != nil {
+		return Decision{}, false, nil // the primary says what is wrong
+	}
+	d = Decide(f, a, act, s.clock())
+	if !d.Allowed || d.Basis != BasisSelf || alwaysLogged(act) {
+		return d, false, nil
+	}
+	if fn != nil {
+		if err := fn(ctx, tx, d, f); err != nil {
+			var pgErr *pgconn.PgError
+			if errors.As(err, &pgErr) && pgErr.Code == "25006" { // read_only_sql_transaction
+				return d, false, nil
+			}
+			return d, true, err
+		}
+	}
+	if err := tx.Commit(ctx); err != nil {
+		return d, false, nil
+	}
+	return d, true, nil
 }
 
 // alwaysLogged reports whether act is logged even when the patient does it
