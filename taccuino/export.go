@@ -40,8 +40,9 @@ import (
 // The answer is streamed: readings go from the database to the client one
 // at a time (cgmstore.TxReader.EachReading), so that years of 1-minute
 // readings need no memory for the answer; only the glucometrics of the
-// json and fhir forms keep the period's historic and scan readings, which
-// agp.Compute needs (about 64 bytes each). The read goes through the
+// json and fhir forms read the period's historic and scan readings again,
+// as the glucometrics API does (Server.report: the primary series, its
+// sources named), and keep them while agp.Compute needs them. The read goes through the
 // consent gate and is written to the access log like every read; a
 // failure after the first bytes were sent aborts the connection, so that
 // a client never takes a cut answer for a whole one.
@@ -171,23 +172,6 @@ func (s *Server) exportCSV(ctx context.Context, tx pgx.Tx, w io.Writer, p cgmsto
 	return lw.Flush()
 }
 
-// figures keeps what agp.Compute needs of the streamed readings (historic
-// and scan readings) and computes the period's report.
-type figures struct {
-	rs cgm.Series
-}
-
-func (f *figures) add(r cgm.Reading) {
-	if r.Kind == cgm.Historic || r.Kind == cgm.Scan {
-		f.rs = append(f.rs, r)
-	}
-}
-
-func (f *figures) report(p cgmstore.Patient, per period) (agp.Report, error) {
-	ap := per.Period
-	return agp.Compute(f.rs, agp.Options{Patient: p.PublicID, Location: per.From.Location(), Zone: p.TimeZone, Period: &ap})
-}
-
 // exportJSON writes the readings of per and their glucometrics as JSON.
 func (s *Server) exportJSON(ctx context.Context, tx pgx.Tx, w io.Writer, p cgmstore.Patient, per period) error {
 	head, err := json.Marshal(struct {
@@ -205,10 +189,8 @@ func (s *Server) exportJSON(ctx context.Context, tx pgx.Tx, w io.Writer, p cgmst
 	if _, err := io.WriteString(w, `,"readings":[`); err != nil {
 		return err
 	}
-	var fig figures
 	n := 0
 	err = s.deps.Store.InTx(tx).EachReading(ctx, p.ID, per.Start, per.End, func(r cgm.Reading) error {
-		fig.add(r)
 		b, err := json.Marshal(readingJSON(r))
 		if err != nil {
 			return err
@@ -225,7 +207,7 @@ func (s *Server) exportJSON(ctx context.Context, tx pgx.Tx, w io.Writer, p cgmst
 	if err != nil {
 		return err
 	}
-	rep, err := fig.report(p, per)
+	rep, err := s.report(ctx, tx, p, per, agp.Options{})
 	if err != nil {
 		return err
 	}
@@ -281,7 +263,6 @@ func (s *Server) exportFHIR(ctx context.Context, tx pgx.Tx, w io.Writer, p cgmst
 		}
 		devices = append(devices, di)
 	}
-	var fig figures
 	batch := make([]cgm.Reading, 0, exportBatch)
 	flush := func() error {
 		err := bw.AddReadings(pi, batch)
@@ -289,7 +270,6 @@ func (s *Server) exportFHIR(ctx context.Context, tx pgx.Tx, w io.Writer, p cgmst
 		return err
 	}
 	err = reader.EachReading(ctx, p.ID, per.Start, per.End, func(r cgm.Reading) error {
-		fig.add(r)
 		batch = append(batch, r)
 		if len(batch) == exportBatch {
 			return flush()
@@ -302,7 +282,7 @@ func (s *Server) exportFHIR(ctx context.Context, tx pgx.Tx, w io.Writer, p cgmst
 	if err != nil {
 		return err
 	}
-	rep, err := fig.report(p, per)
+	rep, err := s.report(ctx, tx, p, per, agp.Options{})
 	if err != nil {
 		return err
 	}

@@ -156,7 +156,9 @@ type SummaryInput struct {
 // report: the engine and definition set that computed it and whether the
 // data are sufficient by the consensus (≥ 14 days, ≥ 70 % of expected
 // readings; Battelino et al. 2019), with the period length in days and the
-// % time CGM active, unrounded, so that a reader can judge the figure.
+// % time CGM active, unrounded, so that a reader can judge the figure; and
+// the sources of the readings (agp.Report.Sources) with the readings of a
+// second sensor left out, when the report names them.
 func MethodText(r agp.Report) string {
 	engine := r.Engine
 	if engine == "" {
@@ -166,8 +168,15 @@ func MethodText(r agp.Report) string {
 	if r.Sufficient {
 		suff = "yes"
 	}
-	return fmt.Sprintf("%s; sufficient data: %s (%s days, %s%% active)", engine, suff,
+	text := fmt.Sprintf("%s; sufficient data: %s (%s days, %s%% active)", engine, suff,
 		strconv.FormatFloat(r.Period.Days, 'f', -1, 64), strconv.FormatFloat(r.ActivePercent, 'f', -1, 64))
+	if len(r.Sources) > 0 {
+		text += "; readings from: " + strings.Join(r.Sources, ", ")
+	}
+	if r.OtherSeries > 0 {
+		text += fmt.Sprintf("; %d readings of a second sensor left out", r.OtherSeries)
+	}
+	return text
 }
 
 // summaryContext carries what every Observation of one summary shares.

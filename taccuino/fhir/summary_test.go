@@ -415,6 +415,11 @@ func TestMethodText(t *testing.T) {
 	if got, want := MethodText(r), agp.Version+"; sufficient data: no (10.5 days, 69.96527777777777% active)"; got != want {
 		t.Errorf("MethodText = %q, want %q", got, want)
 	}
+	// The sources of the readings, and a second sensor's left out.
+	r.Sources, r.OtherSeries = []string{"librelinkup", "nightscout"}, 96
+	if got, want := MethodText(r), agp.Version+"; sufficient data: no (10.5 days, 69.96527777777777% active); readings from: librelinkup, nightscout; 96 readings of a second sensor left out"; got != want {
+		t.Errorf("MethodText = %q, want %q", got, want)
+	}
 }
 
 func TestLocalCodes(t *testing.T) {

@@ -122,19 +122,27 @@ func (u *Updater) publishTx(ctx context.Context, tx pgx.Tx, id int64, tz string,
 	cur := agp.LocalDays(first, last, loc)
 	prev := agp.LocalDays(first.AddDate(0, 0, -PeriodDays), first.AddDate(0, 0, -1), loc)
 	reader := u.store.InTx(tx)
-	rs, err := reader.Readings(ctx, id, prev.Start, cur.End, cgm.Historic, cgm.Scan)
+	// Each period's primary series, with the sources the figures name
+	// (fhir.MethodText).
+	rs, use, err := reader.Series(ctx, id, cur.Start, cur.End, cgm.Historic, cgm.Scan)
 	if err != nil {
 		return err
 	}
-	rep, err := agp.Compute(rs, agp.Options{Patient: pt.PublicID, Location: loc, Zone: tz, Period: &cur, AGP: true, Daily: true})
+	prs, prevUse, err := reader.Series(ctx, id, prev.Start, prev.End, cgm.Historic, cgm.Scan)
 	if err != nil {
 		return err
 	}
-	prevRep, err := agp.Compute(rs, agp.Options{Patient: pt.PublicID, Location: loc, Zone: tz, Period: &prev})
+	rep, err := agp.Compute(rs, agp.Options{Patient: pt.PublicID, Location: loc, Zone: tz, Period: &cur, AGP: true, Daily: true,
+		Sources: use.Sources.Names(), OtherSeriesReadings: use.Other})
 	if err != nil {
 		return err
 	}
-	in := rs.Between(cur.Start, cur.End)
+	prevRep, err := agp.Compute(prs, agp.Options{Patient: pt.PublicID, Location: loc, Zone: tz, Period: &prev,
+		Sources: prevUse.Sources.Names(), OtherSeriesReadings: prevUse.Other})
+	if err != nil {
+		return err
+	}
+	in := rs
 	ds, err := reader.Devices(ctx, id)
 	if err != nil {
 		return err
