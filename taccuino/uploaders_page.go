@@ -54,6 +54,8 @@ type uploadersView struct {
 	// answer to the form.
 	Created *createdUploader
 	Form    *form
+	// Confirm is the uploader whose revocation the page asks to confirm.
+	Confirm *uploaderRow
 }
 
 // uploaderRow is an uploader as the page lists it: never its secret.
@@ -97,13 +99,15 @@ func (s *Server) pageUploaders(c *echo.Context) error {
 	if m := c.QueryParam("msg"); m == "revoked" {
 		msg = web.Lang(c).T("nsu_revoked_msg")
 	}
-	return s.showUploaders(c, p, http.StatusOK, msg, nil, nil)
+	return s.showUploaders(c, p, http.StatusOK, msg, nil, nil, "")
 }
 
 // showUploaders renders the page of p with status: msg a confirmation,
 // created the uploader just created (its secret shown this once), f the
-// form shown again with what is wrong.
-func (s *Server) showUploaders(c *echo.Context, p cgmstore.Patient, status int, msg string, created *createdUploader, f *form) error {
+// form shown again with what is wrong, confirm the id of the uploader
+// whose revocation is to be confirmed ("" for none; one that is not p's,
+// or revoked already, is not found).
+func (s *Server) showUploaders(c *echo.Context, p cgmstore.Patient, status int, msg string, created *createdUploader, f *form, confirm string) error {
 	l := web.Lang(c)
 	loc, err := p.Location()
 	if err != nil {
@@ -131,7 +135,13 @@ func (s *Server) showUploaders(c *echo.Context, p cgmstore.Patient, status int, 
 		if r.Live {
 			v.Live++
 		}
+		if r.Live && r.ID == confirm {
+			v.Confirm = &r
+		}
 		v.Uploaders = append(v.Uploaders, r)
+	}
+	if confirm != "" && v.Confirm == nil {
+		return web.NotFound("no such uploader")
 	}
 	v.Full = v.Live >= nsupload.MaxLive
 	if created != nil {
@@ -158,7 +168,7 @@ func (s *Server) postCreateUploader(c *echo.Context) error {
 		} else {
 			f.Error = l.T(key)
 		}
-		return s.showUploaders(c, p, f.Status, "", nil, f)
+		return s.showUploaders(c, p, f.Status, "", nil, f, "")
 	}
 	if n := utf8.RuneCountInString(label); n == 0 || n > maxUploaderLabel || !utf8.ValidString(label) {
 		return again("nsu_label_invalid", true)
@@ -178,14 +188,20 @@ func (s *Server) postCreateUploader(c *echo.Context) error {
 		u.User = nil
 		created.Site = u.String()
 	}
-	return s.showUploaders(c, p, http.StatusOK, "", created, nil)
+	return s.showUploaders(c, p, http.StatusOK, "", created, nil, "")
 }
 
-// postRevokeUploader revokes an uploader from the page's form.
+// postRevokeUploader revokes an uploader from the page's form, in two
+// steps: the button of the list asks to confirm (the page again, with
+// what the revocation does and the confirming button), the confirming
+// button (confirm=yes) revokes.
 func (s *Server) postRevokeUploader(c *echo.Context) error {
 	p, err := s.deps.Patient(c, consent.ActWriteData)
 	if err != nil {
 		return err
+	}
+	if c.FormValue("confirm") != "yes" {
+		return s.showUploaders(c, p, http.StatusOK, "", nil, nil, c.Param("uploader"))
 	}
 	if _, err := s.revokeUploader(c, p, c.Param("uploader")); err != nil {
 		return err

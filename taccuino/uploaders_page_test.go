@@ -191,16 +191,25 @@ func TestUploadersPage(t *testing.T) {
 		t.Errorf("list row %s: no last upload after an upload", row[0])
 	}
 
-	// Revoke: after the confirmation step, the door refuses the secret.
-	if !strings.Contains(string(list.body), `<details class="revoke">`) {
-		t.Error("the revocation has no confirmation step")
+	// Revoke: the list's button asks to confirm (nothing revoked yet);
+	// the confirming button revokes, and the door refuses the secret.
+	ask := s.post(page+"/"+id+"/revoke", nil)
+	if ask.status != http.StatusOK || !strings.Contains(string(ask.body), `id="revoke-confirm"`) ||
+		!strings.Contains(string(ask.body), `name="confirm" value="yes"`) {
+		t.Fatalf("revoke, first step: %d %s", ask.status, truncate(ask.body))
 	}
-	r := s.post(page+"/"+id+"/revoke", nil)
+	if r := e.door(t, shown, http.MethodGet, "/api/v1/status.json", nil); r.status != http.StatusOK {
+		t.Errorf("door after the first step of the revocation: %d", r.status)
+	}
+	r := s.post(page+"/"+id+"/revoke", url.Values{"confirm": {"yes"}})
 	if r.status != http.StatusSeeOther || !strings.Contains(r.header.Get("Location"), "msg=revoked") {
 		t.Fatalf("revoke: %d %s", r.status, r.header.Get("Location"))
 	}
 	if r := e.door(t, shown, http.MethodPost, "/api/v1/entries", xdripEntries(time.Now(), 1, func(int) int { return 120 })); r.status != http.StatusUnauthorized {
 		t.Errorf("door after the revocation: %d %s", r.status, r.body)
+	}
+	if r := s.post(page+"/"+id+"/revoke", nil); r.status != http.StatusNotFound {
+		t.Errorf("asking to revoke a revoked uploader: %d", r.status)
 	}
 	after := s.get(page + "?msg=revoked")
 	if after.status != http.StatusOK || !strings.Contains(string(after.body), `id="msg"`) || revokeFor.Match(after.body) {
@@ -223,8 +232,10 @@ func TestUploadersPage(t *testing.T) {
 	if id2 == nil {
 		t.Fatal("no revoke button for the new uploader")
 	}
-	if r := s.post(page+"/"+string(id2[1])+"/revoke", nil); r.status != http.StatusNotFound {
-		t.Errorf("revoke another patient's uploader: %d", r.status)
+	for _, confirm := range []string{"", "yes"} {
+		if r := s.post(page+"/"+string(id2[1])+"/revoke", url.Values{"confirm": {confirm}}); r.status != http.StatusNotFound {
+			t.Errorf("revoke another patient's uploader (confirm=%q): %d", confirm, r.status)
+		}
 	}
 	if r := e.door(t, html.UnescapeString(string(m2[1])), http.MethodGet, "/api/v1/status.json", nil); r.status != http.StatusOK {
 		t.Errorf("the other patient's uploader after a refused revocation: %d", r.status)
@@ -259,6 +270,10 @@ func TestUploadersPageAccess(t *testing.T) {
 		page := "/taccuino/p/" + target.PublicID + "/uploaders"
 		s := e.signIn(ps.token)
 		before := count(t, e, `SELECT count(*) FROM ns_uploaders WHERE patient_id = $1`, target.ID)
+		liveBefore := count(t, e, `SELECT count(*) FROM ns_uploaders WHERE patient_id = $1 AND revoked_at IS NULL`, target.ID)
+		// The uploader to revoke: the one the persona creates, or, when it
+		// may not, the patient's.
+		victim := f.uploader[target.ID]
 		steps := []struct {
 			what string
 			do   func() response
@@ -266,7 +281,8 @@ func TestUploadersPageAccess(t *testing.T) {
 		}{
 			{"open", func() response { return s.get(page) }, http.StatusOK},
 			{"create", func() response { return s.post(page, url.Values{"label": {"AndroidAPS"}}) }, http.StatusOK},
-			{"revoke", func() response { return s.post(page+"/"+f.uploader[target.ID]+"/revoke", nil) }, http.StatusSeeOther},
+			{"ask to revoke", func() response { return s.post(page+"/"+victim+"/revoke", nil) }, http.StatusOK},
+			{"revoke", func() response { return s.post(page+"/"+victim+"/revoke", url.Values{"confirm": {"yes"}}) }, http.StatusSeeOther},
 		}
 		for _, st := range steps {
 			what := st.what + " as " + ps.name
@@ -287,16 +303,12 @@ func TestUploadersPageAccess(t *testing.T) {
 				continue
 			}
 			if st.what == "create" {
-				// Revoke what was created, so that the personas do not
-				// reach nsupload.MaxLive.
 				id := revokeFor.FindSubmatch(r.body)
 				if id == nil || !shownURL.Match(r.body) {
 					t.Errorf("%s: no URL or no revoke button", what)
 					continue
 				}
-				if rr := s.post(page+"/"+string(id[1])+"/revoke", nil); rr.status != http.StatusSeeOther {
-					t.Errorf("%s: revoke what was created: %d", what, rr.status)
-				}
+				victim = string(id[1])
 			}
 			if en := e.accessLog(r.header.Get(web.HeaderRequestID)); ps.self != (len(en) == 0) {
 				t.Errorf("%s: access log %+v (the patient's own access is not logged, others' are)", what, en)
@@ -305,8 +317,8 @@ func TestUploadersPageAccess(t *testing.T) {
 		after := count(t, e, `SELECT count(*) FROM ns_uploaders WHERE patient_id = $1`, target.ID)
 		live := count(t, e, `SELECT count(*) FROM ns_uploaders WHERE patient_id = $1 AND revoked_at IS NULL`, target.ID)
 		switch {
-		case allowed && (after != before+1 || live != 0):
-			t.Errorf("as %s: %d uploaders (%d live), want %d, none live", ps.name, after, live, before+1)
+		case allowed && (after != before+1 || live != liveBefore):
+			t.Errorf("as %s: %d uploaders (%d live), want %d (%d live)", ps.name, after, live, before+1, liveBefore)
 		case !allowed && after != before:
 			t.Errorf("as %s: %d uploaders, want %d", ps.name, after, before)
 		}

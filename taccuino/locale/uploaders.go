@@ -22,6 +22,8 @@ var uploaderLabels = map[string]map[Lang]string{
 	"nsu_revoked_on":     {IT: "Revocato il", EN: "Revoked on"},
 	"nsu_revoke":         {IT: "Revoca…", EN: "Revoke…"},
 	"nsu_revoke_confirm": {IT: "L'app che usa questo indirizzo non potrà più inviare glicemie al taccuino. Le letture già ricevute restano. Non si può annullare: per ricominciare crea un nuovo indirizzo.", EN: "The app that uses this address will no longer be able to send glucose readings to the notebook. The readings already received stay. This cannot be undone: to start again, create a new address."},
+	"nsu_revoke_title":   {IT: "Vuoi revocare l'indirizzo", EN: "Do you want to revoke the address"},
+	"nsu_revoke_no":      {IT: "No, torna all'elenco", EN: "No, back to the list"},
 	"nsu_revoke_yes":     {IT: "Sì, revoca", EN: "Yes, revoke"},
 	"nsu_revoked_msg":    {IT: "Indirizzo revocato: l'app non può più inviare glicemie.", EN: "Address revoked: the app can no longer send glucose readings."},
 	"nsu_add":            {IT: "Crea un indirizzo per un'app", EN: "Create an address for an app"},
