@@ -18,6 +18,8 @@ import (
 	"fsecgm/cgm/cgmstore"
 	"fsecgm/cgm/codicefiscale"
 	"fsecgm/connectors/glucosim"
+	"fsecgm/internal/testenv"
+	"fsecgm/internal/testenv/webenv"
 	"fsecgm/migrations/dbtest"
 	"fsecgm/taccuino/auth"
 	"fsecgm/taccuino/auth/authtest"
@@ -28,7 +30,6 @@ import (
 
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgxpool"
-	"github.com/labstack/echo/v5"
 )
 
 func TestMain(m *testing.M) { dbtest.Main(m) }
@@ -70,39 +71,17 @@ func newEnv(t *testing.T, opts ...Options) *env {
 	}
 	// The service's statements are traced (TestOtherPatientsIDs).
 	trace := &sqlTrace{}
-	cfg := dbtest.Pool(t).Config()
-	cfg.ConnConfig.Tracer = trace
-	pool, err := pgxpool.NewWithConfig(context.Background(), cfg)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(pool.Close)
 	logger := slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelError}))
-	idp := authtest.New(t)
-	ctx, cancel := context.WithCancel(context.Background())
-	t.Cleanup(cancel)
-	vcfg := idp.Config()
-	vcfg.Logger = logger
-	v, err := auth.NewVerifier(ctx, vcfg)
-	if err != nil {
-		t.Fatal(err)
-	}
 	var h http.Handler
 	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { h.ServeHTTP(w, r) }))
 	t.Cleanup(srv.Close)
 	base := srv.URL + "/fhir"
-	rec, err := records.New(pool, records.Options{Base: base, Logger: logger})
-	if err != nil {
-		t.Fatal(err)
-	}
-	e := &env{t: t, pool: pool, rec: rec, idp: idp, srv: srv, base: base, client: srv.Client(), trace: trace,
-		store: cgmstore.New(pool, cgmstore.Options{Logger: logger}), consent: consent.New(pool, consent.Options{Logger: logger})}
-	ec := echo.New()
-	ec.Logger = logger
-	ec.HTTPErrorHandler = web.ErrorHandler(logger, nil)
-	ec.Use(web.RequestID(), web.RequestLogger(logger), web.Recover(), web.SecurityHeaders(web.SecurityOptions{}))
-	d := web.Deps{Logger: logger, Pool: pool, Store: e.store, Consent: e.consent}
-	if err := Register(ec.Group("/fhir", web.Authenticate(web.AuthOptions{Verifier: v})), d, rec, o); err != nil {
+	w := webenv.New(t, webenv.Core(testenv.WithTracer(trace), testenv.WithLogger(logger)), webenv.WithRecords(base))
+	e := &env{t: t, pool: w.Pool, rec: w.Records, idp: w.IDP, srv: srv, base: base, client: srv.Client(), trace: trace,
+		store: w.Store, consent: w.Consent}
+	ec := webenv.Echo(logger)
+	d := web.Deps{Logger: logger, Pool: e.pool, Store: e.store, Consent: e.consent}
+	if err := Register(ec.Group("/fhir", web.Authenticate(web.AuthOptions{Verifier: w.Verifier})), d, e.rec, o); err != nil {
 		t.Fatal(err)
 	}
 	h = ec

@@ -13,6 +13,7 @@ import (
 	"fsecgm/cgm/cgmstore"
 	"fsecgm/cgm/codicefiscale"
 	"fsecgm/connectors/glucosim"
+	"fsecgm/internal/testenv"
 	"fsecgm/migrations/dbtest"
 	"fsecgm/taccuino/auth"
 	"fsecgm/taccuino/consent"
@@ -44,14 +45,13 @@ type env struct {
 
 func newEnv(t testing.TB) *env {
 	t.Helper()
-	pool := dbtest.Pool(t)
 	logger := slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelError}))
-	rec, err := New(pool, Options{Base: testBase, Logger: logger})
+	te := testenv.New(t, testenv.WithLogger(logger))
+	rec, err := New(te.Pool, Options{Base: testBase, Logger: logger})
 	if err != nil {
 		t.Fatal(err)
 	}
-	return &env{pool: pool, store: cgmstore.New(pool, cgmstore.Options{Logger: logger}),
-		consent: consent.New(pool, consent.Options{Logger: logger}), rec: rec, logger: logger}
+	return &env{pool: te.Pool, store: te.Store, consent: te.Consent, rec: rec, logger: logger}
 }
 
 // patient creates the n-th test patient, with third-party consent granted
