@@ -85,6 +85,8 @@ type testEnv struct {
 	sessions *sessions.Store
 	// rec is the FHIR resource store behind /fhir.
 	rec *records.Store
+	// te is the environment the service stands on (testenv).
+	te *testenv.Env
 }
 
 // newEnv starts the service in production mode (the fake provider's
@@ -98,7 +100,7 @@ func newEnv(t *testing.T) *testEnv {
 	w := webenv.New(t, webenv.WithRecords("http://"+hs.Listener.Addr().String()+"/fhir"), webenv.WithSyncer(nil),
 		webenv.WithNotify("https://taccuino.example.org"), webenv.WithSessions())
 	env := &testEnv{t: t, pool: w.Pool, idp: w.IDP, logs: w.Logs, store: w.Store, consent: w.Consent, http: hs,
-		fake: w.LLU, accounts: w.Accounts, syncer: w.Syncer, mail: w.Mail, notify: w.Notify, sessions: w.Sessions, rec: w.Records}
+		fake: w.LLU, accounts: w.Accounts, syncer: w.Syncer, mail: w.Mail, notify: w.Notify, sessions: w.Sessions, rec: w.Records, te: w.Env}
 	var err error
 	env.srv, err = New(Deps{
 		Notify: env.notify,

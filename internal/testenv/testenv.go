@@ -20,12 +20,15 @@ package testenv
 import (
 	"bytes"
 	"context"
+	"fmt"
 	"log/slog"
 	"sync"
 	"testing"
 	"time"
 
+	"fsecgm/cgm"
 	"fsecgm/cgm/cgmstore"
+	"fsecgm/connectors/librelinkup/librelinkuptest"
 	"fsecgm/migrations/dbtest"
 	"fsecgm/taccuino/consent"
 
@@ -143,32 +146,44 @@ func (l *Logs) String() string {
 	return l.b.String()
 }
 
-// Clock is a clock that stands still until the test sets or moves it.
-type Clock struct {
-	mu sync.Mutex
-	t  time.Time
-}
+// Clock is a clock that stands still until the test sets (Set) or moves
+// (Advance) it: the fake LibreLinkUp's, so that one clock can drive the
+// stores and the fake.
+type Clock = librelinkuptest.Clock
 
 // NewClock returns a clock stopped at t.
-func NewClock(t time.Time) *Clock { return &Clock{t: t} }
+func NewClock(t time.Time) *Clock { return librelinkuptest.NewClock(t) }
 
-// Now returns the clock's time.
-func (c *Clock) Now() time.Time {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return c.t
+// Count returns what a counting query (SELECT count(*) …) of the
+// environment's database answers, failing t on an error.
+func (e *Env) Count(t testing.TB, q string, args ...any) int {
+	t.Helper()
+	var n int
+	if err := e.Pool.QueryRow(context.Background(), q, args...).Scan(&n); err != nil {
+		t.Fatalf("%s: %v", q, err)
+	}
+	return n
 }
 
-// Set stops the clock at t.
-func (c *Clock) Set(t time.Time) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	c.t = t
-}
-
-// Advance moves the clock forward by d.
-func (c *Clock) Advance(d time.Duration) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	c.t = c.t.Add(d)
+// Ingest stores rs for the patient from source in one transaction, as a
+// connector does (the ingestion marks the patient dirty), failing t when
+// a reading is rejected.
+func (e *Env) Ingest(t testing.TB, patient int64, source cgmstore.Source, rs cgm.Series) cgmstore.Result {
+	t.Helper()
+	ctx := context.Background()
+	var res cgmstore.Result
+	err := pgx.BeginFunc(ctx, e.Pool, func(tx pgx.Tx) error {
+		var err error
+		if res, err = e.Store.IngestTx(ctx, tx, cgmstore.Batch{Patient: patient, Source: source, Readings: rs}); err != nil {
+			return err
+		}
+		if res.Rejected > 0 {
+			return fmt.Errorf("%d readings rejected, the first: %v", res.Rejected, res.Rejections[0])
+		}
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return res
 }

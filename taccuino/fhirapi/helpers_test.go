@@ -61,6 +61,7 @@ type env struct {
 	base    string
 	client  *http.Client
 	trace   *sqlTrace
+	te      *testenv.Env
 }
 
 func newEnv(t *testing.T, opts ...Options) *env {
@@ -78,7 +79,7 @@ func newEnv(t *testing.T, opts ...Options) *env {
 	base := srv.URL + "/fhir"
 	w := webenv.New(t, webenv.Core(testenv.WithTracer(trace), testenv.WithLogger(logger)), webenv.WithRecords(base))
 	e := &env{t: t, pool: w.Pool, rec: w.Records, idp: w.IDP, srv: srv, base: base, client: srv.Client(), trace: trace,
-		store: w.Store, consent: w.Consent}
+		store: w.Store, consent: w.Consent, te: w.Env}
 	ec := webenv.Echo(logger)
 	d := web.Deps{Logger: logger, Pool: e.pool, Store: e.store, Consent: e.consent}
 	if err := Register(ec.Group("/fhir", web.Authenticate(web.AuthOptions{Verifier: w.Verifier})), d, e.rec, o); err != nil {
@@ -222,11 +223,7 @@ func (e *env) get(path, token string) response {
 // count returns the result of a count query.
 func (e *env) count(q string, args ...any) int {
 	e.t.Helper()
-	var n int
-	if err := e.pool.QueryRow(context.Background(), q, args...).Scan(&n); err != nil {
-		e.t.Fatal(err)
-	}
-	return n
+	return e.te.Count(e.t, q, args...)
 }
 
 // outcome checks that r is an OperationOutcome with status and returns

@@ -41,6 +41,7 @@ type env struct {
 	consent *consent.Store
 	rec     *Store
 	logger  *slog.Logger
+	te      *testenv.Env
 }
 
 func newEnv(t testing.TB) *env {
@@ -51,7 +52,7 @@ func newEnv(t testing.TB) *env {
 	if err != nil {
 		t.Fatal(err)
 	}
-	return &env{pool: te.Pool, store: te.Store, consent: te.Consent, rec: rec, logger: logger}
+	return &env{pool: te.Pool, store: te.Store, consent: te.Consent, rec: rec, logger: logger, te: te}
 }
 
 // patient creates the n-th test patient, with third-party consent granted
@@ -159,9 +160,5 @@ func (e *env) publish(t testing.TB, pub Publication) {
 // count returns the result of a count query.
 func (e *env) count(t testing.TB, q string, args ...any) int {
 	t.Helper()
-	var n int
-	if err := e.pool.QueryRow(context.Background(), q, args...).Scan(&n); err != nil {
-		t.Fatal(err)
-	}
-	return n
+	return e.te.Count(t, q, args...)
 }

@@ -110,6 +110,7 @@ type env struct {
 	patients []cgmstore.Patient // in the order of people()
 	people   []person
 	logs     *testenv.Logs // the service log (JSON lines)
+	te       *testenv.Env
 }
 
 func (e *env) logText() string { return e.logs.String() }
@@ -126,7 +127,7 @@ func newEnv(t testing.TB) *env {
 	w := webenv.New(t, webenv.Core(testenv.WithClock(testNow(loc)), testenv.WithLogger(logger)),
 		webenv.WithRecords("https://fsecgm.example.org/fhir"))
 	e := &env{pool: w.Pool, loc: loc, clock: w.Clock, people: people(loc), logs: logs, store: w.Store, consent: w.Consent,
-		records: w.Records, idp: w.IDP}
+		records: w.Records, idp: w.IDP, te: w.Env}
 	clock := e.clock.Now
 	e.sums = summaries.NewStore(e.pool)
 	e.updater = summaries.NewUpdater(e.pool, e.store, summaries.Options{Now: clock, Logger: logger})
@@ -222,20 +223,7 @@ func (e *env) series(pp person, i int, from, to time.Time) cgm.Series {
 
 func (e *env) ingest(t testing.TB, id int64, rs cgm.Series) {
 	t.Helper()
-	ctx := context.Background()
-	err := pgx.BeginFunc(ctx, e.pool, func(tx pgx.Tx) error {
-		res, err := e.store.IngestTx(ctx, tx, cgmstore.Batch{Patient: id, Source: cgmstore.SourceSimulator, Readings: rs})
-		if err != nil {
-			return err
-		}
-		if res.Rejected > 0 {
-			return fmt.Errorf("%d readings rejected", res.Rejected)
-		}
-		return nil // the ingestion marked the patient dirty
-	})
-	if err != nil {
-		t.Fatal(err)
-	}
+	e.te.Ingest(t, id, cgmstore.SourceSimulator, rs) // the ingestion marks the patient dirty
 }
 
 // doctor returns a token of the centre's diabetologist.

@@ -33,6 +33,7 @@ type env struct {
 	pool  *pgxpool.Pool
 	store *cgmstore.Store
 	clock *testenv.Clock
+	te    *testenv.Env
 	loc   *time.Location
 	ids   []int64
 }
@@ -50,7 +51,7 @@ func newEnv(t testing.TB, n int) *env {
 	loc := mustZone(t, "Europe/Rome")
 	te := testenv.New(t, testenv.WithClock(testNow(loc)))
 	c := te.Clock
-	e := &env{pool: te.Pool, store: te.Store, clock: c, loc: loc}
+	e := &env{pool: te.Pool, store: te.Store, clock: c, loc: loc, te: te}
 	if _, err := e.pool.Exec(ctx, `CREATE TABLE test_publications (patient_id int, at timestamptz DEFAULT now())`); err != nil {
 		t.Fatal(err)
 	}
@@ -76,32 +77,14 @@ func newEnv(t testing.TB, n int) *env {
 // patient dirty from the first new one.
 func (e *env) ingest(t testing.TB, id int64, rs cgm.Series) {
 	t.Helper()
-	ctx := context.Background()
-	if len(rs) == 0 {
-		return
-	}
-	err := pgx.BeginFunc(ctx, e.pool, func(tx pgx.Tx) error {
-		res, err := e.store.IngestTx(ctx, tx, cgmstore.Batch{Patient: id, Source: cgmstore.SourceSimulator, Readings: rs})
-		if err != nil {
-			return err
-		}
-		if res.Rejected > 0 {
-			return fmt.Errorf("%d readings rejected", res.Rejected)
-		}
-		return nil // the ingestion marked the patient dirty
-	})
-	if err != nil {
-		t.Fatal(err)
+	if len(rs) > 0 {
+		e.te.Ingest(t, id, cgmstore.SourceSimulator, rs)
 	}
 }
 
 func (e *env) count(t testing.TB, q string, args ...any) int {
 	t.Helper()
-	var n int
-	if err := e.pool.QueryRow(context.Background(), q, args...).Scan(&n); err != nil {
-		t.Fatal(err)
-	}
-	return n
+	return e.te.Count(t, q, args...)
 }
 
 // fakePublisher records publications; it writes a row in the caller's
