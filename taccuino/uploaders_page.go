@@ -19,16 +19,20 @@ import (
 	"github.com/labstack/echo/v5"
 )
 
-// The page "App che inviano i dati" (issue 17): the patient's uploaders of
+// The page "App che inviano le glicemie" (issue 17): the patient's uploaders of
 // the Nightscout-compatible door (nsdoor.go), a form to create one and a
 // button to revoke each. It is a page of who manages the patient's data
 // (consent.ActWriteData, as POST and DELETE /api/v1/patients/{id}/uploaders:
 // the patient, a parent or tutor, a delegate); a clinician or an analyst
 // is refused, as on those routes.
 //
+// A revocation is confirmed on a step of its own (the page again, with
+// what revoking does and the confirming button), not inside a closed
+// <details>: a control there is one the keyboard never reaches.
+//
 // The secret of an uploader is shown once, in the answer to the form that
 // creates it (never stored, never in an address: no redirect after that
-// post), with where to paste it:
+// post; the answer is not cached), with where to paste it:
 //
 //   - xDrip+: Settings › Cloud Upload › Nightscout Sync (REST-API), the
 //     whole URL https://SECRET@host/path in "Base URL" (xDrip+
