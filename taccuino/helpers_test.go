@@ -1,12 +1,10 @@
 package taccuino
 
 import (
-	"bytes"
 	"context"
 	"fmt"
 	"fsecgm/taccuino/reports"
 	"fsecgm/taccuino/summaries"
-	"io"
 	"net/http"
 	"net/http/httptest"
 	"strings"
@@ -138,33 +136,8 @@ type response struct {
 // request sends a request; token may be empty; body may be nil.
 func (e *testEnv) request(method, path, token, contentType string, body []byte, header map[string]string) response {
 	e.t.Helper()
-	var rd io.Reader
-	if body != nil {
-		rd = bytes.NewReader(body)
-	}
-	req, err := http.NewRequest(method, e.http.URL+path, rd)
-	if err != nil {
-		e.t.Fatal(err)
-	}
-	if token != "" {
-		req.Header.Set("Authorization", "Bearer "+token)
-	}
-	if contentType != "" {
-		req.Header.Set("Content-Type", contentType)
-	}
-	for k, v := range header {
-		req.Header.Set(k, v)
-	}
-	res, err := e.client.Do(req)
-	if err != nil {
-		e.t.Fatalf("%s %s: %v", method, path, err)
-	}
-	defer res.Body.Close()
-	b, err := io.ReadAll(res.Body)
-	if err != nil {
-		e.t.Fatal(err)
-	}
-	return response{status: res.StatusCode, header: res.Header, body: b}
+	r := webenv.Do(e.t, e.client, method, e.http.URL+path, token, contentType, body, header)
+	return response{status: r.Status, header: r.Header, body: r.Body}
 }
 
 func (e *testEnv) get(path, token string) response {

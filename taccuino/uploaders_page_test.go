@@ -4,7 +4,6 @@ import (
 	"crypto/sha1"
 	"encoding/hex"
 	"html"
-	"io"
 	"net/http"
 	"net/http/cookiejar"
 	"net/url"
@@ -13,6 +12,7 @@ import (
 	"testing"
 	"time"
 
+	"fsecgm/internal/testenv/webenv"
 	"fsecgm/taccuino/auth"
 	"fsecgm/taccuino/consent"
 	"fsecgm/taccuino/web"
@@ -38,26 +38,11 @@ func (e *testEnv) signIn(token string) *pageSession {
 		CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}}
 }
 
-// do sends a request and returns the answer.
-func (s *pageSession) do(req *http.Request) response {
-	s.t.Helper()
-	r, err := s.c.Do(req)
-	if err != nil {
-		s.t.Fatal(err)
-	}
-	defer r.Body.Close()
-	b, err := io.ReadAll(r.Body)
-	if err != nil {
-		s.t.Fatal(err)
-	}
-	return response{status: r.StatusCode, header: r.Header, body: b}
-}
-
 // get opens a page.
 func (s *pageSession) get(path string) response {
 	s.t.Helper()
-	req, _ := http.NewRequest(http.MethodGet, s.e.http.URL+path, nil)
-	return s.do(req)
+	r := webenv.Do(s.t, s.c, http.MethodGet, s.e.http.URL+path, "", "", nil, nil)
+	return response{status: r.Status, header: r.Header, body: r.Body}
 }
 
 // post sends a form with the session's CSRF token (opening the home page
@@ -83,9 +68,8 @@ func (s *pageSession) post(path string, form url.Values) response {
 		form = url.Values{}
 	}
 	form.Set(web.CSRFField, token)
-	req, _ := http.NewRequest(http.MethodPost, s.e.http.URL+path, strings.NewReader(form.Encode()))
-	req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
-	return s.do(req)
+	r := webenv.Do(s.t, s.c, http.MethodPost, s.e.http.URL+path, "", "application/x-www-form-urlencoded", []byte(form.Encode()), nil)
+	return response{status: r.Status, header: r.Header, body: r.Body}
 }
 
 // The parts of the uploaders page the tests read.

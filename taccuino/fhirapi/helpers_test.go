@@ -1,11 +1,9 @@
 package fhirapi
 
 import (
-	"bytes"
 	"context"
 	"encoding/json"
 	"fmt"
-	"io"
 	"log/slog"
 	"net/http"
 	"net/http/httptest"
@@ -186,33 +184,16 @@ func (e *env) do(method, path, token string, body []byte, header ...string) resp
 	if len(path) > 0 && path[0] == '/' {
 		url = e.srv.URL + path
 	}
-	var rd io.Reader
+	ct := ""
 	if body != nil {
-		rd = bytes.NewReader(body)
+		ct = "application/fhir+json"
 	}
-	req, err := http.NewRequest(method, url, rd)
-	if err != nil {
-		e.t.Fatal(err)
-	}
-	if token != "" {
-		req.Header.Set("Authorization", "Bearer "+token)
-	}
-	if body != nil {
-		req.Header.Set("Content-Type", "application/fhir+json")
-	}
+	h := map[string]string{}
 	for i := 0; i+1 < len(header); i += 2 {
-		req.Header.Set(header[i], header[i+1])
+		h[header[i]] = header[i+1]
 	}
-	res, err := e.client.Do(req)
-	if err != nil {
-		e.t.Fatalf("%s %s: %v", method, path, err)
-	}
-	defer res.Body.Close()
-	b, err := io.ReadAll(res.Body)
-	if err != nil {
-		e.t.Fatal(err)
-	}
-	return response{status: res.StatusCode, header: res.Header, body: b}
+	r := webenv.Do(e.t, e.client, method, url, token, ct, body, h)
+	return response{status: r.Status, header: r.Header, body: r.Body}
 }
 
 func (e *env) get(path, token string) response {

@@ -14,7 +14,9 @@ package webenv
 import (
 	"bytes"
 	"context"
+	"io"
 	"log/slog"
+	"net/http"
 	"testing"
 	"time"
 
@@ -177,4 +179,45 @@ func Echo(logger *slog.Logger) *echo.Echo {
 	ec.HTTPErrorHandler = web.ErrorHandler(logger, nil)
 	ec.Use(web.RequestID(), web.RequestLogger(logger), web.Recover(), web.SecurityHeaders(web.SecurityOptions{}))
 	return ec
+}
+
+// Response is what a request answered.
+type Response struct {
+	Status int
+	Header http.Header
+	Body   []byte
+}
+
+// Do sends a request with client and reads the answer: the bearer token
+// when not empty, the body (nil for none) with its content type, and the
+// header's fields. It fails t when the request cannot be sent or read.
+func Do(t testing.TB, client *http.Client, method, url, token, contentType string, body []byte, header map[string]string) Response {
+	t.Helper()
+	var rd io.Reader
+	if body != nil {
+		rd = bytes.NewReader(body)
+	}
+	req, err := http.NewRequest(method, url, rd)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if token != "" {
+		req.Header.Set("Authorization", "Bearer "+token)
+	}
+	if contentType != "" {
+		req.Header.Set("Content-Type", contentType)
+	}
+	for k, v := range header {
+		req.Header.Set(k, v)
+	}
+	res, err := client.Do(req)
+	if err != nil {
+		t.Fatalf("%s %s: %v", method, url, err)
+	}
+	defer res.Body.Close()
+	b, err := io.ReadAll(res.Body)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return Response{Status: res.StatusCode, Header: res.Header, Body: b}
 }
