@@ -134,11 +134,7 @@ func TestLogoutEndsSession(t *testing.T) {
 // count returns the result of a count query.
 func (e *testEnv) count(q string, args ...any) int {
 	e.t.Helper()
-	var n int
-	if err := e.pool.QueryRow(context.Background(), q, args...).Scan(&n); err != nil {
-		e.t.Fatal(err)
-	}
-	return n
+	return e.te.Count(e.t, q, args...)
 }
 
 // TestCSRFRotatedAtLogin: the demo login rotates the CSRF token; a token

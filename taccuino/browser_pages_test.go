@@ -65,6 +65,25 @@ func personaPages(t *testing.T, badCSV string) map[string][]pageVisit {
 					chromedp.SendKeys(chromedp.ID("llu-password"), "sbagliata"), chromedp.Click(chromedp.ID("llu-privacy")))
 				b.submit("#connect-submit")
 			}, want: "E-mail o password non corrette"},
+			// The apps that upload through the Nightscout door (issue 17):
+			// none yet, a name refused, the one created with its URL shown
+			// once, the list with it, and the step that confirms a
+			// revocation.
+			{name: "uploaders", path: "/taccuino/p/{mario}/uploaders", want: "Nessun indirizzo creato"},
+			{name: "uploaders-bad-name", form: func(b *browser) {
+				b.navigate("/taccuino/p/" + b.ids[DemoPatientCF] + "/uploaders")
+				b.submit("#uploader-submit")
+			}, want: "Scrivi un nome da 1 a 64 caratteri"},
+			{name: "uploaders-created", form: func(b *browser) {
+				b.navigate("/taccuino/p/" + b.ids[DemoPatientCF] + "/uploaders")
+				b.do("name the app", chromedp.SendKeys(chromedp.ID("uploader-label"), "xDrip+ sul telefono"))
+				b.submit("#uploader-submit")
+			}, want: "non lo vedrai più"},
+			{name: "uploaders-one", path: "/taccuino/p/{mario}/uploaders", want: "xDrip+ sul telefono"},
+			{name: "uploaders-confirm", form: func(b *browser) {
+				b.navigate("/taccuino/p/" + b.ids[DemoPatientCF] + "/uploaders")
+				b.submit("#uploaders button.link")
+			}, want: "Vuoi revocare"},
 			{name: "report", path: "/reports/agp/{mario}", want: "Profilo glicemico ambulatoriale"},
 			{name: "vitals", path: "/taccuino/p/{mario}/vitals", want: "Dati dispositivo mobile"},
 			{name: "vitals-day", path: vitalsDay, want: "La giornata del"},

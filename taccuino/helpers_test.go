@@ -1,17 +1,13 @@
 package taccuino
 
 import (
-	"bytes"
 	"context"
 	"fmt"
 	"fsecgm/taccuino/reports"
 	"fsecgm/taccuino/summaries"
-	"io"
-	"log/slog"
 	"net/http"
 	"net/http/httptest"
 	"strings"
-	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -21,8 +17,9 @@ import (
 	"fsecgm/cgm/codicefiscale"
 	"fsecgm/connectors/connsync"
 	"fsecgm/connectors/glucosim"
-	"fsecgm/connectors/librelinkup"
 	"fsecgm/connectors/librelinkup/librelinkuptest"
+	"fsecgm/internal/testenv"
+	"fsecgm/internal/testenv/webenv"
 	"fsecgm/migrations/dbtest"
 	"fsecgm/taccuino/auth"
 	"fsecgm/taccuino/auth/authtest"
@@ -60,24 +57,6 @@ func cfBorn(n int, d time.Time) string {
 	return codicefiscale.Complete(fmt.Sprintf("BNCGLI%02d%c%02dD%03d", d.Year()%100, "ABCDEHLMPRST"[d.Month()-1], d.Day()+40, n))
 }
 
-// syncBuffer is a goroutine-safe log sink.
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
-}
-
 // testEnv is a running service on a fresh database, with a fake identity
 // provider.
 type testEnv struct {
@@ -88,7 +67,7 @@ type testEnv struct {
 	idp     *authtest.Provider
 	srv     *Server
 	http    *httptest.Server
-	logs    *syncBuffer
+	logs    *testenv.Logs
 	client  *http.Client
 	// fake is the fake LibreLinkUp, with accounts; syncer syncs from it.
 	fake     *librelinkuptest.Server
@@ -104,70 +83,32 @@ type testEnv struct {
 	sessions *sessions.Store
 	// rec is the FHIR resource store behind /fhir.
 	rec *records.Store
+	// te is the environment the service stands on (testenv).
+	te *testenv.Env
 }
 
 // newEnv starts the service in production mode (the fake provider's
-// tokens) on a new database.
+// tokens) on a new database, with every part (testenv, webenv): the FHIR
+// API, the LibreLinkUp syncer on a fake, notifications, sessions.
 func newEnv(t *testing.T) *testEnv {
 	t.Helper()
-	pool := dbtest.Pool(t)
-	idp := authtest.New(t)
-	logs := &syncBuffer{}
-	logger := slog.New(slog.NewJSONHandler(logs, &slog.HandlerOptions{Level: slog.LevelDebug}))
-	ctx, cancel := context.WithCancel(context.Background())
-	t.Cleanup(cancel)
-	cfg := idp.Config()
-	cfg.Logger = logger
-	v, err := auth.NewVerifier(ctx, cfg)
-	if err != nil {
-		t.Fatal(err)
-	}
-	env := &testEnv{t: t, pool: pool, idp: idp, logs: logs,
-		store:   cgmstore.New(pool, cgmstore.Options{Logger: logger}),
-		consent: consent.New(pool, consent.Options{Logger: logger})}
-	env.fake = librelinkuptest.New(librelinkuptest.Options{})
-	if env.accounts, err = env.fake.Populate(7, 40, 0, "eu"); err != nil {
-		t.Fatal(err)
-	}
-	lluURL := env.fake.Start()
-	t.Cleanup(env.fake.Close)
-	keys, err := connsync.NewKeyring(bytes.Repeat([]byte{7}, connsync.KeySize))
-	if err != nil {
-		t.Fatal(err)
-	}
-	env.syncer, err = connsync.New(connsync.Config{Pool: pool, Store: env.store, Keys: keys, Logger: logger, Replica: "test",
-		LibreLinkUp: librelinkup.Config{BaseURL: lluURL, HTTPClient: librelinkup.NewHTTPClient(5 * time.Second)},
-		Interval:    time.Minute, LibreLinkUpBudget: connsync.BudgetConfig{PerMinute: 1e6}})
-	if err != nil {
-		t.Fatal(err)
-	}
-	if env.mail, err = mailtest.Start(mailtest.Options{}); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { env.mail.Close() })
-	smtpCfg, err := notify.ParseSMTPURL(env.mail.URL(), "notifiche@taccuino.example.org")
-	if err != nil {
-		t.Fatal(err)
-	}
-	env.notify = &notify.Service{Store: notify.New(pool, env.consent, notify.Options{Logger: logger}),
-		Mailer: notify.NewSMTPMailer(smtpCfg), BaseURL: "https://taccuino.example.org"}
-	env.sessions = sessions.New(pool, sessions.Options{Logger: logger})
-	go env.sessions.Run(ctx)
 	// The FHIR API is mounted too (the authorization matrix reads through
 	// it); its base is the test server's, known once it listens.
-	env.http = httptest.NewUnstartedServer(nil)
-	if env.rec, err = records.New(pool, records.Options{Base: "http://" + env.http.Listener.Addr().String() + "/fhir", Logger: logger}); err != nil {
-		t.Fatal(err)
-	}
+	hs := httptest.NewUnstartedServer(nil)
+	w := webenv.New(t, webenv.WithRecords("http://"+hs.Listener.Addr().String()+"/fhir"), webenv.WithSyncer(nil),
+		webenv.WithNotify("https://taccuino.example.org"), webenv.WithSessions())
+	env := &testEnv{t: t, pool: w.Pool, idp: w.IDP, logs: w.Logs, store: w.Store, consent: w.Consent, http: hs,
+		fake: w.LLU, accounts: w.Accounts, syncer: w.Syncer, mail: w.Mail, notify: w.Notify, sessions: w.Sessions, rec: w.Records, te: w.Env}
+	var err error
 	env.srv, err = New(Deps{
 		Notify: env.notify,
-		Deps: web.Deps{Logger: logger, Pool: pool, Store: env.store, Consent: env.consent,
+		Deps: web.Deps{Logger: w.Logger, Pool: env.pool, Store: env.store, Consent: env.consent,
 			Lookups: web.NewLookups(web.LookupOptions{ClientPerMinute: 1e6, ClientBurst: 1e6, PatientPerMinute: 1e6, PatientBurst: 1e6})},
 		Sessions:       env.sessions,
 		Records:        env.rec,
 		Sync:           env.syncer,
-		Reports:        reports.Options{Summaries: summaries.NewStore(pool)},
-		Verifier:       v,
+		Reports:        reports.Options{Summaries: summaries.NewStore(env.pool)},
+		Verifier:       w.Verifier,
 		SensitiveRate:  1e6,
 		SensitiveBurst: 1e6,
 	})
@@ -195,33 +136,8 @@ type response struct {
 // request sends a request; token may be empty; body may be nil.
 func (e *testEnv) request(method, path, token, contentType string, body []byte, header map[string]string) response {
 	e.t.Helper()
-	var rd io.Reader
-	if body != nil {
-		rd = bytes.NewReader(body)
-	}
-	req, err := http.NewRequest(method, e.http.URL+path, rd)
-	if err != nil {
-		e.t.Fatal(err)
-	}
-	if token != "" {
-		req.Header.Set("Authorization", "Bearer "+token)
-	}
-	if contentType != "" {
-		req.Header.Set("Content-Type", contentType)
-	}
-	for k, v := range header {
-		req.Header.Set(k, v)
-	}
-	res, err := e.client.Do(req)
-	if err != nil {
-		e.t.Fatalf("%s %s: %v", method, path, err)
-	}
-	defer res.Body.Close()
-	b, err := io.ReadAll(res.Body)
-	if err != nil {
-		e.t.Fatal(err)
-	}
-	return response{status: res.StatusCode, header: res.Header, body: b}
+	r := webenv.Do(e.t, e.client, method, e.http.URL+path, token, contentType, body, header)
+	return response{status: r.Status, header: r.Header, body: r.Body}
 }
 
 func (e *testEnv) get(path, token string) response {

@@ -421,6 +421,10 @@ func matrixEndpoints() []endpoint {
 			path: func(_ matrixFixture, p cgmstore.Patient) string { return "/taccuino/p/" + p.PublicID + "/vitals" }},
 		{method: "GET", route: "/taccuino/p/:id/vitals/day", act: consent.ActReadData, ok: 200, html: true,
 			path: func(_ matrixFixture, p cgmstore.Patient) string { return "/taccuino/p/" + p.PublicID + "/vitals/day" }},
+		// The uploaders' page: a page of who manages the data, as the
+		// API's creation and revocation (its forms: TestUploadersPageAccess).
+		{method: "GET", route: "/taccuino/p/:id/uploaders", act: consent.ActWriteData, ok: 200, html: true,
+			path: func(_ matrixFixture, p cgmstore.Patient) string { return "/taccuino/p/" + p.PublicID + "/uploaders" }},
 
 		// The FHIR API: the same rules. A resource of a patient the caller
 		// may not read answers as an id of nothing (404).
@@ -694,7 +698,10 @@ func TestMatrixCoversEveryPatientRoute(t *testing.T) {
 			continue
 		}
 		if strings.HasPrefix(r.Path, "/taccuino/p/:id/") && r.Method == http.MethodPost {
-			continue // HTML forms: same handlers' gate, exercised with CSRF in TestPages and the browser tests
+			// HTML forms: same handlers' gate, exercised with CSRF in
+			// TestPages and the browser tests; the uploaders' forms as every
+			// persona in TestUploadersPageAccess.
+			continue
 		}
 		if covered[key] || exempt[key] != "" {
 			continue

@@ -1,7 +1,6 @@
 package taccuino
 
 import (
-	"context"
 	"crypto/sha1"
 	"encoding/hex"
 	"encoding/json"
@@ -197,9 +196,5 @@ func TestNightscoutDoor(t *testing.T) {
 // count returns what a counting query of the test's database answers.
 func count(t *testing.T, e *testEnv, q string, args ...any) int {
 	t.Helper()
-	var n int
-	if err := e.pool.QueryRow(context.Background(), q, args...).Scan(&n); err != nil {
-		t.Fatalf("%s: %v", q, err)
-	}
-	return n
+	return e.te.Count(t, q, args...)
 }

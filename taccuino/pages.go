@@ -33,7 +33,7 @@ func newPages() (*pages, error) {
 	// Each page of templates/ is rendered inside layout.html.
 	// Partials some pages include, each in a file of its own.
 	partials := map[string][]string{"patient": {"templates/notifications.html"}}
-	for _, name := range []string{"login", "home", "patient", "error", "privacy", "confirm", "devmail", "vitals", "vitalsday", "population"} {
+	for _, name := range []string{"login", "home", "patient", "error", "privacy", "confirm", "devmail", "vitals", "vitalsday", "population", "uploaders"} {
 		files := append([]string{"templates/layout.html", "templates/" + name + ".html"}, partials[name]...)
 		t, err := ui.Parse(template.New("layout.html").Funcs(template.FuncMap{
 			"add": func(a, b int) int { return a + b },

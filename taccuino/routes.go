@@ -133,6 +133,12 @@ func (s *Server) routes() error {
 	html.POST("/taccuino/p/:"+web.PatientParam+"/connections/:connection/disconnect", s.postDisconnect)
 	html.POST("/taccuino/p/:"+web.PatientParam+"/connections/:connection/credentials", s.postCredentials, sensitive)
 	html.POST("/taccuino/p/:"+web.PatientParam+"/connections/:connection/sync", s.postSyncNow)
+	// The apps that upload through the Nightscout-compatible door
+	// (uploaders_page.go): creating one answers its secret, rate limited
+	// as the API's creation is.
+	html.GET("/taccuino/p/:"+web.PatientParam+"/uploaders", s.pageUploaders)
+	html.POST("/taccuino/p/:"+web.PatientParam+"/uploaders", s.postCreateUploader, sensitive)
+	html.POST("/taccuino/p/:"+web.PatientParam+"/uploaders/:uploader/revoke", s.postRevokeUploader)
 	html.POST("/taccuino/p/:"+web.PatientParam+"/notifications", s.postNotifications, sensitive)
 	// The confirmation link of a notification address: no login, the
 	// link's token is the proof.

@@ -10,32 +10,17 @@ import (
 	"net/http"
 	"regexp"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
+	"fsecgm/internal/testenv"
 	"fsecgm/migrations/dbtest"
 	"fsecgm/taccuino"
 	"fsecgm/taccuino/auth"
 )
 
-// lockedWriter is a goroutine-safe buffer.
-type lockedWriter struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (w *lockedWriter) Write(p []byte) (int, error) {
-	w.mu.Lock()
-	defer w.mu.Unlock()
-	return w.b.Write(p)
-}
-
-func (w *lockedWriter) String() string {
-	w.mu.Lock()
-	defer w.mu.Unlock()
-	return w.b.String()
-}
+// lockedWriter is a goroutine-safe log buffer (testenv.Logs).
+type lockedWriter = testenv.Logs
 
 func mapEnv(m map[string]string) func(string) string { return func(k string) string { return m[k] } }
 

@@ -5,9 +5,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"log/slog"
 	"slices"
-	"sync"
 	"testing"
 	"time"
 
@@ -17,6 +15,7 @@ import (
 	"fsecgm/connectors/glucosim"
 	"fsecgm/connectors/librelinkup"
 	"fsecgm/connectors/librelinkup/librelinkuptest"
+	"fsecgm/internal/testenv"
 	"fsecgm/migrations/dbtest"
 
 	"github.com/jackc/pgx/v5"
@@ -24,25 +23,6 @@ import (
 )
 
 func TestMain(m *testing.M) { dbtest.Main(m) }
-
-// lockedBuffer is a bytes.Buffer safe for the concurrent writes of a
-// logger.
-type lockedBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (l *lockedBuffer) Write(p []byte) (int, error) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.Write(p)
-}
-
-func (l *lockedBuffer) String() string {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.String()
-}
 
 // testEnv is a database, a store, a fake LibreLinkUp with a settable
 // clock, and a Syncer on them.
@@ -53,7 +33,7 @@ type testEnv struct {
 	fake     *librelinkuptest.Server
 	clock    *librelinkuptest.Clock
 	syncer   *Syncer
-	logs     *lockedBuffer
+	logs     *testenv.Logs
 	accounts []librelinkuptest.Account
 	keys     *Keyring
 }
@@ -65,7 +45,8 @@ func testKey(n byte) []byte { return bytes.Repeat([]byte{n}, KeySize) }
 // own account) and followers follower accounts sharing them.
 func newEnv(t *testing.T, patients, followers int, mod func(*Config)) *testEnv {
 	t.Helper()
-	e := &testEnv{t: t, pool: dbtest.Pool(t), logs: &lockedBuffer{}}
+	te := testenv.New(t)
+	e := &testEnv{t: t, pool: te.Pool, store: te.Store, logs: te.Logs}
 	e.clock = librelinkuptest.NewClock(time.Now().Add(-36 * time.Hour).Truncate(time.Minute))
 	e.fake = librelinkuptest.New(librelinkuptest.Options{Now: e.clock.Now})
 	var err error
@@ -74,13 +55,11 @@ func newEnv(t *testing.T, patients, followers int, mod func(*Config)) *testEnv {
 	}
 	url := e.fake.Start()
 	t.Cleanup(e.fake.Close)
-	e.store = cgmstore.New(e.pool, cgmstore.Options{})
 	if e.keys, err = NewKeyring(testKey(1)); err != nil {
 		t.Fatal(err)
 	}
-	logger := slog.New(slog.NewJSONHandler(e.logs, &slog.HandlerOptions{Level: slog.LevelDebug}))
 	cfg := Config{
-		Pool: e.pool, Store: e.store, Keys: e.keys, Logger: logger, Replica: "test-a",
+		Pool: e.pool, Store: e.store, Keys: e.keys, Logger: te.Logger, Replica: "test-a",
 		LibreLinkUp: librelinkup.Config{BaseURL: url, Now: e.clock.Now, HTTPClient: librelinkup.NewHTTPClient(2 * time.Second)},
 		Interval:    time.Minute, LeaseTTL: 30 * time.Second, Workers: 4, LibreLinkUpBudget: testBudget,
 	}

@@ -15,6 +15,7 @@ import (
 	"fsecgm/cgm"
 	"fsecgm/cgm/cgmstore"
 	"fsecgm/cgm/codicefiscale"
+	"fsecgm/internal/testenv"
 	"fsecgm/migrations/dbtest"
 )
 
@@ -28,8 +29,8 @@ type env struct {
 }
 
 func newEnv(t *testing.T) *env {
-	pool := dbtest.Pool(t)
-	return &env{t: t, pool: pool, store: cgmstore.New(pool, cgmstore.Options{})}
+	te := testenv.New(t)
+	return &env{t: t, pool: te.Pool, store: te.Store}
 }
 
 // patient stores a patient whose fiscal code derives from the given names

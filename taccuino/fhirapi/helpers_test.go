@@ -1,11 +1,9 @@
 package fhirapi
 
 import (
-	"bytes"
 	"context"
 	"encoding/json"
 	"fmt"
-	"io"
 	"log/slog"
 	"net/http"
 	"net/http/httptest"
@@ -18,6 +16,8 @@ import (
 	"fsecgm/cgm/cgmstore"
 	"fsecgm/cgm/codicefiscale"
 	"fsecgm/connectors/glucosim"
+	"fsecgm/internal/testenv"
+	"fsecgm/internal/testenv/webenv"
 	"fsecgm/migrations/dbtest"
 	"fsecgm/taccuino/auth"
 	"fsecgm/taccuino/auth/authtest"
@@ -28,7 +28,6 @@ import (
 
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgxpool"
-	"github.com/labstack/echo/v5"
 )
 
 func TestMain(m *testing.M) { dbtest.Main(m) }
@@ -60,6 +59,7 @@ type env struct {
 	base    string
 	client  *http.Client
 	trace   *sqlTrace
+	te      *testenv.Env
 }
 
 func newEnv(t *testing.T, opts ...Options) *env {
@@ -70,39 +70,17 @@ func newEnv(t *testing.T, opts ...Options) *env {
 	}
 	// The service's statements are traced (TestOtherPatientsIDs).
 	trace := &sqlTrace{}
-	cfg := dbtest.Pool(t).Config()
-	cfg.ConnConfig.Tracer = trace
-	pool, err := pgxpool.NewWithConfig(context.Background(), cfg)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(pool.Close)
 	logger := slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelError}))
-	idp := authtest.New(t)
-	ctx, cancel := context.WithCancel(context.Background())
-	t.Cleanup(cancel)
-	vcfg := idp.Config()
-	vcfg.Logger = logger
-	v, err := auth.NewVerifier(ctx, vcfg)
-	if err != nil {
-		t.Fatal(err)
-	}
 	var h http.Handler
 	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { h.ServeHTTP(w, r) }))
 	t.Cleanup(srv.Close)
 	base := srv.URL + "/fhir"
-	rec, err := records.New(pool, records.Options{Base: base, Logger: logger})
-	if err != nil {
-		t.Fatal(err)
-	}
-	e := &env{t: t, pool: pool, rec: rec, idp: idp, srv: srv, base: base, client: srv.Client(), trace: trace,
-		store: cgmstore.New(pool, cgmstore.Options{Logger: logger}), consent: consent.New(pool, consent.Options{Logger: logger})}
-	ec := echo.New()
-	ec.Logger = logger
-	ec.HTTPErrorHandler = web.ErrorHandler(logger, nil)
-	ec.Use(web.RequestID(), web.RequestLogger(logger), web.Recover(), web.SecurityHeaders(web.SecurityOptions{}))
-	d := web.Deps{Logger: logger, Pool: pool, Store: e.store, Consent: e.consent}
-	if err := Register(ec.Group("/fhir", web.Authenticate(web.AuthOptions{Verifier: v})), d, rec, o); err != nil {
+	w := webenv.New(t, webenv.Core(testenv.WithTracer(trace), testenv.WithLogger(logger)), webenv.WithRecords(base))
+	e := &env{t: t, pool: w.Pool, rec: w.Records, idp: w.IDP, srv: srv, base: base, client: srv.Client(), trace: trace,
+		store: w.Store, consent: w.Consent, te: w.Env}
+	ec := webenv.Echo(logger)
+	d := web.Deps{Logger: logger, Pool: e.pool, Store: e.store, Consent: e.consent}
+	if err := Register(ec.Group("/fhir", web.Authenticate(web.AuthOptions{Verifier: w.Verifier})), d, e.rec, o); err != nil {
 		t.Fatal(err)
 	}
 	h = ec
@@ -206,33 +184,16 @@ func (e *env) do(method, path, token string, body []byte, header ...string) resp
 	if len(path) > 0 && path[0] == '/' {
 		url = e.srv.URL + path
 	}
-	var rd io.Reader
+	ct := ""
 	if body != nil {
-		rd = bytes.NewReader(body)
+		ct = "application/fhir+json"
 	}
-	req, err := http.NewRequest(method, url, rd)
-	if err != nil {
-		e.t.Fatal(err)
-	}
-	if token != "" {
-		req.Header.Set("Authorization", "Bearer "+token)
-	}
-	if body != nil {
-		req.Header.Set("Content-Type", "application/fhir+json")
-	}
+	h := map[string]string{}
 	for i := 0; i+1 < len(header); i += 2 {
-		req.Header.Set(header[i], header[i+1])
+		h[header[i]] = header[i+1]
 	}
-	res, err := e.client.Do(req)
-	if err != nil {
-		e.t.Fatalf("%s %s: %v", method, path, err)
-	}
-	defer res.Body.Close()
-	b, err := io.ReadAll(res.Body)
-	if err != nil {
-		e.t.Fatal(err)
-	}
-	return response{status: res.StatusCode, header: res.Header, body: b}
+	r := webenv.Do(e.t, e.client, method, url, token, ct, body, h)
+	return response{status: r.Status, header: r.Header, body: r.Body}
 }
 
 func (e *env) get(path, token string) response {
@@ -243,11 +204,7 @@ func (e *env) get(path, token string) response {
 // count returns the result of a count query.
 func (e *env) count(q string, args ...any) int {
 	e.t.Helper()
-	var n int
-	if err := e.pool.QueryRow(context.Background(), q, args...).Scan(&n); err != nil {
-		e.t.Fatal(err)
-	}
-	return n
+	return e.te.Count(e.t, q, args...)
 }
 
 // outcome checks that r is an OperationOutcome with status and returns

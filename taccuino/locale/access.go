@@ -181,6 +181,22 @@ var detailRules = []detailRule{
 	}},
 	{regexp.MustCompile(`^removal of another person's sensor readings \(LibreLinkUp connection (\S+)\): (\d+) deleted, (\d+) restored$`),
 		func(l Lang, m []string, _ *time.Location) string { return l.F("log_purge", m[1], m[2], m[3]) }},
+	{regexp.MustCompile(`^Nightscout uploaders$`), fixed("log_uploaders")},
+	{regexp.MustCompile(`^create Nightscout uploader$`), fixed("log_uploader_create")},
+	{regexp.MustCompile(`^revoke Nightscout uploader$`), fixed("log_uploader_revoke")},
+	{regexp.MustCompile(`^Nightscout upload \((\S+)\)$`), func(l Lang, m []string, _ *time.Location) string {
+		return l.F("log_uploader_upload", m[1])
+	}},
+	{regexp.MustCompile(`^Nightscout entries \((\S+)\)$`), func(l Lang, m []string, _ *time.Location) string {
+		return l.F("log_uploader_read", m[1])
+	}},
+	{regexp.MustCompile(`^Nightscout [a-z ]+ \((\S+)\): (wrong or missing secret|revoked uploader)$`), func(l Lang, m []string, _ *time.Location) string {
+		why := "log_uploader_wrong"
+		if m[2] == "revoked uploader" {
+			why = "log_uploader_revoked"
+		}
+		return l.F("log_uploader_refused", m[1], l.T(why))
+	}},
 	{regexp.MustCompile(`^[A-Z]+ \S+: (.+)$`), func(l Lang, m []string, _ *time.Location) string {
 		why := "log_why_other"
 		switch m[1] {

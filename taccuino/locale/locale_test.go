@@ -148,6 +148,9 @@ func TestDetail(t *testing.T) {
 		"care relationships", "record mmg care relationship", "end diabetology care relationship", "record parent", "end tutor",
 		"notification settings", "notifications off", "notifications each to m***@example.org", "notifications daily to m***@example.org",
 		"removal of another person's sensor readings (LibreLinkUp connection c-1): 12 deleted, 3 restored",
+		"Nightscout uploaders", "create Nightscout uploader", "revoke Nightscout uploader", "Nightscout upload (abcdefghijklmnop)",
+		"Nightscout entries (abcdefghijklmnop)", "Nightscout upload (abcdefghijklmnop): wrong or missing secret",
+		"Nightscout status (abcdefghijklmnop): revoked uploader", "Nightscout data out of scope (abcdefghijklmnop): wrong or missing secret",
 		"GET /taccuino/p/:id: no token", "POST /api/v1/care-relationships: expired token", "GET /fhir/Observation: token refused",
 	}
 	english := regexp.MustCompile(`\b(glucose|sensor|report|consent|delegation|readings|sent|until|token|record|search|read|import|bytes|clinic|summary|patient|notice|care)\b`)

@@ -3,13 +3,13 @@ package notify
 import (
 	"context"
 	"fmt"
+	"log/slog"
 	"slices"
 	"testing"
 	"time"
 
-	"fsecgm/cgm/cgmstore"
 	"fsecgm/cgm/codicefiscale"
-	"fsecgm/migrations/dbtest"
+	"fsecgm/internal/testenv"
 	"fsecgm/taccuino/auth"
 	"fsecgm/taccuino/consent"
 
@@ -29,9 +29,8 @@ import (
 // to the baseline.
 func BenchmarkAccessNotified(b *testing.B) {
 	ctx := context.Background()
-	pool := dbtest.Pool(b)
-	cs := consent.New(pool, consent.Options{})
-	store := cgmstore.New(pool, cgmstore.Options{})
+	te := testenv.New(b, testenv.WithLogger(slog.New(slog.DiscardHandler)))
+	pool, cs, store := te.Pool, te.Consent, te.Store
 	const n = 100 // patients: the first half notified
 	ids := make([]int64, n)
 	for i := range n {

@@ -5,13 +5,13 @@ import (
 	"fmt"
 	"regexp"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
 	"fsecgm/cgm"
 	"fsecgm/cgm/cgmstore"
 	"fsecgm/cgm/codicefiscale"
+	"fsecgm/internal/testenv"
 	"fsecgm/migrations/dbtest"
 	"fsecgm/taccuino/auth"
 	"fsecgm/taccuino/consent"
@@ -23,30 +23,12 @@ import (
 
 func TestMain(m *testing.M) { dbtest.Main(m) }
 
-// clock is a settable clock shared by the stores of a test.
-type clock struct {
-	mu sync.Mutex
-	t  time.Time
-}
-
-func (c *clock) Now() time.Time {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return c.t
-}
-
-func (c *clock) Set(t time.Time) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	c.t = t
-}
-
 // env is a database with the notification stores, a patient (Mario), his
 // GP and a diabetology centre, and an in-process SMTP receiver.
 type env struct {
 	t       *testing.T
 	pool    *pgxpool.Pool
-	clock   *clock
+	clock   *testenv.Clock
 	consent *consent.Store
 	store   *Store
 	svc     *Service
@@ -74,9 +56,9 @@ var (
 func newEnv(t *testing.T, start time.Time) *env {
 	t.Helper()
 	ctx := context.Background()
-	pool := dbtest.Pool(t)
-	ck := &clock{t: start}
-	e := &env{t: t, pool: pool, clock: ck, consent: consent.New(pool, consent.Options{Now: ck.Now})}
+	te := testenv.New(t, testenv.WithClock(start))
+	pool, ck := te.Pool, te.Clock
+	e := &env{t: t, pool: pool, clock: ck, consent: te.Consent}
 	e.store = New(pool, e.consent, Options{Now: ck.Now})
 	var err error
 	if e.mail, err = mailtest.Start(mailtest.Options{}); err != nil {
@@ -93,7 +75,7 @@ func newEnv(t *testing.T, start time.Time) *env {
 	if e.comp, err = NewComposer(e.store, ComposerOptions{BaseURL: base, From: e.mailer.From(), DigestHour: 8}); err != nil {
 		t.Fatal(err)
 	}
-	cs := cgmstore.New(pool, cgmstore.Options{})
+	cs := te.Store
 	if e.patient, _, err = cs.EnsurePatient(ctx, cfMario, "Europe/Rome"); err != nil {
 		t.Fatal(err)
 	}

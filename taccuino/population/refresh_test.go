@@ -10,7 +10,7 @@ import (
 	"fsecgm/cgm/cgmstore"
 	"fsecgm/cgm/codicefiscale"
 	"fsecgm/connectors/glucosim"
-	"fsecgm/migrations/dbtest"
+	"fsecgm/internal/testenv"
 	"fsecgm/taccuino/summaries"
 
 	"github.com/jackc/pgx/v5"
@@ -25,11 +25,10 @@ import (
 func TestRefresh(t *testing.T) {
 	t.Parallel()
 	ctx := context.Background()
-	pool := dbtest.Pool(t)
 	loc, _ := time.LoadLocation("Europe/Rome")
 	now := time.Date(2026, 4, 5, 10, 0, 0, 0, loc)
-	clock := func() time.Time { return now }
-	store := cgmstore.New(pool, cgmstore.Options{Now: clock})
+	te := testenv.New(t, testenv.WithClock(now))
+	pool, store, clock := te.Pool, te.Store, te.Clock.Now
 	var ids []int64
 	var cfs []string
 	for i := range 12 {

@@ -13,6 +13,7 @@ import (
 	"fsecgm/cgm/cgmstore"
 	"fsecgm/cgm/codicefiscale"
 	"fsecgm/connectors/glucosim"
+	"fsecgm/internal/testenv"
 	"fsecgm/migrations/dbtest"
 	"fsecgm/taccuino/auth"
 	"fsecgm/taccuino/consent"
@@ -40,18 +41,18 @@ type env struct {
 	consent *consent.Store
 	rec     *Store
 	logger  *slog.Logger
+	te      *testenv.Env
 }
 
 func newEnv(t testing.TB) *env {
 	t.Helper()
-	pool := dbtest.Pool(t)
 	logger := slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelError}))
-	rec, err := New(pool, Options{Base: testBase, Logger: logger})
+	te := testenv.New(t, testenv.WithLogger(logger))
+	rec, err := New(te.Pool, Options{Base: testBase, Logger: logger})
 	if err != nil {
 		t.Fatal(err)
 	}
-	return &env{pool: pool, store: cgmstore.New(pool, cgmstore.Options{Logger: logger}),
-		consent: consent.New(pool, consent.Options{Logger: logger}), rec: rec, logger: logger}
+	return &env{pool: te.Pool, store: te.Store, consent: te.Consent, rec: rec, logger: logger, te: te}
 }
 
 // patient creates the n-th test patient, with third-party consent granted
@@ -159,9 +160,5 @@ func (e *env) publish(t testing.TB, pub Publication) {
 // count returns the result of a count query.
 func (e *env) count(t testing.TB, q string, args ...any) int {
 	t.Helper()
-	var n int
-	if err := e.pool.QueryRow(context.Background(), q, args...).Scan(&n); err != nil {
-		t.Fatal(err)
-	}
-	return n
+	return e.te.Count(t, q, args...)
 }

@@ -1,7 +1,6 @@
 package reports
 
 import (
-	"bytes"
 	"context"
 	"encoding/json"
 	"fmt"
@@ -10,7 +9,6 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -18,6 +16,8 @@ import (
 	"fsecgm/cgm/cgmstore"
 	"fsecgm/cgm/codicefiscale"
 	"fsecgm/connectors/glucosim"
+	"fsecgm/internal/testenv"
+	"fsecgm/internal/testenv/webenv"
 	"fsecgm/migrations/dbtest"
 	"fsecgm/taccuino/auth"
 	"fsecgm/taccuino/auth/authtest"
@@ -28,7 +28,6 @@ import (
 
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgxpool"
-	"github.com/labstack/echo/v5"
 )
 
 func TestMain(m *testing.M) { dbtest.Main(m) }
@@ -105,26 +104,16 @@ type env struct {
 	updater  *summaries.Updater
 	records  *records.Store
 	loc      *time.Location
-	now      time.Time
+	clock    *testenv.Clock
 	idp      *authtest.Provider
 	srv      *httptest.Server
 	patients []cgmstore.Patient // in the order of people()
 	people   []person
-	logMu    sync.Mutex
-	logs     bytes.Buffer // the service log (JSON lines)
+	logs     *testenv.Logs // the service log (JSON lines)
+	te       *testenv.Env
 }
 
-func (e *env) Write(p []byte) (int, error) {
-	e.logMu.Lock()
-	defer e.logMu.Unlock()
-	return e.logs.Write(p)
-}
-
-func (e *env) logText() string {
-	e.logMu.Lock()
-	defer e.logMu.Unlock()
-	return e.logs.String()
-}
+func (e *env) logText() string { return e.logs.String() }
 
 func newEnv(t testing.TB) *env {
 	t.Helper()
@@ -133,11 +122,13 @@ func newEnv(t testing.TB) *env {
 	if err != nil {
 		t.Fatal(err)
 	}
-	e := &env{pool: dbtest.Pool(t), loc: loc, now: testNow(loc), people: people(loc)}
-	clock := func() time.Time { return e.now }
-	logger := slog.New(slog.NewJSONHandler(e, nil))
-	e.store = cgmstore.New(e.pool, cgmstore.Options{Now: clock})
-	e.consent = consent.New(e.pool, consent.Options{Now: clock, Logger: logger})
+	logs := &testenv.Logs{}
+	logger := slog.New(slog.NewJSONHandler(logs, nil))
+	w := webenv.New(t, webenv.Core(testenv.WithClock(testNow(loc)), testenv.WithLogger(logger)),
+		webenv.WithRecords("https://fsecgm.example.org/fhir"))
+	e := &env{pool: w.Pool, loc: loc, clock: w.Clock, people: people(loc), logs: logs, store: w.Store, consent: w.Consent,
+		records: w.Records, idp: w.IDP, te: w.Env}
+	clock := e.clock.Now
 	e.sums = summaries.NewStore(e.pool)
 	e.updater = summaries.NewUpdater(e.pool, e.store, summaries.Options{Now: clock, Logger: logger})
 	registry := consent.Actor{Role: auth.RoleService, ClientID: "anagrafe", Scopes: []string{consent.ScopeRegistry}}
@@ -163,7 +154,7 @@ func newEnv(t testing.TB) *env {
 			}
 		}
 		if !pp.noReadings {
-			e.ingest(t, p.ID, e.series(pp, i, e.now.AddDate(0, 0, -30), e.now))
+			e.ingest(t, p.ID, e.series(pp, i, clock().AddDate(0, 0, -30), clock()))
 		}
 	}
 	// A round of the updater, as Run does it: every patient gets a summary.
@@ -175,21 +166,11 @@ func newEnv(t testing.TB) *env {
 	}
 
 	// Anna Bianchi's laboratory HbA1c of 25 March 2026.
-	if e.records, err = records.New(e.pool, records.Options{Base: "https://fsecgm.example.org/fhir", Now: clock}); err != nil {
-		t.Fatal(err)
-	}
 	e.submitLab(t, e.patients[0], "2026-03-25T08:30:00+01:00", "6.9")
 
-	e.idp = authtest.New(t)
-	v, err := auth.NewVerifier(ctx, e.idp.Config())
-	if err != nil {
-		t.Fatal(err)
-	}
+	v := w.Verifier
 	deps := web.Deps{Logger: logger, Pool: e.pool, Store: e.store, Consent: e.consent, Now: clock}
-	ec := echo.New()
-	ec.Logger = logger
-	ec.HTTPErrorHandler = web.ErrorHandler(logger, nil)
-	ec.Use(web.RequestID(), web.RequestLogger(logger), web.Recover(), web.SecurityHeaders(web.SecurityOptions{}))
+	ec := webenv.Echo(logger)
 	api := ec.Group("/api/v1", web.Authenticate(web.AuthOptions{Verifier: v}))
 	html := ec.Group("", web.MarkHTML(), web.Authenticate(web.AuthOptions{Verifier: v, Cookie: web.SessionCookie}),
 		web.CSRF(web.CSRFOptions{}))
@@ -242,20 +223,7 @@ func (e *env) series(pp person, i int, from, to time.Time) cgm.Series {
 
 func (e *env) ingest(t testing.TB, id int64, rs cgm.Series) {
 	t.Helper()
-	ctx := context.Background()
-	err := pgx.BeginFunc(ctx, e.pool, func(tx pgx.Tx) error {
-		res, err := e.store.IngestTx(ctx, tx, cgmstore.Batch{Patient: id, Source: cgmstore.SourceSimulator, Readings: rs})
-		if err != nil {
-			return err
-		}
-		if res.Rejected > 0 {
-			return fmt.Errorf("%d readings rejected", res.Rejected)
-		}
-		return nil // the ingestion marked the patient dirty
-	})
-	if err != nil {
-		t.Fatal(err)
-	}
+	e.te.Ingest(t, id, cgmstore.SourceSimulator, rs) // the ingestion marks the patient dirty
 }
 
 // doctor returns a token of the centre's diabetologist.

@@ -299,7 +299,7 @@ func TestClinicList(t *testing.T) {
 func TestClinicRefreshesEndedPeriods(t *testing.T) {
 	e := newEnv(t)
 	doc := e.doctor(t)
-	e.now = time.Date(2026, 4, 6, 7, 0, 0, 0, e.loc)
+	e.clock.Set(time.Date(2026, 4, 6, 7, 0, 0, 0, e.loc))
 	var cj ClinicJSON
 	e.getJSON(t, "/api/v1/clinic", doc, &cj)
 	for _, p := range cj.Patients {

@@ -13,6 +13,7 @@ import (
 	"fsecgm/cgm/cgmstore"
 	"fsecgm/cgm/codicefiscale"
 	"fsecgm/connectors/glucosim"
+	"fsecgm/internal/testenv"
 	"fsecgm/migrations/dbtest"
 	"fsecgm/taccuino/records"
 
@@ -21,15 +22,6 @@ import (
 )
 
 func TestMain(m *testing.M) { dbtest.Main(m) }
-
-// clock is a settable test clock.
-type clock struct {
-	mu sync.Mutex
-	t  time.Time
-}
-
-func (c *clock) Now() time.Time  { c.mu.Lock(); defer c.mu.Unlock(); return c.t }
-func (c *clock) Set(t time.Time) { c.mu.Lock(); c.t = t; c.mu.Unlock() }
 
 // fiscalCode returns the i-th of a family of valid codes.
 func fiscalCode(i int) string {
@@ -40,7 +32,8 @@ func fiscalCode(i int) string {
 type env struct {
 	pool  *pgxpool.Pool
 	store *cgmstore.Store
-	clock *clock
+	clock *testenv.Clock
+	te    *testenv.Env
 	loc   *time.Location
 	ids   []int64
 }
@@ -56,9 +49,9 @@ func newEnv(t testing.TB, n int) *env {
 	t.Helper()
 	ctx := context.Background()
 	loc := mustZone(t, "Europe/Rome")
-	c := &clock{t: testNow(loc)}
-	e := &env{pool: dbtest.Pool(t), clock: c, loc: loc}
-	e.store = cgmstore.New(e.pool, cgmstore.Options{Now: c.Now})
+	te := testenv.New(t, testenv.WithClock(testNow(loc)))
+	c := te.Clock
+	e := &env{pool: te.Pool, store: te.Store, clock: c, loc: loc, te: te}
 	if _, err := e.pool.Exec(ctx, `CREATE TABLE test_publications (patient_id int, at timestamptz DEFAULT now())`); err != nil {
 		t.Fatal(err)
 	}
@@ -84,32 +77,14 @@ func newEnv(t testing.TB, n int) *env {
 // patient dirty from the first new one.
 func (e *env) ingest(t testing.TB, id int64, rs cgm.Series) {
 	t.Helper()
-	ctx := context.Background()
-	if len(rs) == 0 {
-		return
-	}
-	err := pgx.BeginFunc(ctx, e.pool, func(tx pgx.Tx) error {
-		res, err := e.store.IngestTx(ctx, tx, cgmstore.Batch{Patient: id, Source: cgmstore.SourceSimulator, Readings: rs})
-		if err != nil {
-			return err
-		}
-		if res.Rejected > 0 {
-			return fmt.Errorf("%d readings rejected", res.Rejected)
-		}
-		return nil // the ingestion marked the patient dirty
-	})
-	if err != nil {
-		t.Fatal(err)
+	if len(rs) > 0 {
+		e.te.Ingest(t, id, cgmstore.SourceSimulator, rs)
 	}
 }
 
 func (e *env) count(t testing.TB, q string, args ...any) int {
 	t.Helper()
-	var n int
-	if err := e.pool.QueryRow(context.Background(), q, args...).Scan(&n); err != nil {
-		t.Fatal(err)
-	}
-	return n
+	return e.te.Count(t, q, args...)
 }
 
 // fakePublisher records publications; it writes a row in the caller's

@@ -10,8 +10,7 @@ import (
 	"time"
 
 	"fsecgm/agp"
-	"fsecgm/cgm/cgmstore"
-	"fsecgm/migrations/dbtest"
+	"fsecgm/internal/testenv"
 
 	gocmp "github.com/google/go-cmp/cmp"
 )
@@ -33,8 +32,8 @@ type listRow struct {
 // the caller's set.
 func TestListOrder(t *testing.T) {
 	ctx := context.Background()
-	pool := dbtest.Pool(t)
-	store := cgmstore.New(pool, cgmstore.Options{})
+	te := testenv.New(t)
+	pool, store := te.Pool, te.Store
 	now := time.Date(2026, 4, 5, 8, 0, 0, 0, time.UTC)
 	at := func(h int) *time.Time { x := now.Add(-time.Duration(h) * time.Hour); return &x }
 	specs := []listRow{
@@ -200,8 +199,8 @@ func TestListOrder(t *testing.T) {
 // counts) and sorted by GRI, highest first, patients without one last.
 func TestListGRI(t *testing.T) {
 	ctx := context.Background()
-	pool := dbtest.Pool(t)
-	store := cgmstore.New(pool, cgmstore.Options{})
+	te := testenv.New(t)
+	pool, store := te.Pool, te.Store
 	now := time.Date(2026, 4, 5, 8, 0, 0, 0, time.UTC)
 	specs := []struct {
 		category Category

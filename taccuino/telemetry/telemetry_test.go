@@ -15,6 +15,7 @@ import (
 	"testing"
 	"time"
 
+	"fsecgm/internal/testenv"
 	"fsecgm/migrations/dbtest"
 	"fsecgm/taccuino/web"
 
@@ -25,23 +26,8 @@ import (
 
 func TestMain(m *testing.M) { dbtest.Main(m) }
 
-// lockedBuffer is a bytes.Buffer safe for concurrent writes.
-type lockedBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (l *lockedBuffer) Write(p []byte) (int, error) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.Write(p)
-}
-
-func (l *lockedBuffer) String() string {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.String()
-}
+// lockedBuffer is a goroutine-safe log buffer (testenv.Logs).
+type lockedBuffer = testenv.Logs
 
 // series returns the samples of the metric family name as "label=value,..."
 // → value (counters, gauges) or → sample count (histograms).
