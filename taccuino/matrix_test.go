@@ -687,9 +687,10 @@ func TestMatrixCoversEveryPatientRoute(t *testing.T) {
 		"POST /reports/agp/:id/clinical": "clinician's form: reports.TestClinicalInfo",
 		// The population view: aggregates of a release, about no patient;
 		// analysts and centres' heads only.
-		"GET /api/v1/population/tables": "aggregates only: TestPopulationAPI",
-		"GET /api/v1/population/trend":  "aggregates only: TestPopulationAPI",
-		"GET /api/v1/population/funnel": "aggregates only: TestPopulationAPI",
+		"GET /api/v1/population/dashboard": "aggregates only: TestPopulationAPI",
+		"GET /api/v1/population/tables":    "aggregates only: TestPopulationAPI",
+		"GET /api/v1/population/trend":     "aggregates only: TestPopulationAPI",
+		"GET /api/v1/population/funnel":    "aggregates only: TestPopulationAPI",
 	}
 	for _, r := range e.srv.Routes() {
 		key := r.Method + " " + r.Path

@@ -21,6 +21,7 @@ import (
 // view's own log (population_audit), never in a patient's access log,
 // since no patient is reached.
 //
+//	GET /api/v1/population/dashboard?scope=&period=14d|90d
 //	GET /api/v1/population/tables?scope=&dim=&period=14d|90d|month&month=YYYY-MM&format=json|csv
 //	GET /api/v1/population/trend?scope=
 //	GET /api/v1/population/funnel?period=&target=
@@ -81,6 +82,28 @@ func populationQuery(c *echo.Context) (population.Query, error) {
 		q.Month = t
 	}
 	return q, nil
+}
+
+// apiPopulationDashboard serves the whole dashboard of a scope over a
+// period: one read of what the refresh stored, one line of the log.
+func (s *Server) apiPopulationDashboard(c *echo.Context) error {
+	v, err := s.viewer(c)
+	if err != nil {
+		return err
+	}
+	sc := population.Scope(c.QueryParam("scope"))
+	if sc == "" {
+		sc = population.ScopeRegion
+	}
+	k, ok := population.ParsePeriodKind(c.QueryParam("period"))
+	if !ok || k == population.Month {
+		return web.BadRequest("period", "want 14d or 90d")
+	}
+	d, err := s.populationReader().Dashboard(c.Request().Context(), v, sc, k)
+	if err != nil {
+		return populationError(err)
+	}
+	return c.JSON(http.StatusOK, d)
 }
 
 // apiPopulationTable serves a published table as JSON or CSV.

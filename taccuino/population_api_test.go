@@ -5,6 +5,7 @@ import (
 	"encoding/csv"
 	"encoding/json"
 	"net/http"
+	"reflect"
 	"strings"
 	"testing"
 
@@ -35,6 +36,21 @@ func TestPopulationAPI(t *testing.T) {
 	if res := e.request("GET", "/api/v1/population/tables", region, "", nil, nil); res.status != http.StatusNotFound {
 		t.Errorf("before any refresh: %d %s", res.status, truncate(res.body))
 	}
+	// Thirty patients enrolled four months ago; two centres share them.
+	for i := range 30 {
+		if _, _, err := e.store.EnsurePatient(ctx, testCF(200+i), "Europe/Rome"); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if _, err := e.pool.Exec(ctx, `UPDATE patients SET created_at = now() - interval '120 days'`); err != nil {
+		t.Fatal(err)
+	}
+	var cared int
+	if err := e.pool.QueryRow(ctx, `WITH c AS (INSERT INTO care_relationships (patient_fiscal_code, kind, party, updated_at)
+		SELECT fiscal_code, 'diabetology', CASE WHEN id % 2 = 0 THEN 'CENTRO-1' ELSE 'CENTRO-2' END, now() FROM patients
+		ON CONFLICT DO NOTHING RETURNING 1) SELECT count(*) FROM c`).Scan(&cared); err != nil || cared < 2 {
+		t.Fatalf("care relationships: %d, %v", cared, err)
+	}
 	if _, err := population.NewRefresher(e.pool, e.store, population.Options{Months: 2}).Refresh(ctx); err != nil {
 		t.Fatal(err)
 	}
@@ -59,6 +75,13 @@ func TestPopulationAPI(t *testing.T) {
 		{"", "/api/v1/population/tables", 401},
 		{region, "/api/v1/population/tables?dim=nose", 400},
 		{region, "/api/v1/population/tables?period=7d", 400},
+		{region, "/api/v1/population/dashboard", 200},
+		{region, "/api/v1/population/dashboard?scope=centre:CENTRO-1&period=90d", 200},
+		{aslNO, "/api/v1/population/dashboard", 200},
+		{aslNO, "/api/v1/population/dashboard?scope=asl:TC", 403},
+		{head, "/api/v1/population/dashboard?scope=centre:CENTRO-2", 403},
+		{citizen, "/api/v1/population/dashboard", 403},
+		{region, "/api/v1/population/dashboard?period=month", 400},
 	} {
 		res := e.request("GET", c.path, c.token, "", nil, nil)
 		if res.status != c.want {
@@ -72,6 +95,48 @@ func TestPopulationAPI(t *testing.T) {
 			}
 		}
 	}
+	// The dashboard: every table of the scope, its trend, and the funnel
+	// for whoever may compare the centres (named for the regional analyst
+	// only), each view one line of the log.
+	dashboard := func(tok, path string) population.Dashboard {
+		t.Helper()
+		var d population.Dashboard
+		res := e.request("GET", path, tok, "", nil, nil)
+		if err := json.Unmarshal(res.body, &d); res.status != 200 || err != nil {
+			t.Fatalf("GET %s: %d %v %s", path, res.status, err, truncate(res.body))
+		}
+		return d
+	}
+	d := dashboard(region, "/api/v1/population/dashboard")
+	tables, _ := population.NewReader(e.pool, nil).Table(ctx, population.Viewer{Role: "analyst", PopulationScope: "region"},
+		population.Query{Scope: population.ScopeRegion, Dim: population.DimASL, Kind: population.Days14})
+	asl, _ := d.Table(population.DimASL)
+	if len(d.Tables) != len(population.Dims()) || d.K != population.DefaultK || len(d.Trend) != 2 || d.Funnel == nil ||
+		!reflect.DeepEqual(asl.Rows, tables.Table.Rows) {
+		t.Errorf("regional dashboard: %d tables, k %d, %d trend points, funnel %v; by ASL %+v, the table's %+v",
+			len(d.Tables), d.K, len(d.Trend), d.Funnel, asl.Rows, tables.Table.Rows)
+	}
+	named := 0
+	for _, p := range d.Funnel.Points {
+		if p.Centre != "" {
+			named++
+		}
+	}
+	if named != len(d.Funnel.Points) || len(d.Funnel.Points)+d.Funnel.Suppressed != 2 {
+		t.Errorf("regional analyst's funnel: %d of %d centres named, %d suppressed; want 2 centres", named, len(d.Funnel.Points), d.Funnel.Suppressed)
+	}
+	if d := dashboard(aslNO, "/api/v1/population/dashboard"); d.Funnel != nil || len(d.Tables) == 0 {
+		t.Errorf("ASL analyst's dashboard: funnel %v, %d tables", d.Funnel, len(d.Tables))
+	}
+	d = dashboard(head, "/api/v1/population/dashboard?scope=centre:CENTRO-1")
+	if d.Funnel == nil {
+		t.Fatal("head's dashboard: no funnel")
+	}
+	for _, p := range d.Funnel.Points {
+		if p.Centre != "" && p.Centre != "CENTRO-1" {
+			t.Errorf("head's funnel names centre %q", p.Centre)
+		}
+	}
 	res := e.request("GET", "/api/v1/population/tables?dim=asl&format=csv", region, "", nil, nil)
 	recs, err := csv.NewReader(strings.NewReader(string(res.body))).ReadAll()
 	if res.status != 200 || err != nil || len(recs) != 5 || recs[0][6] != "key" || recs[1][6] != "NO" {
@@ -82,8 +147,17 @@ func TestPopulationAPI(t *testing.T) {
 		t.Fatal(err)
 	}
 	// Every query that reached the reader (not the 400s and the 401).
-	if len(audit) != 16 {
-		t.Errorf("%d queries logged, want 16", len(audit))
+	if len(audit) != 26 {
+		t.Errorf("%d queries logged, want 26", len(audit))
+	}
+	views := 0
+	for _, a := range audit {
+		if strings.HasPrefix(a.What, "dashboard ") {
+			views++
+		}
+	}
+	if views != 9 {
+		t.Errorf("%d dashboard views logged, want 9 (one line each)", views)
 	}
 }
 

@@ -82,7 +82,8 @@ func (s *Server) pagePopulation(c *echo.Context) error {
 	for _, d := range population.Dims()[1:] {
 		pv.Dims = append(pv.Dims, option{Value: string(d), Label: l.T("pop_dim_" + string(d)), Selected: d == q.Dim})
 	}
-	total, err := r.Table(ctx, v, population.Query{Scope: q.Scope, Dim: population.DimTotal, Kind: q.Kind})
+	// One read and one line of the query log for the whole view.
+	dash, err := r.Dashboard(ctx, v, q.Scope, q.Kind)
 	switch {
 	case errors.Is(err, population.ErrNoRelease):
 		pv.Empty = true
@@ -90,9 +91,14 @@ func (s *Server) pagePopulation(c *echo.Context) error {
 	case err != nil:
 		return s.errorPage(c, web.AsError(populationError(err)))
 	}
-	pv.K = total.K
-	pv.Days = l.F("pop_days", total.First, total.Last)
-	row := total.Table.Rows[0]
+	total, ok := dash.Table(population.DimTotal)
+	if !ok || len(total.Rows) != 1 {
+		pv.Empty = true
+		return s.render(c, http.StatusOK, "population", s.newView(c, "pop_title", pv))
+	}
+	pv.K = dash.K
+	pv.Days = l.F("pop_days", dash.First, dash.Last)
+	row := total.Rows[0]
 	count := func(n *int) string {
 		if n == nil {
 			return l.T("pop_suppressed")
@@ -110,11 +116,10 @@ func (s *Server) pagePopulation(c *echo.Context) error {
 		pv.Targets = append(pv.Targets, targetLine{Label: l.T("pop_target_" + t.Code), Patients: count(row.Targets[t.Code].Patients), Share: share(row.Targets[t.Code])})
 	}
 	pv.Histogram = histogramSVG(l, row.Histograms["tir"], population.Metrics[0].Edges)
-	by, err := r.Table(ctx, v, q)
-	if err == nil {
+	if by, ok := dash.Table(q.Dim); ok && len(by.Rows) > 0 {
 		pv.DimLabel = l.T("pop_dim_" + string(q.Dim))
 		pv.By = l.F("pop_by", strings.ToLower(pv.DimLabel))
-		for _, br := range by.Table.Rows {
+		for _, br := range by.Rows {
 			line := breakdownLine{Label: categoryLabel(l, q.Dim, br.Key), Sufficient: count(br.Sufficient),
 				TIR: share(br.Targets["tir"]), All: share(br.Targets["all"]), MedianTIR: "—", MedianGMI: "—"}
 			if d, ok := br.Distributions["tir"]; ok {
@@ -127,13 +132,10 @@ func (s *Server) pagePopulation(c *echo.Context) error {
 		}
 		pv.CSV = "/api/v1/population/tables?" + url.Values{"scope": {string(q.Scope)}, "dim": {string(q.Dim)}, "period": {q.Kind.String()}, "format": {"csv"}}.Encode()
 	}
-	if v.May(population.ScopeRegion) && (v.Role == "practitioner" || v.PopulationScope == string(population.ScopeRegion)) {
-		f, err := r.Funnel(ctx, v, q.Kind, "tir")
-		if err == nil {
-			pv.FunnelShown = true
-			pv.FunnelEmpty = len(f.Points) == 0
-			pv.Funnel = funnelSVG(l, f)
-		}
+	if f := dash.Funnel; f != nil {
+		pv.FunnelShown = true
+		pv.FunnelEmpty = len(f.Points) == 0
+		pv.Funnel = funnelSVG(l, *f)
 	}
 	return s.render(c, http.StatusOK, "population", s.newView(c, "pop_title", pv))
 }

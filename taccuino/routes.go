@@ -55,6 +55,7 @@ func (s *Server) routes() error {
 	api.POST("/care-relationships", s.apiPutCareRelationship)
 
 	// The population view: aggregates for analysts and centres' heads.
+	api.GET("/population/dashboard", s.apiPopulationDashboard, web.RequireAuth())
 	api.GET("/population/tables", s.apiPopulationTable, web.RequireAuth())
 	api.GET("/population/trend", s.apiPopulationTrend, web.RequireAuth())
 	api.GET("/population/funnel", s.apiPopulationFunnel, web.RequireAuth())

@@ -46,53 +46,53 @@ func loadGeography(ctx context.Context, q interface {
 // days are published by every breakdown; the months by the totals (the
 // region by ASL and by centre, each ASL and centre alone), the trends'
 // points.
-func buildRelease(ctx context.Context, tx pgx.Tx, p Period, k int, now time.Time) (Suppression, error) {
+func buildRelease(ctx context.Context, tx pgx.Tx, p Period, k int, now time.Time) ([]Table, Suppression, error) {
 	geo, err := loadGeography(ctx, tx)
 	if err != nil {
-		return Suppression{}, fmt.Errorf("geography: %w", err)
+		return nil, Suppression{}, fmt.Errorf("geography: %w", err)
 	}
 	var centres []string
 	if err := tx.QueryRow(ctx, `SELECT coalesce(array_agg(DISTINCT c ORDER BY c), '{}')
 		FROM population_members m, unnest(m.centres) c`).Scan(&centres); err != nil {
-		return Suppression{}, fmt.Errorf("centres: %w", err)
+		return nil, Suppression{}, fmt.Errorf("centres: %w", err)
 	}
 	f := &family{geo: geo, centres: centres, full: p.Kind != Month, cells: map[key]*cell{}}
 	if err := f.compute(ctx, tx, p.Kind, p.First); err != nil {
-		return Suppression{}, err
+		return nil, Suppression{}, err
 	}
 	f.ensure()
 	f.complements()
 	tables, s, err := f.tables(k)
 	if err != nil {
-		return s, err
+		return nil, s, err
 	}
 	var members int
 	if err := tx.QueryRow(ctx, `SELECT count(*) FROM population_periods WHERE kind = $1 AND start = $2`,
 		int16(p.Kind), civilDate(p.First)).Scan(&members); err != nil {
-		return s, err
+		return nil, s, err
 	}
 	if _, err := tx.Exec(ctx, `DELETE FROM population_releases WHERE kind = $1 AND start = $2`, int16(p.Kind), civilDate(p.First)); err != nil {
-		return s, err
+		return nil, s, err
 	}
 	var id int64
 	if err := tx.QueryRow(ctx, `INSERT INTO population_releases (kind, start, last, k, members, built_at)
 		VALUES ($1, $2, $3, $4, $5, $6) RETURNING id`,
 		int16(p.Kind), civilDate(p.First), civilDate(p.Last), k, members, now).Scan(&id); err != nil {
-		return s, err
+		return nil, s, err
 	}
 	var rows [][]any
 	for _, t := range tables {
 		for _, r := range t.Rows {
 			js, err := figuresJSON(r)
 			if err != nil {
-				return s, err
+				return nil, s, err
 			}
 			rows = append(rows, []any{id, string(t.Scope), string(t.Dim), r.Key, js})
 		}
 	}
 	if _, err := tx.CopyFrom(ctx, pgx.Identifier{"population_cells"}, []string{"release_id", "scope", "dim", "key", "figures"},
 		pgx.CopyFromRows(rows)); err != nil {
-		return s, err
+		return nil, s, err
 	}
-	return s, nil
+	return tables, s, nil
 }

@@ -173,11 +173,13 @@ func (r *Refresher) Refresh(ctx context.Context) (Result, error) {
 			return fmt.Errorf("periods: %w", err)
 		}
 		res.PeriodRows, res.Fallbacks = n, fb
+		rels := make([]built, 0, len(periods))
 		for _, p := range periods {
-			s, err := buildRelease(ctx, tx, p, r.o.K, now)
+			tables, s, err := buildRelease(ctx, tx, p, r.o.K, now)
 			if err != nil {
 				return fmt.Errorf("release %s %s: %w", p.Kind, p.First.Format(time.DateOnly), err)
 			}
+			rels = append(rels, built{p: p, tables: tables})
 			res.Releases++
 			res.Secondary += s.Secondary
 			for _, x := range s.Suppressed {
@@ -185,6 +187,9 @@ func (r *Refresher) Refresh(ctx context.Context) (Result, error) {
 					res.Suppressed++
 				}
 			}
+		}
+		if err := writeDashboards(ctx, tx, dashboards(rels, r.o.K, now)); err != nil {
+			return fmt.Errorf("dashboards: %w", err)
 		}
 		// Releases of periods no longer in the view.
 		kinds, starts := make([]int16, len(periods)), make([]time.Time, len(periods))

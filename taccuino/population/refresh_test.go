@@ -62,6 +62,14 @@ func TestRefresh(t *testing.T) {
 	if _, err := pool.Exec(ctx, `INSERT INTO residences (patient_fiscal_code, municipality, updated_at) VALUES ($1, '100005', $2)`, cfs[1], now); err != nil {
 		t.Fatal(err)
 	}
+	for i, cf := range cfs {
+		for _, c := range [][]string{{"C1"}, {"C2"}, {"C1", "C2"}}[i%3] {
+			if _, err := pool.Exec(ctx, `INSERT INTO care_relationships (patient_fiscal_code, kind, party, updated_at)
+				VALUES ($1, 'diabetology', $2, $3)`, cf, c, now); err != nil {
+				t.Fatal(err)
+			}
+		}
+	}
 	r := NewRefresher(pool, store, Options{Now: clock, Months: 3})
 	res, err := r.Refresh(ctx)
 	if err != nil {
@@ -85,7 +93,7 @@ func TestRefresh(t *testing.T) {
 		t.Errorf("%d members in Prato's ASL, want 1", got)
 	}
 	// Nothing identifying in the population tables.
-	for _, tbl := range []string{"population_members", "population_periods", "population_cells", "population_releases"} {
+	for _, tbl := range []string{"population_members", "population_periods", "population_cells", "population_releases", "population_dashboards"} {
 		for i, cf := range cfs {
 			q := fmt.Sprintf(`SELECT count(*) FROM %s x WHERE strpos(x::text, $1) > 0 OR strpos(x::text, $2) > 0`, tbl)
 			if got := count(t, pool, q, cf, fmt.Sprintf(`"%d"`, ids[i])); got != 0 {
@@ -101,6 +109,7 @@ func TestRefresh(t *testing.T) {
 	if row := rel.Table.Rows[0]; row.Enrolled == nil || *row.Enrolled != 11 {
 		t.Errorf("region total %+v", row)
 	}
+	checkDashboards(t, pool, clock)
 	// Forget, as the opposition's transaction does.
 	if err := pgx.BeginFunc(ctx, pool, func(tx pgx.Tx) error { return Forget(ctx, tx, ids[2]) }); err != nil {
 		t.Fatal(err)

@@ -141,7 +141,7 @@ func TestReleaseSuppresses(t *testing.T) {
 	const k = 10
 	var s Suppression
 	err = pgx.BeginFunc(ctx, pool, func(tx pgx.Tx) error {
-		s, err = buildRelease(ctx, tx, p, k, p.Last.Add(30*time.Hour))
+		_, s, err = buildRelease(ctx, tx, p, k, p.Last.Add(30*time.Hour))
 		return err
 	})
 	if err != nil {

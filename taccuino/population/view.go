@@ -346,27 +346,41 @@ func funnelOf(total Row, centres []Row, target string) Funnel {
 	return f
 }
 
-// log writes one line of population_audit; a failure to log is returned
-// nowhere (the query's answer is not held back) but is rare: the table
-// has no foreign keys.
-func (r *Reader) log(ctx context.Context, v Viewer, what, outcome, reason string) {
-	cut := func(s string, n int) string {
-		if len(s) > n {
-			return s[:n]
-		}
-		return s
+// auditFields are a viewer's fields of a population_audit line, cut to
+// the columns' sizes.
+type auditFields struct {
+	role, id, name, organization, scope, route, requestID string
+}
+
+// cut returns s cut to n bytes.
+func cut(s string, n int) string {
+	if len(s) > n {
+		return s[:n]
 	}
+	return s
+}
+
+// auditOf returns v's fields of an audit line.
+func auditOf(v Viewer) auditFields {
 	role := v.Role
 	switch role {
 	case "", "citizen", "practitioner", "service", "analyst":
 	default:
 		role = ""
 	}
+	return auditFields{role: role, id: cut(v.ID, 256), name: cut(v.Name, 256), organization: cut(v.Organization, 256),
+		scope: cut(v.PopulationScope, 64), route: cut(v.Route, 128), requestID: cut(v.RequestID, 128)}
+}
+
+// log writes one line of population_audit; a failure to log is returned
+// nowhere (the query's answer is not held back) but is rare: the table
+// has no foreign keys.
+func (r *Reader) log(ctx context.Context, v Viewer, what, outcome, reason string) {
+	e := auditOf(v)
 	_, _ = r.pool.Exec(context.WithoutCancel(ctx), `INSERT INTO population_audit
 		(at, actor_role, actor_id, actor_name, organization, population_scope, route, query, outcome, reason, request_id)
 		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)`,
-		r.now(), role, cut(v.ID, 256), cut(v.Name, 256), cut(v.Organization, 256), cut(v.PopulationScope, 64),
-		cut(v.Route, 128), cut(what, 512), outcome, reason, cut(v.RequestID, 128))
+		r.now(), e.role, e.id, e.name, e.organization, e.scope, e.route, cut(what, 512), outcome, reason, e.requestID)
 }
 
 // AuditEntry is a line of the population view's query log.

@@ -1,0 +1,17 @@
+-- +goose Up
+-- What the population view's dashboard shows, stored by the refresh
+-- (population.Refresher) beside the releases it is made of: one row per
+-- scope (region, asl:CODE, centre:ID) and period kind (1 = 14 days, 2 =
+-- 90 days), holding that scope's tables by every breakdown, its trend
+-- (the total of each monthly release) and the funnel plot of the TIR
+-- target, all as published (small cells and their complements already
+-- suppressed). population.Reader.Dashboard reads one row per view, so the
+-- dashboard costs one read and one line of population_audit. The body is
+-- json (kept as written; never queried inside).
+CREATE TABLE population_dashboards (
+    kind     smallint NOT NULL CHECK (kind BETWEEN 1 AND 2),
+    scope    text     NOT NULL CHECK (scope ~ '^(region|asl:.+|centre:.+)$'),
+    built_at timestamptz NOT NULL,
+    body     json     NOT NULL,
+    PRIMARY KEY (kind, scope)
+);
