@@ -43,9 +43,9 @@ type Suppression struct {
 //     relations make with the published counts; a suppressed count that
 //     the system determines (its unit vector lies in the row space of the
 //     system restricted to the unknowns, found by sparse Gauss–Jordan
-//     elimination per connected group of unknowns: determinedUnknowns) gets
-//     one more complement among its
-//     relations' published members, and steps 2–3 run again.
+//     elimination per connected group of unknowns: determinedUnknowns)
+//     gets one more complement among its relations' published members,
+//     and steps 2–3 run again.
 //
 // This is the classical cell-suppression heuristic of statistical
 // disclosure control (Hundepool et al., "Statistical Disclosure Control",
@@ -271,9 +271,10 @@ func nearestPublished(x int, values []int, rels []Relation, of [][]int, supp []b
 //
 // The elimination is sparse (Gauss–Jordan on sparse rows with each
 // column's rows indexed, Duff, Erisman and Reid, "Direct Methods for Sparse
-// Matrices", Oxford 2017, ch. 7 and 9): a column's pivot is the shortest
-// row holding it, the columns are taken fewest rows first (Markowitz's
-// rule, ibid. §7.2, which keeps the fill-in low), and each pivot is
+// Matrices", 2nd ed., Oxford 2017, ch. 7): a column's pivot is the
+// shortest row holding it, the columns are taken fewest rows first (in
+// the spirit of Markowitz's criterion, ibid. §7.2, which keeps the fill-in
+// low), and each pivot is
 // eliminated from the rows holding that column only, so that the cost
 // follows the non-zeros, not the square of the unknowns: the thousands of
 // unknowns a release with a dozen centres links into one group (the

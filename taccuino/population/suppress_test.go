@@ -3,8 +3,8 @@ package population
 import (
 	"math"
 	"math/big"
-	"slices"
 	"math/rand/v2"
+	"slices"
 	"testing"
 )
 
