@@ -46,6 +46,7 @@ import (
 	"path/filepath"
 	"runtime"
 	"slices"
+	"strconv"
 	"sync"
 	"sync/atomic"
 	"syscall"
@@ -77,6 +78,7 @@ func main() {
 
 type config struct {
 	patients, days, sync, reps, workers int
+	centres                             int
 	url                                 string
 	noSync                              bool
 	keep                                bool
@@ -90,6 +92,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	fs.IntVar(&c.days, "days", 90, "days of 15-minute readings per patient")
 	fs.IntVar(&c.sync, "sync", 1000, "patients of the measured sync (the last hour of readings each)")
 	fs.IntVar(&c.reps, "reps", 21, "repetitions of each timed request")
+	fs.IntVar(&c.centres, "centres", 12, "diabetology centres of the population view (patients spread unevenly over them)")
 	fs.IntVar(&c.workers, "workers", runtime.NumCPU(), "loaders and updaters at a time during the load")
 	fs.StringVar(&c.url, "database-url", "", "server to run on (a database is created there and dropped); default: a private server in a temporary directory")
 	fs.BoolVar(&c.noSync, "nosync", false, "private server only: fsync off")
@@ -97,8 +100,8 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
-	if c.patients < 1 || c.patients > 99999 || c.days < 1 || c.sync < 1 || c.sync > c.patients || c.reps < 1 || c.workers < 1 {
-		return errors.New("-patients must be 1 to 99999, -days at least 1, -sync 1 to -patients, -reps and -workers at least 1")
+	if c.patients < 1 || c.patients > 99999 || c.days < 1 || c.sync < 1 || c.sync > c.patients || c.reps < 1 || c.workers < 1 || c.centres < 1 {
+		return errors.New("-patients must be 1 to 99999, -days at least 1, -sync 1 to -patients, -reps, -workers and -centres at least 1")
 	}
 	dbURL, drop, err := scratchdb.Open(ctx, c.url, fmt.Sprintf("fsecgm_benchclinic_%d", os.Getpid()), c.noSync)
 	if err != nil {
@@ -585,8 +588,9 @@ func measureSync(ctx context.Context, pool *pgxpool.Pool, store *cgmstore.Store,
 }
 
 // measurePopulation gives every patient a residence (the comuni of the
-// registry's table in turn), enrolled 120 days ago (the one centre of the
-// bench cares for all), refreshes the population view
+// registry's table in turn), enrolled 120 days ago, in the care of one of
+// -centres centres of uneven sizes (the centre of the clinic measures,
+// which cares for all, steps aside meanwhile), refreshes the population view
 // (members, 14 and 90 days and 24 months, releases with suppression) and
 // times the regional analyst's dashboard (the region's tables by every
 // breakdown, the trend and the funnel plot: population.Reader.Dashboard,
@@ -599,9 +603,17 @@ func measurePopulation(ctx context.Context, pool *pgxpool.Pool, store *cgmstore.
 		JOIN (SELECT istat, row_number() OVER (ORDER BY istat) - 1 AS n FROM municipalities) m
 			ON m.n = p.id % (SELECT count(*) FROM municipalities);
 		UPDATE patients SET created_at = now() - interval '120 days';
+		UPDATE care_relationships SET valid_to = now() - interval '1 day' WHERE party = '`+centre+`';
+		INSERT INTO care_relationships (patient_fiscal_code, kind, party, updated_at)
+		SELECT fiscal_code, 'diabetology', 'CENTRO-' || (1 + floor(`+strconv.Itoa(c.centres)+` * power((id * 7919 % 1000) / 1000.0, 2)))::int, now()
+		FROM patients;
 		ANALYZE residences, care_relationships, patients`); err != nil {
 		return fmt.Errorf("population: load: %w", err)
 	}
+	defer func() {
+		_, _ = pool.Exec(ctx, `DELETE FROM care_relationships WHERE party LIKE 'CENTRO-%';
+			UPDATE care_relationships SET valid_to = NULL WHERE party = '`+centre+`'`)
+	}()
 	t := time.Now()
 	res, err := population.NewRefresher(pool, store, population.Options{}).Refresh(ctx)
 	if err != nil {
@@ -633,8 +645,8 @@ func measurePopulation(ctx context.Context, pool *pgxpool.Pool, store *cgmstore.
 			dash, cnt = append(dash, d), append(cnt, time.Since(t))
 		}
 	}
-	fmt.Fprintf(out, "population_refresh_s: %.1f (%d members, %d period rows, %d releases, %d suppressed cells)\n",
-		refresh.Seconds(), res.Members, res.PeriodRows, res.Releases, res.Suppressed)
+	fmt.Fprintf(out, "population_refresh_s: %.1f (%d members in %d centres, %d period rows, %d releases, %d suppressed cells)\n",
+		refresh.Seconds(), res.Members, c.centres, res.PeriodRows, res.Releases, res.Suppressed)
 	fmt.Fprintf(out, "population_dashboard_ms: %.2f (Reader.Dashboard: the region's 7 tables, trend and funnel, logged, median of %d)\n", ms(median(dash)), c.reps)
 	fmt.Fprintf(out, "population_vs_count_ratio: %.2f\n", float64(median(dash))/float64(median(cnt)))
 	return nil

@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"log/slog"
 	"time"
@@ -10,6 +11,7 @@ import (
 	"fsecgm/connectors/connsync"
 	"fsecgm/taccuino/consent"
 	"fsecgm/taccuino/notify"
+	"fsecgm/taccuino/population"
 	"fsecgm/taccuino/records"
 	"fsecgm/taccuino/sessions"
 	"fsecgm/taccuino/summaries"
@@ -54,6 +56,10 @@ type jobDeps struct {
 	// CompactAfter is the age after which readings are compacted; 0: the
 	// readings-compact job does not run.
 	CompactAfter time.Duration
+	// Population refreshes the population view daily at PopulationAt
+	// (nil: the population-refresh job does not run).
+	Population   *population.Refresher
+	PopulationAt timeOfDay
 }
 
 // compactInterval is how often the readings-compact job looks for days
@@ -87,7 +93,12 @@ const compactInterval = time.Hour
 //     compressed history on plain PostgreSQL
 //     (cgmstore.Store.RunCompaction, hourly, one replica at a time; a
 //     transaction in progress rolls back at shutdown); on TimescaleDB it
-//     does nothing, the hypertable's compression policy does it.
+//     does nothing, the hypertable's compression policy does it;
+//   - population-refresh: the population view (population.Refresher),
+//     daily at PopulationAt in the region's calendar, and between those
+//     runs whenever the view asks for it (see populationJob); one replica
+//     at a time (the refresher's advisory lock), a refresh in progress is
+//     a transaction that rolls back at shutdown.
 func serveJobs(d jobDeps) ([]job, error) {
 	jobs := []job{{name: "llu-sync", run: d.Sync.Run}}
 	if d.Sessions != nil {
@@ -103,6 +114,9 @@ func serveJobs(d jobDeps) ([]job, error) {
 	}
 	if d.Summaries != nil {
 		jobs = append(jobs, job{name: "summaries", run: d.Summaries.Run})
+	}
+	if d.Population != nil {
+		jobs = append(jobs, job{name: "population-refresh", run: populationJob(d.Population, d.PopulationAt, d.Logger)})
 	}
 	if d.Records != nil || d.Notify != nil {
 		jobs = append(jobs, job{name: "outbox-purge", run: outboxPurgeJob(d.Records, d.Notify, d.Logger)})
@@ -178,6 +192,97 @@ func outboxPurgeJob(rec *records.Store, nt *notify.Store, logger *slog.Logger) f
 		}
 		return nil
 	})
+}
+
+// timeOfDay is a local time of day, hours and minutes.
+type timeOfDay struct{ hour, minute int }
+
+// parseTimeOfDay reads "HH:MM" (00:00 to 23:59).
+func parseTimeOfDay(s string) (timeOfDay, error) {
+	t, err := time.Parse("15:04", s)
+	if err != nil {
+		return timeOfDay{}, errors.New("want a local time of day HH:MM, such as 03:30")
+	}
+	return timeOfDay{t.Hour(), t.Minute()}, nil
+}
+
+// latest returns the latest instant at or before now that is at t on a
+// day of now's location.
+func (t timeOfDay) latest(now time.Time) time.Time {
+	y, m, d := now.Date()
+	at := time.Date(y, m, d, t.hour, t.minute, 0, 0, now.Location())
+	if at.After(now) {
+		at = time.Date(y, m, d-1, t.hour, t.minute, 0, 0, now.Location())
+	}
+	return at
+}
+
+// populationCheck is how often the population-refresh job looks, between
+// its nightly runs, whether the view asks for a refresh.
+const populationCheck = 10 * time.Minute
+
+// populationJob schedules the population view's refresh with gocron in the
+// refresher's calendar (Europe/Rome): daily at at, when the day's figures
+// are complete and the service is quiet, and every populationCheck (the
+// first at start) when the view asks for it (population.Refresher.Due):
+// never built, a patient's opposition to secondary use (population.Forget
+// removed the member at once; the releases still count them), a new k, or
+// a nightly run missed (the service was down, or the run failed). A run
+// refreshes only when due, decided under the refresher's advisory lock
+// (population.Refresher.RefreshIfDue), so that replicas whose schedules
+// fire together refresh once: the first refreshes, the others get
+// population.ErrBusy and skip, or find the view fresh.
+func populationJob(r *population.Refresher, at timeOfDay, logger *slog.Logger) func(ctx context.Context) error {
+	logger = orDiscard(logger)
+	const name = "population-refresh"
+	refresh := func(ctx context.Context) error {
+		since := at.latest(time.Now().In(r.Zone()))
+		if due, err := r.Due(ctx, since); err != nil || !due {
+			return err // most rounds: one read
+		}
+		start := time.Now()
+		res, done, err := r.RefreshIfDue(ctx, since)
+		switch {
+		case errors.Is(err, population.ErrBusy):
+			logger.InfoContext(ctx, "population view: another replica is refreshing it")
+			return nil
+		case err != nil || !done:
+			return err
+		}
+		logger.InfoContext(ctx, "population view refreshed", "members", res.Members, "opposed", res.Opposed,
+			"period_rows", res.PeriodRows, "releases", res.Releases, "suppressed", res.Suppressed, "took", time.Since(start).Round(time.Millisecond))
+		return nil
+	}
+	return func(ctx context.Context) error {
+		sched, err := gocron.NewScheduler(gocron.WithLocation(r.Zone()))
+		if err != nil {
+			return fmt.Errorf("%s: scheduler: %w", name, err)
+		}
+		failed := gocron.WithEventListeners(gocron.AfterJobRunsWithError(func(_ uuid.UUID, _ string, err error) {
+			if ctx.Err() == nil {
+				logger.ErrorContext(ctx, name+" failed", "err", err)
+			}
+		}))
+		for _, def := range []struct {
+			def   gocron.JobDefinition
+			start []gocron.JobOption
+		}{
+			{gocron.DailyJob(1, gocron.NewAtTimes(gocron.NewAtTime(uint(at.hour), uint(at.minute), 0))), nil},
+			{gocron.DurationJob(populationCheck), []gocron.JobOption{gocron.WithStartAt(gocron.WithStartImmediately())}},
+		} {
+			opts := append([]gocron.JobOption{gocron.WithName(name), gocron.WithSingletonMode(gocron.LimitModeReschedule),
+				gocron.WithContext(ctx), failed}, def.start...)
+			if _, err := sched.NewJob(def.def, gocron.NewTask(refresh), opts...); err != nil {
+				return fmt.Errorf("%s: scheduler: %w", name, err)
+			}
+		}
+		sched.Start()
+		<-ctx.Done()
+		if err := sched.Shutdown(); err != nil {
+			return fmt.Errorf("%s: scheduler shutdown: %w", name, err)
+		}
+		return nil
+	}
 }
 
 // everyJob runs task with gocron at start and every d until ctx is done;

@@ -28,6 +28,7 @@ import (
 	"fsecgm/taccuino/consent"
 	"fsecgm/taccuino/notify"
 	"fsecgm/taccuino/notify/mailtest"
+	"fsecgm/taccuino/population"
 	"fsecgm/taccuino/records"
 	"fsecgm/taccuino/reports"
 	"fsecgm/taccuino/sessions"
@@ -74,6 +75,9 @@ const (
 	// envCompactAfter is the age after which readings move to the compact
 	// form on plain PostgreSQL (cgmstore.Store.CompactHistory).
 	envCompactAfter = "FSECGM_COMPACT_AFTER"
+	// envPopulationAt is the local time of the population view's nightly
+	// refresh, or "off".
+	envPopulationAt = "FSECGM_POPULATION_REFRESH_AT"
 )
 
 // devBaseURL is the external URL assumed in development mode when none is
@@ -127,6 +131,9 @@ type serveConfig struct {
 	// compactAfter is the age after which readings are compacted (the
 	// readings-compact job); 0: the job does not run.
 	compactAfter time.Duration
+	// populationAt is the local time of the population view's daily
+	// refresh; nil: the job does not run.
+	populationAt *timeOfDay
 }
 
 // parseServe reads the flags and environment of "fsecgm serve" and
@@ -135,7 +142,7 @@ func parseServe(e *env, args []string) (serveConfig, error) {
 	fs := newFlagSet(e, "serve", "[flags]\n\nRuns the taccuino, the JSON API and the background jobs until SIGINT or SIGTERM.\n"+
 		"Environment: "+strings.Join([]string{envAddr, envDatabaseURL, envReplicaURL, envBaseURL, envLogLevel, envOIDCIssuer, envOIDCAudience,
 		envOIDCJWKSURL, envOIDCClientIDs, envTrustProxy, envMetricsAddr, envShutdownTimeout, envSubscriptions, envSMTPURL, envMailFrom, envDigestHour,
-		envCompactAfter, devKeyFileEnv}, ", ")+" (flags override them);\n"+
+		envCompactAfter, envPopulationAt, devKeyFileEnv}, ", ")+" (flags override them);\n"+
 		"sensor sync: "+strings.Join([]string{connsync.EnvCredentialsKey, connsync.EnvCredentialsKeyFile, connsync.EnvCredentialsOldKeys,
 		connsync.EnvLibreLinkUpURL, connsync.EnvLibreLinkUpRegion, connsync.EnvLibreLinkUpVersion, connsync.EnvLibreLinkUpTimeout, connsync.EnvSyncInterval,
 		connsync.EnvSyncWorkers, connsync.EnvSyncLease, connsync.EnvSyncTick, connsync.EnvReplica}, ", ")+".\n"+
@@ -169,6 +176,7 @@ func parseServe(e *env, args []string) (serveConfig, error) {
 	fs.StringVar(&cfg.mailFrom, "mail-from", e.Getenv(envMailFrom), "sender `address` of the notifications (env "+envMailFrom+"; default notifiche@ the base URL's host)")
 	digest := fs.String("notify-digest-hour", def(envDigestHour, "8"), "local `hour` (0-23) at which the daily digest of the previous day's accesses is sent (env "+envDigestHour+")")
 	compactAfter := fs.String("compact-after", def(envCompactAfter, "30d"), "`age` after which readings move to the compressed history on plain PostgreSQL, in days (30d) or as a duration (720h), at least a day; off: never (env "+envCompactAfter+"; on TimescaleDB its compression policy does this)")
+	populationAt := fs.String("population-refresh-at", def(envPopulationAt, "03:30"), "local `time` (HH:MM, Europe/Rome) of the population view's daily refresh, one replica at a time; off: never (env "+envPopulationAt+"; \"fsecgm population refresh\" refreshes it by hand)")
 	fakeLLU := fs.Bool("fake-librelinkup", true, "with --dev and no "+connsync.EnvLibreLinkUpURL+": start an in-process fake LibreLinkUp with demo accounts (printed on stdout) for connecting sensors")
 	if err := parseFlags(fs, args); err != nil {
 		return cfg, err
@@ -259,6 +267,13 @@ func parseServe(e *env, args []string) (serveConfig, error) {
 		problems = append(problems, fmt.Sprintf("%s %q: %v", envCompactAfter, *compactAfter, err))
 	} else {
 		cfg.compactAfter = d
+	}
+	if *populationAt != "off" {
+		if t, err := parseTimeOfDay(*populationAt); err != nil {
+			problems = append(problems, fmt.Sprintf("%s %q: %v, or off", envPopulationAt, *populationAt, err))
+		} else {
+			cfg.populationAt = &t
+		}
 	}
 	if cfg.mailFrom == "" {
 		host := "fsecgm.localhost"
@@ -518,10 +533,16 @@ func runServe(ctx context.Context, e *env, args []string) error {
 	}
 	logger.Info("listening", slog.String("addr", ln.Addr().String()), slog.Bool("dev", cfg.dev))
 
+	var refresher *population.Refresher
+	var refreshAt timeOfDay
+	if cfg.populationAt != nil {
+		refresher = population.NewRefresher(pool, deps.Store, population.Options{Logger: logger})
+		refreshAt = *cfg.populationAt
+	}
 	jobs, err := serveJobs(jobDeps{Logger: logger, Pool: pool, Store: deps.Store, Consent: deps.Consent, Sync: deps.Sync,
 		Sessions: deps.Sessions, Records: rec, Summaries: updater, Getenv: e.Getenv, Dev: cfg.dev, ShutdownTimeout: cfg.shutdownTimeout,
 		Notify: notifyStore, Mailer: mailer, Compose: notify.ComposerOptions{BaseURL: baseURL, From: cfg.mailFrom, DigestHour: cfg.digestHour},
-		CompactAfter: cfg.compactAfter})
+		CompactAfter: cfg.compactAfter, Population: refresher, PopulationAt: refreshAt})
 	if err != nil {
 		for _, l := range servers {
 			l.ln.Close()

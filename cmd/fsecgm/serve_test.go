@@ -40,9 +40,9 @@ func TestServeConfig(t *testing.T) {
 			map[string]string{"FSECGM_OIDC_ISSUER": "https://idp.example", "FSECGM_OIDC_AUDIENCE": "fsecgm",
 				"FSECGM_OIDC_JWKS_URL": "https://idp.example/jwks", "FSECGM_CREDENTIALS_KEY": base64.StdEncoding.EncodeToString(make([]byte, 32)),
 				"FSECGM_TRUST_PROXY": "perhaps", "FSECGM_SMTP_URL": "smtp://u:secret@relay.example.org?tls=none",
-				"FSECGM_NOTIFY_DIGEST_HOUR": "25", "FSECGM_COMPACT_AFTER": "6h"},
+				"FSECGM_NOTIFY_DIGEST_HOUR": "25", "FSECGM_COMPACT_AFTER": "6h", "FSECGM_POPULATION_REFRESH_AT": "25:00"},
 			[]string{"--addr", "--log-level", "FSECGM_BASE_URL", "FSECGM_TRUST_PROXY", "FSECGM_SMTP_URL", "FSECGM_NOTIFY_DIGEST_HOUR",
-				"FSECGM_COMPACT_AFTER \"6h\": want at least a day"}},
+				"FSECGM_COMPACT_AFTER \"6h\": want at least a day", "FSECGM_POPULATION_REFRESH_AT \"25:00\""}},
 	} {
 		var stdout, stderr bytes.Buffer
 		e := &env{Stdout: &stdout, Stderr: &stderr, Getenv: mapEnv(tt.env)}
@@ -60,7 +60,7 @@ func TestServeConfig(t *testing.T) {
 	if code := run(context.Background(), &env{Stdout: &stdout, Stderr: &stderr, Getenv: mapEnv(nil)}, []string{"serve", "--help"}); code != 0 {
 		t.Errorf("--help: exit %d", code)
 	}
-	for _, w := range []string{"-addr", ":8080", "-dev", "DATABASE_URL", "FSECGM_OIDC_ISSUER", "FSECGM_BASE_URL", "-log-level", "FSECGM_CREDENTIALS_KEY", "-compact-after"} {
+	for _, w := range []string{"-addr", ":8080", "-dev", "DATABASE_URL", "FSECGM_OIDC_ISSUER", "FSECGM_BASE_URL", "-log-level", "FSECGM_CREDENTIALS_KEY", "-compact-after", "-population-refresh-at"} {
 		if !strings.Contains(stderr.String(), w) {
 			t.Errorf("serve --help does not list %s", w)
 		}

@@ -145,6 +145,23 @@ type Result struct {
 // period. Analysts read the previous view until it commits. ErrBusy when
 // another replica is refreshing.
 func (r *Refresher) Refresh(ctx context.Context) (Result, error) {
+	res, _, err := r.refresh(ctx, nil)
+	return res, err
+}
+
+// RefreshIfDue refreshes the view as Refresh does when it is Due for a
+// schedule whose latest run was due at since, deciding under the
+// refresh's lock, so that replicas whose schedules fire together refresh
+// once: the first refreshes, the others get ErrBusy meanwhile, or find the
+// view fresh after. It reports whether it refreshed.
+func (r *Refresher) RefreshIfDue(ctx context.Context, since time.Time) (Result, bool, error) {
+	return r.refresh(ctx, &since)
+}
+
+// errFresh: the view was not due (RefreshIfDue).
+var errFresh = errors.New("population: fresh")
+
+func (r *Refresher) refresh(ctx context.Context, since *time.Time) (Result, bool, error) {
 	var res Result
 	now := r.o.Now()
 	periods := r.Periods(now)
@@ -155,6 +172,11 @@ func (r *Refresher) Refresh(ctx context.Context) (Result, error) {
 		}
 		if !got {
 			return ErrBusy
+		}
+		if since != nil {
+			if due, err := r.dueTx(ctx, tx, *since); err != nil || !due {
+				return cmpOr(err, errFresh)
+			}
 		}
 		secret, err := ensureKey(ctx, tx, now)
 		if err != nil {
@@ -204,13 +226,23 @@ func (r *Refresher) Refresh(ctx context.Context) (Result, error) {
 		_, err = tx.Exec(ctx, `UPDATE population_state SET dirty = false, refreshed_at = $1, k = $2 WHERE id = 1`, now, r.o.K)
 		return err
 	})
-	if err != nil {
-		if errors.Is(err, ErrBusy) {
-			return res, ErrBusy
-		}
-		return res, fmt.Errorf("population: refresh: %w", err)
+	switch {
+	case errors.Is(err, errFresh):
+		return Result{}, false, nil
+	case errors.Is(err, ErrBusy):
+		return res, false, ErrBusy
+	case err != nil:
+		return res, false, fmt.Errorf("population: refresh: %w", err)
 	}
-	return res, nil
+	return res, true, nil
+}
+
+// cmpOr returns err when it is not nil, else or.
+func cmpOr(err, or error) error {
+	if err != nil {
+		return err
+	}
+	return or
 }
 
 // ensureKey returns the pseudonyms' secret, making it at the first
@@ -490,6 +522,30 @@ func (r *Refresher) Run(ctx context.Context) error {
 		}
 	}
 }
+
+// Due reports whether the view needs a refresh for a schedule whose latest
+// run was due at since: never refreshed, a change asks for it (an
+// opposition: Forget), the threshold changed, or the last refresh was
+// before since (the scheduled run was missed: the service was down, or
+// the run failed).
+func (r *Refresher) Due(ctx context.Context, since time.Time) (bool, error) {
+	return r.dueTx(ctx, r.pool, since)
+}
+
+func (r *Refresher) dueTx(ctx context.Context, q interface {
+	QueryRow(context.Context, string, ...any) pgx.Row
+}, since time.Time) (bool, error) {
+	var dirty bool
+	var at *time.Time
+	var k *int
+	if err := q.QueryRow(ctx, `SELECT dirty, refreshed_at, k FROM population_state WHERE id = 1`).Scan(&dirty, &at, &k); err != nil {
+		return false, fmt.Errorf("population: state: %w", err)
+	}
+	return dirty || at == nil || k == nil || *k != r.o.K || at.Before(since), nil
+}
+
+// Zone returns the region's calendar of the refresher.
+func (r *Refresher) Zone() *time.Location { return r.o.Zone }
 
 // due reports whether the view needs a refresh.
 func (r *Refresher) due(ctx context.Context) (bool, error) {
