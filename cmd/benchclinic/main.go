@@ -45,6 +45,7 @@ import (
 	"os/signal"
 	"path/filepath"
 	"runtime"
+	"runtime/pprof"
 	"slices"
 	"strconv"
 	"sync"
@@ -81,6 +82,7 @@ type config struct {
 	centres                             int
 	url                                 string
 	noSync                              bool
+	cpuProfile                          string
 	keep                                bool
 }
 
@@ -96,6 +98,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	fs.IntVar(&c.workers, "workers", runtime.NumCPU(), "loaders and updaters at a time during the load")
 	fs.StringVar(&c.url, "database-url", "", "server to run on (a database is created there and dropped); default: a private server in a temporary directory")
 	fs.BoolVar(&c.noSync, "nosync", false, "private server only: fsync off")
+	fs.StringVar(&c.cpuProfile, "population-cpuprofile", "", "write a CPU profile of the population view's refresh to this `file`")
 	fs.BoolVar(&c.keep, "keep", false, "after measuring, keep the server and database up for inspection until interrupted")
 	if err := fs.Parse(args); err != nil {
 		return err
@@ -614,8 +617,25 @@ func measurePopulation(ctx context.Context, pool *pgxpool.Pool, store *cgmstore.
 		_, _ = pool.Exec(ctx, `DELETE FROM care_relationships WHERE party LIKE 'CENTRO-%';
 			UPDATE care_relationships SET valid_to = NULL WHERE party = '`+centre+`'`)
 	}()
+	if c.cpuProfile != "" {
+		f, err := os.Create(c.cpuProfile)
+		if err != nil {
+			return err
+		}
+		defer f.Close()
+		if err := pprof.StartCPUProfile(f); err != nil {
+			return err
+		}
+	}
 	t := time.Now()
-	res, err := population.NewRefresher(pool, store, population.Options{}).Refresh(ctx)
+	logger := slog.New(slog.DiscardHandler)
+	if c.cpuProfile != "" {
+		logger = slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelDebug}))
+	}
+	res, err := population.NewRefresher(pool, store, population.Options{Logger: logger}).Refresh(ctx)
+	if c.cpuProfile != "" {
+		pprof.StopCPUProfile()
+	}
 	if err != nil {
 		return err
 	}

@@ -197,7 +197,11 @@ func (r *Refresher) refresh(ctx context.Context, since *time.Time) (Result, bool
 		res.PeriodRows, res.Fallbacks = n, fb
 		rels := make([]built, 0, len(periods))
 		for _, p := range periods {
+			start := time.Now()
 			tables, s, err := buildRelease(ctx, tx, p, r.o.K, now)
+			r.o.Logger.Debug("population: release", slog.String("period", p.Kind.String()), slog.String("start", p.First.Format(time.DateOnly)),
+				slog.Int("counts", len(s.Suppressed)), slog.Int("complements", s.Secondary), slog.Int("rounds", s.Rounds),
+				slog.Duration("took", time.Since(start)))
 			if err != nil {
 				return fmt.Errorf("release %s %s: %w", p.Kind, p.First.Format(time.DateOnly), err)
 			}

@@ -21,6 +21,13 @@ import (
 // two, some by none), with figures over each period, straight into the
 // pseudonymised tables (COPY), with a fixed seed.
 func seedRegion(t testing.TB, pool *pgxpool.Pool, n, centres int, periods []Period) {
+	seedRegionShaped(t, pool, n, centres, periods, false)
+}
+
+// seedRegionShaped is seedRegion; sparse shapes the population as make
+// bench-clinic loads it: adult men only, no diabetes type recorded, nobody
+// with sufficient data over 90 days, no readings in the months.
+func seedRegionShaped(t testing.TB, pool *pgxpool.Pool, n, centres int, periods []Period, sparse bool) {
 	t.Helper()
 	ctx := context.Background()
 	geo, err := loadGeography(ctx, pool)
@@ -57,12 +64,18 @@ func seedRegion(t testing.TB, pool *pgxpool.Pool, n, centres int, periods []Peri
 		if rng.IntN(2) == 0 {
 			sex = "M"
 		}
-		members = append(members, []any{ps, asl, district, cs, AgeBands[rng.IntN(len(AgeBands))].Code, sex,
-			types[rng.IntN(len(types))], periods[0].First.AddDate(-1, 0, 0)})
+		age, dtype := AgeBands[rng.IntN(len(AgeBands))].Code, types[rng.IntN(len(types))]
+		if sparse {
+			age, dtype, sex = AgeBands[4+rng.IntN(4)].Code, "", "M"
+		}
+		members = append(members, []any{ps, asl, district, cs, age, sex, dtype, periods[0].First.AddDate(-1, 0, 0)})
 		for _, p := range periods {
 			readings, active := 1344, 50+rng.Float64()*50
-			if rng.IntN(8) == 0 {
+			if rng.IntN(8) == 0 || sparse && p.Kind == Month {
 				readings, active = 0, 0
+			}
+			if sparse && p.Kind == Days90 {
+				active = active * 14 / 90
 			}
 			row := []any{int16(p.Kind), p.First, p.Last, ps, readings, 14, active, readings > 0 && active >= 70}
 			if readings > 0 {
@@ -106,7 +119,7 @@ func TestReleaseTwelveCentres(t *testing.T) {
 		{Kind: Days90, First: last.AddDate(0, 0, -89), Last: last},
 		{Kind: Month, First: time.Date(2026, 11, 1, 0, 0, 0, 0, time.UTC), Last: last},
 	}
-	seedRegion(t, pool, n, 12, periods)
+	seedRegionShaped(t, pool, n, 12, periods, os.Getenv("FSECGM_POPULATION_SHAPE") == "bench")
 	for _, p := range periods {
 		start := time.Now()
 		var tables []Table
@@ -125,7 +138,8 @@ func TestReleaseTwelveCentres(t *testing.T) {
 				primary++
 			}
 		}
-		t.Logf("%s: %d cells, %d primary, %d complements, in %v", p.Kind, len(s.Suppressed), primary, s.Secondary, time.Since(start).Round(time.Millisecond))
+		t.Logf("%s: %d cells, %d primary, %d complements, %d rounds, in %v", p.Kind, len(s.Suppressed), primary, s.Secondary, s.Rounds,
+			time.Since(start).Round(time.Millisecond))
 		for _, tb := range tables {
 			for _, r := range tb.Rows {
 				for name, v := range publishedCounts(r) {

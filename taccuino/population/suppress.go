@@ -26,6 +26,8 @@ type Suppression struct {
 	Primary []bool
 	// Secondary is the number of complements suppressed.
 	Secondary int
+	// Rounds is the number of audits the suppression took.
+	Rounds int
 }
 
 // Suppress decides which of the counts values (patients in a cell) may be
@@ -100,6 +102,7 @@ func SuppressHidden(values []int, rels []Relation, k int, hidden []bool) (Suppre
 	// published ones.
 	sensitive := func(i int) bool { return s.Suppressed[i] && (!hidden[i] || s.Primary[i]) }
 	for range 10_000 {
+		s.Rounds++
 		s.secondary(values, rels, of, sensitive)
 		more, err := s.audit(values, rels, of, sensitive)
 		if err != nil {
@@ -204,8 +207,17 @@ func (s *Suppression) audit(values []int, rels []Relation, of [][]int, sensitive
 	changed := false
 	for _, members := range groups {
 		determined := determinedUnknowns(members, rels, of, s.Suppressed)
+		// Each determined count gets a complement, in index order, but
+		// not one whose relations share a count with those of a count
+		// handled this round or of its complement: the new unknown most
+		// likely hides it too, and the next round's audit decides. A
+		// complement at a time would audit a release once per complement
+		// (hundreds of eliminations of thousands of unknowns with a dozen
+		// centres); this keeps the rounds few and the complements close
+		// to that.
+		near := map[int]bool{}
 		for _, x := range determined {
-			if !sensitive(x) {
+			if !sensitive(x) || near[x] {
 				continue
 			}
 			best := nearestPublished(x, values, rels, of, s.Suppressed)
@@ -215,7 +227,14 @@ func (s *Suppression) audit(values []int, rels []Relation, of [][]int, sensitive
 			s.Suppressed[best] = true
 			s.Secondary++
 			changed = true
-			break // one at a time: the next round recomputes the groups
+			for _, c := range []int{x, best} {
+				for _, r := range of[c] {
+					near[rels[r].Total] = true
+					for _, p := range rels[r].Parts {
+						near[p] = true
+					}
+				}
+			}
 		}
 	}
 	return changed, nil
