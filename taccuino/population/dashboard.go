@@ -2,7 +2,6 @@ package population
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"time"
@@ -127,11 +126,7 @@ func writeDashboards(ctx context.Context, tx pgx.Tx, ds []Dashboard) error {
 	}
 	rows := make([][]any, len(ds))
 	for i, d := range ds {
-		js, err := json.Marshal(d)
-		if err != nil {
-			return err
-		}
-		rows[i] = []any{int16(d.Kind), string(d.Scope), d.BuiltAt, string(js)}
+		rows[i] = []any{int16(d.Kind), string(d.Scope), d.BuiltAt, encodeDashboard(d)}
 	}
 	_, err := tx.CopyFrom(ctx, pgx.Identifier{"population_dashboards"}, []string{"kind", "scope", "built_at", "body"}, pgx.CopyFromRows(rows))
 	return err
@@ -175,9 +170,9 @@ func (r *Reader) Dashboard(ctx context.Context, v Viewer, s Scope, kind PeriodKi
 	if err != nil {
 		return d, fmt.Errorf("population: dashboard: %w", err)
 	}
-	if err := json.Unmarshal(body, &d); err != nil {
+	if d, err = decodeDashboard(body); err != nil {
 		r.log(ctx, v, what, "error", "internal")
-		return d, fmt.Errorf("population: dashboard: %w", err)
+		return Dashboard{}, fmt.Errorf("population: dashboard: %w", err)
 	}
 	switch {
 	case d.Funnel == nil:

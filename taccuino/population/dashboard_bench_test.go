@@ -50,12 +50,21 @@ func BenchmarkDashboardDecode(b *testing.B) {
 	if err != nil {
 		b.Fatal(err)
 	}
-	b.Logf("%d bytes of JSON", len(js))
-	b.ResetTimer()
-	for b.Loop() {
-		var x Dashboard
-		if err := json.Unmarshal(js, &x); err != nil {
-			b.Fatal(err)
+	bin := encodeDashboard(d)
+	b.Logf("%d bytes of JSON, %d of the stored form", len(js), len(bin))
+	b.Run("json", func(b *testing.B) {
+		for b.Loop() {
+			var x Dashboard
+			if err := json.Unmarshal(js, &x); err != nil {
+				b.Fatal(err)
+			}
 		}
-	}
+	})
+	b.Run("stored", func(b *testing.B) {
+		for b.Loop() {
+			if _, err := decodeDashboard(bin); err != nil {
+				b.Fatal(err)
+			}
+		}
+	})
 }
