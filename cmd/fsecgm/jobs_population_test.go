@@ -3,6 +3,7 @@ package main
 import (
 	"context"
 	"log/slog"
+	"os"
 	"strings"
 	"testing"
 	"time"
@@ -85,5 +86,28 @@ func TestPopulationJob(t *testing.T) {
 	}
 	if strings.Contains(logs[0].String()+logs[1].String(), "failed") {
 		t.Errorf("a round failed: %s %s", logs[0].String(), logs[1].String())
+	}
+}
+
+// TestPopulationComuniLoad: "fsecgm population comuni load FILE" loads
+// the list and says what changed; a malformed list is refused with its
+// line and column, and the usage is said when the file is missing.
+func TestPopulationComuniLoad(t *testing.T) {
+	t.Parallel()
+	url := dbtest.URL(t)
+	code, out, errOut := runCmd(t, nil, "population", "comuni", "load", "../../taccuino/population/testdata/comuni_sample.csv", "--database-url", url)
+	if code != 0 || !strings.Contains(out, "comuni: 10\n") || !strings.Contains(out, "zones: 9\n") {
+		t.Fatalf("load: exit %d, %q %q", code, out, errOut)
+	}
+	bad := t.TempDir() + "/comuni.csv"
+	if err := os.WriteFile(bad, []byte("istat,comune,zona,zona_nome,asl\n100005,Prato,pratese,Pratese,TC\n1,X,pratese,Pratese,TC\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if code, out, errOut := runCmd(t, nil, "population", "comuni", "load", bad, "--database-url", url); code == 0 || out != "" ||
+		!strings.Contains(errOut, "line 3, column istat") {
+		t.Errorf("a malformed list: exit %d, %q %q", code, out, errOut)
+	}
+	if code, _, errOut := runCmd(t, nil, "population", "comuni", "load"); code != 2 || !strings.Contains(errOut, "comuni load FILE") {
+		t.Errorf("no file: exit %d, %q", code, errOut)
 	}
 }

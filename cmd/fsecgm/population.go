@@ -15,12 +15,15 @@ import (
 )
 
 // runPopulation implements "fsecgm population": refresh the population
-// view now, or write a de-identified export for an approved study.
+// view now, write a de-identified export for an approved study, or load
+// the list of the comuni and their zone-distretto.
 func runPopulation(ctx context.Context, e *env, args []string) error {
-	fs := newFlagSet(e, "population", "refresh | export --study NAME --key-file FILE --operator NAME --out FILE [--period 14d|90d|month] [--month YYYY-MM] [--k 10]\n\n"+
+	fs := newFlagSet(e, "population", "refresh | export --study NAME --key-file FILE --operator NAME --out FILE [--period 14d|90d|month] [--month YYYY-MM] [--k 10] | comuni load FILE\n\n"+
 		"refresh rebuilds the pseudonymised figures and the releases; export writes one row per patient of a period\n"+
 		"with a study pseudonym, k-anonymous on age band, sex, ASL and diabetes type, and says how many rows were\n"+
-		"generalised or dropped.")
+		"generalised or dropped; comuni load replaces the table of the comuni and their zone-distretto with FILE, a CSV\n"+
+		"(comma or semicolon, UTF-8) with the columns "+strings.Join(population.ComuniColumns, ", ")+": the ISTAT list of the\n"+
+		"Tuscan comuni joined with the Region's list of the zone-distretto and their ASL (all or nothing).")
 	dbURL := fs.String("database-url", "", "PostgreSQL `URL` of the database (default $DATABASE_URL; when neither is set, a private server in --data-dir)")
 	dataDir := fs.String("data-dir", defaultDataDir, "data `directory` of the private PostgreSQL used when no database URL is set")
 	study := fs.String("study", "", "export: the approved study's `name` (letters, digits, . _ -)")
@@ -34,9 +37,36 @@ func runPopulation(ctx context.Context, e *env, args []string) error {
 		if err := parseFlags(fs, args); err != nil {
 			return err
 		}
-		return usageError(errors.New("want a verb: refresh or export"))
+		return usageError(errors.New("want a verb: refresh, export or comuni load"))
 	}
 	verb := args[0]
+	if verb == "comuni" {
+		if len(args) < 3 || args[1] != "load" || strings.HasPrefix(args[2], "-") {
+			_ = parseFlags(fs, nil)
+			return usageError(errors.New("want: comuni load FILE"))
+		}
+		file := args[2]
+		if err := parseFlags(fs, args[3:]); err != nil {
+			return err
+		}
+		f, err := os.Open(file)
+		if err != nil {
+			return usageError(fmt.Errorf("comuni load: %w", err))
+		}
+		defer f.Close()
+		pool, done, err := openDatabase(ctx, e, *dbURL, *dataDir)
+		if err != nil {
+			return err
+		}
+		defer done()
+		res, err := population.LoadComuni(ctx, pool, f)
+		if err != nil {
+			return fmt.Errorf("%s: %w", file, err)
+		}
+		fmt.Fprintf(e.Stdout, "comuni: %d\nadded: %d\nchanged: %d\nremoved: %d\nzones: %d\nzones_added: %d\nzones_changed: %d\nzones_removed: %d\n",
+			res.Comuni, res.Added, res.Changed, res.Removed, res.Zones, res.ZonesAdded, res.ZonesChanged, res.ZonesRemoved)
+		return nil
+	}
 	if err := parseFlags(fs, args[1:]); err != nil {
 		return err
 	}
@@ -60,7 +90,7 @@ func runPopulation(ctx context.Context, e *env, args []string) error {
 		return nil
 	case "export":
 	default:
-		return usageError(fmt.Errorf("unknown verb %q: want refresh or export", verb))
+		return usageError(fmt.Errorf("unknown verb %q: want refresh, export or comuni load", verb))
 	}
 	kind, ok := population.ParsePeriodKind(*period)
 	if !ok {
