@@ -46,8 +46,9 @@ type Suppression struct {
 //     the system determines (its unit vector lies in the row space of the
 //     system restricted to the unknowns, found by sparse Gauss–Jordan
 //     elimination per connected group of unknowns: determinedUnknowns)
-//     gets one more complement among its relations' published members,
-//     and steps 2–3 run again.
+//     gets one more complement among its relations' published members
+//     (every determined count of a round but those next to one already
+//     handled in it), and steps 2–3 run again until the audit finds none.
 //
 // This is the classical cell-suppression heuristic of statistical
 // disclosure control (Hundepool et al., "Statistical Disclosure Control",
