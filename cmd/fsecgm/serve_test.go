@@ -230,6 +230,9 @@ var harmlessKeys = map[string]bool{
 	"elapsed": true, "interval": true, "tick": true, "lease": true, "timeout": true, "workers": true,
 	// the readings-compact job's counts (cgmstore.Store.RunCompaction)
 	"patients": true, "days": true, "readings": true, "skipped_patients": true, "seconds": true,
+	// the population-refresh job's counts and times (population.Refresher)
+	"members": true, "opposed": true, "period_rows": true, "releases": true, "suppressed": true, "took": true,
+	"counts": true, "complements": true, "rounds": true,
 }
 
 // checkServeLogs fails on a log line that is not JSON, a request line
