@@ -11,6 +11,11 @@
 //	                                  by the opaque next cursors) ÷ page 1's, medians of the same run (goal ≤ 1.5)
 //	summary_update_ms_per_patient: X  time of summaries.Updater.UpdateDirty after one sync added the last
 //	                                  hour of readings for -sync patients, per patient (goal ≤ 5)
+//	population_vs_count_ratio: X      the regional analyst's population dashboard (population.Reader.Dashboard:
+//	                                  the region's tables by every breakdown, the trend and the funnel plot, one
+//	                                  line of the query log; median) ÷ the same count(*) (goal ≤ 5), after
+//	                                  population_refresh_s, the refresh of the view with the patients spread over
+//	                                  -centres diabetology centres (default 12)
 //
 // It loads -patients patients (default 13,200, the Tuscan CGM population)
 // with -days days (default 90) of 15-minute historic readings ending an
