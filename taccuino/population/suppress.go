@@ -374,10 +374,18 @@ func determinedUnknowns(members []int, rels []Relation, of [][]int, supp []bool)
 			continue
 		}
 		done[j] = true
-		// The shortest row not yet a pivot holding column j.
+		// The shortest row not yet a pivot holding column j with an entry
+		// at least a tenth of the column's largest (threshold pivoting,
+		// ibid., against the growth of round-off).
+		big := 0.0
+		for i := range at[j] {
+			if !used[i] {
+				big = max(big, math.Abs(rows[i][j]))
+			}
+		}
 		p := -1
 		for i := range at[j] {
-			if used[i] || math.Abs(rows[i][j]) <= eps {
+			if used[i] || math.Abs(rows[i][j]) <= eps || math.Abs(rows[i][j]) < big/10 {
 				continue
 			}
 			if p < 0 || len(rows[i]) < len(rows[p]) || len(rows[i]) == len(rows[p]) && i < p {

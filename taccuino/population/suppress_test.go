@@ -453,7 +453,8 @@ func determinedDense(members []int, rels []Relation, of [][]int, supp []bool) []
 // TestDeterminedSparse: on random systems of relations (random sums over
 // random cells, random unknowns, several linked hierarchies), the sparse
 // elimination finds exactly the unknowns the exact rational elimination
-// (recoverable) and the dense one find.
+// (recoverable), the dense one and the one modulo a prime (the scale
+// test's exact check) find.
 func TestDeterminedSparse(t *testing.T) {
 	rng := rand.New(rand.NewPCG(19, 19))
 	some, notAll := 0, 0
@@ -491,8 +492,10 @@ func TestDeterminedSparse(t *testing.T) {
 		dense := determinedDense(members, rels, of, supp)
 		exact := recoverable(values, rels, supp)
 		slices.Sort(exact)
-		if !slices.Equal(got, dense) || !slices.Equal(got, exact) {
-			t.Fatalf("trial %d: sparse %v, dense %v, exact %v", trial, got, dense, exact)
+		modp := determinedModP(values, rels, supp)
+		slices.Sort(modp)
+		if !slices.Equal(got, dense) || !slices.Equal(got, exact) || !slices.Equal(modp, exact) {
+			t.Fatalf("trial %d: sparse %v, dense %v, modulo p %v, exact %v", trial, got, dense, modp, exact)
 		}
 		if len(got) > 0 {
 			some++
