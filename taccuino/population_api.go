@@ -8,7 +8,6 @@ import (
 	"strconv"
 	"time"
 
-	"fsecgm/taccuino/auth"
 	"fsecgm/taccuino/population"
 	"fsecgm/taccuino/web"
 
@@ -33,12 +32,7 @@ func (s *Server) viewer(c *echo.Context) (population.Viewer, error) {
 	if p == nil {
 		return population.Viewer{}, web.Unauthenticated(web.AuthError(c))
 	}
-	v := population.Viewer{Role: string(p.Role), ID: p.FiscalCode, Name: p.Name, Organization: p.Organization,
-		OrganizationRole: p.OrganizationRole, PopulationScope: p.PopulationScope, Route: c.Path(), RequestID: web.RequestIDOf(c)}
-	if p.Role == auth.RoleService {
-		v.ID = p.ClientID
-	}
-	return v, nil
+	return population.ViewerOf(p, c.Path(), web.RequestIDOf(c)), nil
 }
 
 func (s *Server) populationReader() *population.Reader {

@@ -8,9 +8,12 @@ import (
 	"reflect"
 	"strings"
 	"testing"
+	"time"
 
 	"fsecgm/taccuino/auth"
+	"fsecgm/taccuino/fhir"
 	"fsecgm/taccuino/population"
+	"fsecgm/taccuino/summaries"
 )
 
 // TestPopulationAPI: the population view's tables, trends and funnel
@@ -36,24 +39,7 @@ func TestPopulationAPI(t *testing.T) {
 	if res := e.request("GET", "/api/v1/population/tables", region, "", nil, nil); res.status != http.StatusNotFound {
 		t.Errorf("before any refresh: %d %s", res.status, truncate(res.body))
 	}
-	// Thirty patients enrolled four months ago; two centres share them.
-	for i := range 30 {
-		if _, _, err := e.store.EnsurePatient(ctx, testCF(200+i), "Europe/Rome"); err != nil {
-			t.Fatal(err)
-		}
-	}
-	if _, err := e.pool.Exec(ctx, `UPDATE patients SET created_at = now() - interval '120 days'`); err != nil {
-		t.Fatal(err)
-	}
-	var cared int
-	if err := e.pool.QueryRow(ctx, `WITH c AS (INSERT INTO care_relationships (patient_fiscal_code, kind, party, updated_at)
-		SELECT fiscal_code, 'diabetology', CASE WHEN id % 2 = 0 THEN 'CENTRO-1' ELSE 'CENTRO-2' END, now() FROM patients
-		ON CONFLICT DO NOTHING RETURNING 1) SELECT count(*) FROM c`).Scan(&cared); err != nil || cared < 2 {
-		t.Fatalf("care relationships: %d, %v", cared, err)
-	}
-	if _, err := population.NewRefresher(e.pool, e.store, population.Options{Months: 2}).Refresh(ctx); err != nil {
-		t.Fatal(err)
-	}
+	seedPopulation(t, e)
 	for _, c := range []struct {
 		token, path string
 		want        int
@@ -158,6 +144,157 @@ func TestPopulationAPI(t *testing.T) {
 	}
 	if views != 9 {
 		t.Errorf("%d dashboard views logged, want 9 (one line each)", views)
+	}
+}
+
+// seedPopulation gives e thirty patients enrolled four months ago, shared
+// by two centres, and builds the population view's releases.
+func seedPopulation(t *testing.T, e *testEnv) {
+	t.Helper()
+	ctx := context.Background()
+	for i := range 30 {
+		if _, _, err := e.store.EnsurePatient(ctx, testCF(200+i), "Europe/Rome"); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if _, err := e.pool.Exec(ctx, `UPDATE patients SET created_at = now() - interval '120 days'`); err != nil {
+		t.Fatal(err)
+	}
+	var cared int
+	if err := e.pool.QueryRow(ctx, `WITH c AS (INSERT INTO care_relationships (patient_fiscal_code, kind, party, updated_at)
+		SELECT fiscal_code, 'diabetology', CASE WHEN id % 2 = 0 THEN 'CENTRO-1' ELSE 'CENTRO-2' END, now() FROM patients
+		ON CONFLICT DO NOTHING RETURNING 1) SELECT count(*) FROM c`).Scan(&cared); err != nil || cared < 2 {
+		t.Fatalf("care relationships: %d, %v", cared, err)
+	}
+	if _, err := population.NewRefresher(e.pool, e.store, population.Options{Months: 2}).Refresh(ctx); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// TestPopulationMeasures reads the population view as FHIR: the
+// indicators as Measures, and the latest published figures as summary
+// MeasureReports whose counts are the dashboard's, a suppressed count
+// absent and masked; the same roles as the dashboard.
+func TestPopulationMeasures(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t)
+	seedPopulation(t, e)
+	// Three of them wore a sensor the whole 14 days: counts under k, to
+	// be suppressed.
+	ctx := context.Background()
+	loc, _ := time.LoadLocation("Europe/Rome")
+	now := time.Now().In(loc)
+	midnight := time.Date(now.Year(), now.Month(), now.Day(), 0, 0, 0, 0, loc)
+	for i := range 3 {
+		p, _, err := e.store.EnsurePatient(ctx, testCF(200+i), "Europe/Rome")
+		if err != nil {
+			t.Fatal(err)
+		}
+		e.ingest(p, midnight, 14*96, []float64{110, 150, 190, 95})
+	}
+	if _, err := summaries.NewUpdater(e.pool, e.store, summaries.Options{}).UpdateDirty(ctx, 100); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := population.NewRefresher(e.pool, e.store, population.Options{Months: 2}).Refresh(ctx); err != nil {
+		t.Fatal(err)
+	}
+	region := e.token(auth.PrincipalSpec{Role: auth.RoleAnalyst, FiscalCode: testCF(130), PopulationScope: auth.PopulationRegion, Name: "Analista"})
+	aslNO := e.token(auth.PrincipalSpec{Role: auth.RoleAnalyst, FiscalCode: testCF(131), PopulationScope: auth.PopulationASLPrefix + "NO", Name: "Analista"})
+	citizen := e.token(auth.PrincipalSpec{Role: auth.RoleCitizen, FiscalCode: testCF(132), Name: "Test"})
+	type bundle struct {
+		Total int `json:"total"`
+		Entry []struct {
+			Resource json.RawMessage `json:"resource"`
+		} `json:"entry"`
+	}
+	get := func(tok, path string, want int) bundle {
+		t.Helper()
+		res := e.request("GET", path, tok, "", nil, nil)
+		if res.status != want {
+			t.Fatalf("GET %s: %d, want %d: %s", path, res.status, want, truncate(res.body))
+		}
+		var b bundle
+		if want == 200 {
+			if err := json.Unmarshal(res.body, &b); err != nil {
+				t.Fatalf("GET %s: %v", path, err)
+			}
+		}
+		return b
+	}
+	if b := get(region, "/fhir/Measure", 200); b.Total != len(population.Targets) {
+		t.Errorf("%d Measures, want one per target (%d)", b.Total, len(population.Targets))
+	}
+	var m fhir.Measure
+	if res := e.request("GET", "/fhir/Measure/cgm-tir", region, "", nil, nil); res.status != 200 || json.Unmarshal(res.body, &m) != nil ||
+		m.Group[0].Population[2].Criteria.Expression == "" || len(m.Group[0].Stratifier) != len(population.Dims())-1 {
+		t.Errorf("Measure/cgm-tir: %d %s", res.status, truncate(res.body))
+	}
+	get(region, "/fhir/Measure/cgm-nose", 404)
+	get(region, "/fhir/MeasureReport?period=month", 400)
+	get(citizen, "/fhir/MeasureReport", 403)
+	get(aslNO, "/fhir/MeasureReport?scope=asl:TC", 403)
+	if b := get(region, "/fhir/MeasureReport?measure=cgm-tir", 200); b.Total != 1 {
+		t.Errorf("measure=cgm-tir: %d reports", b.Total)
+	}
+
+	d, err := population.NewReader(e.pool, nil).Dashboard(ctx,
+		population.Viewer{Role: "analyst", PopulationScope: "region"}, population.ScopeRegion, population.Days14)
+	if err != nil {
+		t.Fatal(err)
+	}
+	b := get(region, "/fhir/MeasureReport?scope=region&period=14d", 200)
+	if b.Total != len(population.Targets) {
+		t.Fatalf("%d MeasureReports, want %d", b.Total, len(population.Targets))
+	}
+	// same says whether a report's count is the dashboard's: equal, or
+	// both suppressed (absent and masked).
+	same := func(got fhir.ReportPopulation, want *int) bool {
+		if want == nil {
+			return got.Count == nil && got.CountMeta != nil && got.CountMeta.Extension[0].ValueCode == "masked"
+		}
+		return got.Count != nil && *got.Count == *want
+	}
+	masked := 0
+	for i, en := range b.Entry {
+		var r fhir.MeasureReport
+		if err := json.Unmarshal(en.Resource, &r); err != nil {
+			t.Fatal(err)
+		}
+		target := population.Targets[i].Code
+		if !strings.HasSuffix(r.Measure, "/Measure/cgm-"+target) || r.Period.Start != d.First || r.Period.End != d.Last {
+			t.Errorf("report %d: measure %s, period %+v", i, r.Measure, r.Period)
+		}
+		for _, tb := range d.Tables {
+			var strata [][]fhir.ReportPopulation
+			if tb.Dim == population.DimTotal {
+				strata = [][]fhir.ReportPopulation{r.Group[0].Population}
+			} else {
+				for _, s := range r.Group[0].Stratifier {
+					if s.Code[0].Text == string(tb.Dim) {
+						for _, st := range s.Stratum {
+							strata = append(strata, st.Population)
+						}
+					}
+				}
+			}
+			if len(strata) != len(tb.Rows) {
+				t.Errorf("%s by %s: %d strata, %d rows", target, tb.Dim, len(strata), len(tb.Rows))
+				continue
+			}
+			for j, row := range tb.Rows {
+				pop := strata[j]
+				if !same(pop[0], row.Enrolled) || !same(pop[1], row.Sufficient) || !same(pop[2], row.Targets[target].Patients) {
+					t.Errorf("%s by %s, %q: report %+v, dashboard %v %v %v", target, tb.Dim, row.Key, pop,
+						row.Enrolled, row.Sufficient, row.Targets[target].Patients)
+				}
+				if row.Targets[target].Patients == nil {
+					masked++
+				}
+			}
+		}
+	}
+	if masked == 0 {
+		t.Error("no suppressed count among thirty patients: the masking went unchecked")
 	}
 }
 

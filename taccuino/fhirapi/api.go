@@ -116,6 +116,9 @@ func Register(g *echo.Group, d web.Deps, rec *records.Store, opts Options) error
 	a.route(g, "/Device/:id", map[string]echo.HandlerFunc{http.MethodGet: a.read("Device")})
 	a.route(g, "/CodeSystem", nil)
 	a.route(g, "/CodeSystem/:id", map[string]echo.HandlerFunc{http.MethodGet: a.readCodeSystem})
+	a.route(g, "/Measure", map[string]echo.HandlerFunc{http.MethodGet: a.searchMeasures})
+	a.route(g, "/Measure/:id", map[string]echo.HandlerFunc{http.MethodGet: a.readMeasure})
+	a.route(g, "/MeasureReport", map[string]echo.HandlerFunc{http.MethodGet: a.searchMeasureReports})
 	a.route(g, "/$submit-cgm-bundle", map[string]echo.HandlerFunc{http.MethodPost: web.Timeout(opts.SubmitTimeout)(a.submit)})
 	notFound := func(c *echo.Context) error {
 		return fail(http.StatusNotFound, "not-found", "", "no such resource type or interaction on this server (see /fhir/metadata)")

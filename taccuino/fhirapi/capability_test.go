@@ -71,6 +71,25 @@ func TestCapabilityTellsTheTruth(t *testing.T) {
 	rest := cs.Rest[0]
 	advertised := map[string]bool{} // "Type interaction", "Type ?param"
 	for _, res := range rest.Resource {
+		switch res.Type {
+		case "Measure":
+			// The indicators' definitions: no patient, any caller.
+			if r := e.get("/fhir/Measure/cgm-tir", f.token); r.status != 200 || r.json(t)["resourceType"] != "Measure" {
+				t.Errorf("Measure read: %d %s", r.status, r.body)
+			}
+			if total, _, _ := entries(t, e.get("/fhir/Measure", f.token)); total == 0 {
+				t.Error("Measure search found nothing")
+			}
+			continue
+		case "MeasureReport":
+			// The population view's figures, for its analysts: exercised
+			// with a built release in taccuino.TestPopulationMeasures; here
+			// the fixture's clinician is refused.
+			if r := e.get("/fhir/MeasureReport?scope=region&period=14d", f.token); r.status != 403 {
+				t.Errorf("MeasureReport as a clinician: %d %s", r.status, r.body)
+			}
+			continue
+		}
 		for _, in := range res.Interaction {
 			advertised[res.Type+" "+in.Code] = true
 			switch in.Code {

@@ -199,6 +199,18 @@ func (a *api) capability() capabilityStatement {
 					Documentation: "CodeSystem/" + fhir.LocalCodeSystemID + ": fsecgm's codes for the figures the IG has no profile for.",
 					Interaction:   []capInteraction{{Code: "read"}},
 				},
+				{
+					Type:          "Measure",
+					Documentation: "The population view's indicators: the share of patients with sufficient CGM data meeting each consensus target (proportion scoring), stratified by ASL, district, centre, age band, sex and diabetes type.",
+					Interaction:   []capInteraction{{Code: "read"}, {Code: "search-type"}},
+				},
+				{
+					Type: "MeasureReport",
+					Documentation: "The latest published figures of a population scope (scope=region, asl:CODE or centre:ID; period=14d or 90d; measure=id or URL): " +
+						"one summary MeasureReport per indicator, counts as published (suppressed ones absent, data-absent-reason masked). Analysts and centres' heads only; every query is audited.",
+					Interaction: []capInteraction{{Code: "search-type"}},
+					SearchParam: []capSearchParam{{Name: "scope", Type: "token"}, {Name: "period", Type: "token"}, {Name: "measure", Type: "reference"}},
+				},
 			},
 			Operation: []capOperation{{Name: "submit-cgm-bundle", Definition: SubmitOperationCanonical,
 				Documentation: "POST /$submit-cgm-bundle with the IG's CGM data submission Bundle about one patient. " +

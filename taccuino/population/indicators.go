@@ -48,6 +48,9 @@ type Target struct {
 	// SQL is the condition on population_periods (sufficient data
 	// assumed).
 	SQL string
+	// Title names the target in words, Criterion states it (the FHIR
+	// Measure's title and numerator).
+	Title, Criterion string
 }
 
 // Targets are the consensus targets of type 1 and type 2 diabetes
@@ -56,13 +59,14 @@ type Target struct {
 // Standards of Care 2024, §6; GMI < 7 %, the AGP report v5's goal), and all
 // of them together.
 var Targets = []Target{
-	{Code: "tir", SQL: "tir > 70"},
-	{Code: "tbr", SQL: "tbr < 4"},
-	{Code: "tbr54", SQL: "tbr54 < 1"},
-	{Code: "tar", SQL: "tar < 25"},
-	{Code: "cv", SQL: "cv <= 36"},
-	{Code: "gmi", SQL: "gmi < 7"},
-	{Code: "all", SQL: "tir > 70 AND tbr < 4 AND tbr54 < 1 AND tar < 25 AND cv <= 36 AND gmi < 7"},
+	{Code: "tir", SQL: "tir > 70", Title: "Time in range above 70 %", Criterion: "time in range 70-180 mg/dL > 70 %"},
+	{Code: "tbr", SQL: "tbr < 4", Title: "Time below range under 4 %", Criterion: "time below 70 mg/dL < 4 %"},
+	{Code: "tbr54", SQL: "tbr54 < 1", Title: "Time below 54 mg/dL under 1 %", Criterion: "time below 54 mg/dL < 1 %"},
+	{Code: "tar", SQL: "tar < 25", Title: "Time above range under 25 %", Criterion: "time above 180 mg/dL < 25 %"},
+	{Code: "cv", SQL: "cv <= 36", Title: "Glycemic variability (CV) at most 36 %", Criterion: "coefficient of variation <= 36 %"},
+	{Code: "gmi", SQL: "gmi < 7", Title: "Glucose management indicator under 7 %", Criterion: "GMI < 7 %"},
+	{Code: "all", SQL: "tir > 70 AND tbr < 4 AND tbr54 < 1 AND tar < 25 AND cv <= 36 AND gmi < 7", Title: "Every target met",
+		Criterion: "time in range > 70 %, below 70 mg/dL < 4 %, below 54 mg/dL < 1 %, above 180 mg/dL < 25 %, CV <= 36 % and GMI < 7 %, all together"},
 }
 
 // GRIZones are the five zones of the Glycemia Risk Index (Klonoff et al.

@@ -9,6 +9,8 @@ import (
 	"strings"
 	"time"
 
+	"fsecgm/taccuino/auth"
+
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgxpool"
 )
@@ -48,6 +50,17 @@ type Viewer struct {
 	PopulationScope string
 	// Route and RequestID say where the query came from, for the log.
 	Route, RequestID string
+}
+
+// ViewerOf returns the population viewer of an authenticated principal,
+// the query coming from route with request id requestID.
+func ViewerOf(p *auth.Principal, route, requestID string) Viewer {
+	v := Viewer{Role: string(p.Role), ID: p.FiscalCode, Name: p.Name, Organization: p.Organization,
+		OrganizationRole: p.OrganizationRole, PopulationScope: p.PopulationScope, Route: route, RequestID: requestID}
+	if p.Role == auth.RoleService {
+		v.ID = p.ClientID
+	}
+	return v
 }
 
 // ErrForbidden: the viewer may not read that scope.
