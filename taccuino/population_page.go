@@ -32,7 +32,12 @@ type populationView struct {
 	CSV                            string
 	Funnel                         template.HTML
 	FunnelShown, FunnelEmpty       bool
+	// Trend draws the scope's months; TrendRows say the same in numbers.
+	Trend     template.HTML
+	TrendRows []trendLine
 }
+
+type trendLine struct{ Month, Sufficient, TIR, All string }
 
 type option struct {
 	Value, Label string
@@ -132,6 +137,11 @@ func (s *Server) pagePopulation(c *echo.Context) error {
 		}
 		pv.CSV = "/api/v1/population/tables?" + url.Values{"scope": {string(q.Scope)}, "dim": {string(q.Dim)}, "period": {q.Kind.String()}, "format": {"csv"}}.Encode()
 	}
+	for _, tp := range dash.Trend {
+		pv.TrendRows = append(pv.TrendRows, trendLine{Month: tp.Month, Sufficient: count(tp.Row.Sufficient),
+			TIR: share(tp.Row.Targets["tir"]), All: share(tp.Row.Targets["all"])})
+	}
+	pv.Trend = trendSVG(l, dash.Trend)
 	if f := dash.Funnel; f != nil {
 		pv.FunnelShown = true
 		pv.FunnelEmpty = len(f.Points) == 0
@@ -196,6 +206,61 @@ func histogramSVG(l locale.Lang, bins []*int, edges []float64) template.HTML {
 		}
 	}
 	fmt.Fprintf(&b, `<text x="%g" y="%g" text-anchor="middle" font-size="13">%s</text></svg>`, (w+left)/2, h-4, template.HTMLEscapeString(l.T("pop_hist_axis")))
+	return template.HTML(b.String())
+}
+
+// trendSVG draws the scope's months (Battelino et al. 2019's primary
+// target, TIR > 70 %, and every target together) as two lines of the
+// share of the patients with sufficient data, each point labelled with
+// the number of patients behind it; a suppressed month is a gap. Nil with
+// fewer than two months.
+func trendSVG(l locale.Lang, pts []population.TrendPoint) template.HTML {
+	if len(pts) < 2 {
+		return ""
+	}
+	const w, h, left, right, bottom, top = 640.0, 280.0, 52.0, 16.0, 44.0, 16.0
+	x := func(i int) float64 { return left + (w-left-right)*float64(i)/float64(len(pts)-1) }
+	y := func(p float64) float64 { return top + (h-top-bottom)*(1-p/100) }
+	var b strings.Builder
+	fmt.Fprintf(&b, `<svg class="pop-chart" viewBox="0 0 %g %g" role="img" aria-label="%s">`, w, h, template.HTMLEscapeString(l.T("pop_trend")))
+	fmt.Fprintf(&b, `<line x1="%g" y1="%g" x2="%g" y2="%g" stroke="#444"/>`, left, h-bottom, w-right, h-bottom)
+	fmt.Fprintf(&b, `<line x1="%g" y1="%g" x2="%g" y2="%g" stroke="#444"/>`, left, top, left, h-bottom)
+	for _, p := range []float64{0, 50, 100} {
+		fmt.Fprintf(&b, `<text x="%g" y="%.1f" text-anchor="end" font-size="13">%s</text>`, left-4, y(p)+4, l.Percent(p, 0))
+	}
+	line := func(target, color, dash string) {
+		var seg []string
+		flush := func() {
+			if len(seg) > 1 {
+				fmt.Fprintf(&b, `<polyline points="%s" fill="none" stroke="%s" stroke-width="2" stroke-dasharray="%s"/>`, strings.Join(seg, " "), color, dash)
+			}
+			seg = nil
+		}
+		for i, tp := range pts {
+			sh := tp.Row.Targets[target]
+			if sh.Percent == nil {
+				flush()
+				continue
+			}
+			seg = append(seg, fmt.Sprintf("%.1f,%.1f", x(i), y(*sh.Percent)))
+			n := ""
+			if tp.Row.Sufficient != nil {
+				n = l.Number(float64(*tp.Row.Sufficient), 0)
+			}
+			fmt.Fprintf(&b, `<circle cx="%.1f" cy="%.1f" r="4" fill="%s"><title>%s · %s · %s</title></circle>`, x(i), y(*sh.Percent), color,
+				tp.Month, l.Percent(*sh.Percent, 0), template.HTMLEscapeString(l.F("pop_trend_n", n)))
+		}
+		flush()
+	}
+	line("tir", "#1565c0", "none")
+	line("all", "#2e7d32", "6 3")
+	for i, tp := range pts {
+		if i == 0 || i == len(pts)-1 || len(pts) <= 12 || i%3 == 0 {
+			fmt.Fprintf(&b, `<text x="%.1f" y="%g" text-anchor="middle" font-size="12">%s</text>`, x(i), h-bottom+16, tp.Month)
+		}
+	}
+	fmt.Fprintf(&b, `<text x="%g" y="%g" font-size="13" fill="#1565c0">— %s</text>`, left+8, h-6, template.HTMLEscapeString(l.T("pop_target_tir")))
+	fmt.Fprintf(&b, `<text x="%g" y="%g" font-size="13" fill="#2e7d32">- - %s</text></svg>`, (w+left)/2, h-6, template.HTMLEscapeString(l.T("pop_target_all")))
 	return template.HTML(b.String())
 }
 
