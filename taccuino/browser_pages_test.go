@@ -164,10 +164,10 @@ func TestBrowserEveryPage(t *testing.T) {
 	if n, err := summaries.NewUpdater(e.pool, e.store, summaries.Options{}).UpdateVitals(context.Background(), 10); err != nil || n.Patients == 0 {
 		t.Fatalf("the demo's devices: %d patients summarised, %v", n.Patients, err)
 	}
-	// A region of 240 simulated people, so that the population view's
+	// A region of 360 simulated people, so that the population view's
 	// pages show published figures, a trend and the funnel of four
 	// centres.
-	seedRegion(t, e, 240)
+	seedRegion(t, e, 360)
 	bad := filepath.Join(t.TempDir(), "export.csv")
 	if err := os.WriteFile(bad, []byte("id,time,gl\nme,2026-03-01T10:00:00+01:00,abc\nme,2026-03-01T10:15:00,120\n"), 0o644); err != nil {
 		t.Fatal(err)

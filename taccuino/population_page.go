@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"html/template"
+	"math"
 	"net/http"
 	"net/url"
 	"strings"
@@ -215,10 +216,16 @@ func histogramSVG(l locale.Lang, bins []*int, edges []float64) template.HTML {
 // the number of patients behind it; a suppressed month is a gap. Nil with
 // fewer than two months.
 func trendSVG(l locale.Lang, pts []population.TrendPoint) template.HTML {
-	if len(pts) < 2 {
+	shown := 0
+	for _, tp := range pts {
+		if tp.Row.Targets["tir"].Percent != nil {
+			shown++
+		}
+	}
+	if len(pts) < 2 || shown == 0 {
 		return ""
 	}
-	const w, h, left, right, bottom, top = 640.0, 280.0, 52.0, 16.0, 44.0, 16.0
+	const w, h, left, right, bottom, top = 640.0, 280.0, 52.0, 24.0, 44.0, 16.0
 	x := func(i int) float64 { return left + (w-left-right)*float64(i)/float64(len(pts)-1) }
 	y := func(p float64) float64 { return top + (h-top-bottom)*(1-p/100) }
 	var b strings.Builder
@@ -255,8 +262,15 @@ func trendSVG(l locale.Lang, pts []population.TrendPoint) template.HTML {
 	line("tir", "#1565c0", "none")
 	line("all", "#2e7d32", "6 3")
 	for i, tp := range pts {
+		anchor := "middle"
+		switch i {
+		case 0:
+			anchor = "start"
+		case len(pts) - 1:
+			anchor = "end"
+		}
 		if i == 0 || i == len(pts)-1 || len(pts) <= 12 || i%3 == 0 {
-			fmt.Fprintf(&b, `<text x="%.1f" y="%g" text-anchor="middle" font-size="12">%s</text>`, x(i), h-bottom+16, tp.Month)
+			fmt.Fprintf(&b, `<text x="%.1f" y="%g" text-anchor="%s" font-size="12">%s</text>`, x(i), h-bottom+16, anchor, tp.Month)
 		}
 	}
 	fmt.Fprintf(&b, `<text x="%g" y="%g" font-size="13" fill="#1565c0">— %s</text>`, left+8, h-6, template.HTMLEscapeString(l.T("pop_target_tir")))
@@ -280,6 +294,13 @@ func funnelSVG(l locale.Lang, f population.Funnel) template.HTML {
 	fmt.Fprintf(&b, `<line x1="%g" y1="%g" x2="%g" y2="%g" stroke="#444"/>`, left, top, left, h-bottom)
 	for _, p := range []float64{0, 0.5, 1} {
 		fmt.Fprintf(&b, `<text x="%g" y="%.1f" text-anchor="end" font-size="13">%s</text>`, left-4, y(p)+4, l.Percent(p*100, 0))
+	}
+	for _, n := range []float64{0, hi / 2, hi} {
+		anchor := map[bool]string{true: "start", false: "middle"}[n == 0]
+		if n == hi {
+			anchor = "end"
+		}
+		fmt.Fprintf(&b, `<text x="%.1f" y="%g" text-anchor="%s" font-size="12">%s</text>`, x(n), h-bottom+16, anchor, l.Number(math.Round(n), 0))
 	}
 	fmt.Fprintf(&b, `<line x1="%g" y1="%.1f" x2="%g" y2="%.1f" stroke="#1565c0" stroke-width="2"/>`, left, y(f.Theta0), w-12, y(f.Theta0))
 	curve := func(get func(population.Limits) float64, dash string) {

@@ -16,7 +16,9 @@ import (
 
 // seedRegion gives the population view n simulated people (glucosim,
 // FreeStyle Libre 2: a value every 15 minutes) with sensors worn over the
-// last 20 days, born 1940-2009, women and men in turn, living in the
+// last 70 days (the two months of the trend and the 14 and 90 days; one in
+// five leaves a day in three without it, under the 70 % that counts as
+// sufficient), born 1940-2009, women and men in turn, living in the
 // registry's comuni in turn, cared for by four diabetology centres of
 // uneven sizes, enrolled four months ago; then it builds their summaries
 // and the population view's releases, so that its pages show published
@@ -29,7 +31,7 @@ func seedRegion(t *testing.T, e *testEnv, n int) {
 		t.Fatal(err)
 	}
 	to := time.Now().Truncate(time.Minute)
-	from := to.AddDate(0, 0, -20)
+	from := to.AddDate(0, 0, -70)
 	centres := []string{"DIABETOLOGIA-EMPOLI", "DIABETOLOGIA-PRATO", "DIABETOLOGIA-PISA", "DIABETOLOGIA-SIENA"}
 	for i := range n {
 		birth := time.Date(1940+i%70, time.Month(1+i%12), 1+i%28, 0, 0, 0, 0, time.UTC)
@@ -45,6 +47,9 @@ func seedRegion(t *testing.T, e *testEnv, n int) {
 		sim := glucosim.New(uint64(7000+i), glucosim.Libre2, loc)
 		var rs []cgm.Reading
 		for _, pt := range sim.Historic(from, to) {
+			if i%5 == 0 && (pt.Time.Unix()/86400)%3 == 0 {
+				continue
+			}
 			rs = append(rs, cgm.Reading{Time: pt.Time, Value: float64(pt.MgDL), Unit: cgm.MgDL, Kind: cgm.Historic, Flags: pt.Flags})
 		}
 		if _, err := e.store.Ingest(ctx, cgmstore.Batch{Patient: p.ID, Source: cgmstore.SourceSimulator, Readings: rs}); err != nil {
