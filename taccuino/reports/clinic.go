@@ -166,12 +166,13 @@ type clinicList struct {
 // list builds a page of the clinic list for the request's practitioner:
 // the patients they may see (consent.Store.VisibleSQL, composed with the
 // summaries in one statement by summaries.Store.List), sorted by need of
-// attention; ended periods are refreshed first; the page's rows are read in
-// the transaction that re-checks the rules for them and logs one
-// access-log entry per patient shown (consent.Store.AccessListed).
+// attention; ended periods are refreshed first; the page's rows are read by
+// the statement that re-checks the rules for them and logs one access-log
+// entry per patient shown (consent.Store.ListedSQL composed by
+// summaries.Store.ListedRows).
 //
-// asJSON leaves the figures as stored (summaries.RowsJSON), for an answer
-// in JSON.
+// asJSON leaves the figures as stored (Row.CurrentJSON, Row.PreviousJSON),
+// for an answer in JSON.
 func (h *handlers) list(c *echo.Context, q clinicQuery, asJSON bool) (clinicList, error) {
 	ctx := c.Request().Context()
 	p := web.Principal(c)
