@@ -50,6 +50,14 @@ func populationError(err error) error {
 	return err
 }
 
+// scopeParam reads the scope parameter: the region when absent.
+func scopeParam(c *echo.Context) population.Scope {
+	if sc := population.Scope(c.QueryParam("scope")); sc != "" {
+		return sc
+	}
+	return population.ScopeRegion
+}
+
 // populationQuery reads the table's query from the request.
 func populationQuery(c *echo.Context) (population.Query, error) {
 	q := population.Query{Scope: population.Scope(c.QueryParam("scope")), Dim: population.DimTotal, Kind: population.Days14}
@@ -85,10 +93,7 @@ func (s *Server) apiPopulationDashboard(c *echo.Context) error {
 	if err != nil {
 		return err
 	}
-	sc := population.Scope(c.QueryParam("scope"))
-	if sc == "" {
-		sc = population.ScopeRegion
-	}
+	sc := scopeParam(c)
 	k, ok := population.ParsePeriodKind(c.QueryParam("period"))
 	if !ok || k == population.Month {
 		return web.BadRequest("period", "want 14d or 90d")
@@ -189,10 +194,7 @@ func (s *Server) apiPopulationTrend(c *echo.Context) error {
 	if err != nil {
 		return err
 	}
-	sc := population.Scope(c.QueryParam("scope"))
-	if sc == "" {
-		sc = population.ScopeRegion
-	}
+	sc := scopeParam(c)
 	pts, err := s.populationReader().Trend(c.Request().Context(), v, sc)
 	if err != nil {
 		return populationError(err)

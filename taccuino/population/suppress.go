@@ -282,27 +282,12 @@ func nearestPublished(x int, values []int, rels []Relation, of [][]int, supp []b
 	return -1
 }
 
-// determinedUnknowns returns the unknowns of members (suppressed cells)
-// whose values the relations determine from the published counts: the
-// relations' coefficients on the unknowns (the published counts go to the
-// right-hand side and do not matter) brought to reduced row echelon form,
-// then an unknown is determined when its pivot row holds no free unknown
-// (its unit vector lies in the row space).
-//
-// The elimination is sparse (Gauss–Jordan on sparse rows with each
-// column's rows indexed, Duff, Erisman and Reid, "Direct Methods for Sparse
-// Matrices", 2nd ed., Oxford 2017, ch. 7): a column's pivot is the
-// shortest row holding it, the columns are taken fewest rows first (in
-// the spirit of Markowitz's criterion, ibid. §7.2, which keeps the fill-in
-// low), and each pivot is
-// eliminated from the rows holding that column only, so that the cost
-// follows the non-zeros, not the square of the unknowns: the thousands of
-// unknowns a release with a dozen centres links into one group (the
-// hidden cells of the patients outside each centre tie every table to the
-// region's) are reduced in well under a second. Which column is a pivot
-// may differ from a dense elimination's, but not whether an unknown is
-// determined: that is a property of the row space.
-func determinedUnknowns(members []int, rels []Relation, of [][]int, supp []bool) []int {
+// unknownRows returns the relations linking the unknowns of members (the
+// suppressed counts of one group) as rows of coefficients by the
+// unknown's index in members: the published counts go to the right-hand
+// side, which does not matter to which unknowns are determined; rows
+// without an unknown are left out.
+func unknownRows(members []int, rels []Relation, of [][]int, supp []bool) []map[int]float64 {
 	col := make(map[int]int, len(members))
 	for i, c := range members {
 		col[c] = i
@@ -334,6 +319,31 @@ func determinedUnknowns(members []int, rels []Relation, of [][]int, supp []bool)
 			}
 		}
 	}
+	return rows
+}
+
+// determinedUnknowns returns the unknowns of members (suppressed cells)
+// whose values the relations determine from the published counts: the
+// relations' coefficients on the unknowns (the published counts go to the
+// right-hand side and do not matter) brought to reduced row echelon form,
+// then an unknown is determined when its pivot row holds no free unknown
+// (its unit vector lies in the row space).
+//
+// The elimination is sparse (Gauss–Jordan on sparse rows with each
+// column's rows indexed, Duff, Erisman and Reid, "Direct Methods for Sparse
+// Matrices", 2nd ed., Oxford 2017, ch. 7): a column's pivot is the
+// shortest row holding it, the columns are taken fewest rows first (in
+// the spirit of Markowitz's criterion, ibid. §7.2, which keeps the fill-in
+// low), and each pivot is
+// eliminated from the rows holding that column only, so that the cost
+// follows the non-zeros, not the square of the unknowns: the thousands of
+// unknowns a release with a dozen centres links into one group (the
+// hidden cells of the patients outside each centre tie every table to the
+// region's) are reduced in well under a second. Which column is a pivot
+// may differ from a dense elimination's, but not whether an unknown is
+// determined: that is a property of the row space.
+func determinedUnknowns(members []int, rels []Relation, of [][]int, supp []bool) []int {
+	rows := unknownRows(members, rels, of, supp)
 	const eps = 1e-9
 	// at[j]: the rows holding column j.
 	at := make([]map[int]struct{}, len(members))

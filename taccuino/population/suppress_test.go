@@ -356,37 +356,7 @@ func TestSuppressHidden(t *testing.T) {
 // published counts go to the right-hand side and do not matter), then an
 // unknown is determined when its pivot row holds no free unknown.
 func determinedDense(members []int, rels []Relation, of [][]int, supp []bool) []int {
-	col := make(map[int]int, len(members))
-	for i, c := range members {
-		col[c] = i
-	}
-	seen := map[int]bool{}
-	var rows []map[int]float64
-	for _, c := range members {
-		for _, r := range of[c] {
-			if seen[r] {
-				continue
-			}
-			seen[r] = true
-			row := map[int]float64{}
-			if supp[rels[r].Total] {
-				row[col[rels[r].Total]] += 1
-			}
-			for _, p := range rels[r].Parts {
-				if supp[p] {
-					row[col[p]] -= 1
-				}
-			}
-			for k, v := range row {
-				if v == 0 {
-					delete(row, k)
-				}
-			}
-			if len(row) > 0 {
-				rows = append(rows, row)
-			}
-		}
-	}
+	rows := unknownRows(members, rels, of, supp)
 	const eps = 1e-9
 	pivotRow := map[int]int{} // column → row index of its pivot
 	used := make([]bool, len(rows))
