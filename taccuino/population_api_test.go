@@ -221,8 +221,9 @@ func TestPopulationMeasures(t *testing.T) {
 		}
 		return b
 	}
-	if b := get(region, "/fhir/Measure", 200); b.Total != len(population.Targets) {
-		t.Errorf("%d Measures, want one per target (%d)", b.Total, len(population.Targets))
+	indicators := len(population.Targets) + len(population.GRIZones)
+	if b := get(region, "/fhir/Measure", 200); b.Total != indicators {
+		t.Errorf("%d Measures, want one per target and GRI zone (%d)", b.Total, indicators)
 	}
 	var m fhir.Measure
 	if res := e.request("GET", "/fhir/Measure/cgm-tir", region, "", nil, nil); res.status != 200 || json.Unmarshal(res.body, &m) != nil ||
@@ -243,8 +244,8 @@ func TestPopulationMeasures(t *testing.T) {
 		t.Fatal(err)
 	}
 	b := get(region, "/fhir/MeasureReport?scope=region&period=14d", 200)
-	if b.Total != len(population.Targets) {
-		t.Fatalf("%d MeasureReports, want %d", b.Total, len(population.Targets))
+	if b.Total != indicators {
+		t.Fatalf("%d MeasureReports, want %d", b.Total, indicators)
 	}
 	// same says whether a report's count is the dashboard's: equal, or
 	// both suppressed (absent and masked).
@@ -260,8 +261,12 @@ func TestPopulationMeasures(t *testing.T) {
 		if err := json.Unmarshal(en.Resource, &r); err != nil {
 			t.Fatal(err)
 		}
-		target := population.Targets[i].Code
-		if !strings.HasSuffix(r.Measure, "/Measure/cgm-"+target) || r.Period.Start != d.First || r.Period.End != d.Last {
+		code := r.Measure[strings.LastIndex(r.Measure, "/Measure/cgm-")+len("/Measure/cgm-"):]
+		numerator := func(row population.Row) *int { return row.Targets[code].Patients }
+		if zone, ok := strings.CutPrefix(code, "gri-"); ok {
+			numerator = func(row population.Row) *int { return row.GRIZones[strings.ToUpper(zone)].Patients }
+		}
+		if r.Period.Start != d.First || r.Period.End != d.Last {
 			t.Errorf("report %d: measure %s, period %+v", i, r.Measure, r.Period)
 		}
 		for _, tb := range d.Tables {
@@ -278,16 +283,16 @@ func TestPopulationMeasures(t *testing.T) {
 				}
 			}
 			if len(strata) != len(tb.Rows) {
-				t.Errorf("%s by %s: %d strata, %d rows", target, tb.Dim, len(strata), len(tb.Rows))
+				t.Errorf("%s by %s: %d strata, %d rows", code, tb.Dim, len(strata), len(tb.Rows))
 				continue
 			}
 			for j, row := range tb.Rows {
 				pop := strata[j]
-				if !same(pop[0], row.Enrolled) || !same(pop[1], row.Sufficient) || !same(pop[2], row.Targets[target].Patients) {
-					t.Errorf("%s by %s, %q: report %+v, dashboard %v %v %v", target, tb.Dim, row.Key, pop,
-						row.Enrolled, row.Sufficient, row.Targets[target].Patients)
+				if !same(pop[0], row.Enrolled) || !same(pop[1], row.Sufficient) || !same(pop[2], numerator(row)) {
+					t.Errorf("%s by %s, %q: report %+v, dashboard %v %v %v", code, tb.Dim, row.Key, pop,
+						row.Enrolled, row.Sufficient, numerator(row))
 				}
-				if row.Targets[target].Patients == nil {
+				if numerator(row) == nil {
 					masked++
 				}
 			}

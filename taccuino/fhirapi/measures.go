@@ -3,6 +3,7 @@ package fhirapi
 import (
 	"encoding/json"
 	"errors"
+	"fmt"
 	"net/http"
 	"strings"
 	"time"
@@ -18,7 +19,7 @@ import (
 // so that the region's own BI tools read the same figures as the
 // dashboard:
 //
-//	GET /fhir/Measure                the indicators (one Measure per consensus target)
+//	GET /fhir/Measure                the indicators (one Measure per consensus target and GRI zone)
 //	GET /fhir/Measure/{id}           one of them
 //	GET /fhir/MeasureReport?scope=&period=14d|90d[&measure=]
 //	                                 the latest published figures of a scope, one summary
@@ -32,25 +33,47 @@ import (
 // measureVersion is the version of the Measures' definitions.
 const measureVersion = "2026.12"
 
-// indicators returns the indicators of the population view: the share of
-// the patients with sufficient data meeting each consensus target
-// (population.Targets), stratified by every breakdown.
-func indicators() []fhir.Indicator {
+// indicator is an indicator of the population view with where its
+// numerator is in a published row.
+type indicator struct {
+	fhir.Indicator
+	numerator func(population.Row) *int
+}
+
+// indicators returns the indicators of the population view, stratified by
+// every breakdown: the share of the patients with sufficient data meeting
+// each consensus target (population.Targets), and the share in each zone of
+// the Glycemia Risk Index (population.GRIZones).
+func indicators() []indicator {
 	var strata []fhir.StratifierDef
 	for _, d := range population.Dims() {
 		if d != population.DimTotal {
 			strata = append(strata, fhir.StratifierDef{Code: string(d), Description: dimWords[d]})
 		}
 	}
-	out := make([]fhir.Indicator, 0, len(population.Targets))
+	const (
+		initial     = "patients connected, not opposed to secondary use of their data, enrolled by the period's end or with readings in it"
+		denominator = "initial population with at least 70 % of the period's expected readings"
+		suppressed  = " Counts under k patients, and their complements, are suppressed."
+	)
+	var out []indicator
 	for _, t := range population.Targets {
-		out = append(out, fhir.Indicator{Code: t.Code, Title: t.Title,
+		out = append(out, indicator{Indicator: fhir.Indicator{Code: t.Code, Title: t.Title,
 			Description: "Share of the people with a continuous glucose monitor connected to the regional health record, with at least 70 % of the period's readings, whose figures meet the target: " +
-				t.Criterion + " (Battelino T et al., Diabetes Care 2019;42:1593-1603, Tables 2 and 4). Counts under k patients, and their complements, are suppressed.",
-			Initial:     "patients connected, not opposed to secondary use of their data, enrolled by the period's end or with readings in it",
-			Denominator: "initial population with at least 70 % of the period's expected readings",
-			Numerator:   "denominator whose figures meet: " + t.Criterion,
-			Stratifiers: strata})
+				t.Criterion + " (Battelino T et al., Diabetes Care 2019;42:1593-1603, Tables 2 and 4)." + suppressed,
+			Initial: initial, Denominator: denominator, Numerator: "denominator whose figures meet: " + t.Criterion, Stratifiers: strata},
+			numerator: func(r population.Row) *int { return r.Targets[t.Code].Patients }})
+	}
+	for z, zone := range population.GRIZones {
+		upper := fmt.Sprintf("up to %d", 20*(z+1))
+		if z == len(population.GRIZones)-1 {
+			upper = "above 80"
+		}
+		out = append(out, indicator{Indicator: fhir.Indicator{Code: "gri-" + strings.ToLower(zone), Title: "Glycemia Risk Index in zone " + zone,
+			Description: "Share of the people with a continuous glucose monitor connected to the regional health record, with at least 70 % of the period's readings, whose Glycemia Risk Index is in zone " +
+				zone + " (" + upper + "; Klonoff DC et al., J Diabetes Sci Technol 2023;17:1226-1242)." + suppressed,
+			Initial: initial, Denominator: denominator, Numerator: "denominator whose GRI is in zone " + zone + " (" + upper + ")", Stratifiers: strata},
+			numerator: func(r population.Row) *int { return r.GRIZones[zone].Patients }})
 	}
 	return out
 }
@@ -69,7 +92,7 @@ var dimWords = map[population.Dim]string{
 func (a *api) measure(code string) (fhir.Measure, bool, error) {
 	for _, ind := range indicators() {
 		if ind.Code == code {
-			m, err := fhir.MeasureOf(a.base, measureVersion, ind)
+			m, err := fhir.MeasureOf(a.base, measureVersion, ind.Indicator)
 			return m, true, err
 		}
 	}
@@ -88,7 +111,7 @@ func (a *api) searchMeasures(c *echo.Context) error {
 	}
 	var entries []searchEntry
 	for _, ind := range indicators() {
-		m, err := fhir.MeasureOf(a.base, measureVersion, ind)
+		m, err := fhir.MeasureOf(a.base, measureVersion, ind.Indicator)
 		if err != nil {
 			return err
 		}
@@ -167,7 +190,7 @@ func (a *api) searchMeasureReports(c *echo.Context) error {
 	return writeBundle(c, a.searchset("MeasureReport", sp, len(entries), entries))
 }
 
-// measureReports returns the MeasureReports of a dashboard: per target,
+// measureReports returns the MeasureReports of a dashboard: per indicator,
 // the scope's total and its breakdowns' rows, counts as published.
 func measureReports(base string, d population.Dashboard) ([]fhir.MeasureReport, error) {
 	from, err := time.Parse(time.DateOnly, d.First)
@@ -178,16 +201,16 @@ func measureReports(base string, d population.Dashboard) ([]fhir.MeasureReport, 
 	if err != nil {
 		return nil, err
 	}
-	counts := func(r population.Row, target string) fhir.Counts {
-		return fhir.Counts{Initial: r.Enrolled, Denominator: r.Sufficient, Numerator: r.Targets[target].Patients}
-	}
 	var out []fhir.MeasureReport
-	for _, t := range population.Targets {
-		in := fhir.MeasureReportInput{Base: base, Indicator: t.Code, Scope: string(d.Scope), From: from, To: to, Generated: d.BuiltAt}
+	for _, ind := range indicators() {
+		counts := func(r population.Row) fhir.Counts {
+			return fhir.Counts{Initial: r.Enrolled, Denominator: r.Sufficient, Numerator: ind.numerator(r)}
+		}
+		in := fhir.MeasureReportInput{Base: base, Indicator: ind.Code, Scope: string(d.Scope), From: from, To: to, Generated: d.BuiltAt}
 		for _, tb := range d.Tables {
 			if tb.Dim == population.DimTotal {
 				if len(tb.Rows) > 0 {
-					in.Total = counts(tb.Rows[0], t.Code)
+					in.Total = counts(tb.Rows[0])
 				}
 				continue
 			}
@@ -197,7 +220,7 @@ func measureReports(base string, d population.Dashboard) ([]fhir.MeasureReport, 
 				if value == population.Unknown {
 					value = "unknown"
 				}
-				sc.Strata = append(sc.Strata, fhir.StratumCounts{Value: value, Counts: counts(r, t.Code)})
+				sc.Strata = append(sc.Strata, fhir.StratumCounts{Value: value, Counts: counts(r)})
 			}
 			in.Stratifiers = append(in.Stratifiers, sc)
 		}

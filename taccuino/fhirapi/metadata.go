@@ -201,7 +201,7 @@ func (a *api) capability() capabilityStatement {
 				},
 				{
 					Type:          "Measure",
-					Documentation: "The population view's indicators: the share of patients with sufficient CGM data meeting each consensus target (proportion scoring), stratified by ASL, district, centre, age band, sex and diabetes type.",
+					Documentation: "The population view's indicators: the share of patients with sufficient CGM data meeting each consensus target, and in each zone of the Glycemia Risk Index (proportion scoring), stratified by ASL, district, centre, age band, sex and diabetes type.",
 					Interaction:   []capInteraction{{Code: "read"}, {Code: "search-type"}},
 				},
 				{
