@@ -408,6 +408,60 @@ const (
 		value       smallint    NOT NULL,
 		meta        smallint    NOT NULL
 	) ON COMMIT DELETE ROWS`
+	// mergeStagedSQL, mergeChangedSQL, mergeRevisedSQL and mergeMarksSQL
+	// are the parts mergeSQL and mergeOneSourceSQL share: the staged
+	// readings with the rows at their instants, those that change a row,
+	// the rows updated with their old values kept, and the coverage and
+	// dirty marks of what was inserted or changed (then the staging emptied).
+	mergeStagedSQL = `
+		WITH s AS MATERIALIZED (
+			SELECT s.measured_at, s.value, s.meta, r.value AS old_value, r.meta AS old_meta
+			FROM readings_staging s
+			LEFT JOIN (
+				SELECT measured_at, value, meta FROM readings
+				WHERE patient_id = $1 AND (meta & 7) = ANY($5::int4[])
+					AND measured_at >= $2::timestamptz AND measured_at <= $3::timestamptz
+			) r ON (r.meta & 7) = (s.meta & 7) AND r.measured_at = s.measured_at
+		),
+`
+	mergeChangedSQL = `
+		changed AS (
+			SELECT * FROM s
+			WHERE old_meta IS NOT NULL AND (value <> old_value OR (meta & 448) <> (old_meta & 448))
+		),
+`
+	mergeRevisedSQL = `
+		upd AS (
+			UPDATE readings r SET value = c.value, meta = c.meta
+			FROM changed c
+			WHERE r.patient_id = $1 AND (r.meta & 7) = (c.meta & 7) AND r.measured_at = c.measured_at
+				AND r.measured_at >= $2::timestamptz AND r.measured_at <= $3::timestamptz
+			RETURNING 1
+		),
+		rev AS (
+			INSERT INTO reading_revisions (patient_id, measured_at, kind, old_value, old_meta, new_value, new_meta, source)
+			SELECT $1, measured_at, meta & 7, old_value, old_meta, value, meta, $4 FROM changed
+			RETURNING 1
+		),
+`
+	mergeMarksSQL = `
+		cov AS (
+			INSERT INTO reading_coverage AS c (patient_id, kind, first_at, last_at, readings, plain_from)
+			SELECT $1, kind, min(measured_at), max(measured_at), count(*), min(measured_at) FROM ins GROUP BY kind
+			ON CONFLICT (patient_id, kind) DO UPDATE SET
+				first_at = least(c.first_at, excluded.first_at),
+				last_at = greatest(c.last_at, excluded.last_at),
+				readings = c.readings + excluded.readings,
+				plain_from = least(coalesce(c.plain_from, c.first_at), excluded.plain_from)
+		),
+		dirty AS (
+			INSERT INTO patient_metrics_dirty AS d (patient_id, since, marked_at)
+			SELECT $1, least((SELECT min(measured_at) FROM ins), (SELECT min(measured_at) FROM changed)), now()
+			WHERE EXISTS (SELECT 1 FROM ins) OR EXISTS (SELECT 1 FROM changed)
+			ON CONFLICT (patient_id) DO UPDATE SET since = least(d.since, excluded.since), marked_at = excluded.marked_at
+		),
+		del AS (DELETE FROM readings_staging)
+`
 	// mergeSQL writes the staged readings: new ones are inserted, changed
 	// ones updated with their old value kept in reading_revisions, equal
 	// ones left alone (not even locked). A staged reading without a row at
@@ -424,16 +478,7 @@ const (
 	// $6 is the batch's source bits (meta & 56); the twin's and series'
 	// probes range readings by the batch's range widened by the window,
 	// outside any outer join, as the overlap check does.
-	mergeSQL = `
-		WITH s AS MATERIALIZED (
-			SELECT s.measured_at, s.value, s.meta, r.value AS old_value, r.meta AS old_meta
-			FROM readings_staging s
-			LEFT JOIN (
-				SELECT measured_at, value, meta FROM readings
-				WHERE patient_id = $1 AND (meta & 7) = ANY($5::int4[])
-					AND measured_at >= $2::timestamptz AND measured_at <= $3::timestamptz
-			) r ON (r.meta & 7) = (s.meta & 7) AND r.measured_at = s.measured_at
-		),
+	mergeSQL = mergeStagedSQL + `
 		twin AS MATERIALIZED (
 			SELECT DISTINCT ON (t.measured_at, t.kind) s.measured_at AS staged_at, t.kind, t.measured_at, t.d
 			FROM s CROSS JOIN LATERAL (
@@ -453,10 +498,7 @@ const (
 			WHERE s.old_meta IS NULL
 			ORDER BY t.measured_at, t.kind, t.d
 		),
-		changed AS (
-			SELECT * FROM s
-			WHERE old_meta IS NOT NULL AND (value <> old_value OR (meta & 448) <> (old_meta & 448))
-		),
+` + mergeChangedSQL + `
 		ins AS (
 			INSERT INTO readings (measured_at, patient_id, value, meta)
 			SELECT measured_at, $1, value, meta FROM s
@@ -464,18 +506,7 @@ const (
 				AND NOT EXISTS (SELECT 1 FROM twin w WHERE w.staged_at = s.measured_at AND w.kind = (s.meta & 7))
 			RETURNING measured_at, meta & 7 AS kind
 		),
-		upd AS (
-			UPDATE readings r SET value = c.value, meta = c.meta
-			FROM changed c
-			WHERE r.patient_id = $1 AND (r.meta & 7) = (c.meta & 7) AND r.measured_at = c.measured_at
-				AND r.measured_at >= $2::timestamptz AND r.measured_at <= $3::timestamptz
-			RETURNING 1
-		),
-		rev AS (
-			INSERT INTO reading_revisions (patient_id, measured_at, kind, old_value, old_meta, new_value, new_meta, source)
-			SELECT $1, measured_at, meta & 7, old_value, old_meta, value, meta, $4 FROM changed
-			RETURNING 1
-		),
+` + mergeRevisedSQL + `
 		merged AS (
 			SELECT (meta & 7)::int2 AS kind, measured_at FROM s
 			WHERE old_meta IS NOT NULL AND (old_meta & 56) <> $6 AND value = old_value AND (meta & 448) = (old_meta & 448)
@@ -494,22 +525,7 @@ const (
 			) r
 			LIMIT 1
 		),
-		cov AS (
-			INSERT INTO reading_coverage AS c (patient_id, kind, first_at, last_at, readings, plain_from)
-			SELECT $1, kind, min(measured_at), max(measured_at), count(*), min(measured_at) FROM ins GROUP BY kind
-			ON CONFLICT (patient_id, kind) DO UPDATE SET
-				first_at = least(c.first_at, excluded.first_at),
-				last_at = greatest(c.last_at, excluded.last_at),
-				readings = c.readings + excluded.readings,
-				plain_from = least(coalesce(c.plain_from, c.first_at), excluded.plain_from)
-		),
-		dirty AS (
-			INSERT INTO patient_metrics_dirty AS d (patient_id, since, marked_at)
-			SELECT $1, least((SELECT min(measured_at) FROM ins), (SELECT min(measured_at) FROM changed)), now()
-			WHERE EXISTS (SELECT 1 FROM ins) OR EXISTS (SELECT 1 FROM changed)
-			ON CONFLICT (patient_id) DO UPDATE SET since = least(d.since, excluded.since), marked_at = excluded.marked_at
-		),
-		del AS (DELETE FROM readings_staging)
+` + mergeMarksSQL + `
 		SELECT (SELECT count(*) FROM ins), (SELECT count(*) FROM upd), (SELECT count(*) FROM rev),
 			coalesce((SELECT array_agg(kind) FROM merged), '{}'), coalesce((SELECT array_agg(measured_at) FROM merged), '{}'),
 			(SELECT code FROM other)`
@@ -518,53 +534,13 @@ const (
 	// series can be there): the same writes without the provenance's
 	// probes, which cost about half of PostgreSQL's work of a sync's
 	// merge (make bench-sync).
-	mergeOneSourceSQL = `
-		WITH s AS MATERIALIZED (
-			SELECT s.measured_at, s.value, s.meta, r.value AS old_value, r.meta AS old_meta
-			FROM readings_staging s
-			LEFT JOIN (
-				SELECT measured_at, value, meta FROM readings
-				WHERE patient_id = $1 AND (meta & 7) = ANY($5::int4[])
-					AND measured_at >= $2::timestamptz AND measured_at <= $3::timestamptz
-			) r ON (r.meta & 7) = (s.meta & 7) AND r.measured_at = s.measured_at
-		),
-		changed AS (
-			SELECT * FROM s
-			WHERE old_meta IS NOT NULL AND (value <> old_value OR (meta & 448) <> (old_meta & 448))
-		),
+	mergeOneSourceSQL = mergeStagedSQL + mergeChangedSQL + `
 		ins AS (
 			INSERT INTO readings (measured_at, patient_id, value, meta)
 			SELECT measured_at, $1, value, meta FROM s WHERE old_meta IS NULL
 			RETURNING measured_at, meta & 7 AS kind
 		),
-		upd AS (
-			UPDATE readings r SET value = c.value, meta = c.meta
-			FROM changed c
-			WHERE r.patient_id = $1 AND (r.meta & 7) = (c.meta & 7) AND r.measured_at = c.measured_at
-				AND r.measured_at >= $2::timestamptz AND r.measured_at <= $3::timestamptz
-			RETURNING 1
-		),
-		rev AS (
-			INSERT INTO reading_revisions (patient_id, measured_at, kind, old_value, old_meta, new_value, new_meta, source)
-			SELECT $1, measured_at, meta & 7, old_value, old_meta, value, meta, $4 FROM changed
-			RETURNING 1
-		),
-		cov AS (
-			INSERT INTO reading_coverage AS c (patient_id, kind, first_at, last_at, readings, plain_from)
-			SELECT $1, kind, min(measured_at), max(measured_at), count(*), min(measured_at) FROM ins GROUP BY kind
-			ON CONFLICT (patient_id, kind) DO UPDATE SET
-				first_at = least(c.first_at, excluded.first_at),
-				last_at = greatest(c.last_at, excluded.last_at),
-				readings = c.readings + excluded.readings,
-				plain_from = least(coalesce(c.plain_from, c.first_at), excluded.plain_from)
-		),
-		dirty AS (
-			INSERT INTO patient_metrics_dirty AS d (patient_id, since, marked_at)
-			SELECT $1, least((SELECT min(measured_at) FROM ins), (SELECT min(measured_at) FROM changed)), now()
-			WHERE EXISTS (SELECT 1 FROM ins) OR EXISTS (SELECT 1 FROM changed)
-			ON CONFLICT (patient_id) DO UPDATE SET since = least(d.since, excluded.since), marked_at = excluded.marked_at
-		),
-		del AS (DELETE FROM readings_staging)
+` + mergeRevisedSQL + mergeMarksSQL + `
 		SELECT (SELECT count(*) FROM ins), (SELECT count(*) FROM upd), (SELECT count(*) FROM rev)`
 )
 
