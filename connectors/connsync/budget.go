@@ -6,12 +6,13 @@ import (
 	"fmt"
 	"math"
 	"net/http"
-	"strconv"
 	"strings"
 	"sync/atomic"
 	"time"
 
 	"github.com/jackc/pgx/v5/pgxpool"
+
+	"fsecgm/connectors/internal/upstream"
 )
 
 // BudgetConfig configures a request budget: a token bucket shared by every
@@ -248,7 +249,7 @@ func (t *budgetTransport) RoundTrip(req *http.Request) (*http.Response, error) {
 		t.htmlPages && resp.StatusCode == http.StatusForbidden &&
 			strings.Contains(strings.ToLower(resp.Header.Get("Content-Type")), "text/html")
 	if cut {
-		_ = t.budget.Cut(context.WithoutCancel(req.Context()), retryAfter(resp.Header, time.Now()))
+		_ = t.budget.Cut(context.WithoutCancel(req.Context()), upstream.RetryAfter(resp.Header.Get("Retry-After"), time.Now(), 6*time.Hour))
 	}
 	return resp, nil
 }
@@ -296,22 +297,6 @@ func withBudget(hc *http.Client, b *Budget, htmlPages bool) *http.Client {
 	}
 	c.Transport = &budgetTransport{base: base, budget: b, htmlPages: htmlPages}
 	return &c
-}
-
-// retryAfter parses a Retry-After header (seconds or an HTTP date), capped
-// at 6 hours; 0 when absent.
-func retryAfter(h http.Header, now time.Time) time.Duration {
-	v := strings.TrimSpace(h.Get("Retry-After"))
-	if v == "" {
-		return 0
-	}
-	var d time.Duration
-	if n, err := strconv.ParseInt(v, 10, 64); err == nil {
-		d = time.Duration(min(max(n, 0), 6*3600)) * time.Second
-	} else if t, err := http.ParseTime(v); err == nil {
-		d = t.Sub(now)
-	}
-	return max(0, min(d, 6*time.Hour))
 }
 
 // asBudgetError finds a *BudgetError in err's chain.

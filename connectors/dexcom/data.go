@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"fsecgm/cgm"
+	"fsecgm/connectors/internal/upstream"
 )
 
 // WireEGV is an EGV record as the API sends it (getEstimatedGlucoseValuesV3).
@@ -124,7 +125,7 @@ func (e WireEGV) Reading() (r cgm.Reading, ok bool, why string) {
 	case "mmol/l":
 		unit = cgm.MmolL
 	default:
-		return r, false, fmt.Sprintf("unit %q", clean(e.Unit))
+		return r, false, fmt.Sprintf("unit %q", upstream.Clean(e.Unit))
 	}
 	lo, _ := cgm.Limits(unit)
 	hi := cgm.HighLimits(unit)[0] // Dexcom's 400 mg/dL
@@ -143,7 +144,7 @@ func (e WireEGV) Reading() (r cgm.Reading, ok bool, why string) {
 	case status == "unknown" || status == "":
 		return r, false, ""
 	default:
-		return r, false, fmt.Sprintf("status %q without a value", clean(status))
+		return r, false, fmt.Sprintf("status %q without a value", upstream.Clean(status))
 	}
 	if r.Flags != 0 {
 		r.Trend = 0
@@ -191,7 +192,7 @@ func parseTime(s string) (time.Time, error) {
 			return t, nil
 		}
 	}
-	return time.Time{}, fmt.Errorf("%q is not a date-time", clean(s))
+	return time.Time{}, fmt.Errorf("%q is not a date-time", upstream.Clean(s))
 }
 
 // sortReadings sorts readings by instant (records come newest first).
@@ -307,12 +308,12 @@ func (c *Client) Devices(ctx context.Context, accessToken string) ([]Device, err
 	}
 	var out []Device
 	for _, d := range w.Records {
-		dev := Device{TransmitterGeneration: d.TransmitterGeneration, DisplayDevice: clean(d.DisplayDevice)}
+		dev := Device{TransmitterGeneration: d.TransmitterGeneration, DisplayDevice: upstream.Clean(d.DisplayDevice)}
 		if d.TransmitterID != nil {
-			dev.TransmitterID = clean(*d.TransmitterID)
+			dev.TransmitterID = upstream.Clean(*d.TransmitterID)
 		}
 		if d.DisplayApp != nil {
-			dev.DisplayApp = clean(*d.DisplayApp)
+			dev.DisplayApp = upstream.Clean(*d.DisplayApp)
 		}
 		if t, err := parseTime(d.LastUploadDate); err == nil {
 			dev.LastUpload = t

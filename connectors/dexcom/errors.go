@@ -5,9 +5,10 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
-	"strconv"
 	"strings"
 	"time"
+
+	"fsecgm/connectors/internal/upstream"
 )
 
 // Kind classifies a failed call.
@@ -246,11 +247,11 @@ func (c *Client) check(op string, r *reply) *Error {
 	e := &Error{Op: op, HTTPStatus: r.status}
 	var oe oauthError
 	if json.Unmarshal(r.body, &oe) == nil && oe.Error != "" {
-		e.Code, e.Message = clean(oe.Error), clean(oe.Description)
+		e.Code, e.Message = upstream.Clean(oe.Error), upstream.Clean(oe.Description)
 	}
 	switch {
 	case r.status == http.StatusTooManyRequests:
-		e.Kind, e.RetryAfter = KindRateLimited, retryAfter(r.header.Get("Retry-After"), c.now())
+		e.Kind, e.RetryAfter = KindRateLimited, upstream.RetryAfter(r.header.Get("Retry-After"), c.now(), 6*time.Hour)
 	case r.status >= 500:
 		e.Kind = KindServerError
 	case op == opToken || op == opRefresh:
@@ -272,38 +273,4 @@ func (c *Client) check(op string, r *reply) *Error {
 		e.Kind = KindUnexpected
 	}
 	return e
-}
-
-// retryAfter parses Retry-After (seconds or an HTTP date), at most 6 hours.
-func retryAfter(v string, now time.Time) time.Duration {
-	v = strings.TrimSpace(v)
-	if v == "" {
-		return 0
-	}
-	var d time.Duration
-	if n, err := strconv.ParseInt(v, 10, 64); err == nil {
-		d = time.Duration(min(max(n, 0), 6*3600)) * time.Second
-	} else if t, err := http.ParseTime(v); err == nil {
-		d = t.Sub(now)
-	}
-	return max(0, min(d, 6*time.Hour))
-}
-
-// clean keeps a server's message short, printable and on one line.
-func clean(s string) string {
-	s = strings.Join(strings.Fields(s), " ")
-	s = strings.Map(func(r rune) rune {
-		if r < 0x20 || r == 0x7f || r == '\ufffd' {
-			return -1
-		}
-		return r
-	}, s)
-	if len(s) > 160 {
-		cut := 160
-		for cut > 0 && s[cut]&0xc0 == 0x80 {
-			cut--
-		}
-		s = s[:cut] + "…"
-	}
-	return s
 }

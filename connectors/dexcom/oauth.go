@@ -11,6 +11,8 @@ import (
 	"net/http"
 	"net/url"
 	"time"
+
+	"fsecgm/connectors/internal/upstream"
 )
 
 // The operations, as named in errors.
@@ -87,7 +89,7 @@ func CallbackError(q url.Values) error {
 	if code == "access_denied" {
 		kind = KindAccessDenied
 	}
-	return &Error{Kind: kind, Op: opAuthorize, Code: clean(code), Message: clean(q.Get("error_description"))}
+	return &Error{Kind: kind, Op: opAuthorize, Code: upstream.Clean(code), Message: upstream.Clean(q.Get("error_description"))}
 }
 
 // tokenReply is the token endpoint's answer.

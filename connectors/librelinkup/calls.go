@@ -8,6 +8,8 @@ import (
 	"net/http"
 	"net/url"
 	"strings"
+
+	"fsecgm/connectors/internal/upstream"
 )
 
 // The operations, as named in errors.
@@ -66,10 +68,10 @@ func (c *Client) Login(ctx context.Context, email, password string) (Session, er
 			switch {
 			case redirected:
 				return Session{}, &Error{Kind: KindWrongRegion, Op: opLogin, HTTPStatus: status,
-					Message: fmt.Sprintf("redirected a second time (from region %q to %q)", region, cleanMessage(next))}
+					Message: fmt.Sprintf("redirected a second time (from region %q to %q)", region, upstream.Clean(next))}
 			case !ValidRegion(next):
 				return Session{}, &Error{Kind: KindWrongRegion, Op: opLogin, HTTPStatus: status,
-					Message: fmt.Sprintf("redirected to an invalid region code %q", cleanMessage(next))}
+					Message: fmt.Sprintf("redirected to an invalid region code %q", upstream.Clean(next))}
 			}
 			if nb, _ := regionURL(c.baseURL, next); nb == base {
 				return Session{}, &Error{Kind: KindWrongRegion, Op: opLogin, HTTPStatus: status,

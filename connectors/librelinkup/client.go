@@ -15,6 +15,8 @@ import (
 	"strings"
 	"sync"
 	"time"
+
+	"fsecgm/connectors/internal/upstream"
 )
 
 // Defaults of [Config].
@@ -396,7 +398,7 @@ func (c *Client) check(op string, r *reply) *Error {
 		return se
 	}
 	if parsed {
-		e.Message = cleanMessage(firstNonEmpty(env.Message, errMsg(&env)))
+		e.Message = upstream.Clean(firstNonEmpty(env.Message, errMsg(&env)))
 	}
 	switch r.status {
 	case http.StatusUnauthorized:
@@ -419,7 +421,7 @@ func (c *Client) fillFromBody(e *Error, body []byte) {
 	var env envelope
 	if json.Unmarshal(body, &env) == nil {
 		e.Status = env.Status
-		e.Message = cleanMessage(firstNonEmpty(env.Message, errMsg(&env)))
+		e.Message = upstream.Clean(firstNonEmpty(env.Message, errMsg(&env)))
 	}
 }
 
@@ -427,7 +429,7 @@ func (c *Client) fillFromBody(e *Error, body []byte) {
 // the open-source clients handle: timoschlueter/nightscout-librelink-up,
 // robberwick/pylibrelinkup, gui-dos/DiaBLE).
 func (c *Client) statusError(op string, r *reply, env *envelope) *Error {
-	e := &Error{Op: op, HTTPStatus: r.status, Status: env.Status, Message: cleanMessage(firstNonEmpty(errMsg(env), env.Message))}
+	e := &Error{Op: op, HTTPStatus: r.status, Status: env.Status, Message: upstream.Clean(firstNonEmpty(errMsg(env), env.Message))}
 	var d errorData
 	if len(env.Data) > 0 && env.Data[0] == '{' {
 		_ = json.Unmarshal(env.Data, &d) // best effort: the status alone classifies
@@ -439,7 +441,7 @@ func (c *Client) statusError(op string, r *reply, env *envelope) *Error {
 		switch {
 		case d.Step != nil:
 			e.Kind = KindStepRequired
-			e.Step = cleanMessage(d.Step.Type)
+			e.Step = upstream.Clean(d.Step.Type)
 		case op == opLogin:
 			e.Kind = KindStepRequired
 		default:
@@ -448,7 +450,7 @@ func (c *Client) statusError(op string, r *reply, env *envelope) *Error {
 	case 429:
 		e.Kind = KindLocked
 		if e.Message == "" {
-			e.Message = cleanMessage(d.Message)
+			e.Message = upstream.Clean(d.Message)
 		}
 		if d.Data != nil && d.Data.Lockout > 0 {
 			e.RetryAfter = min(time.Duration(d.Data.Lockout)*time.Second, MaxRetryAfter)
@@ -460,7 +462,7 @@ func (c *Client) statusError(op string, r *reply, env *envelope) *Error {
 		e.Kind = KindMaintenance
 	case 920:
 		e.Kind = KindVersionTooOld
-		e.MinimumVersion = cleanMessage(d.MinimumVersion)
+		e.MinimumVersion = upstream.Clean(d.MinimumVersion)
 	default:
 		e.Kind = KindUnexpected
 	}
@@ -481,28 +483,6 @@ func firstNonEmpty(a, b string) string {
 	return b
 }
 
-// retryAfter parses a Retry-After header: seconds or an HTTP date, capped at
-// MaxRetryAfter; 0 when absent or in the past.
-func (c *Client) retryAfter(h http.Header) time.Duration {
-	v := strings.TrimSpace(h.Get("Retry-After"))
-	if v == "" {
-		return 0
-	}
-	var d time.Duration
-	if n, err := strconv.ParseInt(v, 10, 64); err == nil {
-		if n <= 0 {
-			return 0
-		}
-		if n > int64(MaxRetryAfter/time.Second) {
-			return MaxRetryAfter
-		}
-		d = time.Duration(n) * time.Second
-	} else if t, err := http.ParseTime(v); err == nil {
-		d = t.Sub(c.now())
-	}
-	return max(0, min(d, MaxRetryAfter))
-}
-
 // isHTML reports whether a body is a web page rather than JSON.
 func isHTML(r *reply) bool {
 	ct := strings.ToLower(r.header.Get("Content-Type"))
@@ -521,7 +501,7 @@ func htmlTitle(body []byte) string {
 		if j := bytes.IndexByte(low[i:], '>'); j >= 0 {
 			rest := body[i+j+1:]
 			if k := bytes.Index(bytes.ToLower(rest), []byte("</title")); k >= 0 {
-				if t := cleanMessage(string(rest[:k])); t != "" {
+				if t := upstream.Clean(string(rest[:k])); t != "" {
 					return t
 				}
 			}
@@ -530,21 +510,8 @@ func htmlTitle(body []byte) string {
 	return "HTML page"
 }
 
-// cleanMessage keeps a server message printable, on one line and short.
-func cleanMessage(s string) string {
-	s = strings.Join(strings.Fields(s), " ")
-	s = strings.Map(func(r rune) rune {
-		if r < 0x20 || r == 0x7f || r == '\ufffd' {
-			return -1
-		}
-		return r
-	}, s)
-	if len(s) > 160 {
-		cut := 160
-		for cut > 0 && s[cut]&0xc0 == 0x80 {
-			cut--
-		}
-		s = s[:cut] + "…"
-	}
-	return s
+// retryAfter reads a reply's Retry-After (upstream.RetryAfter), capped at
+// MaxRetryAfter.
+func (c *Client) retryAfter(h http.Header) time.Duration {
+	return upstream.RetryAfter(h.Get("Retry-After"), c.now(), MaxRetryAfter)
 }

@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"fsecgm/cgm"
+	"fsecgm/connectors/internal/upstream"
 )
 
 // TimestampLayout is the layout of FactoryTimestamp and Timestamp: US
@@ -189,7 +190,7 @@ func (c *Client) sessionOf(d *loginData, region string, status int) (Session, *E
 		Expires:   exp,
 		AccountID: AccountIDOf(d.User.ID),
 		Region:    region,
-		Country:   cleanMessage(d.User.Country),
+		Country:   upstream.Clean(d.User.Country),
 	}, nil
 }
 
