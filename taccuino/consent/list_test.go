@@ -13,6 +13,24 @@ import (
 	"github.com/jackc/pgx/v5"
 )
 
+// centrePatients creates a patient for each name (born in year, year+1…),
+// cared for by the diabetology centre org, each consenting to third
+// parties except the one at index unconsented.
+func (e *env) centrePatients(org string, year int, names []string, unconsented int) []int64 {
+	e.t.Helper()
+	var pids []int64
+	for i, n := range names {
+		cf := makeCF(n, year+i, time.Month(1+i), 1+i, i%2 == 0)
+		pid := e.patient(cf, time.Time{})
+		pids = append(pids, pid)
+		e.care(CareDiabetology, cf, "", org)
+		if i != unconsented {
+			e.setConsent(pid, cf, true)
+		}
+	}
+	return pids
+}
+
 // TestAccessListed checks the gate of a listed page: only the patients the
 // rules allow are kept, each gets one "allowed" entry committed with the
 // page's reads, and a failing read leaves "error" entries and nothing else.
@@ -21,16 +39,7 @@ func TestAccessListed(t *testing.T) {
 	e := newEnv(t)
 	ctx := context.Background()
 	const org = "ORG-LIST"
-	var pids []int64
-	for i, n := range []string{"AAALLL", "BBBLLL", "CCCLLL", "DDDLLL"} {
-		cf := makeCF(n, 1960+i, time.Month(1+i), 1+i, i%2 == 0)
-		pid := e.patient(cf, time.Time{})
-		pids = append(pids, pid)
-		e.care(CareDiabetology, cf, "", org)
-		if i != 2 { // the third patient has not consented
-			e.setConsent(pid, cf, true)
-		}
-	}
+	pids := e.centrePatients(org, 1960, []string{"AAALLL", "BBBLLL", "CCCLLL", "DDDLLL"}, 2) // the third has not consented
 	a := practitioner(cfDiabetolo, auth.PractitionerDiabetologist, org)
 	// The page lists the fourth patient first: the order of ids is kept.
 	page := []int64{pids[3], pids[0], pids[1], pids[2]}
@@ -107,16 +116,7 @@ func TestListedSQL(t *testing.T) {
 	e := newEnv(t)
 	ctx := context.Background()
 	const org = "ORG-LISTSQL"
-	var pids []int64
-	for i, n := range []string{"AAALSQ", "BBBLSQ", "CCCLSQ"} {
-		cf := makeCF(n, 1970+i, time.Month(2+i), 3+i, i%2 == 1)
-		pid := e.patient(cf, time.Time{})
-		pids = append(pids, pid)
-		e.care(CareDiabetology, cf, "", org)
-		if i != 1 { // the second patient has not consented
-			e.setConsent(pid, cf, true)
-		}
-	}
+	pids := e.centrePatients(org, 1970, []string{"AAALSQ", "BBBLSQ", "CCCLSQ"}, 1) // the second has not consented
 	a := practitioner(cfDiabetolo, auth.PractitionerDiabetologist, org)
 	page := []int64{pids[2], pids[1], pids[0]}
 	with, args, err := e.s.ListedSQL(a, page, "composed page")
