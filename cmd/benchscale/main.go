@@ -121,12 +121,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		return err
 	}
 	defer drop()
-	cfg, err := pgxpool.ParseConfig(dbURL)
-	if err != nil {
-		return err
-	}
-	cfg.MaxConns = int32(max(4, 2*c.workers))
-	pool, err := pgxpool.NewWithConfig(ctx, cfg)
+	pool, err := scratchdb.Pool(ctx, dbURL, max(4, 2*c.workers))
 	if err != nil {
 		return err
 	}

@@ -68,3 +68,18 @@ func Open(ctx context.Context, serverURL, name string, noSync bool) (dbURL strin
 	u.Path = "/" + name
 	return u.String(), drop, nil
 }
+
+// Pool opens a pool on dbURL of at most maxConns connections (the loaders
+// and updaters of a benchmark at a time, and the readers beside them).
+func Pool(ctx context.Context, dbURL string, maxConns int) (*pgxpool.Pool, error) {
+	cfg, err := pgxpool.ParseConfig(dbURL)
+	if err != nil {
+		return nil, fmt.Errorf("scratchdb: %w", err)
+	}
+	cfg.MaxConns = int32(maxConns)
+	pool, err := pgxpool.NewWithConfig(ctx, cfg)
+	if err != nil {
+		return nil, fmt.Errorf("scratchdb: %w", err)
+	}
+	return pool, nil
+}
