@@ -78,18 +78,12 @@ func (s *Store) EachPeriod(ctx context.Context, store *cgmstore.Store, periods [
 	}
 	defer rows.Close()
 	var (
-		cur    int64 = -1
-		curTZ  string
-		days   []day
-		pid    int32
-		tz     string
-		dd     time.Time
-		d      day
-		mmol   []int32
-		first  *time.Time
-		last   *time.Time
-		gaps   []float64
-		counts []int32
+		cur   int64 = -1
+		curTZ string
+		days  []day
+		pid   int32
+		tz    string
+		row   dayScan
 	)
 	flush := func() error {
 		if cur < 0 {
@@ -137,9 +131,7 @@ func (s *Store) EachPeriod(ctx context.Context, store *cgmstore.Store, periods [
 		return nil
 	}
 	for rows.Next() {
-		if err := rows.Scan(&pid, &tz, &dd, &d.n, &d.nMgDL, &d.scans, &d.sum, &d.m2,
-			&d.bands[bandVeryLow], &d.bands[bandLow], &d.bands[bandTarget], &d.bands[bandHigh], &d.bands[bandVeryHigh],
-			&d.bands[bandTight], &mmol, &first, &last, &gaps, &counts, &d.slots[0], &d.slots[1], &d.slots[2]); err != nil {
+		if err := rows.Scan(append([]any{&pid, &tz}, row.dest()...)...); err != nil {
 			return fallbacks, fmt.Errorf("summaries: periods: %w", err)
 		}
 		if int64(pid) != cur {
@@ -148,20 +140,7 @@ func (s *Store) EachPeriod(ctx context.Context, store *cgmstore.Store, periods [
 			}
 			cur, curTZ, days = int64(pid), tz, days[:0]
 		}
-		x := d
-		x.date = dd
-		x.mmol = nil
-		if mmol != nil {
-			var m [nBands]int32
-			copy(m[:], mmol)
-			x.mmol = &m
-		}
-		x.first, x.last = time.Time{}, time.Time{}
-		if first != nil {
-			x.first, x.last = *first, *last
-		}
-		x.gaps, x.gapCounts = gaps, counts
-		days = append(days, x)
+		days = append(days, row.day())
 	}
 	if err := rows.Err(); err != nil {
 		return fallbacks, fmt.Errorf("summaries: periods: %w", err)

@@ -360,6 +360,42 @@ func dayRow(id int64, d day) []any {
 		d.slots[0], d.slots[1], d.slots[2]}
 }
 
+// dayScan reads what dayScan writes: the columns dayColumns[1:] (after the
+// patient) of a patient_days row. dest are the scan targets, day the row
+// read (a copy that shares nothing with the next row's).
+type dayScan struct {
+	d           day
+	date        time.Time
+	mmol        []int32
+	first, last *time.Time
+	gaps        []float64
+	counts      []int32
+}
+
+func (r *dayScan) dest() []any {
+	return []any{&r.date, &r.d.n, &r.d.nMgDL, &r.d.scans, &r.d.sum, &r.d.m2,
+		&r.d.bands[bandVeryLow], &r.d.bands[bandLow], &r.d.bands[bandTarget], &r.d.bands[bandHigh], &r.d.bands[bandVeryHigh],
+		&r.d.bands[bandTight], &r.mmol, &r.first, &r.last, &r.gaps, &r.counts, &r.d.slots[0], &r.d.slots[1], &r.d.slots[2]}
+}
+
+// day returns the row read, its date as stored (civil).
+func (r *dayScan) day() day {
+	x := r.d
+	x.date = r.date
+	x.mmol = nil
+	if r.mmol != nil {
+		var m [nBands]int32
+		copy(m[:], r.mmol)
+		x.mmol = &m
+	}
+	x.first, x.last = time.Time{}, time.Time{}
+	if r.first != nil {
+		x.first, x.last = *r.first, *r.last
+	}
+	x.gaps, x.gapCounts = r.gaps, r.counts
+	return x
+}
+
 // patientZone is a patient and its zone.
 type patientZone struct {
 	id  int64
@@ -405,31 +441,12 @@ func (u *Updater) rebuild(ctx context.Context, tx pgx.Tx, pats []patientZone, no
 		FROM patient_days WHERE patient_id = ANY($1) AND day >= $2 AND day < $3
 		ORDER BY patient_id, day`, ids, lo, hi)
 	var (
-		pid         int32
-		dd          time.Time
-		d           day
-		mmol        []int32
-		first, last *time.Time
-		gaps        []float64
-		counts      []int32
+		pid int32
+		row dayScan
 	)
-	_, err := pgx.ForEachRow(rows, []any{&pid, &dd, &d.n, &d.nMgDL, &d.scans, &d.sum, &d.m2,
-		&d.bands[bandVeryLow], &d.bands[bandLow], &d.bands[bandTarget], &d.bands[bandHigh], &d.bands[bandVeryHigh], &d.bands[bandTight],
-		&mmol, &first, &last, &gaps, &counts, &d.slots[0], &d.slots[1], &d.slots[2]}, func() error {
-		x := d
-		x.date = dd // civil; made local below
-		x.mmol = nil
-		if mmol != nil {
-			var m [nBands]int32
-			copy(m[:], mmol)
-			x.mmol = &m
-		}
-		x.first, x.last = time.Time{}, time.Time{}
-		if first != nil {
-			x.first, x.last = *first, *last
-		}
-		x.gaps, x.gapCounts = gaps, counts
-		byPatient[int64(pid)] = append(byPatient[int64(pid)], x)
+	_, err := pgx.ForEachRow(rows, append([]any{&pid}, row.dest()...), func() error {
+		// The date is civil; made local below.
+		byPatient[int64(pid)] = append(byPatient[int64(pid)], row.day())
 		return nil
 	})
 	if err != nil {
