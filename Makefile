@@ -63,7 +63,7 @@ bench-scale: ## 1,000, 2,000 and 4,000 patients x 60 days through Ingest: each c
 vulncheck: ## govulncheck against the Go vulnerability database built offline from the module proxy (accepted: scripts/vulncheck/accepted.txt)
 	$(GO) run ./scripts/vulncheck
 
-loadtest: ## read paths' CPU per request vs /readyz (read_path_cpu_vs_readyz_ratio, goal <= 4) and p99 at 10x the region's peak (about two minutes; -ramp: the older rate ramp)
+loadtest: ## read paths' CPU per request vs /readyz (read_path_cpu_vs_readyz_ratio, goal <= 4) and p99 at 10x the region's peak (about three minutes; -ramp: the older rate ramp)
 	$(GO) run ./cmd/loadtest
 
 faults: ## kill -9, PostgreSQL down, LibreLinkUp and record-server faults on loopback; prints "faults: N passed, M failed"

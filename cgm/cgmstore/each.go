@@ -2,13 +2,13 @@ package cgmstore
 
 import (
 	"context"
-	"encoding/binary"
 	"fmt"
 	"math"
 	"slices"
 	"time"
 
 	"fsecgm/cgm"
+	"fsecgm/internal/pgbin"
 
 	"github.com/jackc/pgx/v5"
 )
@@ -105,22 +105,18 @@ func streamReadings(rows pgx.Rows, att attributor, fromUS, toUS int64, fn func(c
 		return nil
 	}
 	fast := false
+	var row pgbin.Row
 	for n, first := 1, true; rows.Next(); n, first = n+1, false {
 		if first {
-			fast = binaryReadingRows(rows.FieldDescriptions())
+			fast = pgbin.Is(rows.FieldDescriptions(), readingColumns...)
 		}
 		if fast {
-			v := rows.RawValues()
-			if len(v[0]) != 8 || len(v[1]) != 2 || len(v[2]) != 2 {
-				return fmt.Errorf("reading row %d: unexpected binary field sizes %d, %d, %d", n, len(v[0]), len(v[1]), len(v[2]))
+			row.Reset(rows.RawValues())
+			t, value, meta = row.Time(0), row.Int2(1), row.Int2(2)
+			data = row.Bytes(3)
+			if err := row.Err(); err != nil {
+				return fmt.Errorf("reading row %d: %w", n, err)
 			}
-			us := int64(binary.BigEndian.Uint64(v[0]))
-			if us == math.MaxInt64 || us == math.MinInt64 { // ±infinity
-				return fmt.Errorf("reading row %d: infinite time", n)
-			}
-			t = time.UnixMicro(us + postgresEpochMicros)
-			value, meta = int16(binary.BigEndian.Uint16(v[1])), int16(binary.BigEndian.Uint16(v[2]))
-			data = v[3]
 		} else if err := rows.Scan(&t, &value, &meta, &data); err != nil {
 			return err
 		}

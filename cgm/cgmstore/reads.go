@@ -2,17 +2,15 @@ package cgmstore
 
 import (
 	"context"
-	"encoding/binary"
 	"fmt"
-	"math"
 	"slices"
 	"sort"
 	"time"
 
 	"fsecgm/cgm"
+	"fsecgm/internal/pgbin"
 
 	"github.com/jackc/pgx/v5"
-	"github.com/jackc/pgx/v5/pgconn"
 	"github.com/jackc/pgx/v5/pgtype"
 )
 
@@ -345,11 +343,10 @@ func mergeCompact(plain cgm.Series, old []storedReading, att attributor, srcs *[
 // reading attributed to its device by att: the plain readings as they come
 // (ordered by instant and kind), and the readings of compact rows with
 // instants in [fromUS, toUS), merged in. With raw, rows in PostgreSQL's
-// binary format are decoded from their bytes (a timestamptz is
-// microseconds since 2000-01-01 UTC, an int2 two bytes big endian): a
-// 14-day read moves thousands of rows, and pgx's general Scan costs
-// several times the decoding itself (BenchmarkReadings). Rows in any other
-// format go through Scan.
+// binary format are decoded from their bytes (package pgbin): a 14-day
+// read moves thousands of rows, and pgx's general Scan costs several times
+// the decoding itself (BenchmarkReadings). Rows in any other format go
+// through Scan.
 func collectReadings(rows pgx.Rows, att attributor, raw bool, fromUS, toUS int64, srcs *[]Source) (cgm.Series, error) {
 	defer rows.Close()
 	var (
@@ -360,22 +357,18 @@ func collectReadings(rows pgx.Rows, att attributor, raw bool, fromUS, toUS int64
 		data        []byte
 	)
 	fast := false
+	var row pgbin.Row
 	for n, first := 1, true; rows.Next(); n, first = n+1, false {
 		if first {
-			fast = raw && binaryReadingRows(rows.FieldDescriptions())
+			fast = raw && pgbin.Is(rows.FieldDescriptions(), readingColumns...)
 		}
 		if fast {
-			v := rows.RawValues()
-			if len(v[0]) != 8 || len(v[1]) != 2 || len(v[2]) != 2 {
-				return nil, fmt.Errorf("reading row %d: unexpected binary field sizes %d, %d, %d", n, len(v[0]), len(v[1]), len(v[2]))
-			}
-			us := int64(binary.BigEndian.Uint64(v[0]))
-			if us == math.MaxInt64 || us == math.MinInt64 { // ±infinity
-				return nil, fmt.Errorf("reading row %d: infinite time", n)
-			}
-			t = time.UnixMicro(us + postgresEpochMicros)
-			value, meta = int16(binary.BigEndian.Uint16(v[1])), int16(binary.BigEndian.Uint16(v[2]))
-			data = v[3] // nil when NULL; used before the next row
+			row.Reset(rows.RawValues())
+			t, value, meta = row.Time(0), row.Int2(1), row.Int2(2)
+			data = row.Bytes(3)
+			if err := row.Err(); err != nil {
+				return nil, fmt.Errorf("reading row %d: %w", n, err)
+			} // nil when NULL; used before the next row
 		} else if err := rows.Scan(&t, &value, &meta, &data); err != nil {
 			return nil, err
 		}
@@ -415,19 +408,10 @@ func collectReadings(rows pgx.Rows, att attributor, raw bool, fromUS, toUS int64
 	return mergeCompact(out, old, att, srcs), nil
 }
 
-// postgresEpochMicros is 2000-01-01 00:00:00 UTC, the epoch of
-// PostgreSQL's binary timestamps, in Unix microseconds.
-const postgresEpochMicros = 946684800 * 1_000_000
-
-// binaryReadingRows reports whether fds are readingsSQL's columns in
-// binary format: timestamptz, int2, int2, bytea.
-func binaryReadingRows(fds []pgconn.FieldDescription) bool {
-	return len(fds) == 4 &&
-		fds[0].Format == pgx.BinaryFormatCode && fds[0].DataTypeOID == pgtype.TimestamptzOID &&
-		fds[1].Format == pgx.BinaryFormatCode && fds[1].DataTypeOID == pgtype.Int2OID &&
-		fds[2].Format == pgx.BinaryFormatCode && fds[2].DataTypeOID == pgtype.Int2OID &&
-		fds[3].Format == pgx.BinaryFormatCode && fds[3].DataTypeOID == pgtype.ByteaOID
-}
+// readingColumns are the types of readingsSQL's columns (timestamptz,
+// int2, int2, bytea), decoded by package pgbin when they come in binary
+// format.
+var readingColumns = []uint32{pgtype.TimestamptzOID, pgtype.Int2OID, pgtype.Int2OID, pgtype.ByteaOID}
 
 // Latest returns the most recent reading of a patient of the given kinds
 // (all kinds when none is given), with its device. ErrNotFound when the

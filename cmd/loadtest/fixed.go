@@ -110,10 +110,19 @@ func measureFixed(ctx context.Context, all []path, pr procs, c config, out, log 
 		if p.reference {
 			continue
 		}
+		// The ratio is the median over the rounds of each round's ratio:
+		// a path against /readyz measured in the same round, seconds
+		// apart, so that a change of the shared machine's load between
+		// rounds weighs on both sides of each ratio.
+		ratios := make([]float64, len(cpu[i]))
+		for r := range cpu[i] {
+			ratios[r] = float64(cpu[i][r]) / float64(max(cpu[readyz][r], 1))
+		}
+		slices.Sort(ratios)
+		r := ratios[len(ratios)/2]
 		m := median(cpu[i])
-		r := float64(m) / float64(ref)
-		fmt.Fprintf(out, "%s: CPU per request %.3f ms (%.2f × readyz); p99 %.1f ms (median), %.1f ms (worst step) — %s\n", p.key,
-			float64(m)/1e6, r, float64(median(p99[i]))/1e6, float64(slices.Max(p99[i]))/1e6, p.name)
+		fmt.Fprintf(out, "%s: CPU per request %.3f ms (median); %.2f × readyz (median of the rounds' ratios, from %.2f to %.2f; %.2f × the median readyz); p99 %.1f ms (median), %.1f ms (worst step) — %s\n", p.key,
+			float64(m)/1e6, r, ratios[0], ratios[len(ratios)-1], float64(m)/float64(ref), float64(median(p99[i]))/1e6, float64(slices.Max(p99[i]))/1e6, p.name)
 		if r > worst {
 			worst, worstName = r, p.key
 		}

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"strconv"
 	"time"
 
 	"fsecgm/taccuino/auth"
@@ -88,43 +89,76 @@ func (s *Store) ListedSQL(a Actor, ids []int64, detail string) (with string, arg
 	return with, args, err
 }
 
+// ListedFromSQL is ListedSQL for a statement that computes the page's ids
+// itself (summaries.Store.ListedPage: the page, the entries and the rows
+// in one statement): the WITH queries read the ids from the caller's WITH
+// query rel, defined before them, whose column id (int4) holds each
+// patient once, and their parameters are numbered from $first.
+func (s *Store) ListedFromSQL(a Actor, rel string, first int, detail string) (with string, args []any, err error) {
+	with, args, _, err = s.listedFrom(a, rel, first, detail)
+	return with, args, err
+}
+
 // listed builds ListedSQL's WITH queries and the entry they write.
 func (s *Store) listed(a Actor, ids []int64, detail string) (string, []any, entry, error) {
+	// Each patient once (the statement looks up each id it is given).
+	pids := make([]int32, 0, len(ids))
+	seen := make(map[int64]bool, len(ids))
+	for _, id := range ids {
+		if !seen[id] {
+			seen[id] = true
+			pids = append(pids, int32(id))
+		}
+	}
+	with, args, e, err := s.listedFrom(a, "listed_ids", 2, detail)
+	if err != nil {
+		return "", nil, entry{}, err
+	}
+	return `listed_ids AS (SELECT unnest($1::int4[]) AS id), ` + with, append([]any{pids}, args...), e, nil
+}
+
+// listedFrom builds ListedFromSQL's WITH queries and the entry they write.
+func (s *Store) listedFrom(a Actor, rel string, first int, detail string) (string, []any, entry, error) {
 	now := s.clock()
 	var (
 		basis Basis
 		q     string
 		args  []any
 	)
+	arg := func(v any) string {
+		args = append(args, v)
+		return "$" + strconv.Itoa(first+len(args)-1)
+	}
 	switch kind, party, ok := careKey(a); {
 	case ok:
 		basis = Basis(kind)
-		q = `SELECT p.id FROM care_relationships c
-			JOIN patients p ON p.fiscal_code = c.patient_fiscal_code
-			JOIN third_party_consents t ON t.patient_id = p.id
-			WHERE p.id = ANY($1) AND c.kind = $2 AND c.party = $3 AND t.granted
-				AND (c.valid_from IS NULL OR c.valid_from <= $4) AND (c.valid_to IS NULL OR c.valid_to > $4)
-			FOR SHARE OF t`
-		args = []any{string(kind), party, now}
+		// Each id is looked up by key (the patient, its consent row, its
+		// care relationship), so a page costs the same whatever the size
+		// of the centre: joined as sets, the planner hashed every
+		// relationship of the party and every consent row, per page.
+		k, pa, at := arg(string(kind)), arg(party), arg(now)
+		q = `SELECT u.id FROM ` + rel + ` u
+			CROSS JOIN LATERAL (SELECT p.fiscal_code FROM patients p WHERE p.id = u.id LIMIT 1) p
+			CROSS JOIN LATERAL (SELECT FROM third_party_consents t WHERE t.patient_id = u.id AND t.granted FOR SHARE) t
+			WHERE EXISTS (SELECT FROM care_relationships c
+				WHERE c.patient_fiscal_code = p.fiscal_code AND c.kind = ` + k + ` AND c.party = ` + pa + `
+					AND (c.valid_from IS NULL OR c.valid_from <= ` + at + `) AND (c.valid_to IS NULL OR c.valid_to > ` + at + `))`
 	case a.Role == auth.RoleService && a.HasScope(ScopeReadData):
 		basis = BasisService
-		q = `SELECT t.patient_id FROM third_party_consents t WHERE t.patient_id = ANY($1) AND t.granted FOR SHARE OF t`
+		q = `SELECT u.id FROM ` + rel + ` u
+			CROSS JOIN LATERAL (SELECT FROM third_party_consents t WHERE t.patient_id = u.id AND t.granted FOR SHARE) t`
 	default:
 		return "", nil, entry{}, &DeniedError{Action: ActReadData, Reason: ReasonNotPermitted}
-	}
-	pids := make([]int32, len(ids))
-	for i, id := range ids {
-		pids[i] = int32(id)
 	}
 	e := entry{at: now, actor: a, basis: basis, action: ActReadData, detail: detail, reason: ReasonAllowed, outcome: OutcomeAllowed}
 	// One statement keeps the allowed patients (locking their consent
 	// rows) and writes their entries.
-	ins, insArgs := entriesSQL(e, len(args)+2)
+	ins, insArgs := entriesSQL(e, first+len(args))
 	with := `allowed AS (` + q + `),
 		listed AS (INSERT INTO access_log (patient_id, at, actor_role, actor_id, actor_name, practitioner_role,
 				on_behalf_of, basis, action, detail, outcome, reason, request_id)
 			SELECT allowed.*, ` + ins + ` FROM allowed RETURNING patient_id)`
-	return with, append(append([]any{pids}, args...), insArgs...), e, nil
+	return with, append(args, insArgs...), e, nil
 }
 
 // fnError carries the error of AccessListed's fn through BeginFunc.

@@ -212,3 +212,96 @@ func TestVisibleSQL(t *testing.T) {
 		}
 	}
 }
+
+// TestListedRules checks the rules of a listed page patient by patient:
+// an id given twice is logged once; a care relationship of another centre,
+// one not yet begun and one ended are not in force; and a revocation
+// waits for the page that read under the consent before it.
+func TestListedRules(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t)
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	const org = "ORG-RULES"
+	pids := e.centrePatients(org, 1950, []string{"AAARUL", "BBBRUL"}, -1)
+	others := e.centrePatients("ORG-OTHER", 1980, []string{"CCCRUL"}, -1)
+	var periods []int64
+	for i, span := range [][2]time.Time{{start.Add(time.Hour), time.Time{}}, {time.Time{}, start.Add(-time.Hour)}} {
+		cf := makeCF([]string{"DDDRUL", "EEERUL"}[i], 1990+i, 3, 3, true)
+		pid := e.patient(cf, time.Time{})
+		e.setConsent(pid, cf, true)
+		if _, err := e.s.UpsertCareRelationship(ctx, registry, CareRelationship{PatientFiscalCode: cf, Kind: CareDiabetology,
+			OrganizationID: org, ValidFrom: span[0], ValidTo: span[1], Source: "test"}); err != nil {
+			t.Fatal(err)
+		}
+		periods = append(periods, pid)
+	}
+	a := practitioner(cfDiabetolo, auth.PractitionerDiabetologist, org)
+	page := []int64{pids[1], others[0], pids[0], periods[0], pids[1], periods[1]}
+	var got []int64
+	if err := e.s.AccessListed(ctx, a, page, "rules page", func(_ context.Context, _ pgx.Tx, allowed []int64) error {
+		got = allowed
+		return nil
+	}); err != nil {
+		t.Fatal(err)
+	}
+	if diff := cmp.Diff([]int64{pids[1], pids[0], pids[1]}, got); diff != "" {
+		t.Errorf("allowed (-want +got):\n%s", diff)
+	}
+	for _, pid := range append(append(pids, others...), periods...) {
+		n := 0
+		for _, r := range e.log(pid) {
+			if r.Detail == "rules page" {
+				n++
+			}
+		}
+		if want := map[bool]int{true: 1}[slices.Contains(pids, pid)]; n != want {
+			t.Errorf("patient %d: %d entries, want %d", pid, n, want)
+		}
+	}
+
+	// The patient revokes while a page that kept them is being read: the
+	// revocation waits for the page's commit, and the next page leaves the
+	// patient out.
+	revoked := make(chan error, 1)
+	cf := makeCF("AAARUL", 1950, 1, 1, true)
+	err := e.s.AccessListed(ctx, a, pids, "page before", func(ctx context.Context, _ pgx.Tx, _ []int64) error {
+		go func() {
+			_, err := e.s.SetThirdPartyConsent(ctx, citizen(cf), pids[0], false)
+			revoked <- err
+		}()
+		for {
+			var waiting int
+			if err := e.pool.QueryRow(ctx, `SELECT count(*) FROM pg_stat_activity
+				WHERE datname = current_database() AND wait_event_type = 'Lock'`).Scan(&waiting); err != nil {
+				return err
+			}
+			if waiting > 0 {
+				return nil
+			}
+			select {
+			case err := <-revoked:
+				t.Errorf("revocation returned (%v) while a page read under the consent", err)
+				revoked <- err
+				return nil
+			case <-time.After(5 * time.Millisecond):
+			}
+		}
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := <-revoked; err != nil {
+		t.Fatalf("revocation: %v", err)
+	}
+	got = nil
+	if err := e.s.AccessListed(ctx, a, pids, "page after", func(_ context.Context, _ pgx.Tx, allowed []int64) error {
+		got = allowed
+		return nil
+	}); err != nil {
+		t.Fatal(err)
+	}
+	if diff := cmp.Diff([]int64{pids[1]}, got); diff != "" {
+		t.Errorf("allowed after the revocation (-want +got):\n%s", diff)
+	}
+}

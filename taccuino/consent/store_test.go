@@ -325,6 +325,7 @@ func TestRevocationWaitsForReads(t *testing.T) {
 			select {
 			case err := <-revoked:
 				t.Errorf("revocation returned (%v) while a read decided before it was running", err)
+				revoked <- err
 				return nil
 			case <-time.After(5 * time.Millisecond):
 			}

@@ -12,6 +12,7 @@ import (
 	"net/http"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 	"unicode/utf8"
 
@@ -166,10 +167,10 @@ type clinicList struct {
 // list builds a page of the clinic list for the request's practitioner:
 // the patients they may see (consent.Store.VisibleSQL, composed with the
 // summaries in one statement by summaries.Store.List), sorted by need of
-// attention; ended periods are refreshed first; the page's rows are read by
-// the statement that re-checks the rules for them and logs one access-log
-// entry per patient shown (consent.Store.ListedSQL composed by
-// summaries.Store.ListedRows).
+// attention; ended periods are refreshed first; the page is found, and its
+// rows read, by the statement that re-checks the rules for them and logs
+// one access-log entry per patient shown (consent.Store.ListedFromSQL
+// composed by summaries.Store.ListedPage).
 //
 // asJSON leaves the figures as stored (Row.CurrentJSON, Row.PreviousJSON),
 // for an answer in JSON.
@@ -188,7 +189,24 @@ func (h *handlers) list(c *echo.Context, q clinicQuery, asJSON bool) (clinicList
 	sq := summaries.Query{PatientsSQL: visible, PatientsArgs: args, Category: q.category, Search: q.search,
 		Limit: q.limit, Offset: (q.page - 1) * q.limit, Counts: q.counts, Now: now, GRIZone: q.griZone, ByGRI: q.byGRI,
 		After: q.after, Before: q.before}
-	l, err := h.o.Summaries.List(ctx, sq)
+	// One statement finds the page, re-checks the rules for its
+	// patients, logs an entry for each patient shown and reads their rows.
+	listed := func(rel string, first int) (string, []any, error) {
+		return h.d.Consent.ListedFromSQL(a, rel, first, listDetail)
+	}
+	fresh := h.o.Refresher != nil
+	l, rows, read, err := h.o.Summaries.ListedPage(ctx, sq, listed, fresh, !asJSON)
+	if err == nil && !read {
+		// Some periods the clinician sees have ended: they are brought up
+		// to date before the page is drawn up (its order depends on
+		// them), or shown as ended when that fails.
+		if len(l.Stale) > 0 {
+			if _, err := h.o.Refresher.Refresh(ctx, l.Stale); err != nil {
+				web.Logger(c).Warn("reports: refreshing ended periods failed", "err", err.Error())
+			}
+		}
+		l, rows, _, err = h.o.Summaries.ListedPage(ctx, sq, listed, false, !asJSON)
+	}
 	if errors.Is(err, summaries.ErrCursor) {
 		field := "after"
 		if q.before != "" {
@@ -199,31 +217,7 @@ func (h *handlers) list(c *echo.Context, q clinicQuery, asJSON bool) (clinicList
 	if err != nil {
 		return clinicList{}, err
 	}
-	if len(l.Stale) > 0 && h.o.Refresher != nil {
-		if n, err := h.o.Refresher.Refresh(ctx, l.Stale); err != nil {
-			web.Logger(c).Warn("reports: refreshing ended periods failed", "err", err.Error())
-		} else if n > 0 {
-			if l, err = h.o.Summaries.List(ctx, sq); err != nil {
-				return clinicList{}, err
-			}
-		}
-	}
-	out := clinicList{list: l, q: q}
-	if len(l.Entries) == 0 {
-		return out, nil
-	}
-	page := make([]int64, len(l.Entries))
-	for i, e := range l.Entries {
-		page[i] = e.PatientID
-	}
-	// One statement re-checks the rules for the page's patients, logs an
-	// entry for each patient shown and reads their rows.
-	with, args, err := h.d.Consent.ListedSQL(a, page, listDetail)
-	if err != nil {
-		return clinicList{}, err
-	}
-	out.rows, err = h.o.Summaries.ListedRows(ctx, with, args, now, !asJSON)
-	return out, err
+	return clinicList{list: l, q: q, rows: rows}, nil
 }
 
 // ClinicJSON is a page of the clinic list.
@@ -292,18 +286,30 @@ func (f FiguresJSON) MarshalJSON() ([]byte, error) {
 // writeClinic writes a page of the clinic list. The figures' stored
 // documents are written as they are: encoding/json would scan and compact
 // every byte of them again (a tenth of the page's CPU), and PostgreSQL
-// gave them as valid JSON. The output is what json.Marshal gives, but for
-// the spaces jsonb puts in the figures (TestClinicJSONEncoding).
+// gave them as valid JSON (type json: the text summaries.Updater wrote
+// with encoding/json). The output is what json.Marshal gives
+// (TestClinicJSONEncoding). The page is written into a buffer kept for the
+// next page (a page of 50 is about 60 kB).
 func writeClinic(c *echo.Context, page ClinicJSON) error {
-	b, err := encodeClinic(page)
+	buf := clinicBuffers.Get().(*[]byte)
+	defer func() {
+		if cap(*buf) <= 1<<20 {
+			clinicBuffers.Put(buf)
+		}
+	}()
+	b, err := encodeClinic((*buf)[:0], page)
 	if err != nil {
 		return err
 	}
+	*buf = b
 	return c.JSONBlob(http.StatusOK, b)
 }
 
-// encodeClinic returns the JSON of a page of the clinic list.
-func encodeClinic(page ClinicJSON) ([]byte, error) {
+// clinicBuffers are the buffers writeClinic writes pages into.
+var clinicBuffers = sync.Pool{New: func() any { return new([]byte) }}
+
+// encodeClinic appends the JSON of a page of the clinic list to dst.
+func encodeClinic(dst []byte, page ClinicJSON) ([]byte, error) {
 	patients := page.Patients
 	page.Patients = nil
 	head, err := json.Marshal(page)
@@ -313,8 +319,7 @@ func encodeClinic(page ClinicJSON) ([]byte, error) {
 	if !bytes.HasSuffix(head, []byte(`"patients":null}`)) {
 		return nil, errors.New("reports: clinic page: patients are not the last member")
 	}
-	out := make([]byte, 0, len(head)+len(patients)*2048)
-	out = append(out, head[:len(head)-len(`null}`)]...)
+	out := append(dst, head[:len(head)-len(`null}`)]...)
 	out = append(out, '[')
 	for i, p := range patients {
 		cur, prev := p.Current, p.Previous
@@ -323,8 +328,12 @@ func encodeClinic(page ClinicJSON) ([]byte, error) {
 		if err != nil {
 			return nil, err
 		}
-		// The two nulls are the only ones under these keys: a name that
-		// contains the text is escaped ("\"current\":null").
+		if i > 0 {
+			out = append(out, ',')
+		}
+		// The two nulls are the only ones under these keys, in this order
+		// (the fields' order): a name that contains the text is escaped
+		// ("\"current\":null").
 		for _, f := range []struct {
 			key string
 			v   *FiguresJSON
@@ -338,11 +347,13 @@ func encodeClinic(page ClinicJSON) ([]byte, error) {
 					return nil, err
 				}
 			}
-			key := f.key[:len(f.key)-len("null")]
-			b = bytes.Replace(b, []byte(f.key), append([]byte(key), doc...), 1)
-		}
-		if i > 0 {
-			out = append(out, ',')
+			at := bytes.Index(b, []byte(f.key))
+			if at < 0 {
+				return nil, fmt.Errorf("reports: clinic page: no %s", f.key)
+			}
+			at += len(f.key) - len("null")
+			out = append(append(out, b[:at]...), doc...)
+			b = b[at+len("null"):]
 		}
 		out = append(out, b...)
 	}

@@ -31,10 +31,14 @@ func TestClinicJSONEncoding(t *testing.T) {
 			{ID: "p3", Name: "Carla", Flags: []string{}, Current: &FiguresJSON{Figures: summaries.Figures{Readings: 2, MeanGlucose: &agp.Glucose{MgDL: mean}}},
 				Previous: &FiguresJSON{}},
 		}}
-	got, err := encodeClinic(page)
+	got, err := encodeClinic([]byte("kept"), page)
 	if err != nil {
 		t.Fatal(err)
 	}
+	if !bytes.HasPrefix(got, []byte("kept")) {
+		t.Fatalf("encodeClinic did not append to its buffer: %.20s", got)
+	}
+	got = got[len("kept"):]
 	want, err := json.Marshal(page)
 	if err != nil {
 		t.Fatal(err)
@@ -52,5 +56,24 @@ func TestClinicJSONEncoding(t *testing.T) {
 	// The stored document is written as it is: every digit kept.
 	if !bytes.Contains(got, stored) {
 		t.Errorf("the stored document is not written as it is:\n%s", got)
+	}
+
+	// A document as summaries.Updater stores it now (json: encoding/json's
+	// own text) gives json.Marshal's output byte for byte.
+	compact, err := json.Marshal(decoded)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i := range page.Patients[:1] {
+		page.Patients[i].Current.stored, page.Patients[i].Previous.stored = compact, compact
+	}
+	if got, err = encodeClinic(nil, page); err != nil {
+		t.Fatal(err)
+	}
+	if want, err = json.Marshal(page); err != nil {
+		t.Fatal(err)
+	}
+	if !bytes.Equal(got, want) {
+		t.Errorf("encodeClinic with stored compact documents:\n%s\nwant json.Marshal's:\n%s", got, want)
 	}
 }

@@ -43,8 +43,9 @@
 //
 // Every read of a patient's data goes through consent.Store: the report
 // through Access (one entry, in the transaction that reads the readings),
-// the clinic list through ListedSQL: one "allowed" entry per patient row
-// shown on the page, written by the statement that reads the rows. The sort keys of the patients not shown (category, severity)
+// the clinic list through ListedFromSQL: one "allowed" entry per patient
+// row shown on the page, written by the statement that finds the page and
+// reads the rows. The sort keys of the patients not shown (category, severity)
 // are read to order the list but are not disclosed, so they are not logged.
 package reports
 

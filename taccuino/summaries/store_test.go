@@ -4,7 +4,9 @@ import (
 	"cmp"
 	"context"
 	"errors"
+	"fmt"
 	"slices"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -13,6 +15,8 @@ import (
 	"fsecgm/internal/testenv"
 
 	gocmp "github.com/google/go-cmp/cmp"
+	"github.com/google/go-cmp/cmp/cmpopts"
+	"github.com/jackc/pgx/v5"
 )
 
 // listRow is a summary row written by TestListOrder.
@@ -343,4 +347,135 @@ func backwards(t *testing.T, s *Store, q Query, last List) []Entry {
 		}
 	}
 	return all
+}
+
+// TestListedPage checks the clinic list's one statement against List and
+// Rows: the same entries, More, Earlier and cursors (pages by cursor
+// forwards and back, by GRI, by category, with counts), the rows of the
+// patients the listed queries keep (one left out, as a revoked consent
+// would), each kept patient logged once; and with fresh, a page that sees
+// an ended period reads and logs nothing and names the ended periods.
+func TestListedPage(t *testing.T) {
+	ctx := context.Background()
+	te := testenv.New(t)
+	pool := te.Pool
+	now := time.Date(2026, 4, 5, 8, 0, 0, 0, time.UTC)
+	var ids []int64
+	for i := range 9 {
+		p, _, err := te.Store.EnsurePatient(ctx, fiscalCode(i), "Europe/Rome")
+		if err != nil {
+			t.Fatal(err)
+		}
+		ids = append(ids, p.ID)
+		stale := now.Add(time.Hour)
+		if i == 4 {
+			stale = now.Add(-time.Hour)
+		}
+		gri := any(nil)
+		if i%3 != 0 {
+			gri = float64(10 * (i % 4))
+		}
+		_, err = pool.Exec(ctx, `INSERT INTO patient_summaries (patient_id, time_zone, period_start, period_end,
+				stale_after, readings, active_percent, days_worn, sufficient, last_reading_at, category, severity,
+				flags, figures_key, gri, gri_zone)
+			VALUES ($1, 'Europe/Rome', '2026-03-21', '2026-04-03', $2, 0, 0, 0, false, $3, $4, $5, 1, '', $6, 1)`,
+			p.ID, stale, now.Add(-time.Duration(i%2)*time.Hour), int16(1+i%3), float64(i%4), gri)
+		if err != nil {
+			t.Fatal(err)
+		}
+	}
+	if _, err := pool.Exec(ctx, `CREATE TABLE test_listed (patient_id int)`); err != nil {
+		t.Fatal(err)
+	}
+	dropped := ids[2]
+	listed := func(rel string, first int) (string, []any, error) {
+		return `allowed AS (SELECT id FROM ` + rel + ` WHERE id <> $` + strconv.Itoa(first) + `),
+			listed AS (INSERT INTO test_listed SELECT id FROM allowed RETURNING patient_id)`, []any{int32(dropped)}, nil
+	}
+	logged := func() []int64 {
+		t.Helper()
+		rows, _ := pool.Query(ctx, `DELETE FROM test_listed RETURNING patient_id`)
+		got, err := pgx.CollectRows(rows, pgx.RowTo[int64])
+		if err != nil {
+			t.Fatal(err)
+		}
+		slices.Sort(got)
+		return got
+	}
+	s := NewStore(pool)
+	check := func(name string, q Query) List {
+		t.Helper()
+		want, err := s.List(ctx, q)
+		if err != nil {
+			t.Fatal(err)
+		}
+		got, rows, read, err := s.ListedPage(ctx, q, listed, false, true)
+		if err != nil {
+			t.Fatalf("%s: %v", name, err)
+		}
+		want.Stale = nil
+		if diff := gocmp.Diff(want, got); diff != "" || !read {
+			t.Errorf("%s: ListedPage's list differs from List's (-List +ListedPage), read %v:\n%s", name, read, diff)
+		}
+		var shown []int64
+		for _, e := range want.Entries {
+			if e.PatientID != dropped {
+				shown = append(shown, e.PatientID)
+			}
+		}
+		wantRows, err := Rows(ctx, pool, shown, q.Now)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if diff := gocmp.Diff(wantRows, rows, cmpopts.EquateEmpty()); diff != "" {
+			t.Errorf("%s: rows differ from Rows' (-Rows +ListedPage):\n%s", name, diff)
+		}
+		slices.Sort(shown)
+		if got := logged(); !slices.Equal(got, shown) {
+			t.Errorf("%s: logged %v, want %v", name, got, shown)
+		}
+		return want
+	}
+	for _, limit := range []int{1, 3, 50} {
+		for _, byGRI := range []bool{false, true} {
+			q := Query{Patients: ids, Limit: limit, Now: now, ByGRI: byGRI, Counts: limit == 3}
+			name := fmt.Sprintf("limit %d, by GRI %v", limit, byGRI)
+			var last List
+			for page := 1; ; page++ {
+				last = check(fmt.Sprintf("%s, page %d", name, page), q)
+				if !last.More {
+					break
+				}
+				q.After = last.Next
+			}
+			if last.Earlier {
+				q.After, q.Before = "", last.Prev
+				check(name+", back from the last page", q)
+			}
+		}
+	}
+	check("one category", Query{Patients: ids, Limit: 2, Category: CategoryVeryLow, Now: now})
+	check("an offset", Query{Patients: ids, Limit: 2, Offset: 2, Now: now})
+	if _, _, _, err := s.ListedPage(ctx, Query{Patients: ids, After: "x", Now: now}, listed, false, true); !errors.Is(err, ErrCursor) {
+		t.Errorf("a bad cursor: %v, want ErrCursor", err)
+	}
+
+	// fresh: the fifth patient's period has ended.
+	l, rows, read, err := s.ListedPage(ctx, Query{Patients: ids, Now: now}, listed, true, true)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if read || len(rows) != 0 || !slices.Equal(l.Stale, []int64{ids[4]}) || len(l.Entries) != len(ids) {
+		t.Errorf("fresh with an ended period: read %v, %d rows, Stale %v, %d entries; want nothing read, Stale [%d], %d entries",
+			read, len(rows), l.Stale, len(l.Entries), ids[4], len(ids))
+	}
+	if got := logged(); len(got) != 0 {
+		t.Errorf("fresh with an ended period logged %v", got)
+	}
+	// Not seen by the caller, the ended period does not stop the page.
+	others := slices.DeleteFunc(slices.Clone(ids), func(id int64) bool { return id == ids[4] })
+	if _, rows, read, err = s.ListedPage(ctx, Query{Patients: others, Now: now}, listed, true, true); err != nil || !read || len(rows) != len(others)-1 {
+		t.Errorf("fresh, the ended period not seen: read %v, %d rows, %v; want %d rows", read, len(rows), err, len(others)-1)
+	}
+	logged()
 }

@@ -625,7 +625,8 @@ func queueUpsert(b *pgx.Batch, s summary) error {
 		prevTarget, s.delta, lastAt, int16(s.cat), s.severity, int32(s.flags), s.key, published, gri, griZone)
 	b.Queue(`INSERT INTO patient_summary_figures (patient_id, figures, prev_figures) VALUES ($1, $2, $3)
 		ON CONFLICT (patient_id) DO UPDATE SET figures = excluded.figures, prev_figures = excluded.prev_figures
-		WHERE (patient_summary_figures.figures, patient_summary_figures.prev_figures) IS DISTINCT FROM (excluded.figures, excluded.prev_figures)`,
+		WHERE (patient_summary_figures.figures::text, patient_summary_figures.prev_figures::text)
+			IS DISTINCT FROM (excluded.figures::text, excluded.prev_figures::text)`,
 		int32(s.id), cur, prev)
 	return nil
 }

@@ -14,8 +14,8 @@ import (
 	"fsecgm/connectors/glucosim"
 )
 
-// checkRowsJSON checks that rows without decode (ListedRows for the
-// clinic list's API) reads the rows Rows reads, with the figures left as
+// checkRowsJSON checks that rows without decode (as ListedPage reads for
+// the clinic list's API) reads the rows Rows reads, with the figures left as
 // stored documents that decode to Rows' figures exactly.
 func checkRowsJSON(t *testing.T, e *env, decoded []Row) {
 	t.Helper()
