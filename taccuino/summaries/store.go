@@ -159,13 +159,22 @@ func (s *Store) List(ctx context.Context, q Query) (List, error) {
 		return List{}, fmt.Errorf("summaries: list: %w", err)
 	}
 	if firstEnd != nil && !firstEnd.After(p.now) {
-		args := append(p.pageArgs[:p.visibleArgs:p.visibleArgs], p.now)
-		rows, _ := s.pool.Query(ctx, `SELECT s.patient_id FROM patient_summaries s WHERE `+p.ended(len(args)), args...)
-		if _, err := pgx.ForEachRow(rows, []any{&id}, func() error { out.Stale = append(out.Stale, id); return nil }); err != nil {
-			return List{}, fmt.Errorf("summaries: list: ended periods: %w", err)
+		if out.Stale, err = s.stale(ctx, p); err != nil {
+			return List{}, err
 		}
 	}
 	return out, nil
+}
+
+// stale returns the patients of p's caller whose period has ended.
+func (s *Store) stale(ctx context.Context, p listPlan) ([]int64, error) {
+	args := append(p.pageArgs[:p.visibleArgs:p.visibleArgs], p.now)
+	rows, _ := s.pool.Query(ctx, `SELECT s.patient_id FROM patient_summaries s WHERE `+p.ended(len(args)), args...)
+	ids, err := pgx.CollectRows(rows, pgx.RowTo[int64])
+	if err != nil {
+		return nil, fmt.Errorf("summaries: ended periods: %w", err)
+	}
+	return ids, nil
 }
 
 // Listed gives the WITH queries that keep and log the patients whose rows
@@ -174,19 +183,15 @@ func (s *Store) List(ctx context.Context, q Query) (List, error) {
 // $first, and their query "listed" (patient_id) holds the patients kept.
 type Listed func(rel string, first int) (with string, args []any, err error)
 
-// ListedPage is List and ListedRows in one statement, the clinic list's
-// page in one round trip: the page's patients, kept and logged by listed,
-// and the rows of those kept (in the page's order). With fresh, the rows
-// are read only when no period the caller sees has ended: read is false
-// when some had, List.Stale holds those patients (it may be empty, when
-// they were refreshed meanwhile), and the page read and logged nothing:
-// refresh them and ask again. decode is ListedRows'.
+// ListedPage is List and Rows in one statement, the clinic list's page in
+// one round trip: the page's patients, kept and logged by listed, and the
+// rows of those kept (in the page's order), with their figures decoded or,
+// without decode, as stored (Row.CurrentJSON, Row.PreviousJSON). With
+// fresh, the rows are read only when no period the caller sees has ended:
+// read is false when some had, List.Stale holds those patients (it may be
+// empty, when they were refreshed meanwhile), and the page read and logged
+// nothing: refresh them and ask again.
 func (s *Store) ListedPage(ctx context.Context, q Query, listed Listed, fresh, decode bool) (l List, rows []Row, read bool, err error) {
-	l, rows, stale, err := s.listedPage(ctx, q, listed, fresh, decode)
-	return l, rows, !stale, err
-}
-
-func (s *Store) listedPage(ctx context.Context, q Query, listed Listed, fresh, decode bool) (List, []Row, bool, error) {
 	p, err := plan(q)
 	if err != nil {
 		return List{}, nil, false, err
@@ -237,12 +242,11 @@ func (s *Store) listedPage(ctx context.Context, q Query, listed Listed, fresh, d
 	if _, err := br.Exec(); err != nil {
 		return List{}, nil, false, fmt.Errorf("summaries: listed page: %w", err)
 	}
-	rows, _ := br.Query()
-	pr, out, stale, err := readPage(rows, p.limit, decode)
+	pr, out, stale, err := readPage(br, p.limit, decode)
 	if err != nil {
 		return List{}, nil, false, fmt.Errorf("summaries: listed page: %w", err)
 	}
-	l := p.finish(pr)
+	l = p.finish(pr)
 	if p.backward {
 		slices.Reverse(out) // as finish reverses the entries
 	}
@@ -253,20 +257,18 @@ func (s *Store) listedPage(ctx context.Context, q Query, listed Listed, fresh, d
 		return List{}, nil, false, fmt.Errorf("summaries: listed page: %w", err)
 	}
 	if stale {
-		args := append(p.pageArgs[:p.visibleArgs:p.visibleArgs], p.now)
-		rows, _ := s.pool.Query(ctx, `SELECT s.patient_id FROM patient_summaries s WHERE `+p.ended(len(args)), args...)
-		var id int64
-		if _, err := pgx.ForEachRow(rows, []any{&id}, func() error { l.Stale = append(l.Stale, id); return nil }); err != nil {
-			return List{}, nil, false, fmt.Errorf("summaries: listed page: ended periods: %w", err)
+		if l.Stale, err = s.stale(ctx, p); err != nil {
+			return List{}, nil, false, err
 		}
 	}
-	return l, out, stale, nil
+	return l, out, !stale, nil
 }
 
 // readPage reads the rows of ListedPage's statement: the page's entries
 // (the first limit of them shown, when kept) and the rows read; stale is
 // true when the rows were not read for ended periods.
-func readPage(rows pgx.Rows, limit int, decode bool) (pr pageRows, out []Row, stale bool, err error) {
+func readPage(br pgx.BatchResults, limit int, decode bool) (pr pageRows, out []Row, stale bool, err error) {
+	rows, _ := br.Query()
 	defer rows.Close()
 	out = make([]Row, 0, limit)
 	var (
