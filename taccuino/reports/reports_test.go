@@ -295,14 +295,27 @@ func TestClinicList(t *testing.T) {
 }
 
 // TestClinicRefreshesEndedPeriods: read the morning after, the list shows
-// the new period at once (re-derived from the day rows).
+// the new period at once (re-derived from the day rows), and each patient
+// shown is logged once (the page read before the refresh read and logged
+// nothing).
 func TestClinicRefreshesEndedPeriods(t *testing.T) {
 	e := newEnv(t)
 	doc := e.doctor(t)
 	e.clock.Set(time.Date(2026, 4, 6, 7, 0, 0, 0, e.loc))
 	var cj ClinicJSON
 	e.getJSON(t, "/api/v1/clinic", doc, &cj)
+	if len(cj.Patients) == 0 {
+		t.Fatal("no patient listed")
+	}
 	for _, p := range cj.Patients {
+		var n int
+		if err := e.pool.QueryRow(context.Background(), `SELECT count(*) FROM access_log a JOIN patients p ON p.id = a.patient_id
+			WHERE p.public_id = $1 AND a.detail = $2`, p.ID, listDetail).Scan(&n); err != nil {
+			t.Fatal(err)
+		}
+		if n != 1 {
+			t.Errorf("%s: %d access-log entries of the list, want 1", p.Name, n)
+		}
 		if p.Current == nil {
 			continue
 		}
