@@ -50,7 +50,6 @@ import (
 	"os/signal"
 	"path/filepath"
 	"runtime"
-	"runtime/pprof"
 	"slices"
 	"strconv"
 	"sync"
@@ -61,6 +60,7 @@ import (
 	"fsecgm/cgm"
 	"fsecgm/cgm/cgmstore"
 	"fsecgm/cgm/codicefiscale"
+	"fsecgm/cmd/internal/proccpu"
 	"fsecgm/cmd/internal/scratchdb"
 	"fsecgm/migrations"
 	"fsecgm/taccuino/auth"
@@ -617,15 +617,9 @@ func measurePopulation(ctx context.Context, pool *pgxpool.Pool, store *cgmstore.
 		_, _ = pool.Exec(ctx, `DELETE FROM care_relationships WHERE party LIKE 'CENTRO-%';
 			UPDATE care_relationships SET valid_to = NULL WHERE party = '`+centre+`'`)
 	}()
-	if c.cpuProfile != "" {
-		f, err := os.Create(c.cpuProfile)
-		if err != nil {
-			return err
-		}
-		defer f.Close()
-		if err := pprof.StartCPUProfile(f); err != nil {
-			return err
-		}
+	stopProfile, err := proccpu.Profile(c.cpuProfile)
+	if err != nil {
+		return err
 	}
 	t := time.Now()
 	logger := slog.New(slog.DiscardHandler)
@@ -633,9 +627,7 @@ func measurePopulation(ctx context.Context, pool *pgxpool.Pool, store *cgmstore.
 		logger = slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelDebug}))
 	}
 	res, err := population.NewRefresher(pool, store, population.Options{Logger: logger}).Refresh(ctx)
-	if c.cpuProfile != "" {
-		pprof.StopCPUProfile()
-	}
+	stopProfile()
 	if err != nil {
 		return err
 	}

@@ -50,7 +50,6 @@ import (
 	"math"
 	"os"
 	"runtime"
-	"runtime/pprof"
 	"sync"
 	"time"
 
@@ -58,6 +57,7 @@ import (
 	"fsecgm/cgm"
 	"fsecgm/cgm/cgmstore"
 	"fsecgm/cgm/codicefiscale"
+	"fsecgm/cmd/internal/proccpu"
 	"fsecgm/cmd/internal/scratchdb"
 	"fsecgm/connectors/glucosim"
 	"fsecgm/migrations"
@@ -183,17 +183,11 @@ func bench(ctx context.Context, pool *pgxpool.Pool, c config, out io.Writer) err
 	// backfill of many patients would run; then the same rows with one
 	// plain COPY into an identical empty table.
 	var ingest, copyDur time.Duration
-	if c.cpuProfile != "" {
-		f, err := os.Create(c.cpuProfile)
-		if err != nil {
-			return err
-		}
-		defer f.Close()
-		if err := pprof.StartCPUProfile(f); err != nil {
-			return err
-		}
-		defer pprof.StopCPUProfile()
+	stopProfile, err := proccpu.Profile(c.cpuProfile)
+	if err != nil {
+		return err
 	}
+	defer stopProfile()
 	for r := range c.rounds {
 		lo, hi := r*len(ids)/c.rounds, (r+1)*len(ids)/c.rounds
 		d, err := ingestAll(ctx, pool, store, c.group, ids, lo, hi, start, perPatient, c.workers, func(res cgmstore.Result, n int) error {

@@ -253,8 +253,31 @@ func populationJob(r *population.Refresher, at timeOfDay, logger *slog.Logger) f
 			"period_rows", res.PeriodRows, "releases", res.Releases, "suppressed", res.Suppressed, "took", time.Since(start).Round(time.Millisecond))
 		return nil
 	}
+	daily := gocron.DailyJob(1, gocron.NewAtTimes(gocron.NewAtTime(uint(at.hour), uint(at.minute), 0)))
+	return scheduled(name, r.Zone(), logger, refresh, timing{def: daily},
+		timing{def: gocron.DurationJob(populationCheck), atStart: true})
+}
+
+// everyJob runs task with gocron at start and every d until ctx is done;
+// a failed run is logged as name and retried at the next one.
+func everyJob(name string, d time.Duration, logger *slog.Logger, task func(ctx context.Context) error) func(ctx context.Context) error {
+	return scheduled(name, time.UTC, logger, task, timing{def: gocron.DurationJob(d), atStart: true})
+}
+
+// timing is when a scheduled task runs: def, and at start too with atStart.
+type timing struct {
+	def     gocron.JobDefinition
+	atStart bool
+}
+
+// scheduled runs task with gocron (in the zone loc) at each of its
+// timings until ctx is done, one run at a time (a run due while one is
+// running is rescheduled); a failed run is logged as name and retried at
+// the next one.
+func scheduled(name string, loc *time.Location, logger *slog.Logger, task func(ctx context.Context) error, timings ...timing) func(ctx context.Context) error {
+	logger = orDiscard(logger)
 	return func(ctx context.Context) error {
-		sched, err := gocron.NewScheduler(gocron.WithLocation(r.Zone()))
+		sched, err := gocron.NewScheduler(gocron.WithLocation(loc))
 		if err != nil {
 			return fmt.Errorf("%s: scheduler: %w", name, err)
 		}
@@ -263,50 +286,15 @@ func populationJob(r *population.Refresher, at timeOfDay, logger *slog.Logger) f
 				logger.ErrorContext(ctx, name+" failed", "err", err)
 			}
 		}))
-		for _, def := range []struct {
-			def   gocron.JobDefinition
-			start []gocron.JobOption
-		}{
-			{gocron.DailyJob(1, gocron.NewAtTimes(gocron.NewAtTime(uint(at.hour), uint(at.minute), 0))), nil},
-			{gocron.DurationJob(populationCheck), []gocron.JobOption{gocron.WithStartAt(gocron.WithStartImmediately())}},
-		} {
-			opts := append([]gocron.JobOption{gocron.WithName(name), gocron.WithSingletonMode(gocron.LimitModeReschedule),
-				gocron.WithContext(ctx), failed}, def.start...)
-			if _, err := sched.NewJob(def.def, gocron.NewTask(refresh), opts...); err != nil {
+		for _, t := range timings {
+			opts := []gocron.JobOption{gocron.WithName(name), gocron.WithSingletonMode(gocron.LimitModeReschedule),
+				gocron.WithContext(ctx), failed}
+			if t.atStart {
+				opts = append(opts, gocron.WithStartAt(gocron.WithStartImmediately()))
+			}
+			if _, err := sched.NewJob(t.def, gocron.NewTask(task), opts...); err != nil {
 				return fmt.Errorf("%s: scheduler: %w", name, err)
 			}
-		}
-		sched.Start()
-		<-ctx.Done()
-		if err := sched.Shutdown(); err != nil {
-			return fmt.Errorf("%s: scheduler shutdown: %w", name, err)
-		}
-		return nil
-	}
-}
-
-// everyJob runs task with gocron at start and every d until ctx is done;
-// a failed run is logged as name and retried at the next one.
-func everyJob(name string, d time.Duration, logger *slog.Logger, task func(ctx context.Context) error) func(ctx context.Context) error {
-	logger = orDiscard(logger)
-	return func(ctx context.Context) error {
-		sched, err := gocron.NewScheduler(gocron.WithLocation(time.UTC))
-		if err != nil {
-			return fmt.Errorf("%s: scheduler: %w", name, err)
-		}
-		_, err = sched.NewJob(gocron.DurationJob(d),
-			gocron.NewTask(task),
-			gocron.WithName(name),
-			gocron.WithSingletonMode(gocron.LimitModeReschedule),
-			gocron.WithStartAt(gocron.WithStartImmediately()),
-			gocron.WithContext(ctx),
-			gocron.WithEventListeners(gocron.AfterJobRunsWithError(func(_ uuid.UUID, _ string, err error) {
-				if ctx.Err() == nil {
-					logger.ErrorContext(ctx, name+" failed", "err", err)
-				}
-			})))
-		if err != nil {
-			return fmt.Errorf("%s: scheduler: %w", name, err)
 		}
 		sched.Start()
 		<-ctx.Done()
