@@ -316,19 +316,7 @@ func readPage(br pgx.BatchResults, limit int, decode bool) (pr pageRows, out []R
 		if !shown {
 			continue
 		}
-		var (
-			x         Row
-			cur, prev []byte
-		)
-		if fast {
-			x, cur, prev = decodeRow(&b)
-			err = b.Err()
-		} else {
-			x, cur, prev, err = scanRow(rows, len(pageColumns))
-		}
-		if err == nil {
-			err = x.figures(cur, prev, decode, fast)
-		}
+		x, err := readRow(rows, &b, fast, len(pageColumns), decode)
 		if err != nil {
 			return pageRows{}, nil, false, fmt.Errorf("row %d: %w", i, err)
 		}
@@ -613,21 +601,10 @@ func readRows(ctx context.Context, q querier, with string, args []any, now time.
 		if first {
 			fast = raw && pgbin.Is(rows.FieldDescriptions(), rowColumns...)
 		}
-		var (
-			x         Row
-			cur, prev []byte
-			err       error
-		)
 		if fast {
 			b.Reset(rows.RawValues())
-			x, cur, prev = decodeRow(&b)
-			err = b.Err()
-		} else {
-			x, cur, prev, err = scanRow(rows, 0)
 		}
-		if err == nil {
-			err = x.figures(cur, prev, decode, fast)
-		}
+		x, err := readRow(rows, &b, fast, 0, decode)
 		if err != nil {
 			return nil, fmt.Errorf("summaries: rows: row %d: %w", n, err)
 		}
@@ -684,6 +661,27 @@ var rowColumns = []uint32{pgtype.Int4OID, pgtype.TextOID, pgtype.TextOID, pgtype
 // not asked) and whether the row was read.
 var pageColumns = []uint32{pgtype.Int4OID, pgtype.Int2OID, pgtype.Float8OID, pgtype.Int4OID, pgtype.TimestamptzOID,
 	pgtype.Float8OID, pgtype.BoolOID, pgtype.BoolOID}
+
+// readRow reads the Row at the head of the current row: decoded from b
+// (reset to the row) when fast, else by Scan, skipping the last skip
+// columns; its figures decoded or kept (Row.figures).
+func readRow(rows pgx.Rows, b *pgbin.Row, fast bool, skip int, decode bool) (Row, error) {
+	var (
+		x         Row
+		cur, prev []byte
+		err       error
+	)
+	if fast {
+		x, cur, prev = decodeRow(b)
+		err = b.Err()
+	} else {
+		x, cur, prev, err = scanRow(rows, skip)
+	}
+	if err == nil {
+		err = x.figures(cur, prev, decode, fast)
+	}
+	return x, err
+}
 
 // decodeRow decodes a row of rows' statement in binary format; cur and
 // prev are the stored figures, valid until the next row.
